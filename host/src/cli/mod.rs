@@ -1,0 +1,62 @@
+//! Subcommands. Each file is one subcommand group.
+
+mod cert;
+mod check_config;
+mod serve;
+mod user;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use ftpsd::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "ftpsd",
+    version,
+    about = "FTPS server with sandboxed WebAssembly policy plugins",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server. Without --config: explicit FTPS on 127.0.0.1:2121, implicit on
+    /// 127.0.0.1:2990, state in ./ftpsd-data (certificate and admin user created on first start).
+    Serve(serve::Args),
+    /// Check a config file (syntax, unknown keys, values, certificate, users file) and exit.
+    CheckConfig(check_config::Args),
+    /// Certificates: generate a self-signed certificate or CA.
+    #[command(subcommand)]
+    Cert(cert::Command),
+    /// Manage users in the users file (the running server reads it at start).
+    #[command(subcommand)]
+    User(user::Command),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::CheckConfig(a) => check_config::run(a),
+        Command::Cert(c) => cert::run(c),
+        Command::User(c) => user::run(c),
+    }
+}
+
+/// The config from `--config`, or the embedded default.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::embedded_default()),
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ConfigArg {
+    /// Server config file (TOML). Default: the embedded default (state in ./ftpsd-data).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}

@@ -1,0 +1,85 @@
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use super::{ConfigArg, load_config};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = load_config(args.config.config.as_deref())?;
+    let filter = EnvFilter::try_from_env("FTPSD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(&config.server.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let first = ftpsd::bootstrap::prepare(&config).context("preparing the data directory")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = ftpsd::Server::start(config.clone()).await?;
+        print_welcome(&config, &server, &first);
+        tokio::select! {
+            _ = server.wait() => {}
+            _ = tokio::signal::ctrl_c() => { eprintln!("ftpsd: interrupted, stopping."); }
+        }
+        Ok(())
+    })
+}
+
+fn print_welcome(
+    config: &ftpsd::Config,
+    server: &ftpsd::Server,
+    first: &ftpsd::bootstrap::FirstStart,
+) {
+    let (cert, _, _) = config.tls_paths();
+    println!("ftpsd {} is running.", env!("CARGO_PKG_VERSION"));
+    if let Some(a) = server.explicit {
+        println!("  explicit FTPS (AUTH TLS): ftp://{a}");
+    }
+    if let Some(a) = server.implicit {
+        println!("  implicit FTPS:            ftps://{a}");
+    }
+    println!(
+        "  passive ports:            {}-{}",
+        config.passive.port_min, config.passive.port_max
+    );
+    println!("  certificate:              {}", cert.display());
+    if let Some(fp) = &first.created_cert {
+        println!("  (created now, self-signed; SHA-256 {fp})");
+    }
+    println!(
+        "  users file:               {}",
+        config.users_file().display()
+    );
+    match &first.created_admin {
+        Some((user, pass, home)) => {
+            println!();
+            println!("  A first user was created. The password is shown only this once:");
+            println!("    user:     {user}");
+            println!("    password: {pass}");
+            println!("    home:     {}", home.display());
+            if let Some(a) = server.explicit {
+                let host = if a.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    a.ip().to_string()
+                };
+                println!();
+                println!("  Try it:");
+                println!(
+                    "    curl --ssl-reqd --cacert {} -u '{user}:{pass}' ftp://{host}:{}/",
+                    cert.display(),
+                    a.port()
+                );
+            }
+        }
+        None => println!("  Manage users with: ftpsd user add|passwd|del|list"),
+    }
+    println!();
+}

@@ -1,0 +1,398 @@
+//! Server configuration (TOML). Unknown keys are rejected; every error names file, line and key.
+//! Without a file, [`Config::embedded_default`] gives the newcomer's setup on 127.0.0.1.
+
+pub mod error;
+pub mod network;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub use network::{IpNetwork, PassiveAddress};
+
+use crate::tls::MinVersion;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// Explicit FTPS (AUTH TLS on a plain connection). Absent = no such listener.
+    pub explicit: Option<ListenerSection>,
+    /// Implicit FTPS (TLS from the first byte). Absent = no such listener.
+    pub implicit: Option<ListenerSection>,
+    #[serde(default)]
+    pub passive: PassiveSection,
+    #[serde(default)]
+    pub active: ActiveSection,
+    #[serde(default)]
+    pub listing: ListingSection,
+    /// Directory of the config file; relative paths in the config are relative to it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Where the certificate, users file and default home live when not configured otherwise.
+    pub data_dir: PathBuf,
+    /// Users file; default `<data_dir>/users.toml`.
+    pub users_file: Option<PathBuf>,
+    pub banner: String,
+    pub idle_timeout_secs: u64,
+    pub login_timeout_secs: u64,
+    pub tls_handshake_timeout_secs: u64,
+    /// How long a data connection may take to arrive, and may stall.
+    pub data_timeout_secs: u64,
+    /// Extra delay after a failed login, the same for unknown users and wrong passwords.
+    pub login_failure_delay_ms: u64,
+    /// 0 = unlimited.
+    pub max_users: usize,
+    /// 0 = unlimited.
+    pub max_connections_per_ip: usize,
+    pub log_level: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            data_dir: PathBuf::from("ftpsd-data"),
+            users_file: None,
+            banner: "ftpsd ready.".into(),
+            idle_timeout_secs: 600,
+            login_timeout_secs: 60,
+            tls_handshake_timeout_secs: 15,
+            data_timeout_secs: 60,
+            login_failure_delay_ms: 1000,
+            max_users: 0,
+            max_connections_per_ip: 0,
+            log_level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM certificate chain; default `<data_dir>/tls/cert.pem`, created on first start if missing.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub min_version: MinVersion,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            cert: None,
+            key: None,
+            min_version: MinVersion::Tls12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSection {
+    pub listen: SocketAddr,
+    /// Explicit listener: refuse USER before AUTH TLS and data without PROT P.
+    #[serde(default = "yes")]
+    pub require_tls: bool,
+    /// A protected data connection must resume this control connection's TLS session.
+    #[serde(default = "yes")]
+    pub require_session_reuse: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PassiveSection {
+    pub enabled: bool,
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Address announced in PASV replies: an IP, or a hostname resolved at each use.
+    /// Default: the address the client connected to.
+    pub advertise: Option<PassiveAddress>,
+    /// Per-client-network overrides, first match wins (LAN clients get the LAN address).
+    pub overrides: Vec<PassiveOverride>,
+}
+
+impl Default for PassiveSection {
+    fn default() -> Self {
+        PassiveSection {
+            enabled: true,
+            port_min: 50000,
+            port_max: 50100,
+            advertise: None,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveOverride {
+    pub clients: IpNetwork,
+    pub advertise: PassiveAddress,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActiveSection {
+    pub enabled: bool,
+    /// Connect from port (control port − 1), as RFC 959 servers do from port 20.
+    pub source_port_minus_one: bool,
+}
+
+impl Default for ActiveSection {
+    fn default() -> Self {
+        ActiveSection {
+            enabled: true,
+            source_port_minus_one: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListingSection {
+    /// Legacy clients: LIST of a missing path answers 226 with an empty listing, never 550.
+    pub legacy_always_positive: bool,
+    /// LIST of a file lists that file (off: 550, as for a non-directory).
+    pub list_files_directly: bool,
+}
+
+impl Config {
+    /// The setup `ftpsd serve` uses without a config file.
+    pub fn embedded_default() -> Config {
+        Config {
+            server: ServerSection::default(),
+            tls: TlsSection::default(),
+            explicit: Some(ListenerSection {
+                listen: ([127, 0, 0, 1], 2121).into(),
+                require_tls: true,
+                require_session_reuse: true,
+            }),
+            implicit: Some(ListenerSection {
+                listen: ([127, 0, 0, 1], 2990).into(),
+                require_tls: true,
+                require_session_reuse: true,
+            }),
+            passive: PassiveSection::default(),
+            active: ActiveSection::default(),
+            listing: ListingSection::default(),
+            base_dir: PathBuf::from("."),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if cfg.base_dir.as_os_str().is_empty() {
+            cfg.base_dir = PathBuf::from(".");
+        }
+        cfg.validate(path, text)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, msg: String| ConfigError::invalid(path, text, key, msg);
+        if self.passive.port_min == 0 || self.passive.port_min > self.passive.port_max {
+            return Err(invalid(
+                "port_min",
+                format!(
+                    "passive.port_min ({}) must be 1..=passive.port_max ({})",
+                    self.passive.port_min, self.passive.port_max
+                ),
+            ));
+        }
+        if self.explicit.is_none() && self.implicit.is_none() {
+            return Err(invalid("explicit", "no listener configured: add an [explicit] or [implicit] section with `listen = \"IP:PORT\"`".into()));
+        }
+        if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)
+            && e.listen == i.listen
+            && e.listen.port() != 0
+        {
+            return Err(invalid(
+                "listen",
+                format!("explicit and implicit listeners both use {}", e.listen),
+            ));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(invalid(
+                "cert",
+                "tls.cert and tls.key must be given together".into(),
+            ));
+        }
+        for (key, v) in [
+            ("idle_timeout_secs", self.server.idle_timeout_secs),
+            ("login_timeout_secs", self.server.login_timeout_secs),
+            (
+                "tls_handshake_timeout_secs",
+                self.server.tls_handshake_timeout_secs,
+            ),
+            ("data_timeout_secs", self.server.data_timeout_secs),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, format!("server.{key} must be at least 1")));
+            }
+        }
+        if !valid_log_level(&self.server.log_level) {
+            return Err(invalid(
+                "log_level",
+                format!(
+                    "'{}' is not a log level (error, warn, info, debug, trace)",
+                    self.server.log_level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.server.data_dir)
+    }
+
+    pub fn users_file(&self) -> PathBuf {
+        match &self.server.users_file {
+            Some(p) => self.resolve(p),
+            None => self.data_dir().join("users.toml"),
+        }
+    }
+
+    /// Certificate and key paths, and whether they are the generated defaults.
+    pub fn tls_paths(&self) -> (PathBuf, PathBuf, bool) {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(c), Some(k)) => (self.resolve(c), self.resolve(k), false),
+            _ => {
+                let dir = self.data_dir().join("tls");
+                (dir.join("cert.pem"), dir.join("key.pem"), true)
+            }
+        }
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.idle_timeout_secs)
+    }
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.login_timeout_secs)
+    }
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.tls_handshake_timeout_secs)
+    }
+    pub fn data_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.data_timeout_secs)
+    }
+}
+
+/// `info`, or directives like `info,ftpsd::session=debug`.
+fn valid_log_level(s: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    !s.trim().is_empty()
+        && s.split(',').all(|d| {
+            let level = d
+                .rsplit('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            let target_ok = d
+                .split_once('=')
+                .is_none_or(|(t, _)| !t.trim().is_empty() && !t.contains(char::is_whitespace));
+            LEVELS.contains(&level.as_str()) && target_ok
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/etc/ftpsd/ftpsd.toml"))
+    }
+
+    #[test]
+    fn minimal_config() {
+        let c = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n").unwrap();
+        assert!(c.implicit.is_none());
+        assert!(c.explicit.as_ref().unwrap().require_tls);
+        assert_eq!(
+            c.users_file(),
+            PathBuf::from("/etc/ftpsd/ftpsd-data/users.toml")
+        );
+        assert_eq!(c.idle_timeout(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n\n[passive]\nport_mn = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/etc/ftpsd/ftpsd.toml:5"), "{e}");
+        assert!(e.contains("port_mn"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let e = parse("[explicit]\nlisten = \"localhost:x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ftpsd.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key_and_line() {
+        let e = parse(
+            "[explicit]\nlisten = \"127.0.0.1:21\"\n[passive]\nport_min = 6000\nport_max = 5000\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ftpsd.toml:4") && e.contains("port_min"), "{e}");
+        let e = parse("[server]\nbanner = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("no listener"), "{e}");
+        let e = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n[server]\nlog_level = \"loud\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ftpsd.toml:4"), "{e}");
+    }
+
+    #[test]
+    fn overrides_parse() {
+        let c = parse(
+            "[explicit]\nlisten = \"0.0.0.0:21\"\n[passive]\nadvertise = \"ftp.example.test\"\n[[passive.overrides]]\nclients = \"192.168.0.0/16\"\nadvertise = \"192.168.1.10\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.passive.overrides.len(), 1);
+        assert!(
+            c.passive.overrides[0]
+                .clients
+                .contains("192.168.7.7".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! The data channel: how a transfer's connection is set up (PASV/EPSV listener or PORT/EPRT
+//! connect), protected (TLS resuming the control session), and streamed (binary or ASCII).
+
+pub mod active;
+pub mod advertise;
+pub mod ascii;
+pub mod passive;
+pub mod stream;
+pub mod transfer;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use stream::DataStream;
+
+/// What the last PASV/EPSV/PORT/EPRT set up; consumed by the next transfer command.
+pub enum DataPlan {
+    Passive(TcpListener),
+    Active {
+        target: SocketAddr,
+        source: SocketAddr,
+    },
+}
+
+/// TLS parameters of a protected data connection.
+pub struct DataTls {
+    pub config: Arc<rustls::ServerConfig>,
+    /// The control connection's resumption token; a resumed session must carry it.
+    pub token: [u8; 16],
+    pub require_reuse: bool,
+    pub handshake_timeout: Duration,
+}
+
+/// Why a data connection could not be used; each case knows its reply.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("Can't open data connection: {0}")]
+    Open(String),
+    #[error(
+        "Data connection must resume the TLS session of the control connection (session reuse required)."
+    )]
+    ReuseRequired,
+    #[error("TLS handshake on the data connection failed: {0}")]
+    Tls(String),
+    #[error("Connection closed; transfer aborted ({0}).")]
+    Lost(String),
+    #[error("Local error: {0}")]
+    Local(String),
+    #[error("Transfer aborted: {0}")]
+    Refused(String),
+}
+
+impl DataError {
+    pub fn code(&self) -> u16 {
+        match self {
+            DataError::Open(_) => 425,
+            DataError::ReuseRequired | DataError::Tls(_) => 522,
+            DataError::Lost(_) => 426,
+            DataError::Local(_) => 451,
+            DataError::Refused(_) => 550,
+        }
+    }
+}
+
+/// Opens the data connection for one transfer: waits for (or makes) the TCP connection from
+/// the control peer's address only, then runs the TLS handshake if PROT P is in force.
+pub async fn open(
+    plan: DataPlan,
+    peer_ip: IpAddr,
+    tls: Option<DataTls>,
+    timeout: Duration,
+) -> Result<DataStream, DataError> {
+    let tcp = match plan {
+        DataPlan::Passive(listener) => passive::accept_from(&listener, peer_ip, timeout).await?,
+        DataPlan::Active { target, source } => active::connect(target, source, timeout).await?,
+    };
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(DataStream::Plain(tcp)),
+        Some(t) => stream::accept_tls(tcp, t).await,
+    }
+}

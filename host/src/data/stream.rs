@@ -1,0 +1,74 @@
+//! A data connection, plain or TLS, and the TLS accept with the session-reuse check.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use super::{DataError, DataTls};
+
+pub enum DataStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(t.config);
+    let tls = tokio::time::timeout(t.handshake_timeout, acceptor.accept(tcp))
+        .await
+        .map_err(|_| DataError::Tls("handshake timed out".into()))?
+        .map_err(|e| DataError::Tls(e.to_string()))?;
+    if t.require_reuse {
+        let resumed_ours = tls.get_ref().1.received_resumption_data() == Some(&t.token[..]);
+        if !resumed_ours {
+            let resumed = tls.get_ref().1.received_resumption_data().is_some();
+            tracing::warn!(
+                resumed_other_session = resumed,
+                "data connection did not resume the control session; refused"
+            );
+            return Err(DataError::ReuseRequired);
+        }
+    }
+    Ok(DataStream::Tls(Box::new(tls)))
+}
+
+impl AsyncRead for DataStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for DataStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            DataStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

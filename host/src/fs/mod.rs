@@ -1,0 +1,12 @@
+//! The user's filesystem view: virtual paths (pure), listing formats (pure), rights, and the
+//! sandbox that performs real I/O beneath the user's home with cap-std (no path can escape:
+//! `..`, absolute paths and symlinks pointing outside are refused by the kernel-level checks).
+
+pub mod listing;
+pub mod path;
+pub mod rights;
+pub mod sandbox;
+
+pub use path::{PathError, VirtualPath};
+pub use rights::Rights;
+pub use sandbox::{FsError, Sandbox};

@@ -1,0 +1,230 @@
+//! Real filesystem access beneath one directory, through cap-std: every open is resolved by
+//! cap-std relative to the user's root handle, so `..`, absolute paths and symlinks that
+//! point outside fail in the resolver itself, not in string checks.
+//! All calls block; the session runs them on the blocking pool.
+
+use std::io::{Seek, SeekFrom};
+use std::time::SystemTime;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, File, OpenOptions};
+
+use super::listing::EntryInfo;
+use super::{PathError, VirtualPath};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("No such file or directory.")]
+    NotFound,
+    #[error("Permission denied.")]
+    Denied,
+    #[error("File exists.")]
+    Exists,
+    #[error("Not a directory.")]
+    NotADirectory,
+    #[error("Is a directory.")]
+    IsADirectory,
+    #[error("Directory not empty.")]
+    NotEmpty,
+    #[error("No space left on device.")]
+    NoSpace,
+    #[error("Invalid file name: {0}")]
+    BadName(#[from] PathError),
+    #[error("Local error: {0}")]
+    Io(std::io::Error),
+}
+
+impl FsError {
+    /// The FTP reply for this error: 550 for the file's own state, 553 for a name the server
+    /// will not take, 452 for a full disk, 451 for a local I/O failure.
+    pub fn code(&self) -> u16 {
+        match self {
+            FsError::NotFound
+            | FsError::Denied
+            | FsError::Exists
+            | FsError::NotADirectory
+            | FsError::IsADirectory
+            | FsError::NotEmpty => 550,
+            FsError::BadName(_) => 553,
+            FsError::NoSpace => 452,
+            FsError::Io(_) => 451,
+        }
+    }
+}
+
+impl From<std::io::Error> for FsError {
+    fn from(e: std::io::Error) -> FsError {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::NotFound => FsError::NotFound,
+            K::PermissionDenied => FsError::Denied,
+            K::AlreadyExists => FsError::Exists,
+            K::NotADirectory => FsError::NotADirectory,
+            K::IsADirectory => FsError::IsADirectory,
+            K::DirectoryNotEmpty => FsError::NotEmpty,
+            K::StorageFull => FsError::NoSpace,
+            K::InvalidInput | K::InvalidFilename => FsError::Denied,
+            _ => match e.raw_os_error() {
+                Some(libc::ELOOP) | Some(libc::EXDEV) => FsError::Denied,
+                _ => FsError::Io(e),
+            },
+        }
+    }
+}
+
+/// How an upload opens its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// New file only (drop box).
+    CreateNew,
+    /// Create or truncate.
+    Replace,
+    /// APPE: create or append.
+    Append,
+    /// REST n + STOR: write from offset n, keeping what is before it.
+    Resume(u64),
+}
+
+pub struct Sandbox {
+    root: Dir,
+}
+
+impl Sandbox {
+    pub fn open(home: &std::path::Path) -> Result<Sandbox, FsError> {
+        Ok(Sandbox {
+            root: Dir::open_ambient_dir(home, ambient_authority())?,
+        })
+    }
+
+    pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
+        let md = self.root.metadata(p.relative())?;
+        Ok(info(p.file_name().unwrap_or("/").to_string(), &md))
+    }
+
+    pub fn is_dir(&self, p: &VirtualPath) -> Result<bool, FsError> {
+        Ok(self.root.metadata(p.relative())?.is_dir())
+    }
+
+    /// Entries of a directory, sorted by name. Symlinks are shown as what they point to;
+    /// entries that cannot be resolved inside the sandbox (escaping or dangling) are hidden.
+    pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
+        let dir = self.root.open_dir(p.relative())?;
+        let mut out = Vec::new();
+        for entry in dir.entries()? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(md) = dir.metadata(&name) {
+                out.push(info(name, &md));
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub fn mkdir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        Ok(self.root.create_dir(p.relative())?)
+    }
+
+    pub fn rmdir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        if p.is_root() {
+            return Err(FsError::Denied);
+        }
+        Ok(self.root.remove_dir(p.relative())?)
+    }
+
+    pub fn remove_file(&self, p: &VirtualPath) -> Result<(), FsError> {
+        if self.root.symlink_metadata(p.relative())?.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        Ok(self.root.remove_file(p.relative())?)
+    }
+
+    pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
+        if from.is_root() || to.is_root() {
+            return Err(FsError::Denied);
+        }
+        Ok(self
+            .root
+            .rename(from.relative(), &self.root, to.relative())?)
+    }
+
+    /// Opens a regular file for download, positioned at `offset`; returns it with its size.
+    pub fn open_read(&self, p: &VirtualPath, offset: u64) -> Result<(std::fs::File, u64), FsError> {
+        let f: File = self.root.open(p.relative())?;
+        let md = f.metadata()?;
+        if md.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        let mut f = f.into_std();
+        if offset > 0 {
+            f.seek(SeekFrom::Start(offset))?;
+        }
+        Ok((f, md.len()))
+    }
+
+    pub fn open_write(&self, p: &VirtualPath, mode: WriteMode) -> Result<std::fs::File, FsError> {
+        if p.is_root() {
+            return Err(FsError::IsADirectory);
+        }
+        let mut o = OpenOptions::new();
+        o.write(true);
+        match mode {
+            WriteMode::CreateNew => o.create_new(true),
+            WriteMode::Replace => o.create(true).truncate(true),
+            WriteMode::Append => o.create(true).append(true),
+            WriteMode::Resume(_) => o.create(true),
+        };
+        let f = self.root.open_with(p.relative(), &o)?;
+        if f.metadata()?.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        let mut f = f.into_std();
+        if let WriteMode::Resume(offset) = mode {
+            let len = f.metadata()?.len();
+            if offset > len {
+                return Err(FsError::Io(std::io::Error::other(format!(
+                    "restart offset {offset} is beyond the end of the file ({len} bytes)"
+                ))));
+            }
+            f.set_len(offset)?;
+            f.seek(SeekFrom::Start(offset))?;
+        }
+        Ok(f)
+    }
+
+    /// STOU: creates a new file with a name not yet used in `dir`, derived from `base`.
+    pub fn create_unique(
+        &self,
+        dir: &VirtualPath,
+        base: &str,
+    ) -> Result<(std::fs::File, VirtualPath), FsError> {
+        for n in 0..1000u32 {
+            let name = if n == 0 {
+                base.to_string()
+            } else {
+                format!("{base}.{n}")
+            };
+            let p = dir.resolve(&name)?;
+            match self.open_write(&p, WriteMode::CreateNew) {
+                Ok(f) => return Ok((f, p)),
+                Err(FsError::Exists) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(FsError::Exists)
+    }
+}
+
+fn info(name: String, md: &cap_std::fs::Metadata) -> EntryInfo {
+    use cap_std::fs::PermissionsExt;
+    EntryInfo {
+        name,
+        is_dir: md.is_dir(),
+        size: if md.is_dir() { 0 } else { md.len() },
+        modified: md
+            .modified()
+            .map(|t| t.into_std())
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        mode: md.permissions().mode(),
+    }
+}

@@ -1,0 +1,16 @@
+//! ftpsd: an FTPS server (RFC 959/2228/2389/2428/2640/3659/4217) whose site policy will run in
+//! sandboxed WebAssembly plugins. This library is the whole server; `main.rs` is its CLI.
+
+pub mod access;
+pub mod bootstrap;
+pub mod config;
+pub mod data;
+pub mod fs;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod tls;
+pub mod users;
+
+pub use config::Config;
+pub use server::Server;

@@ -1,0 +1,7 @@
+//! The FTP wire language with no I/O: parsing control lines into commands and rendering replies.
+
+pub mod command;
+pub mod reply;
+
+pub use command::{Command, ParseError, parse_line};
+pub use reply::Reply;

@@ -1,0 +1,217 @@
+//! Listeners and the accept loop: limits are checked before the banner (421), implicit
+//! listeners do the TLS handshake first, and each session gets its own task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::access::ConnectionLimits;
+use crate::config::{Config, ListenerSection};
+use crate::session::{ControlStream, Session};
+use crate::tls::{TlsConfigs, TlsFileError};
+use crate::users::{Authenticator, UsersFile, UsersFileError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Explicit,
+    Implicit,
+}
+
+/// Everything sessions share.
+pub struct ServerContext {
+    pub config: Config,
+    pub tls: TlsConfigs,
+    pub auth: Authenticator,
+    pub limits: ConnectionLimits,
+}
+
+impl ServerContext {
+    pub fn listener(&self, kind: ListenerKind) -> &ListenerSection {
+        let l = match kind {
+            ListenerKind::Explicit => self.config.explicit.as_ref(),
+            ListenerKind::Implicit => self.config.implicit.as_ref(),
+        };
+        l.expect("a session only exists for a configured listener")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsFileError),
+    #[error(transparent)]
+    Users(#[from] UsersFileError),
+    #[error("cannot listen on {addr} ({kind}): {source}")]
+    Bind {
+        addr: SocketAddr,
+        kind: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// A started server: its bound addresses (useful with port 0) and its tasks.
+pub struct Server {
+    pub explicit: Option<SocketAddr>,
+    pub implicit: Option<SocketAddr>,
+    pub ctx: Arc<ServerContext>,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Loads certificate and users, binds the listeners and starts accepting.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        let (cert, key, _) = config.tls_paths();
+        let tls = TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
+        let users = UsersFile::load(&config.users_file())?;
+        let auth = Authenticator::new(
+            users,
+            std::time::Duration::from_millis(config.server.login_failure_delay_ms),
+        );
+        let limits = ConnectionLimits::new(
+            config.server.max_users,
+            config.server.max_connections_per_ip,
+        );
+        let mut bound = Vec::new();
+        for (kind, section, name) in [
+            (ListenerKind::Explicit, &config.explicit, "explicit FTPS"),
+            (ListenerKind::Implicit, &config.implicit, "implicit FTPS"),
+        ] {
+            if let Some(l) = section {
+                let listener =
+                    TcpListener::bind(l.listen)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: l.listen,
+                            kind: name,
+                            source,
+                        })?;
+                bound.push((kind, listener));
+            }
+        }
+        let ctx = Arc::new(ServerContext {
+            config,
+            tls,
+            auth,
+            limits,
+        });
+        let mut server = Server {
+            explicit: None,
+            implicit: None,
+            ctx: ctx.clone(),
+            tasks: JoinSet::new(),
+        };
+        for (kind, listener) in bound {
+            let addr = listener.local_addr().map_err(|source| StartError::Bind {
+                addr: ([0, 0, 0, 0], 0).into(),
+                kind: "listener",
+                source,
+            })?;
+            match kind {
+                ListenerKind::Explicit => server.explicit = Some(addr),
+                ListenerKind::Implicit => server.implicit = Some(addr),
+            }
+            tracing::info!(%addr, ?kind, "listening");
+            server.tasks.spawn(accept_loop(ctx.clone(), kind, listener));
+        }
+        Ok(server)
+    }
+
+    /// Runs until the listeners fail (they do not, short of a fatal error).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stops accepting. Sessions already running end on their own.
+    pub fn stop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpListener) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::error!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move { connection(ctx, kind, tcp, peer).await });
+    }
+}
+
+async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let local = match tcp.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let guard = match ctx.limits.try_acquire(peer.ip()) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::info!(%peer, reason = %e, "connection refused by limits");
+            refuse(ctx, kind, tcp, format!("421 {e}\r\n")).await;
+            return;
+        }
+    };
+    let token: [u8; 16] = rand::random();
+    let stream = match kind {
+        ListenerKind::Explicit => ControlStream::Plain(tcp),
+        ListenerKind::Implicit => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.control.clone());
+            let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
+            match tokio::time::timeout(ctx.config.tls_handshake_timeout(), accept).await {
+                Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "implicit TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    tracing::debug!(%peer, ?kind, "session start");
+    Session::new(ctx, kind, stream, peer, local, token)
+        .run()
+        .await;
+    tracing::debug!(%peer, "session end");
+    drop(guard);
+}
+
+/// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client
+/// can read why.
+async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, text: String) {
+    let timeout = ctx.config.tls_handshake_timeout();
+    let _ = tokio::time::timeout(timeout, async {
+        match kind {
+            ListenerKind::Explicit => {
+                let mut tcp = tcp;
+                let _ = tcp.write_all(text.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            }
+            ListenerKind::Implicit => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.control.clone());
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let _ = tls.write_all(text.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                }
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,29 @@
+//! AUTH TLS/SSL/TLS-C/TLS-P (RFC 4217): reply 234 in plaintext, then the TLS handshake.
+
+use std::io;
+
+use crate::protocol::command::AuthMechanism;
+use crate::session::{Protection, Session};
+
+pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
+    if s.control.is_tls() {
+        return s.reply(503, "Already using TLS.").await;
+    }
+    if s.ccc_done || s.login.is_some() {
+        return s.reply(503, "AUTH is only accepted before login.").await;
+    }
+    s.reply(234, "Proceed with TLS negotiation.").await?;
+    let config = s.ctx.tls.control.clone();
+    let timeout = s.ctx.config.tls_handshake_timeout();
+    if let Err(e) = s.control.upgrade(config, s.tls_token, timeout).await {
+        tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
+        return Err(e);
+    }
+    // Historic mechanisms SSL and TLS-P imply a protected data channel.
+    if matches!(mech, AuthMechanism::Ssl | AuthMechanism::TlsP) {
+        s.pbsz = true;
+        s.prot = Protection::Private;
+    }
+    s.pending_user = None;
+    Ok(())
+}

@@ -1,0 +1,35 @@
+use std::io;
+
+use crate::protocol::Reply;
+use crate::session::Session;
+
+const VERBS: &str = "ABOR ALLO APPE AUTH CCC CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR RMD RNFR RNTO SIZE STAT STOR STOU STRU SYST TYPE USER";
+
+pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+    if let Some(verb) = arg {
+        let verb = verb.to_ascii_uppercase();
+        return if VERBS.split(' ').any(|v| v == verb) {
+            s.reply(
+                214,
+                format!("{verb} is implemented; see RFC 959, 2228, 2389, 2428, 3659, 4217."),
+            )
+            .await
+        } else {
+            s.reply(
+                502,
+                format!(
+                    "{} is not implemented.",
+                    verb.chars().take(16).collect::<String>()
+                ),
+            )
+            .await
+        };
+    }
+    let mut lines = vec!["The following commands are recognized:".to_string()];
+    let verbs: Vec<&str> = VERBS.split(' ').collect();
+    for chunk in verbs.chunks(10) {
+        lines.push(format!(" {}", chunk.join(" ")));
+    }
+    lines.push("Help OK.".into());
+    s.send(Reply::multi(214, lines)).await
+}

@@ -1,0 +1,83 @@
+//! LIST: `ls -l` lines over the data connection. Listing helpers shared by NLST and MLSD live
+//! here too, since all three resolve a directory the same way.
+
+use std::io;
+
+use crate::data::transfer::Job;
+use crate::fs::listing::{EntryInfo, list_line};
+use crate::fs::{FsError, VirtualPath};
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+    let direct = s.ctx.config.listing.list_files_directly;
+    let Some((path, entries)) = entries(s, arg, direct).await? else {
+        return Ok(());
+    };
+    let now = std::time::SystemTime::now();
+    let mut text = String::new();
+    for e in &entries {
+        text.push_str(&list_line(e, now));
+        text.push_str("\r\n");
+    }
+    send_listing(s, path, text.into_bytes(), "LIST").await
+}
+
+/// Resolves and reads the directory to list. Replies and returns None when that fails
+/// (or, with `legacy_always_positive`, returns an empty listing).
+pub async fn entries(
+    s: &mut Session,
+    arg: Option<String>,
+    files_too: bool,
+) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>)>> {
+    let path = match arg {
+        Some(a) => match s.resolve(&a).await? {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+        None => s.user().cwd.clone(),
+    };
+    if !s.user().account.rights.can_read() {
+        s.denied(&path, "listing").await?;
+        return Ok(None);
+    }
+    if !s.data_ready().await? {
+        return Ok(None);
+    }
+    let p = path.clone();
+    let result = s
+        .fs(move |sb| {
+            if sb.is_dir(&p)? {
+                sb.list(&p)
+            } else if files_too {
+                sb.stat(&p).map(|e| vec![e])
+            } else {
+                Err(FsError::NotADirectory)
+            }
+        })
+        .await;
+    match result {
+        Ok(entries) => Ok(Some((path, entries))),
+        Err(_) if s.ctx.config.listing.legacy_always_positive => Ok(Some((path, Vec::new()))),
+        Err(e) => {
+            s.data = None;
+            s.fs_error(&path, e).await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn send_listing(
+    s: &mut Session,
+    path: VirtualPath,
+    bytes: Vec<u8>,
+    verb: &str,
+) -> io::Result<()> {
+    let opening = format!("Opening data connection for {verb} {path}.");
+    s.start_transfer(
+        Job::Listing(bytes),
+        opening,
+        format!("{verb} {path}"),
+        "Listing complete".into(),
+    )
+    .await
+}

@@ -1,0 +1,21 @@
+use std::io;
+
+use crate::protocol::reply::quote_path;
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
+    let Some(path) = s.resolve(&arg).await? else {
+        return Ok(());
+    };
+    if !s.user().account.rights.can_create() {
+        return s.denied(&path, "creating directories").await;
+    }
+    let p = path.clone();
+    match s.fs(move |sb| sb.mkdir(&p)).await {
+        Ok(()) => {
+            s.reply(257, format!("{} created.", quote_path(&path.as_string())))
+                .await
+        }
+        Err(e) => s.fs_error(&path, e).await,
+    }
+}

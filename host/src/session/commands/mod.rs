@@ -1,0 +1,129 @@
+//! One file per FTP verb. `dispatch` applies the rules every verb shares (login required,
+//! TLS required, EPSV ALL) so each verb file holds only its own logic.
+
+pub mod abor;
+pub mod allo;
+pub mod appe;
+pub mod auth;
+pub mod ccc;
+pub mod cdup;
+pub mod cwd;
+pub mod dele;
+pub mod eprt;
+pub mod epsv;
+pub mod feat;
+pub mod help;
+pub mod list;
+pub mod mdtm;
+pub mod mkd;
+pub mod mlsd;
+pub mod mlst;
+pub mod mode;
+pub mod nlst;
+pub mod noop;
+pub mod opts;
+pub mod pass;
+pub mod pasv;
+pub mod pbsz;
+pub mod port;
+pub mod prot;
+pub mod pwd;
+pub mod quit;
+pub mod rest;
+pub mod retr;
+pub mod rmd;
+pub mod rnfr;
+pub mod rnto;
+pub mod size;
+pub mod stat;
+pub mod stor;
+pub mod stou;
+pub mod stru;
+pub mod syst;
+pub mod type_;
+pub mod user;
+
+use std::io;
+
+use super::Session;
+use crate::protocol::Command;
+
+/// Commands allowed before login.
+fn allowed_before_login(cmd: &Command) -> bool {
+    use Command::*;
+    matches!(
+        cmd,
+        User(_)
+            | Pass(_)
+            | Quit
+            | Noop
+            | Syst
+            | Feat
+            | Opts(_)
+            | Help(_)
+            | Auth(_)
+            | Pbsz(_)
+            | Prot(_)
+            | Ccc
+            | Stat(None)
+            | Abor
+    )
+}
+
+pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
+    use Command as C;
+    if s.login.is_none() && !allowed_before_login(&cmd) {
+        return s
+            .reply(530, "Please log in with USER and PASS first.")
+            .await;
+    }
+    // RNTO must follow RNFR directly.
+    let rename_from = if matches!(cmd, C::Rnto(_)) {
+        s.rename_from.take()
+    } else {
+        s.rename_from.take().and(None)
+    };
+    match cmd {
+        C::User(name) => user::handle(s, name).await,
+        C::Pass(pass) => pass::handle(s, pass).await,
+        C::Quit => quit::handle(s).await,
+        C::Noop => noop::handle(s).await,
+        C::Syst => syst::handle(s).await,
+        C::Feat => feat::handle(s).await,
+        C::Opts(arg) => opts::handle(s, arg).await,
+        C::Help(arg) => help::handle(s, arg).await,
+        C::Stat(arg) => stat::handle(s, arg).await,
+        C::Pwd => pwd::handle(s).await,
+        C::Cwd(arg) => cwd::handle(s, arg).await,
+        C::Cdup => cdup::handle(s).await,
+        C::Mkd(arg) => mkd::handle(s, arg).await,
+        C::Rmd(arg) => rmd::handle(s, arg).await,
+        C::Dele(arg) => dele::handle(s, arg).await,
+        C::Rnfr(arg) => rnfr::handle(s, arg).await,
+        C::Rnto(arg) => rnto::handle(s, arg, rename_from).await,
+        C::Size(arg) => size::handle(s, arg).await,
+        C::Mdtm(arg) => mdtm::handle(s, arg).await,
+        C::List(arg) => list::handle(s, arg).await,
+        C::Nlst(arg) => nlst::handle(s, arg).await,
+        C::Mlsd(arg) => mlsd::handle(s, arg).await,
+        C::Mlst(arg) => mlst::handle(s, arg).await,
+        C::Type(t) => type_::handle(s, t).await,
+        C::Mode(_) => mode::handle(s).await,
+        C::Stru(_) => stru::handle(s).await,
+        C::Allo => allo::handle(s).await,
+        C::Rest(n) => rest::handle(s, n).await,
+        C::Retr(arg) => retr::handle(s, arg).await,
+        C::Stor(arg) => stor::handle(s, arg).await,
+        C::Stou(arg) => stou::handle(s, arg).await,
+        C::Appe(arg) => appe::handle(s, arg).await,
+        C::Abor => abor::handle(s).await,
+        C::Pasv => pasv::handle(s).await,
+        C::Epsv(arg) => epsv::handle(s, arg).await,
+        C::Port(addr) => port::handle(s, addr).await,
+        C::Eprt(addr) => eprt::handle(s, addr).await,
+        C::Auth(mech) => auth::handle(s, mech).await,
+        C::Pbsz(n) => pbsz::handle(s, n).await,
+        C::Prot(level) => prot::handle(s, level).await,
+        C::Ccc => ccc::handle(s).await,
+    }
+}

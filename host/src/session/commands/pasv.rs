@@ -1,0 +1,68 @@
+use std::io;
+use std::net::IpAddr;
+
+use crate::data::{DataPlan, advertise, passive};
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session) -> io::Result<()> {
+    if s.epsv_all {
+        return s.reply(501, "PASV refused after EPSV ALL; use EPSV.").await;
+    }
+    if !s.ctx.config.passive.enabled {
+        return s
+            .reply(
+                502,
+                "Passive mode is disabled on this server; use PORT or EPRT.",
+            )
+            .await;
+    }
+    let ip =
+        match advertise::passive_address(&s.ctx.config.passive, s.peer.ip(), s.local.ip()).await {
+            Ok(IpAddr::V4(ip)) => ip,
+            Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(ip) => ip,
+                None => {
+                    return s
+                        .reply(425, "PASV cannot describe an IPv6 address; use EPSV.")
+                        .await;
+                }
+            },
+            Err(e) => {
+                return s
+                    .reply(425, format!("Cannot determine the passive address: {e}."))
+                    .await;
+            }
+        };
+    let Some(port) = open_listener(s).await? else {
+        return Ok(());
+    };
+    let [a, b, c, d] = ip.octets();
+    s.reply(
+        227,
+        format!(
+            "Entering Passive Mode ({a},{b},{c},{d},{},{}).",
+            port >> 8,
+            port & 0xff
+        ),
+    )
+    .await
+}
+
+/// Binds a passive listener on the control connection's local address; shared with EPSV.
+/// Replies 425 and returns None when the port range is exhausted.
+pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
+    s.data = None;
+    let cfg = &s.ctx.config.passive;
+    match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
+        Ok(listener) => {
+            let port = listener.local_addr()?.port();
+            s.data = Some(DataPlan::Passive(listener));
+            Ok(Some(port))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "passive listener");
+            s.reply(425, e.to_string()).await?;
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! PORT, and the active-mode checks shared with EPRT: the target must be the control peer's
+//! own address and an unprivileged port (no FTP bounce, RFC 2577).
+
+use std::io;
+use std::net::SocketAddr;
+
+use crate::config::network::canonical;
+use crate::data::DataPlan;
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session, target: SocketAddr) -> io::Result<()> {
+    set_active(s, target, "PORT").await
+}
+
+pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::Result<()> {
+    s.data = None;
+    if !s.ctx.config.active.enabled {
+        return s
+            .reply(
+                502,
+                format!("{verb}: active mode is disabled on this server; use PASV or EPSV."),
+            )
+            .await;
+    }
+    if s.epsv_all {
+        return s
+            .reply(501, format!("{verb} refused after EPSV ALL; use EPSV."))
+            .await;
+    }
+    if canonical(target.ip()) != canonical(s.peer.ip()) {
+        tracing::warn!(peer = %s.peer, %target, "refused PORT to a foreign address (FTP bounce)");
+        return s
+            .reply(
+                504,
+                format!(
+                    "{verb} refused: the data address must be your own ({}).",
+                    s.peer.ip()
+                ),
+            )
+            .await;
+    }
+    if target.port() < 1024 {
+        return s
+            .reply(
+                504,
+                format!(
+                    "{verb} refused: port {} is privileged; use 1024 or above.",
+                    target.port()
+                ),
+            )
+            .await;
+    }
+    let source_port = if s.ctx.config.active.source_port_minus_one {
+        s.local.port().saturating_sub(1)
+    } else {
+        0
+    };
+    let source = SocketAddr::new(s.local.ip(), source_port);
+    s.data = Some(DataPlan::Active { target, source });
+    s.reply(200, format!("{verb} command successful.")).await
+}

@@ -1,0 +1,19 @@
+use std::io;
+
+use crate::fs::FsError;
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
+    let Some(path) = s.resolve(&arg).await? else {
+        return Ok(());
+    };
+    if !s.user().account.rights.can_read() {
+        return s.denied(&path, "reading").await;
+    }
+    let p = path.clone();
+    match s.fs(move |sb| sb.stat(&p)).await {
+        Ok(e) if e.is_dir => s.fs_error(&path, FsError::IsADirectory).await,
+        Ok(e) => s.reply(213, e.size.to_string()).await,
+        Err(e) => s.fs_error(&path, e).await,
+    }
+}

@@ -1,0 +1,87 @@
+//! STAT: server/session status (211), transfer progress during a transfer (213),
+//! or a listing over the control connection (213, RFC 959).
+
+use std::io;
+
+use crate::fs::listing::list_line;
+use crate::protocol::Reply;
+use crate::session::{Protection, Session};
+
+pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+    if let Some(t) = &s.transfer {
+        let text = format!(
+            "Status: {} in progress, {} bytes transferred.",
+            t.what,
+            t.bytes()
+        );
+        return s.reply(213, text).await;
+    }
+    match arg {
+        None => status(s).await,
+        Some(arg) => listing(s, arg).await,
+    }
+}
+
+async fn status(s: &mut Session) -> io::Result<()> {
+    let mut lines = vec!["ftpsd status:".to_string()];
+    lines.push(format!(" Connected from {}", s.peer));
+    match &s.login {
+        Some(l) => lines.push(format!(
+            " Logged in as {} (rights {})",
+            l.account.name,
+            l.account.rights.as_str()
+        )),
+        None => lines.push(" Not logged in".into()),
+    }
+    lines.push(format!(
+        " Control connection: {}",
+        if s.control.is_tls() {
+            "TLS"
+        } else {
+            "plaintext"
+        }
+    ));
+    lines.push(format!(
+        " Data protection: {}",
+        if s.prot == Protection::Private {
+            "private (TLS)"
+        } else {
+            "clear"
+        }
+    ));
+    lines.push(format!(
+        " TYPE: {:?}; STRUcture: File; MODE: Stream",
+        s.transfer_type
+    ));
+    lines.push("End of status".into());
+    s.send(Reply::multi(211, lines)).await
+}
+
+async fn listing(s: &mut Session, arg: String) -> io::Result<()> {
+    let Some(path) = s.resolve(&arg).await? else {
+        return Ok(());
+    };
+    if !s.user().account.rights.can_read() {
+        return s.denied(&path, "listing").await;
+    }
+    let p = path.clone();
+    let entries = s
+        .fs(move |sb| {
+            if sb.is_dir(&p)? {
+                sb.list(&p)
+            } else {
+                sb.stat(&p).map(|e| vec![e])
+            }
+        })
+        .await;
+    match entries {
+        Ok(entries) => {
+            let now = std::time::SystemTime::now();
+            let mut lines = vec![format!("Status of {path}:")];
+            lines.extend(entries.iter().map(|e| format!(" {}", list_line(e, now))));
+            lines.push("End of status".into());
+            s.send(Reply::multi(213, lines)).await
+        }
+        Err(e) => s.fs_error(&path, e).await,
+    }
+}

@@ -1,0 +1,42 @@
+//! STOU: store under a name the server picks (RFC 959; reply text per RFC 1123 `FILE: name`).
+
+use std::io;
+
+use crate::data::transfer::Job;
+use crate::protocol::command::TransferType;
+use crate::session::Session;
+
+pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+    s.rest = 0;
+    let dir = s.user().cwd.clone();
+    if !s.user().account.rights.can_create() {
+        return s.denied(&dir, "uploading").await;
+    }
+    if !s.data_ready().await? {
+        return Ok(());
+    }
+    let base = arg
+        .as_deref()
+        .and_then(|a| a.rsplit('/').next())
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("ftpsd-{}", std::process::id()));
+    let d = dir.clone();
+    let (file, path) = match s.fs(move |sb| sb.create_unique(&d, &base)).await {
+        Ok(r) => r,
+        Err(e) => {
+            s.data = None;
+            return s.fs_error(&dir, e).await;
+        }
+    };
+    let name = path.file_name().unwrap_or_default().to_string();
+    let ascii = s.transfer_type == TransferType::Ascii;
+    let opening = format!("FILE: {name}");
+    s.start_transfer(
+        Job::Upload { file, ascii },
+        opening,
+        format!("STOU {path}"),
+        format!("Transfer complete; stored as FILE: {name}"),
+    )
+    .await
+}

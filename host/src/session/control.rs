@@ -1,0 +1,190 @@
+//! The control connection: plaintext or TLS, switched by AUTH TLS and CCC.
+//! Reading is cancel-safe (bytes live in `buf`, never in a dropped future) so the session can
+//! wait for a line and for a transfer at the same time. Lines are capped at [`MAX_LINE`]:
+//! an overlong line is discarded as it arrives, never buffered.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use crate::protocol::Reply;
+use crate::protocol::command::MAX_LINE;
+
+pub enum ControlStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while switching between the two.
+    Switching,
+}
+
+pub enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+}
+
+pub struct ControlConn {
+    stream: ControlStream,
+    buf: Vec<u8>,
+    discarding: bool,
+    /// After CCC the client may still send its TLS close_notify record; it is skipped.
+    skip_tls_alert: bool,
+}
+
+impl ControlConn {
+    pub fn new(stream: ControlStream) -> Self {
+        ControlConn {
+            stream,
+            buf: Vec::with_capacity(1024),
+            discarding: false,
+            skip_tls_alert: false,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, ControlStream::Tls(_))
+    }
+
+    /// The next line, `None` at end of stream.
+    pub async fn read_line(&mut self) -> io::Result<Option<Line>> {
+        let mut chunk = [0u8; 1024];
+        loop {
+            if self.skip_tls_alert && !self.skip_alert_record() {
+                // need more bytes to decide
+            } else if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                if std::mem::take(&mut self.discarding) || line.len() > MAX_LINE {
+                    return Ok(Some(Line::TooLong));
+                }
+                return Ok(Some(Line::Complete(line)));
+            } else if self.buf.len() >= MAX_LINE {
+                self.buf.clear();
+                self.discarding = true;
+            }
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Returns true when the alert question is settled (record skipped or none present).
+    fn skip_alert_record(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return false;
+        }
+        if self.buf[0] != 0x15 {
+            self.skip_tls_alert = false;
+            return true;
+        }
+        if self.buf.len() < 5 {
+            return false;
+        }
+        let len = 5 + usize::from(u16::from_be_bytes([self.buf[3], self.buf[4]]));
+        if self.buf.len() < len {
+            return false;
+        }
+        self.buf.drain(..len);
+        self.skip_tls_alert = false;
+        true
+    }
+
+    pub async fn send(&mut self, reply: &Reply) -> io::Result<()> {
+        self.stream.write_all(&reply.to_wire()).await?;
+        self.stream.flush().await
+    }
+
+    /// AUTH TLS: handshake on the existing connection. Plaintext the client sent after AUTH is
+    /// discarded (it could be injected by a man in the middle, CVE-2011-0411 style).
+    pub async fn upgrade(
+        &mut self,
+        config: Arc<rustls::ServerConfig>,
+        token: [u8; 16],
+        timeout: Duration,
+    ) -> io::Result<()> {
+        self.buf.clear();
+        let ControlStream::Plain(tcp) =
+            std::mem::replace(&mut self.stream, ControlStream::Switching)
+        else {
+            return Err(io::Error::other("control connection is not plaintext"));
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let accept = acceptor.accept_with(tcp, |conn| conn.set_resumption_data(&token));
+        let tls = tokio::time::timeout(timeout, accept)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.stream = ControlStream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// CCC: send close_notify and go on in plaintext on the same TCP connection.
+    pub async fn downgrade(&mut self) -> io::Result<()> {
+        let ControlStream::Tls(mut tls) =
+            std::mem::replace(&mut self.stream, ControlStream::Switching)
+        else {
+            return Err(io::Error::other("control connection is not TLS"));
+        };
+        tls.get_mut().1.send_close_notify();
+        tls.flush().await?;
+        let (tcp, _) = tls.into_inner();
+        self.stream = ControlStream::Plain(tcp);
+        self.skip_tls_alert = true;
+        Ok(())
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
+    }
+}
+
+impl AsyncRead for ControlStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ControlStream::Switching => {
+                Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)))
+            }
+        }
+    }
+}
+
+impl AsyncWrite for ControlStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ControlStream::Switching => {
+                Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)))
+            }
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ControlStream::Switching => Poll::Ready(Ok(())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ControlStream::Switching => Poll::Ready(Ok(())),
+        }
+    }
+}

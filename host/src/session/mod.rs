@@ -1,0 +1,281 @@
+//! One control connection: its state machine and main loop. One tokio task per session.
+
+pub mod commands;
+pub mod control;
+pub mod transfer;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::time::timeout_at;
+
+use crate::data::DataPlan;
+use crate::fs::listing::Facts;
+use crate::fs::{FsError, Sandbox, VirtualPath};
+use crate::protocol::command::TransferType;
+use crate::protocol::{Command, Reply, parse_line};
+use crate::server::{ListenerKind, ServerContext};
+use crate::users::auth::Account;
+
+pub use control::{ControlConn, ControlStream, Line};
+pub use transfer::RunningTransfer;
+
+/// Data-channel protection level (PROT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    Clear,
+    Private,
+}
+
+pub struct LoggedIn {
+    pub account: Account,
+    pub sandbox: Arc<Sandbox>,
+    pub cwd: VirtualPath,
+}
+
+pub struct Session {
+    pub ctx: Arc<ServerContext>,
+    pub kind: ListenerKind,
+    pub require_tls: bool,
+    pub require_reuse: bool,
+    pub control: ControlConn,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// Stamped into this control connection's TLS tickets; data connections must present it.
+    pub tls_token: [u8; 16],
+    pub pbsz: bool,
+    pub prot: Protection,
+    pub ccc_done: bool,
+    pub pending_user: Option<String>,
+    pub login: Option<LoggedIn>,
+    pub transfer_type: TransferType,
+    pub rest: u64,
+    pub rename_from: Option<VirtualPath>,
+    pub data: Option<DataPlan>,
+    pub epsv_all: bool,
+    pub facts: Facts,
+    pub transfer: Option<RunningTransfer>,
+    pub quit: bool,
+    pub started: Instant,
+}
+
+impl Session {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        kind: ListenerKind,
+        stream: ControlStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        token: [u8; 16],
+    ) -> Session {
+        let listener = ctx.listener(kind);
+        let (require_tls, require_reuse) = (listener.require_tls, listener.require_session_reuse);
+        Session {
+            kind,
+            require_tls,
+            require_reuse,
+            control: ControlConn::new(stream),
+            peer,
+            local,
+            tls_token: token,
+            pbsz: false,
+            // Implicit FTPS protects data connections from the start.
+            prot: if kind == ListenerKind::Implicit {
+                Protection::Private
+            } else {
+                Protection::Clear
+            },
+            ccc_done: false,
+            pending_user: None,
+            login: None,
+            transfer_type: TransferType::Ascii,
+            rest: 0,
+            rename_from: None,
+            data: None,
+            epsv_all: false,
+            facts: Facts::default(),
+            transfer: None,
+            quit: false,
+            started: Instant::now(),
+            ctx,
+        }
+    }
+
+    /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
+    pub async fn run(mut self) {
+        let banner = self.ctx.config.server.banner.clone();
+        if self.send(Reply::new(220, banner)).await.is_err() {
+            return;
+        }
+        if let Err(e) = self.serve().await {
+            tracing::debug!(peer = %self.peer, error = %e, "control connection ended");
+        }
+        if let Some(t) = self.transfer.take() {
+            t.abort().await;
+        }
+        self.control.shutdown().await;
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        let mut held: Option<Line> = None;
+        while !self.quit {
+            if self.transfer.is_some() {
+                self.serve_during_transfer(&mut held).await?;
+                continue;
+            }
+            let line = match held.take() {
+                Some(l) => l,
+                None => match self.next_line().await? {
+                    Some(l) => l,
+                    None => return Ok(()),
+                },
+            };
+            self.handle_line(line).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the next line with the idle timeout (and the login timeout before login).
+    async fn next_line(&mut self) -> io::Result<Option<Line>> {
+        let idle = self.ctx.config.idle_timeout();
+        let mut deadline = tokio::time::Instant::now() + idle;
+        let mut what = format!("Idle timeout ({} s)", idle.as_secs());
+        if self.login.is_none() {
+            let login_deadline =
+                tokio::time::Instant::from_std(self.started + self.ctx.config.login_timeout());
+            if login_deadline < deadline {
+                deadline = login_deadline;
+                what = format!(
+                    "Login timeout ({} s)",
+                    self.ctx.config.login_timeout().as_secs()
+                );
+            }
+        }
+        match timeout_at(deadline, self.control.read_line()).await {
+            Ok(r) => r,
+            Err(_) => {
+                let _ = self
+                    .send(Reply::new(
+                        421,
+                        format!("{what}: closing control connection."),
+                    ))
+                    .await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// While a transfer runs: ABOR and STAT act at once; QUIT and any other command wait for
+    /// the transfer's final reply (RFC 959 order), holding at most one line.
+    async fn serve_during_transfer(&mut self, held: &mut Option<Line>) -> io::Result<()> {
+        let Some(t) = self.transfer.as_mut() else {
+            return Ok(());
+        };
+        if held.is_some() {
+            let reply = t.finish().await;
+            self.transfer = None;
+            return self.send(reply).await;
+        }
+        tokio::select! {
+            reply = t.finish() => {
+                self.transfer = None;
+                self.send(reply).await
+            }
+            line = self.control.read_line() => {
+                match line? {
+                    None => {
+                        if let Some(t) = self.transfer.take() { t.abort().await; }
+                        self.quit = true;
+                        Ok(())
+                    }
+                    Some(Line::Complete(bytes)) => match parse_line(&bytes) {
+                        Ok(Command::Abor) => commands::abor::handle(self).await,
+                        Ok(Command::Stat(None)) => commands::stat::handle(self, None).await,
+                        _ => { *held = Some(Line::Complete(bytes)); Ok(()) }
+                    },
+                    Some(Line::TooLong) => self.send(Reply::new(500, "Command line too long.")).await,
+                }
+            }
+        }
+    }
+
+    async fn handle_line(&mut self, line: Line) -> io::Result<()> {
+        let bytes = match line {
+            Line::TooLong => {
+                return self
+                    .send(Reply::new(
+                        500,
+                        crate::protocol::ParseError::TooLong.to_string(),
+                    ))
+                    .await;
+            }
+            Line::Complete(b) => b,
+        };
+        match parse_line(&bytes) {
+            Ok(cmd) => {
+                if !matches!(cmd, Command::Pass(_)) {
+                    tracing::trace!(peer = %self.peer, ?cmd, "command");
+                }
+                commands::dispatch(self, cmd).await
+            }
+            Err(crate::protocol::ParseError::Empty) => Ok(()),
+            Err(e) => self.send(Reply::new(e.code(), e.to_string())).await,
+        }
+    }
+
+    pub async fn send(&mut self, reply: Reply) -> io::Result<()> {
+        self.control.send(&reply).await
+    }
+
+    pub async fn reply(&mut self, code: u16, text: impl Into<String>) -> io::Result<()> {
+        self.send(Reply::new(code, text)).await
+    }
+
+    /// The logged-in user's state. Dispatch guarantees login before file commands run.
+    pub fn user(&self) -> &LoggedIn {
+        self.login
+            .as_ref()
+            .expect("dispatch checks login before file commands")
+    }
+
+    /// Resolves a client path against the cwd; replies 553 and returns None on a bad name.
+    pub async fn resolve(&mut self, arg: &str) -> io::Result<Option<VirtualPath>> {
+        match self.user().cwd.resolve(arg) {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                self.reply(553, e.to_string()).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Runs a blocking filesystem operation in the user's sandbox.
+    pub async fn fs<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Sandbox) -> Result<T, FsError> + Send + 'static,
+    ) -> Result<T, FsError> {
+        let sandbox = self.user().sandbox.clone();
+        tokio::task::spawn_blocking(move || f(&sandbox))
+            .await
+            .unwrap_or_else(|e| Err(FsError::Io(io::Error::other(e.to_string()))))
+    }
+
+    /// Replies with a filesystem error about `path`.
+    pub async fn fs_error(&mut self, path: &VirtualPath, e: FsError) -> io::Result<()> {
+        self.reply(e.code(), format!("{path}: {e}")).await
+    }
+
+    /// Replies 550 for a right the user does not have.
+    pub async fn denied(&mut self, path: &VirtualPath, what: &str) -> io::Result<()> {
+        self.reply(
+            550,
+            format!(
+                "{path}: Permission denied ({what} not allowed for user {}).",
+                self.user().account.name
+            ),
+        )
+        .await
+    }
+}

@@ -1,0 +1,111 @@
+//! Starting a transfer (150, then the data connection in a task) and finishing it
+//! (226, or the error's reply). The task can be aborted by ABOR or a vanished client.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
+use super::{Protection, Session};
+use crate::data::transfer::{Job, run};
+use crate::data::{DataError, DataTls, open};
+use crate::protocol::Reply;
+
+pub struct RunningTransfer {
+    handle: JoinHandle<Result<u64, DataError>>,
+    pub progress: Arc<AtomicU64>,
+    pub started: Instant,
+    pub what: String,
+    /// Text for the 226 reply (e.g. the STOU file name).
+    done_text: String,
+}
+
+impl RunningTransfer {
+    /// Waits for the transfer and gives its final reply. Cancel-safe: the handle is polled by
+    /// reference, so a `select!` that picks another branch loses nothing.
+    pub async fn finish(&mut self) -> Reply {
+        let result = (&mut self.handle).await;
+        let secs = self.started.elapsed().as_secs_f64();
+        match result {
+            Ok(Ok(bytes)) => {
+                tracing::info!(what = %self.what, bytes, secs, "transfer complete");
+                Reply::new(226, format!("{} ({bytes} bytes).", self.done_text))
+            }
+            Ok(Err(e)) => {
+                tracing::info!(what = %self.what, error = %e, "transfer failed");
+                Reply::new(e.code(), e.to_string())
+            }
+            Err(e) => Reply::new(451, format!("Local error: transfer task failed ({e}).")),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Stops the transfer now: the data connection and the file are dropped.
+    pub async fn abort(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+}
+
+impl Session {
+    /// Checks that a data connection can be made under the current settings; replies and
+    /// returns false if not. Call before touching files so a refusal has no side effects.
+    pub async fn data_ready(&mut self) -> io::Result<bool> {
+        if self.data.is_none() {
+            self.reply(425, "Use PASV, EPSV, PORT or EPRT first.")
+                .await?;
+            return Ok(false);
+        }
+        if self.require_tls && self.prot != Protection::Private {
+            self.data = None;
+            self.reply(
+                521,
+                "Data connections must be protected on this server: send PBSZ 0 and PROT P.",
+            )
+            .await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Sends the 1xx reply and starts the job on the data connection in its own task.
+    pub async fn start_transfer(
+        &mut self,
+        job: Job,
+        opening: String,
+        what: String,
+        done_text: String,
+    ) -> io::Result<()> {
+        let Some(plan) = self.data.take() else {
+            return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
+        };
+        let tls = (self.prot == Protection::Private).then(|| DataTls {
+            config: self.ctx.tls.data.clone(),
+            token: self.tls_token,
+            require_reuse: self.require_reuse,
+            handshake_timeout: self.ctx.config.tls_handshake_timeout(),
+        });
+        self.reply(150, opening).await?;
+        let progress = Arc::new(AtomicU64::new(0));
+        let peer_ip = self.peer.ip();
+        let timeout = self.ctx.config.data_timeout();
+        let p = progress.clone();
+        let handle = tokio::spawn(async move {
+            let stream = open(plan, peer_ip, tls, timeout).await?;
+            run(job, stream, p, timeout).await
+        });
+        self.transfer = Some(RunningTransfer {
+            handle,
+            progress,
+            started: Instant::now(),
+            what,
+            done_text,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! TLS for the control and data channels (rustls with aws-lc-rs).
+//!
+//! Both channels share one ticketer and one session cache, so a data connection can resume the
+//! control connection's session. Each control connection stamps its tickets with a random token
+//! (`set_resumption_data`); a data connection is accepted only if it presents that same token,
+//! which proves it resumed *this* control session (vsftpd's `require_ssl_reuse`).
+
+pub mod certgen;
+pub mod pem;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::server::ServerSessionMemoryCache;
+
+pub use certgen::{CertRequest, GeneratedCert, KeyKind, generate};
+pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
+
+/// Minimum protocol version accepted (config `tls.min_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum MinVersion {
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// The two server configurations a listener needs.
+#[derive(Clone)]
+pub struct TlsConfigs {
+    pub control: Arc<ServerConfig>,
+    /// No session tickets on data connections: clients that never read an upload connection
+    /// would close it with unread ticket bytes, and the resulting RST can eat the upload's tail.
+    pub data: Arc<ServerConfig>,
+}
+
+impl TlsConfigs {
+    pub fn from_files(
+        cert: &Path,
+        key: &Path,
+        min: MinVersion,
+    ) -> Result<TlsConfigs, TlsFileError> {
+        let (chain, key_der) = load_pair(cert, key)?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = match min {
+            MinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            MinVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let mismatch = |e: rustls::Error| TlsFileError::Pair {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            reason: match e {
+                rustls::Error::InconsistentKeys(_) => {
+                    "the private key does not belong to the certificate".into()
+                }
+                other => other.to_string(),
+            },
+        };
+        let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(mismatch)?;
+        let cache = ServerSessionMemoryCache::new(4096);
+        let build = |tickets: usize| -> Result<Arc<ServerConfig>, TlsFileError> {
+            let mut cfg = ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(versions)
+                .map_err(mismatch)?
+                .with_no_client_auth()
+                .with_single_cert(chain.clone(), key_der.clone_key())
+                .map_err(mismatch)?;
+            cfg.ticketer = ticketer.clone();
+            cfg.session_storage = cache.clone();
+            cfg.send_tls13_tickets = tickets;
+            Ok(Arc::new(cfg))
+        };
+        Ok(TlsConfigs {
+            control: build(4)?,
+            data: build(0)?,
+        })
+    }
+}

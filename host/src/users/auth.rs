@@ -1,0 +1,124 @@
+//! Login checks. Unknown user, disabled user and wrong password all cost one argon2
+//! verification plus the same configured delay, and give the same error.
+//! Verified passwords are remembered for a few minutes as a keyed hash (as SFTPGo does),
+//! so a client that logs in again does not pay argon2 twice; the cache never holds plaintext.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+
+use super::file::UsersFile;
+use super::password;
+use crate::fs::Rights;
+
+const CACHE_TTL: Duration = Duration::from_secs(300);
+const CACHE_MAX: usize = 10_000;
+
+/// A logged-in user as the session needs it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub home: PathBuf,
+    pub rights: Rights,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LoginError {
+    /// Deliberately one case for unknown user, disabled user and wrong password.
+    #[error("Login incorrect.")]
+    Incorrect,
+}
+
+pub struct Authenticator {
+    users: RwLock<Arc<UsersFile>>,
+    cache_key: hmac::Key,
+    cache: Mutex<HashMap<String, (hmac::Tag, String, Instant)>>,
+    failure_delay: Duration,
+}
+
+impl Authenticator {
+    pub fn new(users: UsersFile, failure_delay: Duration) -> Authenticator {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let cache_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("system RNG available");
+        Authenticator {
+            users: RwLock::new(Arc::new(users)),
+            cache_key,
+            cache: Mutex::new(HashMap::new()),
+            failure_delay,
+        }
+    }
+
+    pub fn users(&self) -> Arc<UsersFile> {
+        self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the user list (reload); cached verifications are dropped.
+    pub fn replace(&self, users: UsersFile) {
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub async fn login(&self, name: &str, pass: &str) -> Result<Account, LoginError> {
+        let users = self.users();
+        let entry = users.find(name).filter(|u| !u.disabled).cloned();
+        let stored = entry
+            .as_ref()
+            .map(|u| u.password.clone())
+            .unwrap_or_else(|| password::dummy_hash().to_string());
+        let tag = hmac::sign(&self.cache_key, pass.as_bytes());
+        let cached = entry.is_some() && self.cache_hit(name, &tag, &stored);
+        let ok = if cached {
+            true
+        } else {
+            let pass = pass.to_string();
+            let stored_c = stored.clone();
+            let verified = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_c))
+                .await
+                .unwrap_or(false);
+            verified && entry.is_some()
+        };
+        match entry {
+            Some(u) if ok => {
+                if !cached {
+                    self.remember(name, tag, stored);
+                }
+                Ok(Account {
+                    name: u.name.clone(),
+                    home: users.home_of(&u),
+                    rights: u.rights,
+                })
+            }
+            _ => {
+                tokio::time::sleep(self.failure_delay).await;
+                Err(LoginError::Incorrect)
+            }
+        }
+    }
+
+    fn cache_hit(&self, name: &str, tag: &hmac::Tag, stored: &str) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(&name.to_ascii_lowercase()) {
+            Some((t, hash, at)) => {
+                at.elapsed() < CACHE_TTL
+                    && hash == stored
+                    && aws_lc_rs::constant_time::verify_slices_are_equal(t.as_ref(), tag.as_ref())
+                        .is_ok()
+            }
+            None => false,
+        }
+    }
+
+    fn remember(&self, name: &str, tag: hmac::Tag, stored: String) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (_, _, at)| at.elapsed() < CACHE_TTL);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(name.to_ascii_lowercase(), (tag, stored, Instant::now()));
+    }
+}

@@ -1,0 +1,9 @@
+//! Users: the users file (TOML), argon2id password hashes, and authentication with the same
+//! reply and the same cost for unknown users and wrong passwords.
+
+pub mod auth;
+pub mod file;
+pub mod password;
+
+pub use auth::{Authenticator, LoginError};
+pub use file::{UserEntry, UsersFile, UsersFileError};
