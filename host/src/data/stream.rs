@@ -17,7 +17,9 @@ pub enum DataStream {
 
 pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(t.config);
-    let tls = tokio::time::timeout(t.handshake_timeout, acceptor.accept(tcp))
+    let token = t.token;
+    let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
+    let tls = tokio::time::timeout(t.handshake_timeout, accept)
         .await
         .map_err(|_| DataError::Tls("handshake timed out".into()))?
         .map_err(|e| DataError::Tls(e.to_string()))?;

@@ -21,6 +21,12 @@ pub enum Job {
     Listing(Vec<u8>),
 }
 
+impl Job {
+    pub fn is_upload(&self) -> bool {
+        matches!(self, Job::Upload { .. })
+    }
+}
+
 fn lost(e: std::io::Error) -> DataError {
     DataError::Lost(e.to_string())
 }

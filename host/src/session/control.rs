@@ -74,25 +74,32 @@ impl ControlConn {
         }
     }
 
-    /// Returns true when the alert question is settled (record skipped or none present).
+    /// Skips TLS records left over from the closed TLS layer (the client's close_notify: an
+    /// alert record in TLS 1.2, an application-data record in TLS 1.3). Returns true once the
+    /// buffer starts with something that is not a TLS record (no FTP command starts with
+    /// 0x15 or 0x17), false while more bytes are needed to decide.
     fn skip_alert_record(&mut self) -> bool {
-        if self.buf.is_empty() {
-            return false;
+        loop {
+            if self.buf.is_empty() {
+                return false;
+            }
+            if !(self.buf[0] == 0x15 || self.buf[0] == 0x17) {
+                self.skip_tls_alert = false;
+                return true;
+            }
+            if self.buf.len() < 5 {
+                return false;
+            }
+            if self.buf[1] != 0x03 {
+                self.skip_tls_alert = false;
+                return true;
+            }
+            let len = 5 + usize::from(u16::from_be_bytes([self.buf[3], self.buf[4]]));
+            if self.buf.len() < len {
+                return false;
+            }
+            self.buf.drain(..len);
         }
-        if self.buf[0] != 0x15 {
-            self.skip_tls_alert = false;
-            return true;
-        }
-        if self.buf.len() < 5 {
-            return false;
-        }
-        let len = 5 + usize::from(u16::from_be_bytes([self.buf[3], self.buf[4]]));
-        if self.buf.len() < len {
-            return false;
-        }
-        self.buf.drain(..len);
-        self.skip_tls_alert = false;
-        true
     }
 
     pub async fn send(&mut self, reply: &Reply) -> io::Result<()> {

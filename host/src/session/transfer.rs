@@ -85,7 +85,11 @@ impl Session {
             return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
         };
         let tls = (self.prot == Protection::Private).then(|| DataTls {
-            config: self.ctx.tls.data.clone(),
+            config: if job.is_upload() {
+                self.ctx.tls.data_upload.clone()
+            } else {
+                self.ctx.tls.data_download.clone()
+            },
             token: self.tls_token,
             require_reuse: self.require_reuse,
             handshake_timeout: self.ctx.config.tls_handshake_timeout(),

@@ -30,9 +30,12 @@ pub enum MinVersion {
 #[derive(Clone)]
 pub struct TlsConfigs {
     pub control: Arc<ServerConfig>,
-    /// No session tickets on data connections: clients that never read an upload connection
-    /// would close it with unread ticket bytes, and the resulting RST can eat the upload's tail.
-    pub data: Arc<ServerConfig>,
+    /// Upload data connections send no session tickets: clients never read an upload
+    /// connection, would close it with unread ticket bytes, and the RST can eat the upload's tail.
+    pub data_upload: Arc<ServerConfig>,
+    /// Download data connections send one fresh ticket (stamped with the same control token):
+    /// clients that use each TLS 1.3 ticket once (rustls) never run out, and they read anyway.
+    pub data_download: Arc<ServerConfig>,
 }
 
 impl TlsConfigs {
@@ -73,7 +76,8 @@ impl TlsConfigs {
         };
         Ok(TlsConfigs {
             control: build(4)?,
-            data: build(0)?,
+            data_upload: build(0)?,
+            data_download: build(1)?,
         })
     }
 }

@@ -1,0 +1,323 @@
+//! The `ftpsd` binary: first start prints a curl command that works as printed; the CLI
+//! subcommands edit real files; config errors name file and line.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use ftpsd_e2e::tools::{run, text};
+
+/// The release binary, built by `cargo xtask test` (or `cargo build --release -p ftpsd`).
+fn ftpsd_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("FTPSD_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("release/ftpsd");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --release -p ftpsd` (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn ftpsd(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(ftpsd_bin());
+    c.current_dir(dir);
+    c
+}
+
+#[tokio::test]
+async fn first_start_prints_a_curl_command_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:0\"\n[implicit]\nlisten = \"127.0.0.1:0\"\n[passive]\nport_min = 45000\nport_max = 45999\n",
+    )
+    .unwrap();
+    let mut child = ftpsd(dir.path())
+        .args(["serve", "--config", "ftpsd.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.trim_start().starts_with("curl ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let lines = ftpsd_e2e::bounded("welcome text", lines).await.unwrap();
+    let all = lines.join("\n");
+    assert!(
+        all.contains("user:     admin") && all.contains("password: "),
+        "{all}"
+    );
+    let curl_cmd = lines.last().unwrap().trim().to_string();
+    std::fs::write(dir.path().join("ftpsd-data/files/readme.txt"), b"hi").unwrap();
+    let out = run({
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(&curl_cmd).current_dir(dir.path());
+        c
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(out.status.success(), "{curl_cmd}\n{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("readme.txt"),
+        "{}",
+        text(&out)
+    );
+    // Second start: no new admin, no new certificate.
+    let users = std::fs::read_to_string(dir.path().join("ftpsd-data/users.toml")).unwrap();
+    assert_eq!(users.matches("[[user]]").count(), 1);
+    assert!(
+        !users.contains(
+            lines
+                .iter()
+                .find(|l| l.contains("password: "))
+                .unwrap()
+                .split("password: ")
+                .nth(1)
+                .unwrap()
+        )
+    );
+}
+
+#[tokio::test]
+async fn cert_generate_writes_a_usable_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args([
+            "cert",
+            "generate",
+            "--cn",
+            "ftp.example.test",
+            "--country",
+            "DE",
+            "--org",
+            "Example",
+            "--email",
+            "ops@example.test",
+            "--key",
+            "rsa2048",
+            "--days",
+            "30",
+            "--out",
+            "tls",
+        ]);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("SHA-256 fingerprint: "), "{stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The server accepts the pair; a mismatched pair is a clear start-up error.
+    let cfg = "[explicit]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"tls/cert.pem\"\nkey = \"tls/key.pem\"\n";
+    std::fs::write(dir.path().join("ok.toml"), cfg).unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "ok.toml"]);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["cert", "generate", "--cn", "other", "--out", "other"]);
+        c
+    })
+    .await;
+    assert!(out.status.success());
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        cfg.replace("tls/key.pem", "other/key.pem"),
+    )
+    .unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["serve", "--config", "bad.toml"]);
+        c
+    })
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not belong to the certificate"), "{err}");
+    std::fs::write(dir.path().join("garbage.pem"), "not a pem").unwrap();
+    std::fs::write(
+        dir.path().join("bad2.toml"),
+        cfg.replace("tls/cert.pem", "garbage.pem"),
+    )
+    .unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "bad2.toml"]);
+        c
+    })
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("garbage.pem: no PEM certificate"),
+        "{}",
+        text(&out)
+    );
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args([
+            "cert",
+            "generate",
+            "--cn",
+            "x",
+            "--country",
+            "Germany",
+            "--out",
+            "x",
+        ]);
+        c
+    })
+    .await;
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("two-letter"));
+}
+
+#[tokio::test]
+async fn user_commands_edit_the_users_file_and_login_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = "[explicit]\nlisten = \"127.0.0.1:0\"\n";
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    let user = |args: &[&str], stdin: Option<&str>| {
+        let mut c = ftpsd(dir.path());
+        c.arg("user").args(args).args(["--config", "c.toml"]);
+        let stdin = stdin.map(str::to_string);
+        async move {
+            match stdin {
+                None => run(c).await,
+                Some(s) => {
+                    let mut child = c
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    use std::io::Write;
+                    child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+                    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+                        .await
+                        .unwrap()
+                }
+            }
+        }
+    };
+    let out = user(
+        &[
+            "add",
+            "bob",
+            "--home",
+            "bob-home",
+            "--rights",
+            "rw",
+            "--password-stdin",
+        ],
+        Some("bob secret\n"),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(dir.path().join("ftpsd-data/bob-home").is_dir());
+    let out = user(&["add", "bob", "--home", "x"], None).await;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("already exists")
+    );
+    let out = user(&["add", "eve", "--home", "e", "--rights", "rwx"], None).await;
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("not one of r, w, rw, a"),
+        "{}",
+        text(&out)
+    );
+    let out = user(&["add", "carol", "--home", "carol"], None).await;
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(printed.contains("password: "), "{printed}");
+    let list = user(&["list"], None).await;
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        list.contains("bob") && list.contains("rw") && list.contains("carol"),
+        "{list}"
+    );
+    let users = std::fs::read_to_string(dir.path().join("ftpsd-data/users.toml")).unwrap();
+    assert!(!users.contains("bob secret") && users.contains("$argon2id$"));
+
+    // The server accepts the password set on the command line.
+    let config = ftpsd::Config::load(&dir.path().join("c.toml")).unwrap();
+    ftpsd::bootstrap::prepare(&config).unwrap();
+    let server = ftpsd::Server::start(config.clone()).await.unwrap();
+    let (cert, _, _) = config.tls_paths();
+    let mut c = ftpsd_e2e::FtpClient::connect_explicit(server.explicit.unwrap(), &cert).await;
+    c.login("bob", "bob secret").await;
+    let out = user(&["passwd", "bob", "--password-stdin"], Some("new pass\n")).await;
+    assert!(out.status.success());
+    let out = user(&["del", "carol"], None).await;
+    assert!(out.status.success());
+    let out = user(&["del", "carol"], None).await;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no user 'carol'")
+    );
+}
+
+#[tokio::test]
+async fn config_errors_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:2121\"\n\n[passive]\nport_mn = 1\n",
+    )
+    .unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "typo.toml"]);
+        c
+    })
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.toml:5") && err.contains("port_mn"),
+        "{err}"
+    );
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["serve", "--config", "missing.toml"]);
+        c
+    })
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.toml"),
+        "{}",
+        text(&out)
+    );
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.arg("--help");
+        c
+    })
+    .await;
+    let help = String::from_utf8_lossy(&out.stdout);
+    for sub in ["serve", "check-config", "cert", "user"] {
+        assert!(help.contains(sub), "{help}");
+    }
+}

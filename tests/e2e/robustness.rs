@@ -1,0 +1,183 @@
+//! Bad input and bad clients: long lines, invalid UTF-8, timeouts, limits, vanishing clients.
+
+use std::time::Duration;
+
+use ftpsd_e2e::{FtpClient, TestServer, pattern};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn overlong_lines_and_garbage_get_500_and_the_session_goes_on() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    let long = format!("NOOP {}\r\n", "x".repeat(5000));
+    c.send_raw(long.as_bytes()).await;
+    assert_eq!(c.read_reply().await.code, 500);
+    // 1 MiB without a newline, then a newline: one 500, no buffering of the megabyte.
+    c.send_raw(&vec![b'A'; 1 << 20]).await;
+    c.send_raw(b"\r\n").await;
+    assert_eq!(c.read_reply().await.code, 500);
+    c.send_raw(b"USER \xff\xfe\xfd\r\n").await;
+    let r = c.read_reply().await;
+    assert_eq!(r.code, 500);
+    assert!(r.text.contains("UTF-8"), "{r:?}");
+    c.cmd_ok("FOO", 500).await;
+    c.cmd_ok("SITE CHMOD 777 x", 502).await;
+    c.cmd_ok("ACCT x", 502).await;
+    c.cmd_ok("RETR", 501).await;
+    c.cmd_ok("PORT 1,2,3", 501).await;
+    c.send_raw(b"\x1b[31mEVIL\r\n").await;
+    let r = c.read_reply().await;
+    assert_eq!(r.code, 500);
+    assert!(!r.text.contains('\x1b'));
+    // Empty lines are ignored; the session is still fine.
+    c.send_raw(b"\r\n").await;
+    c.cmd_ok("NOOP", 200).await;
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_with_421() {
+    let srv = TestServer::builder()
+        .config(|c| c.server.idle_timeout_secs = 1)
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    let r = ftpsd_e2e::bounded("idle timeout", c.read_reply()).await;
+    assert_eq!(r.code, 421, "{r:?}");
+    assert!(r.text.contains("Idle timeout"));
+    assert!(c.is_closed().await);
+}
+
+#[tokio::test]
+async fn login_timeout_closes_with_421() {
+    let srv = TestServer::builder()
+        .config(|c| c.server.login_timeout_secs = 1)
+        .start()
+        .await;
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("NOOP", 200).await;
+    let r = ftpsd_e2e::bounded("login timeout", c.read_reply()).await;
+    assert_eq!(r.code, 421, "{r:?}");
+    assert!(r.text.contains("Login timeout"));
+}
+
+#[tokio::test]
+async fn tls_handshake_timeout_drops_silent_clients() {
+    let srv = TestServer::builder()
+        .config(|c| c.server.tls_handshake_timeout_secs = 1)
+        .start()
+        .await;
+    // Implicit port: connect and say nothing.
+    let mut tcp = TcpStream::connect(srv.implicit()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = ftpsd_e2e::bounded("handshake timeout", tcp.read(&mut buf))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without a word");
+    // Explicit: AUTH TLS, then silence.
+    let (mut c, first) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(first.code, 220);
+    c.cmd_ok("AUTH TLS", 234).await;
+    assert!(ftpsd_e2e::bounded("auth timeout", c.is_closed()).await);
+}
+
+#[tokio::test]
+async fn max_users_and_per_ip_limits_answer_421_before_the_banner() {
+    let srv = TestServer::builder()
+        .config(|c| c.server.max_connections_per_ip = 2)
+        .start()
+        .await;
+    let (_a, ra) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    let (_b, rb) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!((ra.code, rb.code), (220, 220));
+    let (_c, rc) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(rc.code, 421, "{rc:?}");
+    assert!(rc.text.contains("from your address"));
+    // The implicit listener refuses inside TLS, so the client can read why.
+    let tcp = TcpStream::connect(srv.implicit()).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(ftpsd_e2e::client::tls_config(srv.cert_path()))
+        .connect(ftpsd_e2e::client::server_name(), tcp)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let _ = tls.read_to_string(&mut text).await;
+    assert!(text.starts_with("421 "), "{text:?}");
+
+    let srv = TestServer::builder()
+        .config(|c| c.server.max_users = 1)
+        .start()
+        .await;
+    let (_a, ra) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(ra.code, 220);
+    let (_b, rb) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(rb.code, 421);
+    assert!(rb.text.contains("Too many users"));
+}
+
+#[tokio::test]
+async fn limits_are_exact_under_50_parallel_connections() {
+    let srv = TestServer::builder()
+        .config(|c| c.server.max_users = 10)
+        .start()
+        .await;
+    let addr = srv.explicit();
+    let cert = srv.cert_path().to_path_buf();
+    let mut tasks = Vec::new();
+    let (hold_tx, hold_rx) = tokio::sync::watch::channel(false);
+    for _ in 0..50 {
+        let cert = cert.clone();
+        let mut rx = hold_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (c, first) = FtpClient::connect_raw(addr, &cert).await;
+            let code = first.code;
+            let _ = rx.wait_for(|v| *v).await;
+            drop(c);
+            code
+        }));
+    }
+    // Wait until every client has its first reply, while all still hold their connections.
+    while srv.server.ctx.limits.current() < 10 {
+        tokio::task::yield_now().await;
+    }
+    let mut codes = Vec::new();
+    let _ = hold_tx.send(true);
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 220).count(), 10, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 421).count(), 40, "{codes:?}");
+}
+
+#[tokio::test]
+async fn client_vanishing_mid_transfer_frees_everything() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "big.bin", &pattern(32 * 1024 * 1024, 5));
+    let mut c = srv.alice().await;
+    let (_, mut conn) = c.open_transfer("RETR big.bin").await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    assert!(conn.read(&mut buf).await.unwrap() > 0);
+    assert_eq!(srv.server.ctx.limits.current(), 1);
+    drop(conn);
+    drop(c);
+    ftpsd_e2e::bounded("session cleanup", async {
+        while srv.server.ctx.limits.current() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // The server still serves.
+    let mut c = srv.alice().await;
+    c.cmd_ok("NOOP", 200).await;
+}
+
+#[tokio::test]
+async fn upload_client_vanishing_is_reported_and_server_goes_on() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    let (_, mut conn) = c.open_transfer("STOR part.bin").await.unwrap();
+    conn.write_all(&pattern(100_000, 9)).await.unwrap();
+    drop(conn); // no close_notify, no clean shutdown
+    let r = c.read_reply().await;
+    assert!(r.code == 226 || r.code == 426, "{r:?}");
+    c.cmd_ok("NOOP", 200).await;
+}

@@ -1,0 +1,185 @@
+//! The security invariants: no path outside the home, no FTP bounce, data connections only
+//! from the control peer and only resuming this control connection's TLS session.
+
+use std::sync::Arc;
+
+use ftpsd_e2e::client::{server_name, tls_config};
+use ftpsd_e2e::{FtpClient, TestServer};
+use tokio::net::{TcpSocket, TcpStream};
+
+#[tokio::test]
+async fn traversal_and_absolute_paths_stay_inside_the_home() {
+    let srv = TestServer::start().await;
+    // A file next to the home that must never be reachable.
+    std::fs::write(
+        srv.home("alice").parent().unwrap().join("outside.txt"),
+        b"secret",
+    )
+    .unwrap();
+    srv.write("alice", "inside.txt", b"ok");
+    let mut c = srv.alice().await;
+    for path in [
+        "../outside.txt",
+        "../../outside.txt",
+        "/../outside.txt",
+        "sub/../../outside.txt",
+        "/etc/passwd",
+        "../../../../etc/passwd",
+    ] {
+        let r = c.download(&format!("RETR {path}")).await.unwrap_err();
+        assert_eq!(r.code, 550, "{path}: {r:?}");
+    }
+    c.cmd_ok("CWD ../../..", 250).await;
+    assert!(c.cmd_ok("PWD", 257).await.text.starts_with("\"/\""));
+    assert_eq!(c.retr("inside.txt").await, b"ok");
+    assert_eq!(c.upload("STOR ../escape.txt", b"x").await.code, 226);
+    assert!(srv.exists("alice", "escape.txt"), "clamped to the home");
+    assert!(
+        !srv.home("alice")
+            .parent()
+            .unwrap()
+            .join("escape.txt")
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn hostile_bytes_in_names_are_refused() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    c.send_raw(b"MKD a\0b\r\n").await;
+    assert_eq!(c.read_reply().await.code, 553);
+    c.cmd_ok("MKD ..\\..\\x", 553).await;
+    c.cmd_ok(&format!("MKD {}", "n".repeat(300)), 553).await;
+    c.cmd_ok("MKD ok", 257).await;
+}
+
+#[tokio::test]
+async fn symlinks_cannot_escape() {
+    let srv = TestServer::start().await;
+    let home = srv.home("alice");
+    let outside = home.parent().unwrap().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"secret").unwrap();
+    std::os::unix::fs::symlink(&outside, home.join("link-out")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", home.join("passwd")).unwrap();
+    std::fs::create_dir_all(home.join("real")).unwrap();
+    std::fs::write(home.join("real/in.txt"), b"inside").unwrap();
+    std::os::unix::fs::symlink("real", home.join("link-in")).unwrap();
+    let mut c = srv.alice().await;
+    assert_eq!(
+        c.download("RETR link-out/secret.txt")
+            .await
+            .unwrap_err()
+            .code,
+        550
+    );
+    assert_eq!(c.download("RETR passwd").await.unwrap_err().code, 550);
+    c.cmd_ok("CWD link-out", 550).await;
+    assert_eq!(c.upload("STOR link-out/new.txt", b"x").await.code, 550);
+    assert!(!outside.join("new.txt").exists());
+    // A symlink that stays inside works; escaping ones are hidden from listings.
+    assert_eq!(c.retr("link-in/in.txt").await, b"inside");
+    let names = c.list("NLST").await;
+    assert!(
+        names.contains("link-in") && !names.contains("link-out") && !names.contains("passwd"),
+        "{names}"
+    );
+}
+
+#[tokio::test]
+async fn no_ftp_bounce() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    c.cmd_ok("PORT 127,0,0,2,40,0", 504).await;
+    c.cmd_ok("PORT 10,0,0,1,40,0", 504).await;
+    c.cmd_ok("EPRT |1|127.0.0.2|10240|", 504).await;
+    c.cmd_ok("EPRT |2|::1|10240|", 504).await;
+    let r = c.cmd_ok("PORT 127,0,0,1,0,21", 504).await;
+    assert!(r.text.contains("privileged"), "{r:?}");
+    c.cmd_ok("EPRT |1|127.0.0.1|1023|", 504).await;
+    c.cmd_ok("PORT 127,0,0,1,4,0", 200).await; // 1024 is fine
+}
+
+#[tokio::test]
+async fn data_connection_from_another_address_is_refused() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "f.txt", b"for alice only");
+    let mut c = srv.alice().await;
+    let addr = c.pasv().await;
+    // The intruder connects first, from 127.0.0.2.
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut intruder = sock.connect(addr).await.unwrap();
+    let real = TcpStream::connect(addr).await.unwrap();
+    let (_, mut conn) = c.transfer_on("RETR f.txt", real).await.unwrap();
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"for alice only");
+    assert_eq!(c.read_reply().await.code, 226);
+    // The intruder got nothing but a closed connection.
+    let mut buf = [0u8; 16];
+    let n = tokio::io::AsyncReadExt::read(&mut intruder, &mut buf)
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn data_tls_must_resume_this_control_session() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "f.txt", b"data");
+
+    // 1. A client that does not resume at all.
+    let mut cfg = (*tls_config(srv.cert_path())).clone();
+    cfg.resumption = rustls::client::Resumption::disabled();
+    let mut c = FtpClient::connect_explicit_with(srv.explicit(), Arc::new(cfg)).await;
+    c.login("alice", "alice-pass").await;
+    c.protect().await;
+    let (_, mut conn) = c.open_transfer("RETR f.txt").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = conn.read_to_end(&mut buf).await;
+    assert!(buf.is_empty());
+    let r = c.read_reply().await;
+    assert_eq!(r.code, 522, "{r:?}");
+    assert!(r.text.contains("session reuse"), "{r:?}");
+
+    // 2. A data connection that resumes *another* control connection's session.
+    let mut a = srv.alice().await;
+    let other_cfg = tls_config(srv.cert_path());
+    let mut b = FtpClient::connect_explicit_with(srv.explicit(), other_cfg.clone()).await;
+    b.cmd_ok("NOOP", 200).await; // reading delivers the session tickets
+    let addr = a.pasv().await;
+    a.cmd_ok("RETR f.txt", 150).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(other_cfg)
+        .connect(server_name(), tcp)
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut buf).await;
+    assert!(buf.is_empty(), "no data over a foreign session");
+    assert!(
+        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        "the foreign session was resumed"
+    );
+    assert_eq!(a.read_reply().await.code, 522);
+
+    // 3. The same client resuming its own session works on the same control connection.
+    assert_eq!(a.retr("f.txt").await, b"data");
+}
+
+#[tokio::test]
+async fn session_reuse_check_can_be_switched_off_per_listener() {
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().require_session_reuse = false)
+        .start()
+        .await;
+    srv.write("alice", "f.txt", b"data");
+    let mut cfg = (*tls_config(srv.cert_path())).clone();
+    cfg.resumption = rustls::client::Resumption::disabled();
+    let mut c = FtpClient::connect_explicit_with(srv.explicit(), Arc::new(cfg)).await;
+    c.login("alice", "alice-pass").await;
+    c.protect().await;
+    assert_eq!(c.retr("f.txt").await, b"data");
+}

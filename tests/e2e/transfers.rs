@@ -1,0 +1,248 @@
+//! Transfers: binary and ASCII, both passive forms and active mode, resume both ways,
+//! APPE, STOU, ABOR mid-transfer, STAT during a transfer, CCC.
+
+use ftpsd_e2e::{FtpClient, TestServer, pattern, sha256};
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn binary_round_trip_over_pasv_and_epsv() {
+    let srv = TestServer::start().await;
+    let data = pattern(3 * 1024 * 1024 + 17, 1);
+    let mut c = srv.alice().await;
+    c.stor("big.bin", &data).await;
+    assert_eq!(sha256(&srv.read("alice", "big.bin")), sha256(&data));
+    assert_eq!(sha256(&c.retr("big.bin").await), sha256(&data));
+    // EPSV
+    let addr = c.epsv().await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (_, mut conn) = c.transfer_on("RETR big.bin", tcp).await.unwrap();
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).await.unwrap();
+    assert_eq!(c.read_reply().await.code, 226);
+    assert_eq!(sha256(&got), sha256(&data));
+    c.cmd_ok("EPSV 2", 522).await;
+    c.cmd_ok("EPSV ALL", 200).await;
+    c.cmd_ok("PASV", 501).await;
+    c.cmd_ok("EPRT |1|127.0.0.1|5000|", 501).await;
+}
+
+#[tokio::test]
+async fn many_protected_transfers_on_one_session() {
+    // rustls clients use each TLS 1.3 ticket once; downloads must keep them supplied.
+    let srv = TestServer::start().await;
+    srv.write("alice", "f", b"data");
+    let mut c = srv.alice().await;
+    for _ in 0..12 {
+        assert_eq!(c.retr("f").await, b"data");
+    }
+    for i in 0..3 {
+        c.stor(&format!("u{i}"), b"up").await;
+        assert_eq!(c.retr("f").await, b"data");
+    }
+}
+
+#[tokio::test]
+async fn ascii_mode_converts_line_endings_both_ways() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "unix.txt", b"line1\nline2\n\nend");
+    let mut c = srv.alice().await;
+    c.cmd_ok("TYPE A", 200).await;
+    assert_eq!(c.retr("unix.txt").await, b"line1\r\nline2\r\n\r\nend");
+    c.stor("up.txt", b"a\r\nb\r\nc").await;
+    assert_eq!(srv.read("alice", "up.txt"), b"a\nb\nc");
+    c.cmd_ok("TYPE I", 200).await;
+    assert_eq!(c.retr("unix.txt").await, b"line1\nline2\n\nend");
+}
+
+#[tokio::test]
+async fn rest_resumes_downloads_and_uploads() {
+    let srv = TestServer::start().await;
+    let data = pattern(500_000, 2);
+    srv.write("alice", "r.bin", &data);
+    let mut c = srv.alice().await;
+    c.cmd_ok("REST 123456", 350).await;
+    assert_eq!(c.retr("r.bin").await, &data[123_456..]);
+    // REST applies once.
+    assert_eq!(c.retr("r.bin").await.len(), data.len());
+    // Upload resume: first part on disk, rest sent after REST.
+    srv.write("alice", "partial.bin", &data[..200_000]);
+    c.cmd_ok("REST 200000", 350).await;
+    c.stor("partial.bin", &data[200_000..]).await;
+    assert_eq!(sha256(&srv.read("alice", "partial.bin")), sha256(&data));
+    // REST beyond the end.
+    c.cmd_ok("REST 99999999", 350).await;
+    let r = c.download("RETR r.bin").await.unwrap_err();
+    assert_eq!(r.code, 554, "{r:?}");
+}
+
+#[tokio::test]
+async fn appe_and_stou() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    assert_eq!(c.upload("APPE log.txt", b"one,").await.code, 226);
+    assert_eq!(c.upload("APPE log.txt", b"two").await.code, 226);
+    assert_eq!(srv.read("alice", "log.txt"), b"one,two");
+    let (prelim, mut conn) = c.open_transfer("STOU log.txt").await.unwrap();
+    assert!(prelim.text.starts_with("FILE: log.txt.1"), "{prelim:?}");
+    conn.write_all(b"unique").await.unwrap();
+    conn.shutdown().await.unwrap();
+    let done = c.read_reply().await;
+    assert_eq!(done.code, 226);
+    assert!(done.text.contains("log.txt.1"), "{done:?}");
+    assert_eq!(srv.read("alice", "log.txt.1"), b"unique");
+    assert_eq!(srv.read("alice", "log.txt"), b"one,two");
+}
+
+#[tokio::test]
+async fn abor_during_download_then_session_goes_on() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "huge.bin", &pattern(64 * 1024 * 1024, 3));
+    let mut c = srv.alice().await;
+    let (_, mut conn) = c.open_transfer("RETR huge.bin").await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(n > 0);
+    // STAT during the transfer reports progress.
+    let stat = c.cmd_ok("STAT", 213).await;
+    assert!(stat.text.contains("RETR /huge.bin"), "{stat:?}");
+    // ABOR with the Telnet interrupt sequence, as clients send it.
+    c.send_raw(b"\xff\xf4\xff\xf2ABOR\r\n").await;
+    let first = c.read_reply().await;
+    let second = c.read_reply().await;
+    assert_eq!(
+        (first.code, second.code),
+        (426, 226),
+        "{first:?} {second:?}"
+    );
+    drop(conn);
+    c.cmd_ok("NOOP", 200).await;
+    c.cmd_ok("ABOR", 225).await;
+    srv.write("alice", "small", b"still works");
+    assert_eq!(c.retr("small").await, b"still works");
+}
+
+#[tokio::test]
+async fn ccc_returns_control_to_plaintext_and_data_stays_protected() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "secret.txt", b"protected payload");
+    let mut c = srv.alice().await;
+    let r = c.ccc().await;
+    assert_eq!(r.code, 200, "{r:?}");
+    // Plaintext commands now, data connections still TLS.
+    c.cmd_ok("NOOP", 200).await;
+    c.cmd_ok("PWD", 257).await;
+    assert_eq!(c.retr("secret.txt").await, b"protected payload");
+    c.cmd_ok("CCC", 533).await;
+    c.cmd_ok("QUIT", 221).await;
+}
+
+#[tokio::test]
+async fn ccc_needs_login_and_tls() {
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
+    let mut c = FtpClient::connect_plain(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("CCC", 533).await;
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("CCC", 533).await;
+}
+
+#[tokio::test]
+async fn active_mode_with_port_and_eprt_over_tls() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "act.txt", b"active data");
+    let mut c = srv.alice().await;
+    for verb in ["EPRT", "PORT"] {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        if verb == "EPRT" {
+            c.cmd_ok(&format!("EPRT |1|127.0.0.1|{port}|"), 200).await;
+        } else {
+            c.cmd_ok(
+                &format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff),
+                200,
+            )
+            .await;
+        }
+        let prelim = c.cmd_ok("RETR act.txt", 150).await;
+        let _ = prelim;
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(c.tls.clone())
+            .connect(ftpsd_e2e::client::server_name(), tcp)
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"active data");
+        assert_eq!(c.read_reply().await.code, 226);
+    }
+}
+
+#[tokio::test]
+async fn active_mode_can_be_disabled_and_passive_too() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.active.enabled = false;
+            c.passive.enabled = false;
+        })
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.cmd_ok("PORT 127,0,0,1,20,0", 502).await;
+    c.cmd_ok("EPRT |1|127.0.0.1|5120|", 502).await;
+    c.cmd_ok("PASV", 502).await;
+    c.cmd_ok("EPSV", 502).await;
+    c.cmd_ok("RETR x", 425).await;
+}
+
+#[tokio::test]
+async fn exhausted_passive_range_is_a_clear_425() {
+    // Hold the only port of the range ourselves.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let srv = TestServer::builder()
+        .config(move |c| {
+            c.passive.port_min = port;
+            c.passive.port_max = port;
+        })
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    let r = c.cmd_ok("PASV", 425).await;
+    assert!(r.text.contains(&format!("{port}-{port}")), "{r:?}");
+    c.cmd_ok("EPSV", 425).await;
+    drop(holder);
+    c.pasv().await;
+}
+
+#[tokio::test]
+async fn passive_advertised_address_and_overrides() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.passive.advertise = Some(ftpsd::config::PassiveAddress::Ip(
+                "203.0.113.9".parse().unwrap(),
+            ));
+            c.passive.overrides = vec![ftpsd::config::PassiveOverride {
+                clients: "127.0.0.0/8".parse().unwrap(),
+                advertise: ftpsd::config::PassiveAddress::Host("localhost".into()),
+            }];
+        })
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    // Loopback clients match the override (a host name resolved now).
+    assert_eq!(c.pasv().await.ip().to_string(), "127.0.0.1");
+    let srv2 = TestServer::builder()
+        .config(|c| {
+            c.passive.advertise = Some(ftpsd::config::PassiveAddress::Ip(
+                "203.0.113.9".parse().unwrap(),
+            ))
+        })
+        .start()
+        .await;
+    let mut c2 = srv2.alice().await;
+    assert_eq!(c2.pasv().await.ip().to_string(), "203.0.113.9");
+}

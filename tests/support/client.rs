@@ -1,0 +1,381 @@
+//! A raw FTPS client: control commands, PASV/EPSV/PORT data connections, TLS on both channels
+//! with session resumption (as curl and lftp do). Tests see every reply code.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+use rustls::client::Resumption;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    /// All lines joined by '\n' (for multi-line replies).
+    pub text: String,
+}
+
+enum Ctrl {
+    Plain(BufReader<TcpStream>),
+    Tls(Box<BufReader<tokio_rustls::client::TlsStream<TcpStream>>>),
+    None,
+}
+
+pub struct FtpClient {
+    ctrl: Ctrl,
+    pub tls: Arc<ClientConfig>,
+    pub addr: SocketAddr,
+    pub data_tls: bool,
+}
+
+/// A client TLS config trusting the test certificate, with an in-memory session cache.
+pub fn tls_config(cert: &Path) -> Arc<ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.resumption = Resumption::in_memory_sessions(64);
+    Arc::new(cfg)
+}
+
+pub fn server_name() -> ServerName<'static> {
+    ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into())
+}
+
+impl FtpClient {
+    pub async fn connect_plain(addr: SocketAddr, cert: &Path) -> FtpClient {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut c = FtpClient {
+            ctrl: Ctrl::Plain(BufReader::new(tcp)),
+            tls: tls_config(cert),
+            addr,
+            data_tls: false,
+        };
+        let banner = c.read_reply().await;
+        assert_eq!(banner.code, 220, "banner: {banner:?}");
+        c
+    }
+
+    /// Connects and reads the first reply, whatever it is (for limit tests).
+    pub async fn connect_raw(addr: SocketAddr, cert: &Path) -> (FtpClient, Reply) {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut c = FtpClient {
+            ctrl: Ctrl::Plain(BufReader::new(tcp)),
+            tls: tls_config(cert),
+            addr,
+            data_tls: false,
+        };
+        let first = c.read_reply().await;
+        (c, first)
+    }
+
+    pub async fn connect_explicit(addr: SocketAddr, cert: &Path) -> FtpClient {
+        Self::connect_explicit_with(addr, tls_config(cert)).await
+    }
+
+    pub async fn connect_explicit_with(addr: SocketAddr, tls: Arc<ClientConfig>) -> FtpClient {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut c = FtpClient {
+            ctrl: Ctrl::Plain(BufReader::new(tcp)),
+            tls,
+            addr,
+            data_tls: false,
+        };
+        assert_eq!(c.read_reply().await.code, 220);
+        c.cmd_ok("AUTH TLS", 234).await;
+        c.start_tls().await;
+        c
+    }
+
+    pub async fn connect_implicit(addr: SocketAddr, cert: &Path) -> FtpClient {
+        let tls = tls_config(cert);
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(server_name(), tcp)
+            .await
+            .expect("implicit TLS handshake");
+        let mut c = FtpClient {
+            ctrl: Ctrl::Tls(Box::new(BufReader::new(stream))),
+            tls,
+            addr,
+            data_tls: true,
+        };
+        assert_eq!(c.read_reply().await.code, 220);
+        c
+    }
+
+    /// `AUTH <mech>` on a plaintext connection, then the TLS handshake.
+    pub async fn auth(&mut self, mech: &str) {
+        self.cmd_ok(&format!("AUTH {mech}"), 234).await;
+        self.start_tls().await;
+    }
+
+    async fn start_tls(&mut self) {
+        let Ctrl::Plain(reader) = std::mem::replace(&mut self.ctrl, Ctrl::None) else {
+            panic!("already TLS")
+        };
+        assert!(reader.buffer().is_empty(), "server sent data after 234");
+        let tcp = reader.into_inner();
+        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(server_name(), tcp)
+            .await
+            .expect("TLS handshake");
+        self.ctrl = Ctrl::Tls(Box::new(BufReader::new(stream)));
+    }
+
+    /// CCC: after the 200, close TLS (send close_notify, read the server's) and go on in plaintext.
+    pub async fn ccc(&mut self) -> Reply {
+        let r = self.cmd("CCC").await;
+        if r.code != 200 {
+            return r;
+        }
+        let Ctrl::Tls(reader) = std::mem::replace(&mut self.ctrl, Ctrl::None) else {
+            panic!("not TLS")
+        };
+        let mut stream = reader.into_inner();
+        // Read until the server's close_notify (EOF on the TLS layer).
+        let mut sink = [0u8; 64];
+        let n = stream.read(&mut sink).await.unwrap_or(0);
+        assert_eq!(n, 0, "no application data expected after CCC");
+        stream.get_mut().1.send_close_notify();
+        stream.flush().await.unwrap();
+        let (tcp, _) = stream.into_inner();
+        self.ctrl = Ctrl::Plain(BufReader::new(tcp));
+        r
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        match &mut self.ctrl {
+            Ctrl::Plain(s) => s.get_mut().write_all(bytes).await.unwrap(),
+            Ctrl::Tls(s) => {
+                s.get_mut().write_all(bytes).await.unwrap();
+                s.get_mut().flush().await.unwrap();
+            }
+            Ctrl::None => unreachable!(),
+        }
+    }
+
+    async fn read_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let n = match &mut self.ctrl {
+            Ctrl::Plain(s) => s.read_line(&mut line).await,
+            Ctrl::Tls(s) => s.read_line(&mut line).await,
+            Ctrl::None => unreachable!(),
+        };
+        match n {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    }
+
+    /// Reads one (possibly multi-line) reply. A closed connection reads as code 0.
+    pub async fn read_reply(&mut self) -> Reply {
+        let Some(first) = self.read_line().await else {
+            return Reply {
+                code: 0,
+                text: "connection closed".into(),
+            };
+        };
+        let code: u16 = first
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("bad reply line {first:?}"));
+        let mut text = first.get(4..).unwrap_or("").to_string();
+        if first.as_bytes().get(3) == Some(&b'-') {
+            let end = format!("{code} ");
+            loop {
+                let Some(line) = self.read_line().await else {
+                    break;
+                };
+                text.push('\n');
+                if let Some(rest) = line.strip_prefix(&end) {
+                    text.push_str(rest);
+                    break;
+                }
+                text.push_str(&line);
+            }
+        }
+        Reply { code, text }
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> Reply {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+        crate::bounded(line, self.read_reply()).await
+    }
+
+    pub async fn cmd_ok(&mut self, line: &str, code: u16) -> Reply {
+        let r = self.cmd(line).await;
+        assert_eq!(r.code, code, "{line} -> {r:?}");
+        r
+    }
+
+    pub async fn login(&mut self, user: &str, pass: &str) {
+        self.cmd_ok(&format!("USER {user}"), 331).await;
+        self.cmd_ok(&format!("PASS {pass}"), 230).await;
+    }
+
+    pub async fn protect(&mut self) {
+        self.cmd_ok("PBSZ 0", 200).await;
+        self.cmd_ok("PROT P", 200).await;
+        self.data_tls = true;
+    }
+
+    pub async fn pasv(&mut self) -> SocketAddr {
+        let r = self.cmd_ok("PASV", 227).await;
+        let inner = r
+            .text
+            .split('(')
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .expect("227 (h,h,h,h,p,p)");
+        let n: Vec<u16> = inner.split(',').map(|x| x.parse().unwrap()).collect();
+        SocketAddr::from((
+            [n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8],
+            n[4] << 8 | n[5],
+        ))
+    }
+
+    pub async fn epsv(&mut self) -> SocketAddr {
+        let r = self.cmd_ok("EPSV", 229).await;
+        let port: u16 = r
+            .text
+            .split("|||")
+            .nth(1)
+            .and_then(|s| s.split('|').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        SocketAddr::new(self.addr.ip(), port)
+    }
+
+    /// Sends a transfer command over a fresh PASV connection. Returns the 1xx reply and the
+    /// (TLS if PROT P) data stream, or the refusal.
+    pub async fn open_transfer(&mut self, line: &str) -> Result<(Reply, DataConn), Reply> {
+        let addr = self.pasv().await;
+        let tcp = TcpStream::connect(addr).await.expect("data connect");
+        self.transfer_on(line, tcp).await
+    }
+
+    /// Like `open_transfer`, on an already connected data socket.
+    pub async fn transfer_on(
+        &mut self,
+        line: &str,
+        tcp: TcpStream,
+    ) -> Result<(Reply, DataConn), Reply> {
+        let prelim = self.cmd(line).await;
+        if prelim.code != 150 && prelim.code != 125 {
+            return Err(prelim);
+        }
+        let conn = if self.data_tls {
+            match tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(server_name(), tcp)
+                .await
+            {
+                Ok(s) => DataConn::Tls(Box::new(s)),
+                Err(_) => return Err(self.read_reply().await),
+            }
+        } else {
+            DataConn::Plain(tcp)
+        };
+        Ok((prelim, conn))
+    }
+
+    /// RETR/LIST/NLST/MLSD: the bytes received and the final reply.
+    pub async fn download(&mut self, line: &str) -> Result<(Vec<u8>, Reply), Reply> {
+        let (_, mut conn) = self.open_transfer(line).await?;
+        let mut buf = Vec::new();
+        let _ = crate::bounded("data read", conn.read_to_end(&mut buf)).await;
+        let done = crate::bounded("final reply", self.read_reply()).await;
+        Ok((buf, done))
+    }
+
+    pub async fn retr(&mut self, path: &str) -> Vec<u8> {
+        let (data, done) = self
+            .download(&format!("RETR {path}"))
+            .await
+            .unwrap_or_else(|r| panic!("RETR {path} refused: {r:?}"));
+        assert_eq!(done.code, 226, "RETR {path} final: {done:?}");
+        data
+    }
+
+    /// STOR/APPE/STOU: the final reply (or the refusal).
+    pub async fn upload(&mut self, line: &str, data: &[u8]) -> Reply {
+        match self.open_transfer(line).await {
+            Ok((_, mut conn)) => {
+                conn.write_all(data).await.expect("data write");
+                conn.shutdown().await.ok();
+                crate::bounded("final reply", self.read_reply()).await
+            }
+            Err(r) => r,
+        }
+    }
+
+    pub async fn stor(&mut self, path: &str, data: &[u8]) {
+        let r = self.upload(&format!("STOR {path}"), data).await;
+        assert_eq!(r.code, 226, "STOR {path}: {r:?}");
+    }
+
+    pub async fn list(&mut self, line: &str) -> String {
+        let (data, done) = self
+            .download(line)
+            .await
+            .unwrap_or_else(|r| panic!("{line} refused: {r:?}"));
+        assert_eq!(done.code, 226, "{line}: {done:?}");
+        String::from_utf8(data).unwrap()
+    }
+
+    /// Active mode: listens on 127.0.0.1 and sends EPRT for it.
+    pub async fn eprt_listener(&mut self) -> TcpListener {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        self.cmd_ok(&format!("EPRT |1|127.0.0.1|{port}|"), 200)
+            .await;
+        l
+    }
+
+    pub async fn is_closed(&mut self) -> bool {
+        self.read_line().await.is_none()
+    }
+}
+
+pub enum DataConn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl DataConn {
+    pub async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            DataConn::Plain(s) => s.read_to_end(buf).await,
+            DataConn::Tls(s) => s.read_to_end(buf).await,
+        }
+    }
+    pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            DataConn::Plain(s) => s.read(buf).await,
+            DataConn::Tls(s) => s.read(buf).await,
+        }
+    }
+    pub async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            DataConn::Plain(s) => s.write_all(data).await,
+            DataConn::Tls(s) => s.write_all(data).await,
+        }
+    }
+    pub async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            DataConn::Plain(s) => s.shutdown().await,
+            DataConn::Tls(s) => s.shutdown().await,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The server under test, started in-process from the same library the binary uses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ftpsd::Config;
+use ftpsd::fs::Rights;
+use ftpsd::users::file::{UserEntry, UsersFile};
+
+pub struct TestServer {
+    pub server: ftpsd::Server,
+    pub dir: tempfile::TempDir,
+    pub cert: PathBuf,
+    pub config: Config,
+}
+
+pub struct TestServerBuilder {
+    users: Vec<(String, String, Rights)>,
+    tweak: Vec<Box<dyn FnOnce(&mut Config)>>,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            users: vec![("alice".into(), "alice-pass".into(), Rights::All)],
+            tweak: Vec::new(),
+        }
+    }
+}
+
+impl TestServerBuilder {
+    pub fn user(mut self, name: &str, pass: &str, rights: Rights) -> Self {
+        self.users.push((name.into(), pass.into(), rights));
+        self
+    }
+
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.tweak.push(Box::new(f));
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::embedded_default();
+        config.base_dir = dir.path().to_path_buf();
+        config.server.data_dir = dir.path().join("data");
+        config.explicit.as_mut().unwrap().listen = "127.0.0.1:0".parse().unwrap();
+        config.implicit.as_mut().unwrap().listen = "127.0.0.1:0".parse().unwrap();
+        config.passive.port_min = 40000;
+        config.passive.port_max = 44999;
+        config.server.login_failure_delay_ms = 100;
+        config.server.data_timeout_secs = 10;
+        for t in self.tweak {
+            t(&mut config);
+        }
+        ftpsd::bootstrap::prepare(&Config { ..config.clone() }).ok();
+        let mut users = UsersFile::load(&config.users_file()).unwrap();
+        users.users.clear();
+        for (name, pass, rights) in self.users {
+            let home = PathBuf::from(format!("homes/{name}"));
+            std::fs::create_dir_all(dir.path().join("data").join(&home)).unwrap();
+            users.users.push(UserEntry {
+                name,
+                password: ftpsd::users::password::hash(&pass),
+                home,
+                rights,
+                disabled: false,
+            });
+        }
+        users.save().unwrap();
+        let (cert, _, _) = config.tls_paths();
+        let server = ftpsd::Server::start(config.clone())
+            .await
+            .expect("server starts");
+        TestServer {
+            server,
+            dir,
+            cert,
+            config,
+        }
+    }
+}
+
+impl TestServer {
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    pub async fn start() -> TestServer {
+        Self::builder().start().await
+    }
+
+    pub fn explicit(&self) -> SocketAddr {
+        self.server.explicit.expect("explicit listener")
+    }
+
+    pub fn implicit(&self) -> SocketAddr {
+        self.server.implicit.expect("implicit listener")
+    }
+
+    /// The home directory of a user on disk.
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.dir.path().join("data/homes").join(user)
+    }
+
+    pub fn write(&self, user: &str, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.home(user).join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    pub fn read(&self, user: &str, rel: &str) -> Vec<u8> {
+        std::fs::read(self.home(user).join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, user: &str, rel: &str) -> bool {
+        self.home(user).join(rel).exists()
+    }
+
+    pub fn cert_path(&self) -> &Path {
+        &self.cert
+    }
+
+    /// Explicit-TLS client, logged in as alice with PBSZ 0 / PROT P / TYPE I.
+    pub async fn alice(&self) -> crate::FtpClient {
+        let mut c = crate::FtpClient::connect_explicit(self.explicit(), &self.cert).await;
+        c.login("alice", "alice-pass").await;
+        c.protect().await;
+        c.cmd_ok("TYPE I", 200).await;
+        c
+    }
+}

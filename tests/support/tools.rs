@@ -1,0 +1,37 @@
+//! Running real FTP clients (curl, lftp, python3 ftplib) against the test server.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Runs a client program with a hard time limit, off the async runtime.
+pub async fn run(mut cmd: Command) -> Output {
+    let desc = format!("{cmd:?}");
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {desc}: {e} (install it: .ci/run does)"));
+    let pid = child.id();
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output());
+    match tokio::time::timeout(Duration::from_secs(60), waiter).await {
+        Ok(out) => out.unwrap().unwrap(),
+        Err(_) => {
+            unsafe_kill(pid);
+            panic!("timed out: {desc}");
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32) {
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
