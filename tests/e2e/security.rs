@@ -183,3 +183,53 @@ async fn session_reuse_check_can_be_switched_off_per_listener() {
     c.protect().await;
     assert_eq!(c.retr("f.txt").await, b"data");
 }
+
+#[tokio::test]
+async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
+    let srv = TestServer::builder()
+        .config(|c| c.tls.min_version = ftpsd::tls::MinVersion::Tls13)
+        .start()
+        .await;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::pem::PemObject::pem_file_iter(srv.cert_path()).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls12_only = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(srv.implicit()).await.unwrap();
+    let refused = tokio_rustls::TlsConnector::from(Arc::new(tls12_only))
+        .connect(server_name(), tcp)
+        .await;
+    assert!(refused.is_err(), "TLS 1.2 handshake must fail");
+    // TLS 1.3 clients are served.
+    let mut c = FtpClient::connect_implicit(srv.implicit(), srv.cert_path()).await;
+    c.login("alice", "alice-pass").await;
+}
+
+#[tokio::test]
+async fn active_mode_source_port_is_control_port_minus_one() {
+    let srv = TestServer::builder()
+        .config(|c| c.active.source_port_minus_one = true)
+        .start()
+        .await;
+    srv.write("alice", "f", b"from port minus one");
+    let mut c = srv.alice().await;
+    let l = c.eprt_listener().await;
+    c.cmd_ok("RETR f", 150).await;
+    let (tcp, from) = l.accept().await.unwrap();
+    assert_eq!(from.port(), srv.explicit().port() - 1);
+    let mut tls = tokio_rustls::TlsConnector::from(c.tls.clone())
+        .connect(server_name(), tcp)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut got)
+        .await
+        .unwrap();
+    assert_eq!(got, b"from port minus one");
+    assert_eq!(c.read_reply().await.code, 226);
+}

@@ -1,1 +1,106 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's set-up commands.
+//!
+//! - `test`  — everything CI runs: builds the server, runs unit, property and end-to-end tests.
+//! - `serve` — builds and starts the server (embedded default unless `-- --config FILE`).
+//! - `bench` — builds and runs the benchmark, printing figures next to same-run ceilings.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match task.as_str() {
+        "test" => test(&rest),
+        "serve" => serve(&rest),
+        "bench" => bench(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <test|serve|bench> [args]");
+            eprintln!("  test          build and run every test (what CI runs)");
+            eprintln!(
+                "  serve [ARGS]  build and run `ftpsd serve [ARGS]` (default: embedded config)"
+            );
+            eprintln!("  bench [ARGS]  run the benchmark (`--quick` for a short run)");
+            bail!("unknown task '{task}'")
+        }
+    }
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Backtraces on every error cost tens of µs and flood test output.
+    c.env("RUST_LIB_BACKTRACE", "0");
+    c
+}
+
+fn status(mut c: Command) -> anyhow::Result<()> {
+    let desc = format!("{c:?}");
+    let s = c.status().with_context(|| format!("running {desc}"))?;
+    if !s.success() {
+        bail!("{desc} failed ({s})");
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    for tool in ["curl", "lftp", "python3"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            eprintln!(
+                "xtask: warning: '{tool}' not found; interop tests need it (apt-get install {tool}, or run .ci/run)"
+            );
+        }
+    }
+    // The CLI tests run the real binary: build it first (same release profile as the tests).
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "ftpsd", "--bin", "ftpsd"]);
+    status(build)?;
+    let mut t = cargo();
+    t.args(["test", "--release", "--workspace"]).args(extra);
+    status(t)
+}
+
+fn serve(extra: &[String]) -> anyhow::Result<()> {
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--release",
+        "-p",
+        "ftpsd",
+        "--bin",
+        "ftpsd",
+        "--",
+        "serve",
+    ])
+    .args(extra);
+    status(c)
+}
+
+fn bench(extra: &[String]) -> anyhow::Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "ftpsd", "--bin", "ftpsd"]);
+    status(build)?;
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--release",
+        "-p",
+        "ftpsd-e2e",
+        "--bin",
+        "ftpsd-bench",
+        "--",
+    ])
+    .args(extra);
+    status(c)
+}

@@ -1,15 +1,23 @@
-//! Streaming a transfer between a file (or a prepared listing) and the data connection through
-//! one large buffer reused for the whole transfer. Progress is published for STAT and ABOR.
+//! Streaming a transfer between a file (or a prepared listing) and the data connection.
+//!
+//! Disk and network work in parallel: a blocking thread reads (or writes) the file while the
+//! async side sends (or receives), passing a few large buffers back and forth; buffers are
+//! recycled, so there is no allocation per chunk. Plain binary downloads use `sendfile`.
+//! Progress is published for STAT and ABOR.
 
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 use super::{DataError, DataStream, ascii};
 
 pub const BUFFER: usize = 256 * 1024;
+/// Buffers in flight per transfer: one being filled, one being drained, one queued.
+const BUFFERS: usize = 3;
 
 /// What flows over the data connection.
 pub enum Job {
@@ -43,26 +51,11 @@ pub async fn run(
     stall: Duration,
 ) -> Result<u64, DataError> {
     let result = match job {
-        Job::Download { file, ascii } => {
-            download(
-                tokio::fs::File::from_std(file),
-                ascii,
-                &mut data,
-                &progress,
-                stall,
-            )
-            .await
+        Job::Download { file, ascii: false } if matches!(data, DataStream::Plain(_)) => {
+            super::sendfile::send(&file, &mut data, &progress, stall).await
         }
-        Job::Upload { file, ascii } => {
-            upload(
-                tokio::fs::File::from_std(file),
-                ascii,
-                &mut data,
-                &progress,
-                stall,
-            )
-            .await
-        }
+        Job::Download { file, ascii } => download(file, ascii, &mut data, &progress, stall).await,
+        Job::Upload { file, ascii } => upload(file, ascii, &mut data, &progress, stall).await,
         Job::Listing(bytes) => {
             with_stall(stall, data.write_all(&bytes))
                 .await
@@ -78,7 +71,7 @@ pub async fn run(
     result
 }
 
-async fn with_stall<T>(
+pub(super) async fn with_stall<T>(
     stall: Duration,
     fut: impl Future<Output = std::io::Result<T>>,
 ) -> std::io::Result<T> {
@@ -87,23 +80,41 @@ async fn with_stall<T>(
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "data connection stalled"))?
 }
 
+/// A fixed set of buffers shared by the async side and the blocking file thread.
+fn buffer_pool() -> (
+    std::sync::mpsc::SyncSender<Vec<u8>>,
+    std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(BUFFERS);
+    for _ in 0..BUFFERS {
+        let _ = tx.send(vec![0u8; BUFFER]);
+    }
+    (tx, rx)
+}
+
 async fn download(
-    mut file: tokio::fs::File,
+    mut file: std::fs::File,
     ascii: bool,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
 ) -> Result<u64, DataError> {
-    file.set_max_buf_size(BUFFER);
-    let mut buf = vec![0u8; BUFFER];
+    let (free_tx, free_rx) = buffer_pool();
+    let (full_tx, mut full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
+    // The reader stops when the async side goes away (ABOR, error, disconnect).
+    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        while let Ok(mut buf) = free_rx.recv() {
+            let n = file.read(&mut buf)?;
+            if n == 0 || full_tx.blocking_send((buf, n)).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
     let mut converted = Vec::with_capacity(if ascii { BUFFER * 2 } else { 0 });
     let mut prev_cr = false;
     let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).await.map_err(local)?;
-        if n == 0 {
-            return Ok(total);
-        }
+    while let Some((buf, n)) = full_rx.recv().await {
         let out: &[u8] = if ascii {
             ascii::to_wire(&buf[..n], &mut converted, &mut prev_cr);
             &converted
@@ -113,45 +124,77 @@ async fn download(
         with_stall(stall, data.write_all(out)).await.map_err(lost)?;
         total += out.len() as u64;
         progress.store(total, Ordering::Relaxed);
+        let _ = free_tx.send(buf);
     }
+    reader
+        .await
+        .map_err(|e| local(std::io::Error::other(e)))?
+        .map_err(local)?;
+    Ok(total)
 }
 
 async fn upload(
-    mut file: tokio::fs::File,
+    mut file: std::fs::File,
     ascii: bool,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
 ) -> Result<u64, DataError> {
-    file.set_max_buf_size(BUFFER);
-    let mut buf = vec![0u8; BUFFER];
-    let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
-    let mut pending_cr = false;
-    let mut total = 0u64;
-    loop {
-        let n = match with_stall(stall, data.read(&mut buf)).await {
-            Ok(n) => n,
-            // A peer that closes TCP without TLS close_notify has still finished sending.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(lost(e)),
-        };
-        if n == 0 {
-            break;
+    let (free_tx, free_rx) = buffer_pool();
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        if let Ok(b) = free_rx.try_recv() {
+            let _ = free_async_tx.try_send(b);
         }
-        total += n as u64;
+    }
+    drop(free_tx);
+    // The writer ends when the async side drops its sender: after EOF (then fsync) or on error.
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
+        let mut pending_cr = false;
+        while let Ok((buf, n)) = full_rx.recv() {
+            if ascii {
+                ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
+                file.write_all(&converted)?;
+            } else {
+                file.write_all(&buf[..n])?;
+            }
+            let _ = free_async_tx.blocking_send(buf);
+        }
         if ascii {
-            ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
-            file.write_all(&converted).await.map_err(local)?;
-        } else {
-            file.write_all(&buf[..n]).await.map_err(local)?;
+            ascii::finish_from_wire(&mut converted, &mut pending_cr);
+            file.write_all(&converted)?;
         }
-        progress.store(total, Ordering::Relaxed);
+        file.sync_all()
+    });
+    let mut total = 0u64;
+    let received: Result<(), DataError> = async {
+        loop {
+            let mut buf = free_async_rx
+                .recv()
+                .await
+                .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
+            let n = match with_stall(stall, data.read(&mut buf)).await {
+                Ok(n) => n,
+                // A peer that closes TCP without TLS close_notify has still finished sending.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(lost(e)),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            total += n as u64;
+            progress.store(total, Ordering::Relaxed);
+            if full_tx.send((buf, n)).is_err() {
+                return Err(local(std::io::Error::other("file writer stopped")));
+            }
+        }
     }
-    if ascii {
-        ascii::finish_from_wire(&mut converted, &mut pending_cr);
-        file.write_all(&converted).await.map_err(local)?;
-    }
-    file.flush().await.map_err(local)?;
-    file.sync_all().await.map_err(local)?;
+    .await;
+    drop(full_tx);
+    let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
+    received?;
+    written.map_err(local)?;
     Ok(total)
 }

@@ -1,0 +1,76 @@
+//! Ceilings measured in the same run: what the machine can do without ftpsd.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One TCP stream over loopback, 1 MiB writes.
+pub fn loopback_tcp_mbps(mib: usize) -> f64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0usize;
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    });
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let buf = vec![7u8; 1 << 20];
+    let t = Instant::now();
+    for _ in 0..mib {
+        s.write_all(&buf).unwrap();
+    }
+    drop(s);
+    let total = reader.join().unwrap();
+    mbps(total, t.elapsed())
+}
+
+/// AES-256-GCM sealing of 16 KiB records (the TLS record size) on one core.
+pub fn aes_gcm_mbps(duration: Duration) -> f64 {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[9u8; 32]).unwrap());
+    let mut record = vec![1u8; 16 * 1024];
+    let t = Instant::now();
+    let mut total = 0usize;
+    let mut n = 0u64;
+    while t.elapsed() < duration {
+        let mut nonce = [0u8; 12];
+        nonce[4..].copy_from_slice(&n.to_be_bytes());
+        n += 1;
+        let _tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut record,
+            )
+            .unwrap();
+        total += record.len();
+    }
+    mbps(total, t.elapsed())
+}
+
+/// Sequential 1 MiB writes, then fdatasync: what a durable upload costs the disk.
+pub fn disk_write_mbps(dir: &Path, mib: usize) -> f64 {
+    let path = dir.join("disk-ceiling.bin");
+    let buf = vec![3u8; 1 << 20];
+    let t = Instant::now();
+    let mut f = std::fs::File::create(&path).unwrap();
+    for _ in 0..mib {
+        f.write_all(&buf).unwrap();
+    }
+    f.sync_data().unwrap();
+    let r = mbps(mib << 20, t.elapsed());
+    drop(f);
+    let _ = std::fs::remove_file(path);
+    r
+}
+
+pub fn mbps(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}

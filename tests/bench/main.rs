@@ -1,0 +1,154 @@
+//! `cargo xtask bench`: throughput, session rate, login latency and memory of the real
+//! `ftpsd` binary on loopback, each printed next to a ceiling measured in the same run
+//! (loopback TCP, one-core AES-256-GCM, fdatasync'd disk writes), since the machine is shared.
+
+mod ceilings;
+mod server;
+mod sessions;
+mod transfers;
+
+use std::time::Duration;
+
+pub struct Scale {
+    pub file_mib: usize,
+    pub sessions: usize,
+    pub logins: usize,
+    pub idle_sessions: usize,
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick {
+        Scale {
+            file_mib: 256,
+            sessions: 300,
+            logins: 100,
+            idle_sessions: 300,
+        }
+    } else {
+        Scale {
+            file_mib: 1024,
+            sessions: 1000,
+            logins: 300,
+            idle_sessions: 1000,
+        }
+    };
+    raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(scale));
+}
+
+async fn run(scale: Scale) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!(
+        "ftpsd benchmark ({} MiB file, {} sessions); machine: {} cores",
+        scale.file_mib,
+        scale.sessions,
+        num_cpus()
+    );
+    println!();
+    println!("== ceilings measured now ==");
+    let tcp = ceilings::loopback_tcp_mbps(scale.file_mib.min(2048));
+    let aes = ceilings::aes_gcm_mbps(Duration::from_secs(1));
+    let disk = ceilings::disk_write_mbps(dir.path(), scale.file_mib);
+    println!("  loopback TCP, one stream      {tcp:>8.0} MB/s");
+    println!("  AES-256-GCM, one core         {aes:>8.0} MB/s");
+    println!("  disk write + fdatasync        {disk:>8.0} MB/s");
+
+    let srv = server::BenchServer::start(dir.path()).await;
+    println!();
+    println!(
+        "== memory: {} idle logged-in TLS sessions ==",
+        scale.idle_sessions
+    );
+    let per = sessions::idle_rss(&srv, scale.idle_sessions).await;
+    let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
+    println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
+    println!();
+    println!("== transfers, curl, 1 stream, {} MiB ==", scale.file_mib);
+    let t = transfers::run(&srv, dir.path(), scale.file_mib).await;
+    let stor_ceiling = tcp.min(disk);
+    report(
+        "FTPS RETR (PROT P)",
+        t.ftps_retr,
+        0.6 * tcp,
+        "≥ 60 % of loopback TCP",
+    );
+    report(
+        "FTPS STOR (PROT P)",
+        t.ftps_stor,
+        0.6 * stor_ceiling,
+        "≥ 60 % of min(TCP, disk)",
+    );
+    report(
+        "plain RETR",
+        t.plain_retr,
+        0.8 * tcp,
+        "≥ 80 % of loopback TCP",
+    );
+    report("plain STOR", t.plain_stor, 0.0, "(no target)");
+
+    println!();
+    println!(
+        "== sessions: 50 concurrent clients, AUTH TLS + login + PASV LIST + 64 KiB RETR + QUIT =="
+    );
+    let s = sessions::churn(&srv, scale.sessions, 50).await;
+    println!("  sessions                      {:>8}", s.sessions);
+    println!(
+        "  errors                        {:>8}   (target 0)",
+        s.errors
+    );
+    println!("  sessions per second           {:>8.0}", s.per_second);
+    let cpu_ok = if s.server_cpu_ms_per_session <= 1.5 {
+        "ok"
+    } else {
+        "MISSED"
+    };
+    println!(
+        "  server CPU per session        {:>8.2} ms (target ≤ 1.5 ms: {cpu_ok})",
+        s.server_cpu_ms_per_session
+    );
+
+    println!();
+    println!(
+        "== login latency (connect → 230, TLS included), {} sequential logins ==",
+        scale.logins
+    );
+    let (p50, p99) = sessions::login_latency(&srv, scale.logins).await;
+    println!("  median {p50:.2} ms, p99 {p99:.2} ms");
+
+    srv.stop();
+}
+
+fn report(what: &str, mbps: f64, target: f64, rule: &str) {
+    let verdict = if target == 0.0 {
+        String::new()
+    } else if mbps >= target {
+        format!("ok, target {target:.0}")
+    } else {
+        format!("MISSED, target {target:.0}")
+    };
+    println!("  {what:<28}  {mbps:>8.0} MB/s   {rule} {verdict}");
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn raise_fd_limit() {
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max.min(65_536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

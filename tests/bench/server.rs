@@ -1,0 +1,110 @@
+//! The server under benchmark: the release `ftpsd` binary in its own process, so its CPU time
+//! and memory can be read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use ftpsd::fs::Rights;
+use ftpsd::users::file::{UserEntry, UsersFile};
+
+pub struct BenchServer {
+    child: std::sync::Mutex<Child>,
+    pub pid: u32,
+    pub explicit: SocketAddr,
+    pub cert: PathBuf,
+    pub home: PathBuf,
+}
+
+impl BenchServer {
+    pub async fn start(dir: &Path) -> BenchServer {
+        let config = "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
+                      [explicit]\nlisten = \"127.0.0.1:0\"\nrequire_tls = false\n\
+                      [passive]\nport_min = 30000\nport_max = 39999\n";
+        std::fs::write(dir.join("bench.toml"), config).unwrap();
+        let cfg = ftpsd::Config::load(&dir.join("bench.toml")).unwrap();
+        ftpsd::bootstrap::prepare(&cfg).unwrap();
+        let mut users = UsersFile::load(&cfg.users_file()).unwrap();
+        users.users.clear();
+        users.users.push(UserEntry {
+            name: "bench".into(),
+            password: ftpsd::users::password::hash("bench-pass"),
+            home: "bench-home".into(),
+            rights: Rights::All,
+            disabled: false,
+        });
+        users.save().unwrap();
+        let home = users.home_of(&users.users[0]);
+        std::fs::create_dir_all(&home).unwrap();
+        let bin = std::env::var("FTPSD_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ftpsd")
+            });
+        let mut child = Command::new(bin)
+            .args(["serve", "--config", "bench.toml"])
+            .current_dir(dir)
+            .env("RUST_LIB_BACKTRACE", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run target/release/ftpsd (cargo xtask bench builds it)");
+        let stdout = child.stdout.take().unwrap();
+        let explicit = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut addr = None;
+            for line in lines.by_ref() {
+                let line = line.unwrap();
+                if let Some(rest) = line
+                    .split("ftp://")
+                    .nth(1)
+                    .filter(|_| line.contains("explicit"))
+                {
+                    addr = Some(rest.trim().parse::<SocketAddr>().unwrap());
+                    break;
+                }
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            addr.expect("server printed its address")
+        })
+        .await
+        .unwrap();
+        let (cert, _, _) = cfg.tls_paths();
+        let pid = child.id();
+        BenchServer {
+            child: std::sync::Mutex::new(child),
+            pid,
+            explicit,
+            cert,
+            home,
+        }
+    }
+
+    /// Server CPU time so far (user + system), in milliseconds.
+    pub fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
+        let after = stat.rsplit(')').next().unwrap();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        ticks * 1000.0 / hz
+    }
+
+    pub fn rss_kib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    pub fn stop(&self) {
+        let mut c = self.child.lock().unwrap();
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
