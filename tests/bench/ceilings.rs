@@ -74,3 +74,44 @@ pub fn disk_write_mbps(dir: &Path, mib: usize) -> f64 {
 pub fn mbps(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64()
 }
+
+/// What curl itself can receive over one loopback connection: a minimal HTTP sender writing
+/// `mib` MiB in 1 MiB writes, curl downloading to /dev/null. A transfer close to this figure
+/// is limited by the client, not by the server.
+pub async fn curl_receive_mbps(mib: usize) -> f64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sender = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = s.read(&mut req);
+        let header = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            mib << 20
+        );
+        s.write_all(header.as_bytes()).unwrap();
+        let buf = vec![5u8; 1 << 20];
+        for _ in 0..mib {
+            if s.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut c = std::process::Command::new("curl");
+    c.args([
+        "--silent",
+        "--show-error",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download}",
+    ])
+    .arg(format!("http://{addr}/"));
+    let out = ftpsd_e2e::tools::run(c).await;
+    let _ = sender.join();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .unwrap_or(0.0)
+        / 1e6
+}

@@ -54,7 +54,9 @@ async fn run(scale: Scale) {
     let tcp = ceilings::loopback_tcp_mbps(scale.file_mib.min(2048));
     let aes = ceilings::aes_gcm_mbps(Duration::from_secs(1));
     let disk = ceilings::disk_write_mbps(dir.path(), scale.file_mib);
+    let curl_rx = ceilings::curl_receive_mbps(scale.file_mib).await;
     println!("  loopback TCP, one stream      {tcp:>8.0} MB/s");
+    println!("  curl receiving plain HTTP     {curl_rx:>8.0} MB/s   (the client's own limit)");
     println!("  AES-256-GCM, one core         {aes:>8.0} MB/s");
     println!("  disk write + fdatasync        {disk:>8.0} MB/s");
 

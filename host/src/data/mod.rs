@@ -5,7 +5,6 @@ pub mod active;
 pub mod advertise;
 pub mod ascii;
 pub mod passive;
-pub mod sendfile;
 pub mod stream;
 pub mod transfer;
 
