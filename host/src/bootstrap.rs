@@ -61,14 +61,13 @@ pub fn prepare(config: &Config) -> Result<FirstStart, BootstrapError> {
     if users.users.is_empty() {
         let home = PathBuf::from("files");
         let pass = password::random_password();
-        users.add(UserEntry {
-            name: "admin".into(),
-            password: password::hash(&pass),
-            home: home.clone(),
-            rights: Rights::All,
-            disabled: false,
-        })?;
-        let home_abs = users.home_of(&users.users[0]);
+        users.add(UserEntry::new(
+            "admin",
+            password::hash(&pass),
+            home,
+            Rights::All,
+        ))?;
+        let home_abs = users.resolve_path(&PathBuf::from("files"));
         std::fs::create_dir_all(&home_abs).map_err(|source| BootstrapError::Io {
             path: home_abs.clone(),
             source,

@@ -9,7 +9,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::access::ConnectionLimits;
+use crate::access::sessions::SessionRegistry;
 use crate::config::{Config, ListenerSection};
+use crate::fs::quota::QuotaRegistry;
+use crate::fs::vfs::VirtualFile;
 use crate::session::{ControlStream, Session};
 use crate::tls::{TlsConfigs, TlsFileError};
 use crate::users::{Authenticator, UsersFile, UsersFileError};
@@ -26,6 +29,12 @@ pub struct ServerContext {
     pub tls: TlsConfigs,
     pub auth: Authenticator,
     pub limits: ConnectionLimits,
+    pub sessions: Arc<SessionRegistry>,
+    pub quotas: QuotaRegistry,
+    pub message: Option<Arc<VirtualFile>>,
+    pub ip_rules: crate::access::IpRules,
+    /// Why the last users-file reload was rejected (None after a good one).
+    pub users_reload_error: std::sync::Mutex<Option<String>>,
 }
 
 impl ServerContext {
@@ -58,6 +67,7 @@ pub struct Server {
     pub implicit: Option<SocketAddr>,
     pub ctx: Arc<ServerContext>,
     tasks: JoinSet<()>,
+    _users_watcher: Option<crate::users::reload::UsersWatcher>,
 }
 
 impl Server {
@@ -66,6 +76,7 @@ impl Server {
         let (cert, key, _) = config.tls_paths();
         let tls = TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         let users = UsersFile::load(&config.users_file())?;
+        clean_upload_leftovers(&users).await;
         let auth = Authenticator::new(
             users,
             std::time::Duration::from_millis(config.server.login_failure_delay_ms),
@@ -91,17 +102,39 @@ impl Server {
                 bound.push((kind, listener));
             }
         }
+        let message = config.message.as_ref().map(|m| {
+            Arc::new(VirtualFile {
+                name: m.name.clone(),
+                bytes: m.text.as_bytes().into(),
+                modified: std::time::SystemTime::now(),
+            })
+        });
+        let ip_rules = config.access.rules();
+        let users_path = config.users_file();
         let ctx = Arc::new(ServerContext {
             config,
             tls,
             auth,
             limits,
+            sessions: Arc::new(SessionRegistry::default()),
+            quotas: QuotaRegistry::default(),
+            message,
+            ip_rules,
+            users_reload_error: std::sync::Mutex::new(None),
         });
+        let users_watcher = match crate::users::reload::watch(ctx.clone(), users_path.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(file = %users_path.display(), error = %e, "cannot watch the users file; changes need a restart");
+                None
+            }
+        };
         let mut server = Server {
             explicit: None,
             implicit: None,
             ctx: ctx.clone(),
             tasks: JoinSet::new(),
+            _users_watcher: users_watcher,
         };
         for (kind, listener) in bound {
             let addr = listener.local_addr().map_err(|source| StartError::Bind {
@@ -158,6 +191,17 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
         Ok(a) => a,
         Err(_) => return,
     };
+    if !ctx.ip_rules.admits(peer.ip()) {
+        tracing::info!(%peer, "connection refused by the IP access rules");
+        refuse(
+            ctx,
+            kind,
+            tcp,
+            "421 Access denied for your address.\r\n".into(),
+        )
+        .await;
+        return;
+    }
     let guard = match ctx.limits.try_acquire(peer.ip()) {
         Ok(g) => g,
         Err(e) => {
@@ -214,4 +258,37 @@ async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, tex
         }
     })
     .await;
+}
+
+/// Removes atomic-upload temporaries a killed server left in any configured mount.
+async fn clean_upload_leftovers(users: &UsersFile) {
+    let mut dirs: Vec<std::path::PathBuf> = users
+        .users
+        .iter()
+        .filter_map(|u| users.mounts_of(u).ok())
+        .flatten()
+        .map(|m| m.real)
+        .collect();
+    dirs.extend(
+        users
+            .anonymous_mounts()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.real),
+    );
+    dirs.sort();
+    dirs.dedup();
+    let removed = tokio::task::spawn_blocking(move || {
+        dirs.iter()
+            .map(|d| crate::fs::upload::clean_temporaries(d))
+            .sum::<usize>()
+    })
+    .await
+    .unwrap_or(0);
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed leftover temporary files of interrupted uploads"
+        );
+    }
 }

@@ -27,15 +27,14 @@ impl BenchServer {
         ftpsd::bootstrap::prepare(&cfg).unwrap();
         let mut users = UsersFile::load(&cfg.users_file()).unwrap();
         users.users.clear();
-        users.users.push(UserEntry {
-            name: "bench".into(),
-            password: ftpsd::users::password::hash("bench-pass"),
-            home: "bench-home".into(),
-            rights: Rights::All,
-            disabled: false,
-        });
+        users.users.push(UserEntry::new(
+            "bench",
+            ftpsd::users::password::hash("bench-pass"),
+            "bench-home".into(),
+            Rights::All,
+        ));
         users.save().unwrap();
-        let home = users.home_of(&users.users[0]);
+        let home = users.mounts_of(&users.users[0]).unwrap()[0].real.clone();
         std::fs::create_dir_all(&home).unwrap();
         let bin = std::env::var("FTPSD_BIN")
             .map(PathBuf::from)

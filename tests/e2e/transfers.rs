@@ -56,7 +56,13 @@ async fn ascii_mode_converts_line_endings_both_ways() {
 
 #[tokio::test]
 async fn rest_resumes_downloads_and_uploads() {
-    let srv = TestServer::start().await;
+    let srv = TestServer::builder()
+        .users_toml(&format!(
+            "[[user]]\nname = \"res\"\npassword = \"{}\"\n[[user.mount]]\npath = \"{{DIR}}/res\"\nrights = \"rw\"\nmode = \"resumable\"\n",
+            TestServer::hash("res-pass")
+        ))
+        .start()
+        .await;
     let data = pattern(500_000, 2);
     srv.write("alice", "r.bin", &data);
     let mut c = srv.alice().await;
@@ -64,15 +70,28 @@ async fn rest_resumes_downloads_and_uploads() {
     assert_eq!(c.retr("r.bin").await, &data[123_456..]);
     // REST applies once.
     assert_eq!(c.retr("r.bin").await.len(), data.len());
-    // Upload resume: first part on disk, rest sent after REST.
-    srv.write("alice", "partial.bin", &data[..200_000]);
-    c.cmd_ok("REST 200000", 350).await;
-    c.stor("partial.bin", &data[200_000..]).await;
-    assert_eq!(sha256(&srv.read("alice", "partial.bin")), sha256(&data));
     // REST beyond the end.
     c.cmd_ok("REST 99999999", 350).await;
     let r = c.download("RETR r.bin").await.unwrap_err();
     assert_eq!(r.code, 554, "{r:?}");
+    // Upload resume on an atomic folder is refused clearly, the file untouched.
+    srv.write("alice", "partial.bin", &data[..200_000]);
+    c.cmd_ok("REST 200000", 350).await;
+    let r = c.upload("STOR partial.bin", &data[200_000..]).await;
+    assert_eq!(r.code, 554, "{r:?}");
+    assert!(r.text.contains("resumable"), "{r:?}");
+    assert_eq!(srv.read("alice", "partial.bin"), &data[..200_000]);
+    // On a resumable folder: first part on disk, the rest sent after REST.
+    let res_dir = srv.dir.path().join("res");
+    std::fs::create_dir_all(&res_dir).unwrap();
+    std::fs::write(res_dir.join("partial.bin"), &data[..200_000]).unwrap();
+    let mut r = srv.login_as("res", "res-pass").await;
+    r.cmd_ok("REST 200000", 350).await;
+    r.stor("partial.bin", &data[200_000..]).await;
+    assert_eq!(
+        sha256(&std::fs::read(res_dir.join("partial.bin")).unwrap()),
+        sha256(&data)
+    );
 }
 
 #[tokio::test]

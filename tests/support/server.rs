@@ -17,6 +17,7 @@ pub struct TestServer {
 pub struct TestServerBuilder {
     users: Vec<(String, String, Rights)>,
     tweak: Vec<Box<dyn FnOnce(&mut Config)>>,
+    extra_toml: String,
 }
 
 impl Default for TestServerBuilder {
@@ -24,6 +25,7 @@ impl Default for TestServerBuilder {
         TestServerBuilder {
             users: vec![("alice".into(), "alice-pass".into(), Rights::All)],
             tweak: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -31,6 +33,13 @@ impl Default for TestServerBuilder {
 impl TestServerBuilder {
     pub fn user(mut self, name: &str, pass: &str, rights: Rights) -> Self {
         self.users.push((name.into(), pass.into(), rights));
+        self
+    }
+
+    /// Raw TOML appended to the users file (groups, users with mounts, `[anonymous]`).
+    /// `{DIR}` is replaced by the server's temporary directory.
+    pub fn users_toml(mut self, toml: &str) -> Self {
+        self.extra_toml.push_str(toml);
         self
     }
 
@@ -53,21 +62,31 @@ impl TestServerBuilder {
         for t in self.tweak {
             t(&mut config);
         }
-        ftpsd::bootstrap::prepare(&Config { ..config.clone() }).ok();
+        ftpsd::bootstrap::prepare(&config).ok();
         let mut users = UsersFile::load(&config.users_file()).unwrap();
         users.users.clear();
         for (name, pass, rights) in self.users {
             let home = PathBuf::from(format!("homes/{name}"));
             std::fs::create_dir_all(dir.path().join("data").join(&home)).unwrap();
-            users.users.push(UserEntry {
-                name,
-                password: ftpsd::users::password::hash(&pass),
+            users.users.push(UserEntry::new(
+                &name,
+                ftpsd::users::password::hash(&pass),
                 home,
                 rights,
-                disabled: false,
-            });
+            ));
         }
         users.save().unwrap();
+        if !self.extra_toml.is_empty() {
+            let mut text = std::fs::read_to_string(config.users_file()).unwrap();
+            text.push('\n');
+            text.push_str(
+                &self
+                    .extra_toml
+                    .replace("{DIR}", &dir.path().display().to_string()),
+            );
+            std::fs::write(config.users_file(), text).unwrap();
+            UsersFile::load(&config.users_file()).expect("test users file is valid");
+        }
         let (cert, _, _) = config.tls_paths();
         let server = ftpsd::Server::start(config.clone())
             .await
@@ -98,7 +117,7 @@ impl TestServer {
         self.server.implicit.expect("implicit listener")
     }
 
-    /// The home directory of a user on disk.
+    /// The home directory of a user created with `user()` (or alice).
     pub fn home(&self, user: &str) -> PathBuf {
         self.dir.path().join("data/homes").join(user)
     }
@@ -120,14 +139,28 @@ impl TestServer {
         self.home(user).join(rel).exists()
     }
 
+    /// Password hash for hand-written users-file entries.
+    pub fn hash(pass: &str) -> String {
+        ftpsd::users::password::hash(pass)
+    }
+
+    pub fn users_file(&self) -> PathBuf {
+        self.config.users_file()
+    }
+
     pub fn cert_path(&self) -> &Path {
         &self.cert
     }
 
     /// Explicit-TLS client, logged in as alice with PBSZ 0 / PROT P / TYPE I.
     pub async fn alice(&self) -> crate::FtpClient {
+        self.login_as("alice", "alice-pass").await
+    }
+
+    /// Explicit-TLS client logged in as `user`, with PBSZ 0 / PROT P / TYPE I.
+    pub async fn login_as(&self, user: &str, pass: &str) -> crate::FtpClient {
         let mut c = crate::FtpClient::connect_explicit(self.explicit(), &self.cert).await;
-        c.login("alice", "alice-pass").await;
+        c.login(user, pass).await;
         c.protect().await;
         c.cmd_ok("TYPE I", 200).await;
         c

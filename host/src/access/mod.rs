@@ -1,5 +1,9 @@
-//! Access rules applied before the banner: connection limits (max users, per IP).
+//! Access rules: IP allow/deny lists, connection limits before the banner, and per-user
+//! session limits at login.
 
+pub mod ip_pattern;
 pub mod limits;
+pub mod sessions;
 
+pub use ip_pattern::{IpPattern, IpRules};
 pub use limits::{ConnectionGuard, ConnectionLimits, LimitError};

@@ -26,13 +26,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         users.users.len()
     );
     for u in &users.users {
-        let home = users.home_of(u);
-        if !home.is_dir() {
-            println!(
-                "warning: home of user '{}' ({}) is not a directory",
-                u.name,
-                home.display()
-            );
+        for m in users.mounts_of(u).unwrap_or_default() {
+            if !m.real.is_dir() {
+                println!(
+                    "warning: mount {} of user '{}' ({}) is not a directory",
+                    m.name.as_deref().unwrap_or("/"),
+                    u.name,
+                    m.real.display()
+                );
+            }
         }
     }
     println!("config ok");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use ftpsd::fs::Rights;
 use ftpsd::users::UsersFile;
-use ftpsd::users::file::UserEntry;
+use ftpsd::users::file::{MountEntry, UploadMode, UserEntry};
 use ftpsd::users::password;
 
 use super::{ConfigArg, load_config};
@@ -17,19 +17,44 @@ pub enum Command {
     Passwd(PasswdArgs),
     /// Delete a user (the home directory is kept).
     Del(NameArgs),
-    /// List users with home and rights.
+    /// List users with mounts and rights.
     List(ConfigArg),
+    /// Show one user: mounts, rights, quotas with current usage, groups, limits.
+    Show(NameArgs),
+    /// Import users from a `;`-separated CSV export (header row; name;password;path1;rights1;
+    /// quota1;path2;…;ratio;groups). Rows with errors are reported and skipped (all with --strict).
+    Import(ImportArgs),
 }
 
 #[derive(clap::Args)]
 pub struct AddArgs {
     name: String,
-    /// Home directory (created if missing); relative paths are relative to the users file.
+    /// Home directory, the root "/" (created if missing); relative paths are relative to the
+    /// users file.
     #[arg(long)]
     home: PathBuf,
-    /// r = list+download, w = upload-only drop box, rw = read+write+overwrite, a = rw+delete+rename.
+    /// Rights on the home: r = list+download, w = upload-only drop box, rw = read+write+
+    /// overwrite, a = rw+delete+rename.
     #[arg(long, default_value = "r", value_parser = parse_rights)]
     rights: Rights,
+    /// Quota of the home in MB.
+    #[arg(long)]
+    quota_mb: Option<u64>,
+    /// Upload mode of the home: atomic (default) or resumable (allows REST+STOR).
+    #[arg(long, value_parser = parse_mode, default_value = "atomic")]
+    mode: UploadMode,
+    /// Extra mount `DIR:/name:RIGHTS[:QUOTA_MB]` shown as folder /name; repeatable.
+    #[arg(long = "mount", value_parser = parse_mount)]
+    mounts: Vec<MountEntry>,
+    /// Group to inherit mounts from; repeatable.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// Simultaneous sessions of this user (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    max_sessions: u32,
+    /// Upload:download ratio such as 1:3 (for the ratio plugin).
+    #[arg(long)]
+    ratio: Option<String>,
     /// Read the password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
@@ -54,13 +79,58 @@ pub struct NameArgs {
     config: ConfigArg,
 }
 
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    file: PathBuf,
+    /// Import nothing if any row has an error.
+    #[arg(long)]
+    strict: bool,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
 fn parse_rights(s: &str) -> Result<Rights, String> {
     Rights::parse(s).ok_or_else(|| format!("'{s}' is not one of r, w, rw, a"))
+}
+
+fn parse_mode(s: &str) -> Result<UploadMode, String> {
+    match s {
+        "atomic" => Ok(UploadMode::Atomic),
+        "resumable" => Ok(UploadMode::Resumable),
+        _ => Err(format!("'{s}' is not atomic or resumable")),
+    }
+}
+
+fn parse_mount(s: &str) -> Result<MountEntry, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB]");
+    if parts.len() < 3 || parts.len() > 4 {
+        return Err(usage());
+    }
+    let quota_mb = match parts.get(3) {
+        Some(q) => Some(q.parse().map_err(|_| usage())?),
+        None => None,
+    };
+    Ok(MountEntry {
+        path: parts[0].into(),
+        at: parts[1].into(),
+        rights: parse_rights(parts[2])?,
+        quota_mb,
+        mode: UploadMode::Atomic,
+    })
 }
 
 fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
     let cfg = load_config(config.config.as_deref())?;
     Ok(UsersFile::load(&cfg.users_file())?)
+}
+
+/// Saves after re-validating the whole file (a new user may name an unknown group).
+fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
+    let text = toml::to_string(users).context("serialising the users file")?;
+    UsersFile::parse(&text, &users.path)?;
+    users.save()?;
+    Ok(())
 }
 
 /// The password from stdin, or a generated one (printed).
@@ -81,28 +151,50 @@ fn obtain_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     }
 }
 
+fn at_of(m: &ftpsd::users::file::ResolvedMount) -> String {
+    m.name
+        .as_ref()
+        .map(|n| format!("/{n}"))
+        .unwrap_or_else(|| "/".into())
+}
+
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Add(a) => {
             let mut users = users_file(&a.config)?;
             let (pass, generated) = obtain_password(a.password_stdin)?;
-            let entry = UserEntry {
-                name: a.name.clone(),
-                password: password::hash(&pass),
-                home: a.home,
-                rights: a.rights,
-                disabled: false,
-            };
-            let home = users.home_of(&entry);
+            let mut entry =
+                UserEntry::new(&a.name, password::hash(&pass), a.home.clone(), a.rights);
+            if a.quota_mb.is_some() || a.mode != UploadMode::Atomic {
+                entry.home = None;
+                entry.rights = None;
+                entry.mounts.push(MountEntry {
+                    path: a.home,
+                    at: "/".into(),
+                    rights: a.rights,
+                    quota_mb: a.quota_mb,
+                    mode: a.mode,
+                });
+            }
+            entry.mounts.extend(a.mounts);
+            entry.groups = a.groups;
+            entry.max_sessions = a.max_sessions;
+            entry.ratio = a.ratio;
             users.add(entry)?;
-            std::fs::create_dir_all(&home)
-                .with_context(|| format!("creating home {}", home.display()))?;
-            users.save()?;
+            let user = users.users.last().cloned().expect("just added");
+            let mounts = users
+                .mounts_of(&user)
+                .map_err(|e| anyhow::anyhow!("user '{}': {e}", a.name))?;
+            save_checked(&users)?;
+            for m in &mounts {
+                std::fs::create_dir_all(&m.real)
+                    .with_context(|| format!("creating {}", m.real.display()))?;
+            }
             println!(
                 "user '{}' added (home {}, rights {})",
                 a.name,
-                home.display(),
-                a.rights.as_str()
+                mounts[0].real.display(),
+                mounts[0].rights.as_str()
             );
             if generated {
                 println!("password: {pass}");
@@ -125,25 +217,118 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let mut users = users_file(&a.config)?;
             let removed = users.remove(&a.name)?;
             users.save()?;
-            println!(
-                "user '{}' deleted (home {} kept)",
-                removed.name,
-                users.home_of(&removed).display()
-            );
+            println!("user '{}' deleted (files kept)", removed.name);
         }
         Command::List(c) => {
             let users = users_file(&c)?;
-            println!("{:<20} {:<6} {:<9} HOME", "NAME", "RIGHTS", "STATE");
+            println!("{:<20} {:<9} {:<16} MOUNTS", "NAME", "STATE", "GROUPS");
             for u in &users.users {
                 let state = if u.disabled { "disabled" } else { "active" };
+                let mounts = users
+                    .mounts_of(u)
+                    .map(|ms| {
+                        ms.iter()
+                            .map(|m| {
+                                format!("{}={}({})", at_of(m), m.real.display(), m.rights.as_str())
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_else(|e| format!("invalid: {e}"));
                 println!(
-                    "{:<20} {:<6} {:<9} {}",
+                    "{:<20} {:<9} {:<16} {}",
                     u.name,
-                    u.rights.as_str(),
                     state,
-                    users.home_of(u).display()
+                    u.groups.join(","),
+                    mounts
                 );
             }
+        }
+        Command::Show(a) => {
+            let users = users_file(&a.config)?;
+            let u = users
+                .find(&a.name)
+                .ok_or_else(|| ftpsd::users::UsersFileError::NoSuchUser(a.name.clone()))?;
+            println!("user:         {}", u.name);
+            println!(
+                "state:        {}",
+                if u.disabled { "disabled" } else { "active" }
+            );
+            println!(
+                "groups:       {}",
+                if u.groups.is_empty() {
+                    "-".into()
+                } else {
+                    u.groups.join(", ")
+                }
+            );
+            println!(
+                "max sessions: {}",
+                if u.max_sessions == 0 {
+                    "unlimited".into()
+                } else {
+                    u.max_sessions.to_string()
+                }
+            );
+            println!("ratio:        {}", u.ratio.as_deref().unwrap_or("-"));
+            println!(
+                "IP allow:     {}",
+                if u.allow.is_empty() {
+                    "any".to_string()
+                } else {
+                    format!("{:?}", u.allow)
+                }
+            );
+            println!(
+                "IP deny:      {}",
+                if u.deny.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{:?}", u.deny)
+                }
+            );
+            println!(
+                "{:<10} {:<6} {:<10} {:>12} {:>12}  DIRECTORY",
+                "MOUNT", "RIGHTS", "MODE", "USED MB", "QUOTA MB"
+            );
+            for m in users.mounts_of(u).map_err(|e| anyhow::anyhow!(e))? {
+                let used = ftpsd::fs::quota::disk_usage(&m.real) as f64 / 1048576.0;
+                let quota = m
+                    .quota_bytes
+                    .map(|q| format!("{:.1}", q as f64 / 1048576.0))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<10} {:<6} {:<10} {:>12.1} {:>12}  {}",
+                    at_of(&m),
+                    m.rights.as_str(),
+                    format!("{:?}", m.mode).to_lowercase(),
+                    used,
+                    quota,
+                    m.real.display()
+                );
+            }
+        }
+        Command::Import(a) => {
+            let mut users = users_file(&a.config)?;
+            let bytes =
+                std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+            let (rows, errors) = ftpsd::users::csv_import::parse(&bytes, &users, password::hash)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            for e in &errors {
+                eprintln!("{}: {e}", a.file.display());
+            }
+            if a.strict && !errors.is_empty() {
+                bail!(
+                    "{} row(s) with errors; nothing imported (--strict)",
+                    errors.len()
+                );
+            }
+            let n = rows.len();
+            for (_, u) in rows {
+                users.add(u)?;
+            }
+            save_checked(&users)?;
+            println!("imported {n} user(s), {} row(s) skipped", errors.len());
         }
     }
     Ok(())

@@ -32,6 +32,10 @@ pub struct Config {
     pub active: ActiveSection,
     #[serde(default)]
     pub listing: ListingSection,
+    #[serde(default)]
+    pub access: AccessSection,
+    /// A virtual file in every root listing (e.g. WELCOME.txt): downloadable, never writable.
+    pub message: Option<MessageSection>,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -170,6 +174,33 @@ pub struct ListingSection {
     pub list_files_directly: bool,
 }
 
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessSection {
+    /// Global IP allow list (exact, wildcard `10.0.*`, CIDR); empty = everyone not denied.
+    pub allow: Vec<crate::access::IpPattern>,
+    /// Global IP deny list; refused with 421 before the banner.
+    pub deny: Vec<crate::access::IpPattern>,
+    /// Refuse a second session of the same user from the same IP address.
+    pub no_double_login: bool,
+}
+
+impl AccessSection {
+    pub fn rules(&self) -> crate::access::IpRules {
+        crate::access::IpRules {
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSection {
+    pub name: String,
+    pub text: String,
+}
+
 impl Config {
     /// The setup `ftpsd serve` uses without a config file.
     pub fn embedded_default() -> Config {
@@ -189,6 +220,8 @@ impl Config {
             passive: PassiveSection::default(),
             active: ActiveSection::default(),
             listing: ListingSection::default(),
+            access: AccessSection::default(),
+            message: None,
             base_dir: PathBuf::from("."),
         }
     }
@@ -254,6 +287,21 @@ impl Config {
             if v == 0 {
                 return Err(invalid(key, format!("server.{key} must be at least 1")));
             }
+        }
+        if let Some(m) = &self.message
+            && (m.name.is_empty()
+                || m.name.len() > 255
+                || m.name.contains(['/', '\\', '\0'])
+                || m.name == "."
+                || m.name == "..")
+        {
+            return Err(invalid(
+                "name",
+                format!(
+                    "message.name '{}' must be a plain file name like WELCOME.txt",
+                    m.name
+                ),
+            ));
         }
         if !valid_log_level(&self.server.log_level) {
             return Err(invalid(

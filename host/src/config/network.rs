@@ -46,6 +46,12 @@ fn mask_eq(n: u128, a: u128, prefix: u8, bits: u8) -> bool {
     (n >> shift) == (a >> shift)
 }
 
+impl std::fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 impl FromStr for IpNetwork {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

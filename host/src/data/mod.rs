@@ -51,6 +51,8 @@ pub enum DataError {
     Local(String),
     #[error("Transfer aborted: {0}")]
     Refused(String),
+    #[error("{0}")]
+    Quota(String),
 }
 
 impl DataError {
@@ -61,6 +63,7 @@ impl DataError {
             DataError::Lost(_) => 426,
             DataError::Local(_) => 451,
             DataError::Refused(_) => 550,
+            DataError::Quota(_) => 552,
         }
     }
 }

@@ -24,10 +24,13 @@ const BUFFERS: usize = 3;
 pub enum Job {
     /// RETR: file → client.
     Download { file: std::fs::File, ascii: bool },
-    /// STOR/APPE/STOU: client → file; the file is fsynced before success is reported.
-    Upload { file: std::fs::File, ascii: bool },
-    /// LIST/NLST/MLSD: prepared bytes → client.
-    Listing(Vec<u8>),
+    /// STOR/APPE/STOU: client → file; fsynced and committed (atomic rename) before success.
+    Upload {
+        plan: crate::fs::upload::UploadPlan,
+        ascii: bool,
+    },
+    /// LIST/NLST/MLSD output, or the message file: prepared bytes → client.
+    Bytes(std::sync::Arc<[u8]>),
 }
 
 impl Job {
@@ -53,8 +56,8 @@ pub async fn run(
 ) -> Result<u64, DataError> {
     let result = match job {
         Job::Download { file, ascii } => download(file, ascii, &mut data, &progress, stall).await,
-        Job::Upload { file, ascii } => upload(file, ascii, &mut data, &progress, stall).await,
-        Job::Listing(bytes) => {
+        Job::Upload { plan, ascii } => upload(plan, ascii, &mut data, &progress, stall).await,
+        Job::Bytes(bytes) => {
             with_stall(stall, data.write_all(&bytes))
                 .await
                 .map_err(lost)?;
@@ -131,40 +134,69 @@ async fn download(
     Ok(total)
 }
 
+/// From the receiving side to the file writer.
+enum Chunk {
+    Data(Vec<u8>, usize),
+    /// Everything arrived: fsync and commit. Without it, the writer abandons the upload.
+    Commit,
+}
+
 async fn upload(
-    mut file: std::fs::File,
+    plan: crate::fs::upload::UploadPlan,
     ascii: bool,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
 ) -> Result<u64, DataError> {
     let (free_tx, free_rx) = buffer_pool();
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
     let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        if let Ok(b) = free_rx.try_recv() {
-            let _ = free_async_tx.try_send(b);
-        }
+    while let Ok(b) = free_rx.try_recv() {
+        let _ = free_async_tx.try_send(b);
     }
     drop(free_tx);
-    // The writer ends when the async side drops its sender: after EOF (then fsync) or on error.
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    // The writer owns the plan: it commits only on an explicit Commit, and abandons the upload
+    // (temp removed, quota released) when the receiving side fails or is aborted.
+    let writer = tokio::task::spawn_blocking(move || -> Result<(), DataError> {
+        let mut plan = plan;
         let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
         let mut pending_cr = false;
-        while let Ok((buf, n)) = full_rx.recv() {
-            if ascii {
-                ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
-                file.write_all(&converted)?;
-            } else {
-                file.write_all(&buf[..n])?;
+        let mut reserved = 0u64;
+        let outcome = (|| -> Result<bool, DataError> {
+            loop {
+                match full_rx.recv() {
+                    Ok(Chunk::Data(buf, n)) => {
+                        if ascii {
+                            ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
+                            write_reserved(&mut plan, &converted, &mut reserved)?;
+                        } else {
+                            write_reserved(&mut plan, &buf[..n], &mut reserved)?;
+                        }
+                        let _ = free_async_tx.blocking_send(buf);
+                    }
+                    Ok(Chunk::Commit) => {
+                        if ascii {
+                            ascii::finish_from_wire(&mut converted, &mut pending_cr);
+                            write_reserved(&mut plan, &converted, &mut reserved)?;
+                        }
+                        plan.file.sync_all().map_err(local)?;
+                        return Ok(true);
+                    }
+                    Err(_) => return Ok(false),
+                }
             }
-            let _ = free_async_tx.blocking_send(buf);
+        })();
+        match outcome {
+            Ok(true) => plan.commit().map_err(|e| DataError::Local(e.to_string())),
+            Ok(false) => {
+                plan.abandon(reserved, false);
+                Err(DataError::Lost("upload ended before completion".into()))
+            }
+            Err(e) => {
+                plan.abandon(reserved, matches!(e, DataError::Quota(_)));
+                Err(e)
+            }
         }
-        if ascii {
-            ascii::finish_from_wire(&mut converted, &mut pending_cr);
-            file.write_all(&converted)?;
-        }
-        file.sync_all()
     });
     let mut total = 0u64;
     let received: Result<(), DataError> = async {
@@ -180,11 +212,12 @@ async fn upload(
                 Err(e) => return Err(lost(e)),
             };
             if n == 0 {
+                let _ = full_tx.send(Chunk::Commit);
                 return Ok(());
             }
             total += n as u64;
             progress.store(total, Ordering::Relaxed);
-            if full_tx.send((buf, n)).is_err() {
+            if full_tx.send(Chunk::Data(buf, n)).is_err() {
                 return Err(local(std::io::Error::other("file writer stopped")));
             }
         }
@@ -192,7 +225,26 @@ async fn upload(
     .await;
     drop(full_tx);
     let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
+    // The writer's verdict first: a quota or disk error explains a receive error after it.
+    written?;
     received?;
-    written.map_err(local)?;
     Ok(total)
+}
+
+/// Writes `bytes` after reserving them against the mount's quota.
+fn write_reserved(
+    plan: &mut crate::fs::upload::UploadPlan,
+    bytes: &[u8],
+    reserved: &mut u64,
+) -> Result<(), DataError> {
+    if let Some(q) = &plan.quota {
+        if !q.try_reserve(bytes.len() as u64) {
+            return Err(DataError::Quota(format!(
+                "Quota exceeded ({}); upload removed.",
+                q.describe()
+            )));
+        }
+        *reserved += bytes.len() as u64;
+    }
+    plan.file.write_all(bytes).map_err(local)
 }

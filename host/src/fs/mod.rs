@@ -4,9 +4,13 @@
 
 pub mod listing;
 pub mod path;
+pub mod quota;
 pub mod rights;
 pub mod sandbox;
+pub mod upload;
+pub mod vfs;
 
 pub use path::{PathError, VirtualPath};
 pub use rights::Rights;
 pub use sandbox::{FsError, Sandbox};
+pub use vfs::{Mount, Target, Vfs};

@@ -65,6 +65,25 @@ impl VirtualPath {
         Ok(resolved)
     }
 
+    pub fn first(&self) -> Option<&str> {
+        self.parts.first().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The path without its first component (the path inside a mount folder).
+    pub fn strip_first(&self) -> VirtualPath {
+        VirtualPath {
+            parts: self.parts.iter().skip(1).cloned().collect(),
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         self.parts.is_empty()
     }

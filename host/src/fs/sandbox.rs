@@ -32,6 +32,16 @@ pub enum FsError {
     BadName(#[from] PathError),
     #[error("Local error: {0}")]
     Io(std::io::Error),
+    #[error(
+        "Restart (REST) for uploads needs a folder in resumable mode; this folder writes uploads atomically."
+    )]
+    ResumeNeedsResumableMode,
+    #[error("Operation not allowed on {0}.")]
+    Reserved(&'static str),
+    #[error("Cannot rename between different mount folders.")]
+    CrossMount,
+    #[error("Quota exceeded ({0}).")]
+    QuotaFull(String),
 }
 
 impl FsError {
@@ -45,7 +55,10 @@ impl FsError {
             | FsError::NotADirectory
             | FsError::IsADirectory
             | FsError::NotEmpty => 550,
-            FsError::BadName(_) => 553,
+            FsError::BadName(_) | FsError::Reserved(_) => 553,
+            FsError::CrossMount => 550,
+            FsError::QuotaFull(_) => 552,
+            FsError::ResumeNeedsResumableMode => 554,
             FsError::NoSpace => 452,
             FsError::Io(_) => 451,
         }
@@ -113,6 +126,9 @@ impl Sandbox {
         for entry in dir.entries()? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if super::upload::is_temp_name(&name) {
+                continue;
+            }
             if let Ok(md) = dir.metadata(&name) {
                 out.push(info(name, &md));
             }
@@ -190,28 +206,6 @@ impl Sandbox {
             f.seek(SeekFrom::Start(offset))?;
         }
         Ok(f)
-    }
-
-    /// STOU: creates a new file with a name not yet used in `dir`, derived from `base`.
-    pub fn create_unique(
-        &self,
-        dir: &VirtualPath,
-        base: &str,
-    ) -> Result<(std::fs::File, VirtualPath), FsError> {
-        for n in 0..1000u32 {
-            let name = if n == 0 {
-                base.to_string()
-            } else {
-                format!("{base}.{n}")
-            };
-            let p = dir.resolve(&name)?;
-            match self.open_write(&p, WriteMode::CreateNew) {
-                Ok(f) => return Ok((f, p)),
-                Err(FsError::Exists) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(FsError::Exists)
     }
 }
 

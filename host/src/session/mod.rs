@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod control;
+pub mod login;
 pub mod transfer;
 
 use std::io;
@@ -9,11 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::watch;
 use tokio::time::timeout_at;
 
+use crate::access::sessions::LoginGuard;
 use crate::data::DataPlan;
 use crate::fs::listing::Facts;
-use crate::fs::{FsError, Sandbox, VirtualPath};
+use crate::fs::{FsError, Rights, Target, Vfs, VirtualPath};
 use crate::protocol::command::TransferType;
 use crate::protocol::{Command, Reply, parse_line};
 use crate::server::{ListenerKind, ServerContext};
@@ -31,8 +34,12 @@ pub enum Protection {
 
 pub struct LoggedIn {
     pub account: Account,
-    pub sandbox: Arc<Sandbox>,
+    pub vfs: Arc<Vfs>,
     pub cwd: VirtualPath,
+    /// Registration in the session registry; carries the signal that ends the session.
+    pub guard: LoginGuard,
+    /// The users-file generation `account` and `vfs` were built from.
+    pub generation: u64,
 }
 
 pub struct Session {
@@ -137,7 +144,12 @@ impl Session {
         Ok(())
     }
 
-    /// Waits for the next line with the idle timeout (and the login timeout before login).
+    fn kill_signal(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.login.as_ref().map(|l| l.guard.kill.clone())
+    }
+
+    /// Waits for the next line with the idle timeout (and the login timeout before login);
+    /// ends the session when the server tells it to.
     async fn next_line(&mut self) -> io::Result<Option<Line>> {
         let idle = self.ctx.config.idle_timeout();
         let mut deadline = tokio::time::Instant::now() + idle;
@@ -153,15 +165,17 @@ impl Session {
                 );
             }
         }
-        match timeout_at(deadline, self.control.read_line()).await {
-            Ok(r) => r,
-            Err(_) => {
-                let _ = self
-                    .send(Reply::new(
-                        421,
-                        format!("{what}: closing control connection."),
-                    ))
-                    .await;
+        let mut kill = self.kill_signal();
+        tokio::select! {
+            r = timeout_at(deadline, self.control.read_line()) => match r {
+                Ok(r) => r,
+                Err(_) => {
+                    let _ = self.send(Reply::new(421, format!("{what}: closing control connection."))).await;
+                    Ok(None)
+                }
+            },
+            reason = ended(&mut kill) => {
+                let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;
                 Ok(None)
             }
         }
@@ -170,6 +184,7 @@ impl Session {
     /// While a transfer runs: ABOR and STAT act at once; QUIT and any other command wait for
     /// the transfer's final reply (RFC 959 order), holding at most one line.
     async fn serve_during_transfer(&mut self, held: &mut Option<Line>) -> io::Result<()> {
+        let mut kill = self.kill_signal();
         let Some(t) = self.transfer.as_mut() else {
             return Ok(());
         };
@@ -182,6 +197,12 @@ impl Session {
             reply = t.finish() => {
                 self.transfer = None;
                 self.send(reply).await
+            }
+            reason = ended(&mut kill) => {
+                if let Some(t) = self.transfer.take() { t.abort().await; }
+                let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;
+                self.quit = true;
+                Ok(())
             }
             line = self.control.read_line() => {
                 match line? {
@@ -218,6 +239,9 @@ impl Session {
                 if !matches!(cmd, Command::Pass(_)) {
                     tracing::trace!(peer = %self.peer, ?cmd, "command");
                 }
+                if !login::refresh(self).await? {
+                    return Ok(());
+                }
                 commands::dispatch(self, cmd).await
             }
             Err(crate::protocol::ParseError::Empty) => Ok(()),
@@ -251,15 +275,23 @@ impl Session {
         }
     }
 
-    /// Runs a blocking filesystem operation in the user's sandbox.
+    /// Runs a blocking filesystem operation on the user's view (mounts, message file).
     pub async fn fs<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Sandbox) -> Result<T, FsError> + Send + 'static,
+        f: impl FnOnce(&Vfs) -> Result<T, FsError> + Send + 'static,
     ) -> Result<T, FsError> {
-        let sandbox = self.user().sandbox.clone();
-        tokio::task::spawn_blocking(move || f(&sandbox))
+        let vfs = self.user().vfs.clone();
+        tokio::task::spawn_blocking(move || f(&vfs))
             .await
             .unwrap_or_else(|e| Err(FsError::Io(io::Error::other(e.to_string()))))
+    }
+
+    /// The user's rights at a path: those of the mount that holds it (the message file: r).
+    pub fn rights_at(&self, p: &VirtualPath) -> Rights {
+        match self.user().vfs.locate(p) {
+            Target::Real { mount, .. } => mount.rights,
+            Target::Message(_) => Rights::Read,
+        }
     }
 
     /// Replies with a filesystem error about `path`.
@@ -277,5 +309,19 @@ impl Session {
             ),
         )
         .await
+    }
+}
+
+/// Resolves when the session is told to end (users-file reload); never without a login.
+async fn ended(kill: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    match kill {
+        Some(rx) => {
+            let reason = rx.wait_for(Option::is_some).await.map(|r| r.clone());
+            match reason {
+                Ok(r) => r.unwrap_or_default(),
+                Err(_) => std::future::pending().await,
+            }
+        }
+        None => std::future::pending().await,
     }
 }

@@ -5,14 +5,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 
-use super::file::UsersFile;
+use super::file::{ANONYMOUS_NAMES, ResolvedMount, UsersFile};
 use super::password;
-use crate::fs::Rights;
+use crate::access::IpRules;
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_MAX: usize = 10_000;
@@ -21,8 +22,19 @@ const CACHE_MAX: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
-    pub home: PathBuf,
-    pub rights: Rights,
+    /// Effective mounts, the root first.
+    pub mounts: Vec<ResolvedMount>,
+    pub show_mounts: bool,
+    pub max_sessions: u32,
+    pub ip_rules: IpRules,
+    pub anonymous: bool,
+    pub ratio: Option<String>,
+}
+
+impl Account {
+    pub fn home(&self) -> &PathBuf {
+        &self.mounts[0].real
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,6 +46,7 @@ pub enum LoginError {
 
 pub struct Authenticator {
     users: RwLock<Arc<UsersFile>>,
+    generation: AtomicU64,
     cache_key: hmac::Key,
     cache: Mutex<HashMap<String, (hmac::Tag, String, Instant)>>,
     failure_delay: Duration,
@@ -45,6 +58,7 @@ impl Authenticator {
         let cache_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("system RNG available");
         Authenticator {
             users: RwLock::new(Arc::new(users)),
+            generation: AtomicU64::new(0),
             cache_key,
             cache: Mutex::new(HashMap::new()),
             failure_delay,
@@ -59,6 +73,31 @@ impl Authenticator {
     pub fn replace(&self, users: UsersFile) {
         *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes with every reload; sessions compare it to refresh their account.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The current account of a logged-in user (after a reload); None if deleted or disabled.
+    pub fn current(&self, name: &str, anonymous: bool) -> Option<Account> {
+        let users = self.users();
+        if anonymous {
+            return anonymous_account(&users, name);
+        }
+        let u = users.find(name).filter(|u| !u.disabled)?;
+        account_of(&users, u)
+    }
+
+    pub fn is_anonymous_name(name: &str) -> bool {
+        ANONYMOUS_NAMES.contains(&name.to_ascii_lowercase().as_str())
+    }
+
+    /// Anonymous login (`anonymous` or `ftp`, any password) when the users file enables it.
+    pub fn login_anonymous(&self, name: &str) -> Option<Account> {
+        anonymous_account(&self.users(), name)
     }
 
     pub async fn login(&self, name: &str, pass: &str) -> Result<Account, LoginError> {
@@ -85,11 +124,8 @@ impl Authenticator {
                 if !cached {
                     self.remember(name, tag, stored);
                 }
-                Ok(Account {
-                    name: u.name.clone(),
-                    home: users.home_of(&u),
-                    rights: u.rights,
-                })
+                // Validated at load, so mounts resolve; a failure here is a refused login.
+                account_of(&users, &u).ok_or(LoginError::Incorrect)
             }
             _ => {
                 tokio::time::sleep(self.failure_delay).await;
@@ -121,4 +157,29 @@ impl Authenticator {
         }
         cache.insert(name.to_ascii_lowercase(), (tag, stored, Instant::now()));
     }
+}
+
+fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> {
+    Some(Account {
+        name: u.name.clone(),
+        mounts: users.mounts_of(u).ok()?,
+        show_mounts: u.show_mounts,
+        max_sessions: u.max_sessions,
+        ip_rules: u.ip_rules(),
+        anonymous: false,
+        ratio: u.ratio.clone(),
+    })
+}
+
+fn anonymous_account(users: &UsersFile, name: &str) -> Option<Account> {
+    let a = users.anonymous.as_ref().filter(|a| a.enabled)?;
+    Some(Account {
+        name: name.to_ascii_lowercase(),
+        mounts: users.anonymous_mounts()?,
+        show_mounts: true,
+        max_sessions: a.max_sessions,
+        ip_rules: IpRules::default(),
+        anonymous: true,
+        ratio: None,
+    })
 }

@@ -1,5 +1,22 @@
-//! The users file: `[[user]]` tables with name, argon2id hash, home and rights.
+//! The users file (TOML): users with mounts, rights, quotas, groups, limits and IP rules;
+//! groups with mounts their members inherit; the anonymous account.
 //! Edited by `ftpsd user …` with write-to-temp + rename, so a crash never leaves half a file.
+//!
+//! ```toml
+//! [[user]]
+//! name = "bob"
+//! password = "$argon2id$…"
+//! groups = ["staff"]
+//! [[user.mount]]            # the first mount is the root "/"
+//! path = "/srv/ftp/bob"
+//! rights = "a"
+//! quota_mb = 500
+//! [[user.mount]]
+//! path = "/srv/ftp/music"
+//! at = "/music"             # appears as a folder in the root
+//! rights = "r"
+//! ```
+//! `home = "DIR"` and `rights = "rw"` on a user are shorthand for one root mount.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -7,7 +24,51 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::IpRules;
 use crate::fs::Rights;
+
+/// How uploads are written on a mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadMode {
+    /// Hidden temporary file, fsync, rename over the target: a failed upload never destroys the
+    /// previous version. REST+STOR is refused (there is no partial file to continue).
+    #[default]
+    Atomic,
+    /// The partial file keeps its final name so REST+STOR can continue it.
+    Resumable,
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountEntry {
+    /// Real directory; relative paths are relative to the users file's directory.
+    pub path: PathBuf,
+    /// Where it appears: `/` (the root) or `/name` (a folder in the root).
+    #[serde(default = "root_at")]
+    pub at: String,
+    pub rights: Rights,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_mb: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub mode: UploadMode,
+}
+
+fn root_at() -> String {
+    "/".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,11 +76,92 @@ pub struct UserEntry {
     pub name: String,
     /// PHC string (`$argon2id$…`); plaintext is never stored.
     pub password: String,
-    /// Home directory; relative paths are relative to the users file's directory.
-    pub home: PathBuf,
-    pub rights: Rights,
+    /// Shorthand for a root mount (with `rights`, default r).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<Rights>,
+    #[serde(default, rename = "mount", skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// Mount folders appear in the root listing; off: reachable by CWD only.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub show_mounts: bool,
+    /// Simultaneous sessions of this user; 0 = unlimited.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_sessions: u32,
+    /// Per-user IP allow/deny patterns (exact, wildcard, CIDR); refused at login with 530.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<crate::access::IpPattern>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<crate::access::IpPattern>,
+    /// Upload:download ratio such as "1:3", for the ratio plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<String>,
+}
+
+impl UserEntry {
+    pub fn new(name: &str, password_hash: String, home: PathBuf, rights: Rights) -> UserEntry {
+        UserEntry {
+            name: name.into(),
+            password: password_hash,
+            home: Some(home),
+            rights: Some(rights),
+            mounts: Vec::new(),
+            groups: Vec::new(),
+            disabled: false,
+            show_mounts: true,
+            max_sessions: 0,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            ratio: None,
+        }
+    }
+
+    pub fn ip_rules(&self) -> IpRules {
+        IpRules {
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+        }
+    }
+
+    /// The user's own mounts, the `home` shorthand first.
+    fn own_mounts(&self) -> Vec<MountEntry> {
+        let mut v = Vec::new();
+        if let Some(home) = &self.home {
+            v.push(MountEntry {
+                path: home.clone(),
+                at: "/".into(),
+                rights: self.rights.unwrap_or(Rights::Read),
+                quota_mb: None,
+                mode: UploadMode::Atomic,
+            });
+        }
+        v.extend(self.mounts.iter().cloned());
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    pub name: String,
+    #[serde(default, rename = "mount")]
+    pub mounts: Vec<MountEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousEntry {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default, rename = "mount")]
+    pub mounts: Vec<MountEntry>,
+    #[serde(default)]
+    pub max_sessions: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -27,8 +169,23 @@ pub struct UserEntry {
 pub struct UsersFile {
     #[serde(default, rename = "user")]
     pub users: Vec<UserEntry>,
+    #[serde(default, rename = "group", skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<AnonymousEntry>,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// A mount as a session uses it: absolute real path, validated virtual name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedMount {
+    /// `None` for the root, `Some(name)` for a folder in the root.
+    pub name: Option<String>,
+    pub real: PathBuf,
+    pub rights: Rights,
+    pub quota_bytes: Option<u64>,
+    pub mode: UploadMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +200,11 @@ pub enum UsersFileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
+    #[error("{path}:{line}:{column}: {message}")]
     Syntax {
         path: PathBuf,
         line: usize,
+        column: usize,
         message: String,
     },
     #[error("{path}: {message}")]
@@ -56,6 +214,8 @@ pub enum UsersFileError {
     #[error("no user '{0}'")]
     NoSuchUser(String),
 }
+
+pub const ANONYMOUS_NAMES: [&str; 2] = ["anonymous", "ftp"];
 
 impl UsersFile {
     /// Loads the file; a missing file is an empty user list (first start).
@@ -70,36 +230,68 @@ impl UsersFile {
                 });
             }
         };
-        let mut f: UsersFile = toml::from_str(&text).map_err(|e| UsersFileError::Syntax {
-            path: path.into(),
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-                .unwrap_or(1),
-            message: e.message().trim().to_string(),
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<UsersFile, UsersFileError> {
+        let mut f: UsersFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start.min(text.len())).unwrap_or(0);
+            let before = &text[..offset];
+            UsersFileError::Syntax {
+                path: path.into(),
+                line: before.matches('\n').count() + 1,
+                column: before
+                    .rsplit('\n')
+                    .next()
+                    .map(|l| l.chars().count() + 1)
+                    .unwrap_or(1),
+                message: e.message().trim().to_string(),
+            }
         })?;
         f.path = path.to_path_buf();
         f.validate()?;
         Ok(f)
     }
 
-    fn validate(&self) -> Result<(), UsersFileError> {
-        let invalid = |message: String| UsersFileError::Invalid {
+    fn invalid(&self, message: String) -> UsersFileError {
+        UsersFileError::Invalid {
             path: self.path.clone(),
             message,
-        };
+        }
+    }
+
+    fn validate(&self) -> Result<(), UsersFileError> {
         let mut seen = std::collections::HashSet::new();
-        for u in &self.users {
-            validate_name(&u.name).map_err(|m| invalid(format!("user '{}': {m}", u.name)))?;
-            if !seen.insert(u.name.to_ascii_lowercase()) {
-                return Err(invalid(format!("user '{}' is defined twice", u.name)));
+        for g in &self.groups {
+            for m in &g.mounts {
+                validate_mount(m).map_err(|e| self.invalid(format!("group '{}': {e}", g.name)))?;
             }
-            if !u.password.starts_with("$argon2") {
-                return Err(invalid(format!(
-                    "user '{}': password must be an argon2 hash; set it with 'ftpsd user passwd {}'",
-                    u.name, u.name
+        }
+        for u in &self.users {
+            validate_name(&u.name).map_err(|m| self.invalid(format!("user '{}': {m}", u.name)))?;
+            if ANONYMOUS_NAMES.contains(&u.name.to_ascii_lowercase().as_str()) {
+                return Err(self.invalid(format!(
+                    "user '{}': this name is reserved for anonymous login ([anonymous] section)",
+                    u.name
                 )));
             }
+            if !seen.insert(u.name.to_ascii_lowercase()) {
+                return Err(self.invalid(format!("user '{}' is defined twice", u.name)));
+            }
+            if !u.password.starts_with("$argon2") {
+                return Err(self.invalid(format!("user '{}': password must be an argon2 hash; set it with 'ftpsd user passwd {}'", u.name, u.name)));
+            }
+            if let Some(r) = &u.ratio {
+                parse_ratio(r).map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
+            }
+            self.mounts_of(u)
+                .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
+        }
+        if let Some(a) = &self.anonymous
+            && a.enabled
+        {
+            self.merge_mounts(a.mounts.clone(), &[])
+                .map_err(|e| self.invalid(format!("[anonymous]: {e}")))?;
         }
         Ok(())
     }
@@ -117,10 +309,7 @@ impl UsersFile {
     }
 
     pub fn add(&mut self, entry: UserEntry) -> Result<(), UsersFileError> {
-        validate_name(&entry.name).map_err(|m| UsersFileError::Invalid {
-            path: self.path.clone(),
-            message: m,
-        })?;
+        validate_name(&entry.name).map_err(|m| self.invalid(m))?;
         if self.find(&entry.name).is_some() {
             return Err(UsersFileError::Exists(entry.name));
         }
@@ -137,16 +326,69 @@ impl UsersFile {
         Ok(self.users.remove(i))
     }
 
-    /// Home directory of a user, resolved against the users file's directory.
-    pub fn home_of(&self, entry: &UserEntry) -> PathBuf {
-        if entry.home.is_absolute() {
-            entry.home.clone()
+    /// Resolves a configured path against the users file's directory.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
         } else {
-            self.path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&entry.home)
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
         }
+    }
+
+    /// The user's effective mounts: own mounts, then group mounts on virtual paths the user
+    /// does not define; the root first.
+    pub fn mounts_of(&self, u: &UserEntry) -> Result<Vec<ResolvedMount>, String> {
+        let mut group_mounts = Vec::new();
+        for g in &u.groups {
+            let group = self
+                .groups
+                .iter()
+                .find(|x| x.name == *g)
+                .ok_or_else(|| format!("unknown group '{g}'"))?;
+            group_mounts.extend(group.mounts.iter().cloned());
+        }
+        self.merge_mounts(u.own_mounts(), &group_mounts)
+    }
+
+    pub fn anonymous_mounts(&self) -> Option<Vec<ResolvedMount>> {
+        let a = self.anonymous.as_ref().filter(|a| a.enabled)?;
+        self.merge_mounts(a.mounts.clone(), &[]).ok()
+    }
+
+    fn merge_mounts(
+        &self,
+        own: Vec<MountEntry>,
+        inherited: &[MountEntry],
+    ) -> Result<Vec<ResolvedMount>, String> {
+        let mut out: Vec<ResolvedMount> = Vec::new();
+        for m in own.iter().chain(inherited) {
+            validate_mount(m)?;
+            let name = if m.at == "/" {
+                None
+            } else {
+                Some(m.at.trim_start_matches('/').to_string())
+            };
+            if out.iter().any(|x| x.name == name) {
+                if own.iter().filter(|o| o.at == m.at).count() > 1 {
+                    return Err(format!("two mounts at {}", m.at));
+                }
+                continue; // the user's own entry wins over the group's
+            }
+            out.push(ResolvedMount {
+                name,
+                real: self.resolve_path(&m.path),
+                rights: m.rights,
+                quota_bytes: m.quota_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
+                mode: m.mode,
+            });
+        }
+        let root = out
+            .iter()
+            .position(|m| m.name.is_none())
+            .ok_or("no root mount: add `home = \"DIR\"` or a [[user.mount]] with at = \"/\"")?;
+        let r = out.remove(root);
+        out.insert(0, r);
+        Ok(out)
     }
 
     /// Writes atomically (temp file, fsync, rename), mode 0600: it holds password hashes.
@@ -167,13 +409,48 @@ impl UsersFile {
             .mode(0o600)
             .open(&tmp)
             .map_err(err)?;
-        f.write_all(b"# ftpsd users. Edit with 'ftpsd user add|passwd|del|list'.\n")
+        f.write_all(b"# ftpsd users. Edit with 'ftpsd user add|passwd|del|list|show|import'.\n")
             .map_err(err)?;
         f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_all().map_err(err)?;
         std::fs::rename(&tmp, &self.path).map_err(err)?;
         Ok(())
     }
+}
+
+fn validate_mount(m: &MountEntry) -> Result<(), String> {
+    if m.at == "/" {
+        return Ok(());
+    }
+    let name =
+        m.at.strip_prefix('/')
+            .ok_or_else(|| format!("mount at '{}' must start with '/'", m.at))?;
+    if name.is_empty()
+        || name.contains('/')
+        || name == "."
+        || name == ".."
+        || name.len() > 255
+        || name.contains('\\')
+        || name.contains('\0')
+    {
+        return Err(format!(
+            "mount at '{}' must be '/' or '/name' (one folder in the root)",
+            m.at
+        ));
+    }
+    Ok(())
+}
+
+/// `"up:down"` such as `"1:3"` (3 units down per unit up); both positive.
+pub fn parse_ratio(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("ratio '{s}' must look like 1:3 (upload:download, positive numbers)");
+    let (a, b) = s.split_once(':').ok_or_else(bad)?;
+    let a: u32 = a.trim().parse().map_err(|_| bad())?;
+    let b: u32 = b.trim().parse().map_err(|_| bad())?;
+    if a == 0 || b == 0 {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// User names: 1–64 characters, letters, digits and `._-@`; they appear in logs and paths.
@@ -196,19 +473,24 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn parse(s: &str) -> Result<UsersFile, UsersFileError> {
+        UsersFile::parse(s, Path::new("/etc/ftpsd/users.toml"))
+    }
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
     #[test]
     fn round_trip_and_validation() {
         let dir = std::env::temp_dir().join(format!("ftpsd-users-{}", std::process::id()));
         let path = dir.join("users.toml");
         let mut f = UsersFile::load(&path).unwrap();
         assert!(f.users.is_empty());
-        f.add(UserEntry {
-            name: "bob".into(),
-            password: "$argon2id$x".into(),
-            home: "files/bob".into(),
-            rights: Rights::ReadWrite,
-            disabled: false,
-        })
+        f.add(UserEntry::new(
+            "bob",
+            HASH.into(),
+            "files/bob".into(),
+            Rights::ReadWrite,
+        ))
         .unwrap();
         assert!(matches!(
             f.add(f.users[0].clone()),
@@ -217,7 +499,10 @@ mod tests {
         f.save().unwrap();
         let g = UsersFile::load(&path).unwrap();
         assert_eq!(g.users, f.users);
-        assert_eq!(g.home_of(&g.users[0]), dir.join("files/bob"));
+        assert_eq!(
+            g.mounts_of(&g.users[0]).unwrap()[0].real,
+            dir.join("files/bob")
+        );
         std::fs::write(
             &path,
             "[[user]]\nname = \"x\"\npassword = \"plain\"\nhome = \"/\"\nrights = \"r\"\n",
@@ -238,5 +523,98 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).unwrap();
         assert!(validate_name("../etc").is_err());
+    }
+
+    #[test]
+    fn mounts_groups_and_precedence() {
+        let f = parse(&format!(
+            r#"
+[[group]]
+name = "staff"
+[[group.mount]]
+path = "/srv/shared"
+at = "/shared"
+rights = "r"
+[[group.mount]]
+path = "/srv/group-music"
+at = "/music"
+rights = "r"
+
+[[user]]
+name = "bob"
+password = "{HASH}"
+groups = ["staff"]
+[[user.mount]]
+path = "home/bob"
+rights = "a"
+quota_mb = 2
+[[user.mount]]
+path = "/srv/bob-music"
+at = "/music"
+rights = "rw"
+mode = "resumable"
+"#
+        ))
+        .unwrap();
+        let m = f.mounts_of(&f.users[0]).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            (m[0].name.clone(), m[0].real.clone(), m[0].quota_bytes),
+            (None, PathBuf::from("/etc/ftpsd/home/bob"), Some(2 << 20))
+        );
+        let music = m
+            .iter()
+            .find(|x| x.name.as_deref() == Some("music"))
+            .unwrap();
+        assert_eq!(
+            (music.rights, music.mode),
+            (Rights::ReadWrite, UploadMode::Resumable),
+            "the user's own mount wins"
+        );
+        assert!(
+            m.iter()
+                .any(|x| x.name.as_deref() == Some("shared") && x.rights == Rights::Read)
+        );
+    }
+
+    #[test]
+    fn invalid_files_say_why() {
+        let e = parse(&format!(
+            "[[user]]\nname = \"a\"\npassword = \"{HASH}\"\ngroups = [\"nope\"]\nhome = \"x\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown group 'nope'"), "{e}");
+        let e = parse(&format!("[[user]]\nname = \"a\"\npassword = \"{HASH}\"\n[[user.mount]]\npath = \"x\"\nat = \"/a/b\"\nrights = \"r\"\n")).unwrap_err().to_string();
+        assert!(e.contains("one folder in the root"), "{e}");
+        let e = parse(&format!("[[user]]\nname = \"a\"\npassword = \"{HASH}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no root mount"), "{e}");
+        let e = parse(&format!(
+            "[[user]]\nname = \"a\"\npassword = \"{HASH}\"\nhome = \"x\"\nratio = \"3\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ratio"), "{e}");
+        let e = parse(&format!(
+            "[[user]]\nname = \"ftp\"\npassword = \"{HASH}\"\nhome = \"x\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("reserved"), "{e}");
+        let e = parse(&format!(
+            "[[user]]\nname = \"a\"\npassword = \"{HASH}\"\nhome = \"x\"\nallow = [\"10.0.0.x\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(":5:"), "{e}");
+    }
+
+    #[test]
+    fn ratio_format() {
+        assert_eq!(parse_ratio("1:3"), Ok((1, 3)));
+        assert!(parse_ratio("0:3").is_err());
+        assert!(parse_ratio("x").is_err());
     }
 }

@@ -2,8 +2,10 @@
 //! reply and the same cost for unknown users and wrong passwords.
 
 pub mod auth;
+pub mod csv_import;
 pub mod file;
 pub mod password;
+pub mod reload;
 
 pub use auth::{Authenticator, LoginError};
 pub use file::{UserEntry, UsersFile, UsersFileError};

@@ -1,6 +1,6 @@
 use std::io;
 
-use crate::fs::sandbox::WriteMode;
+use crate::fs::upload::UploadKind;
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
@@ -8,5 +8,5 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    super::stor::upload(s, path, WriteMode::Append, "APPE").await
+    super::stor::upload(s, path, UploadKind::Append, "APPE").await
 }

@@ -1,6 +1,6 @@
 use std::io;
 
-use crate::fs::FsError;
+use crate::fs::{FsError, VirtualPath};
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
@@ -10,10 +10,10 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     change_to(s, path).await
 }
 
-/// Shared with CDUP: enter `path` if it is a directory inside the sandbox.
-pub async fn change_to(s: &mut Session, path: crate::fs::VirtualPath) -> io::Result<()> {
+/// Shared with CDUP: enter `path` if it is a directory (mount folders included).
+pub async fn change_to(s: &mut Session, path: VirtualPath) -> io::Result<()> {
     let p = path.clone();
-    match s.fs(move |sb| sb.is_dir(&p)).await {
+    match s.fs(move |v| v.is_dir(&p)).await {
         Ok(true) => {
             let text = format!("Directory changed to {path}.");
             if let Some(l) = s.login.as_mut() {

@@ -6,11 +6,11 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_delete() {
+    if !s.rights_at(&path).can_delete() {
         return s.denied(&path, "deleting").await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.remove_file(&p)).await {
+    match s.fs(move |v| v.remove_file(&p)).await {
         Ok(()) => s.reply(250, format!("{path}: deleted.")).await,
         Err(e) => s.fs_error(&path, e).await,
     }

@@ -5,12 +5,12 @@ use std::io;
 
 use crate::data::transfer::Job;
 use crate::fs::listing::{EntryInfo, list_line};
-use crate::fs::{FsError, VirtualPath};
+use crate::fs::{FsError, Rights, VirtualPath};
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let direct = s.ctx.config.listing.list_files_directly;
-    let Some((path, entries)) = entries(s, arg, direct).await? else {
+    let Some((path, entries, _)) = entries(s, arg, direct).await? else {
         return Ok(());
     };
     let now = std::time::SystemTime::now();
@@ -22,13 +22,13 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     send_listing(s, path, text.into_bytes(), "LIST").await
 }
 
-/// Resolves and reads the directory to list. Replies and returns None when that fails
-/// (or, with `legacy_always_positive`, returns an empty listing).
+/// Resolves and reads the directory to list, with the rights that apply there. Replies and
+/// returns None when that fails (or, with `legacy_always_positive`, lists nothing).
 pub async fn entries(
     s: &mut Session,
     arg: Option<String>,
     files_too: bool,
-) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>)>> {
+) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>, Rights)>> {
     let path = match arg {
         Some(a) => match s.resolve(&a).await? {
             Some(p) => p,
@@ -36,7 +36,8 @@ pub async fn entries(
         },
         None => s.user().cwd.clone(),
     };
-    if !s.user().account.rights.can_read() {
+    let rights = s.rights_at(&path);
+    if !rights.can_read() {
         s.denied(&path, "listing").await?;
         return Ok(None);
     }
@@ -45,19 +46,21 @@ pub async fn entries(
     }
     let p = path.clone();
     let result = s
-        .fs(move |sb| {
-            if sb.is_dir(&p)? {
-                sb.list(&p)
+        .fs(move |v| {
+            if v.is_dir(&p)? {
+                v.list(&p)
             } else if files_too {
-                sb.stat(&p).map(|e| vec![e])
+                v.stat(&p).map(|e| vec![e])
             } else {
                 Err(FsError::NotADirectory)
             }
         })
         .await;
     match result {
-        Ok(entries) => Ok(Some((path, entries))),
-        Err(_) if s.ctx.config.listing.legacy_always_positive => Ok(Some((path, Vec::new()))),
+        Ok(entries) => Ok(Some((path, entries, rights))),
+        Err(_) if s.ctx.config.listing.legacy_always_positive => {
+            Ok(Some((path, Vec::new(), rights)))
+        }
         Err(e) => {
             s.data = None;
             s.fs_error(&path, e).await?;
@@ -74,7 +77,7 @@ pub async fn send_listing(
 ) -> io::Result<()> {
     let opening = format!("Opening data connection for {verb} {path}.");
     s.start_transfer(
-        Job::Listing(bytes),
+        Job::Bytes(bytes.into()),
         opening,
         format!("{verb} {path}"),
         "Listing complete".into(),

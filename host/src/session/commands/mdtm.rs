@@ -7,11 +7,11 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_read() {
+    if !s.rights_at(&path).can_read() {
         return s.denied(&path, "reading").await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.stat(&p)).await {
+    match s.fs(move |v| v.stat(&p)).await {
         Ok(e) => s.reply(213, mdtm(e.modified)).await,
         Err(e) => s.fs_error(&path, e).await,
     }

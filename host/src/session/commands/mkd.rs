@@ -7,11 +7,11 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_create() {
+    if !s.rights_at(&path).can_create() {
         return s.denied(&path, "creating directories").await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.mkdir(&p)).await {
+    match s.fs(move |v| v.mkdir(&p)).await {
         Ok(()) => {
             s.reply(257, format!("{} created.", quote_path(&path.as_string())))
                 .await

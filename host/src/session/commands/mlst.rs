@@ -12,15 +12,16 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         },
         None => s.user().cwd.clone(),
     };
-    if !s.user().account.rights.can_read() {
+    let rights = s.rights_at(&path);
+    if !rights.can_read() {
         return s.denied(&path, "listing").await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.stat(&p)).await {
+    match s.fs(move |v| v.stat(&p)).await {
         Ok(mut e) => {
             // MLST names the object by its full path (RFC 3659 §7.2).
             e.name = path.as_string();
-            let line = format!(" {}", mlsx_line(&e, s.facts, s.user().account.rights, None));
+            let line = format!(" {}", mlsx_line(&e, s.facts, rights, None));
             s.send(Reply::multi(
                 250,
                 vec![format!("Listing {path}"), line, "End".into()],

@@ -1,8 +1,7 @@
 use std::io;
-use std::sync::Arc;
 
-use crate::fs::{Sandbox, VirtualPath};
-use crate::session::{LoggedIn, Session};
+use crate::session::{Session, login};
+use crate::users::Authenticator;
 
 pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
     if s.login.is_some() {
@@ -12,28 +11,15 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
         return s.reply(503, "Send USER first.").await;
     };
     let ctx = s.ctx.clone();
+    if Authenticator::is_anonymous_name(&name)
+        && let Some(account) = ctx.auth.login_anonymous(&name)
+    {
+        // Any password; by custom an e-mail address, logged for the operator.
+        tracing::info!(peer = %s.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
+        return login::complete(s, account).await;
+    }
     match ctx.auth.login(&name, &pass).await {
-        Ok(account) => {
-            let home = account.home.clone();
-            let sandbox = tokio::task::spawn_blocking(move || Sandbox::open(&home)).await;
-            match sandbox {
-                Ok(Ok(sandbox)) => {
-                    tracing::info!(user = %account.name, peer = %s.peer, tls = s.control.is_tls(), "login");
-                    let name = account.name.clone();
-                    s.login = Some(LoggedIn {
-                        account,
-                        sandbox: Arc::new(sandbox),
-                        cwd: VirtualPath::root(),
-                    });
-                    s.reply(230, format!("User {name} logged in.")).await
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(user = %account.name, home = %account.home.display(), error = %e, "home directory unusable");
-                    s.reply(530, "Login refused: the home directory is not available; ask the administrator.").await
-                }
-                Err(_) => s.reply(451, "Local error during login.").await,
-            }
-        }
+        Ok(account) => login::complete(s, account).await,
         Err(e) => {
             tracing::info!(user = %name, peer = %s.peer, "login failed");
             s.reply(530, e.to_string()).await

@@ -1,6 +1,7 @@
 use std::io;
 
 use crate::data::transfer::Job;
+use crate::fs::vfs::Readable;
 use crate::protocol::command::TransferType;
 use crate::session::Session;
 
@@ -9,19 +10,23 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_read() {
+    if !s.rights_at(&path).can_read() {
         return s.denied(&path, "downloading").await;
     }
     if !s.data_ready().await? {
         return Ok(());
     }
     let p = path.clone();
-    let (file, size) = match s.fs(move |sb| sb.open_read(&p, offset)).await {
+    let readable = match s.fs(move |v| v.open_read(&p, offset)).await {
         Ok(r) => r,
         Err(e) => {
             s.data = None;
             return s.fs_error(&path, e).await;
         }
+    };
+    let size = match &readable {
+        Readable::File(_, size) => *size,
+        Readable::Bytes(b) => b.len() as u64,
     };
     if offset > size {
         s.data = None;
@@ -33,13 +38,17 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             .await;
     }
     let ascii = s.transfer_type == TransferType::Ascii;
+    let job = match readable {
+        Readable::File(file, _) => Job::Download { file, ascii },
+        Readable::Bytes(b) => Job::Bytes(b[offset as usize..].into()),
+    };
     let mode = if ascii { "ASCII" } else { "BINARY" };
     let opening = format!(
         "Opening {mode} mode data connection for {path} ({} bytes).",
         size - offset
     );
     s.start_transfer(
-        Job::Download { file, ascii },
+        job,
         opening,
         format!("RETR {path}"),
         "Transfer complete".into(),

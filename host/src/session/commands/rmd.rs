@@ -6,13 +6,11 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_delete() {
+    if !s.rights_at(&path).can_delete() {
         return s.denied(&path, "removing directories").await;
     }
-    if path.is_root()
-        || s.user().cwd.as_string().starts_with(&format!("{path}/"))
-        || s.user().cwd == path
-    {
+    let cwd = s.user().cwd.as_string();
+    if path.is_root() || cwd == path.as_string() || cwd.starts_with(&format!("{path}/")) {
         return s
             .reply(
                 550,
@@ -21,7 +19,7 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             .await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.rmdir(&p)).await {
+    match s.fs(move |v| v.rmdir(&p)).await {
         Ok(()) => s.reply(250, format!("{path}: directory removed.")).await,
         Err(e) => s.fs_error(&path, e).await,
     }

@@ -1,19 +1,29 @@
 use std::io;
 
+use crate::fs::{FsError, Target};
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_delete() {
+    if !s.rights_at(&path).can_delete() {
         return s.denied(&path, "renaming").await;
     }
-    if path.is_root() {
-        return s.reply(550, "/: cannot rename the root.").await;
+    let fixed = match s.user().vfs.locate(&path) {
+        Target::Message(_) => true,
+        Target::Real { rel, .. } => rel.is_root(),
+    };
+    if fixed {
+        return s
+            .fs_error(
+                &path,
+                FsError::Reserved("the root, a mount folder or the message file"),
+            )
+            .await;
     }
     let p = path.clone();
-    match s.fs(move |sb| sb.stat(&p)).await {
+    match s.fs(move |v| v.stat(&p)).await {
         Ok(_) => {
             s.rename_from = Some(path);
             s.reply(350, "Ready for RNTO.").await

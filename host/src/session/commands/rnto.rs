@@ -10,8 +10,11 @@ pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> 
     let Some(to) = s.resolve(&arg).await? else {
         return Ok(());
     };
+    if !s.rights_at(&to).can_delete() {
+        return s.denied(&to, "renaming").await;
+    }
     let (f, t) = (from.clone(), to.clone());
-    match s.fs(move |sb| sb.rename(&f, &t)).await {
+    match s.fs(move |v| v.rename(&f, &t)).await {
         Ok(()) => s.reply(250, format!("Renamed {from} to {to}.")).await,
         Err(e) => s.fs_error(&to, e).await,
     }

@@ -26,11 +26,22 @@ async fn status(s: &mut Session) -> io::Result<()> {
     let mut lines = vec!["ftpsd status:".to_string()];
     lines.push(format!(" Connected from {}", s.peer));
     match &s.login {
-        Some(l) => lines.push(format!(
-            " Logged in as {} (rights {})",
-            l.account.name,
-            l.account.rights.as_str()
-        )),
+        Some(l) => {
+            lines.push(format!(" Logged in as {}", l.account.name));
+            for m in &l.vfs.mounts {
+                let at = m
+                    .name
+                    .as_ref()
+                    .map(|n| format!("/{n}"))
+                    .unwrap_or_else(|| "/".into());
+                let quota = m
+                    .quota
+                    .as_ref()
+                    .map(|q| format!(", quota {}", q.describe()))
+                    .unwrap_or_default();
+                lines.push(format!(" Mount {at}: rights {}{quota}", m.rights.as_str()));
+            }
+        }
         None => lines.push(" Not logged in".into()),
     }
     lines.push(format!(
@@ -61,16 +72,16 @@ async fn listing(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.user().account.rights.can_read() {
+    if !s.rights_at(&path).can_read() {
         return s.denied(&path, "listing").await;
     }
     let p = path.clone();
     let entries = s
-        .fs(move |sb| {
-            if sb.is_dir(&p)? {
-                sb.list(&p)
+        .fs(move |v| {
+            if v.is_dir(&p)? {
+                v.list(&p)
             } else {
-                sb.stat(&p).map(|e| vec![e])
+                v.stat(&p).map(|e| vec![e])
             }
         })
         .await;

@@ -1,9 +1,10 @@
-//! STOR, and the upload path shared with APPE and STOU.
+//! STOR, and the upload path shared with APPE: rights (a new name needs create; an existing
+//! file needs overwrite), quota and upload mode are checked before the 150 reply.
 
 use std::io;
 
 use crate::data::transfer::Job;
-use crate::fs::sandbox::WriteMode;
+use crate::fs::upload::UploadKind;
 use crate::fs::{FsError, VirtualPath};
 use crate::protocol::command::TransferType;
 use crate::session::Session;
@@ -13,23 +14,21 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    let mode = if offset > 0 {
-        WriteMode::Resume(offset)
+    let kind = if offset > 0 {
+        UploadKind::Resume(offset)
     } else {
-        WriteMode::Replace
+        UploadKind::Store
     };
-    upload(s, path, mode, "STOR").await
+    upload(s, path, kind, "STOR").await
 }
 
-/// Checks rights for the write mode (a new name needs create; an existing file needs
-/// overwrite), opens the file and starts the transfer.
 pub async fn upload(
     s: &mut Session,
     path: VirtualPath,
-    mode: WriteMode,
+    kind: UploadKind,
     verb: &str,
 ) -> io::Result<()> {
-    let rights = s.user().account.rights;
+    let rights = s.rights_at(&path);
     if !rights.can_create() {
         return s.denied(&path, "uploading").await;
     }
@@ -37,13 +36,13 @@ pub async fn upload(
         return Ok(());
     }
     let p = path.clone();
-    let exists = match s.fs(move |sb| sb.stat(&p)).await {
+    let existing = match s.fs(move |v| v.stat(&p)).await {
         Ok(e) if e.is_dir => return refuse(s, &path, FsError::IsADirectory).await,
-        Ok(_) => true,
-        Err(FsError::NotFound) => false,
+        Ok(e) => Some(e.size),
+        Err(FsError::NotFound) => None,
         Err(e) => return refuse(s, &path, e).await,
     };
-    if exists && !rights.can_overwrite() {
+    if existing.is_some() && !rights.can_overwrite() {
         s.data = None;
         return s
             .reply(
@@ -55,21 +54,15 @@ pub async fn upload(
             )
             .await;
     }
-    // Without the overwrite right, a file may only be created, never extended or replaced.
-    let mode = if rights.can_overwrite() {
-        mode
-    } else {
-        WriteMode::CreateNew
-    };
     let p = path.clone();
-    let file = match s.fs(move |sb| sb.open_write(&p, mode)).await {
-        Ok(f) => f,
+    let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
+        Ok(plan) => plan,
         Err(e) => return refuse(s, &path, e).await,
     };
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(
-        Job::Upload { file, ascii },
+        Job::Upload { plan, ascii },
         opening,
         format!("{verb} {path}"),
         "Transfer complete".into(),

@@ -9,7 +9,7 @@ use crate::session::Session;
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     s.rest = 0;
     let dir = s.user().cwd.clone();
-    if !s.user().account.rights.can_create() {
+    if !s.rights_at(&dir).can_create() {
         return s.denied(&dir, "uploading").await;
     }
     if !s.data_ready().await? {
@@ -22,7 +22,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         .map(str::to_string)
         .unwrap_or_else(|| format!("ftpsd-{}", std::process::id()));
     let d = dir.clone();
-    let (file, path) = match s.fs(move |sb| sb.create_unique(&d, &base)).await {
+    let (plan, path) = match s.fs(move |v| v.open_unique(&d, &base)).await {
         Ok(r) => r,
         Err(e) => {
             s.data = None;
@@ -33,7 +33,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
-        Job::Upload { file, ascii },
+        Job::Upload { plan, ascii },
         opening,
         format!("STOU {path}"),
         format!("Transfer complete; stored as FILE: {name}"),

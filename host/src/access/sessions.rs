@@ -1,0 +1,141 @@
+//! Logged-in sessions: per-user session limits and "no double login from the same IP", counted
+//! exactly (check and insert under one lock), and a way to end a user's sessions (a users-file
+//! reload that deletes or disables the user).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionLimitError {
+    #[error("Too many sessions for user {0} ({1} allowed).")]
+    PerUser(String, u32),
+    #[error("User {0} is already logged in from your address; double login is not allowed.")]
+    DoubleLogin(String),
+}
+
+struct Entry {
+    user: String,
+    ip: IpAddr,
+    kill: watch::Sender<Option<String>>,
+}
+
+#[derive(Default)]
+pub struct SessionRegistry {
+    entries: Mutex<HashMap<u64, Entry>>,
+    next: AtomicU64,
+}
+
+/// Held by a logged-in session; dropping it unregisters the session.
+pub struct LoginGuard {
+    id: u64,
+    registry: Arc<SessionRegistry>,
+    /// Becomes `Some(reason)` when the session must end.
+    pub kill: watch::Receiver<Option<String>>,
+}
+
+impl SessionRegistry {
+    pub fn register(
+        self: &Arc<Self>,
+        user: &str,
+        ip: IpAddr,
+        max_sessions: u32,
+        no_double_login: bool,
+    ) -> Result<LoginGuard, SessionLimitError> {
+        let key = user.to_ascii_lowercase();
+        let ip = crate::config::network::canonical(ip);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = entries.values().filter(|e| e.user == key);
+        let (count, same_ip) = mine.fold((0u32, false), |(n, same), e| (n + 1, same || e.ip == ip));
+        if no_double_login && same_ip {
+            return Err(SessionLimitError::DoubleLogin(user.into()));
+        }
+        if max_sessions > 0 && count >= max_sessions {
+            return Err(SessionLimitError::PerUser(user.into(), max_sessions));
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(None);
+        entries.insert(
+            id,
+            Entry {
+                user: key,
+                ip,
+                kill: tx,
+            },
+        );
+        Ok(LoginGuard {
+            id,
+            registry: self.clone(),
+            kill: rx,
+        })
+    }
+
+    /// Ends every session of `user`; returns how many were told.
+    pub fn end_user(&self, user: &str, reason: &str) -> usize {
+        let key = user.to_ascii_lowercase();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for e in entries.values().filter(|e| e.user == key) {
+            let _ = e.kill.send(Some(reason.to_string()));
+            n += 1;
+        }
+        n
+    }
+
+    /// Names of users with at least one session (for reloads).
+    pub fn logged_in_users(&self) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<String> = entries.values().map(|e| e.user.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn count(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Drop for LoginGuard {
+    fn drop(&mut self) {
+        self.registry
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        let r = Arc::new(SessionRegistry::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let g1 = r.register("Bob", a, 2, true).unwrap();
+        assert_eq!(
+            r.register("bob", a, 2, true).err(),
+            Some(SessionLimitError::DoubleLogin("bob".into()))
+        );
+        let _g2 = r.register("bob", b, 2, true).unwrap();
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        assert_eq!(
+            r.register("bob", c, 2, true).err(),
+            Some(SessionLimitError::PerUser("bob".into(), 2))
+        );
+        assert!(
+            r.register("alice", a, 2, true).is_ok(),
+            "other users are not affected"
+        );
+        drop(g1);
+        let g3 = r.register("bob", c, 2, false).unwrap();
+        assert_eq!(r.end_user("BOB", "deleted"), 2);
+        assert_eq!(g3.kill.borrow().as_deref(), Some("deleted"));
+    }
+}

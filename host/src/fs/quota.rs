@@ -1,0 +1,139 @@
+//! Quotas per mount: usage is scanned once (bounded) and then kept incrementally as uploads
+//! reserve bytes and deletions release them. Shared by every session using the same directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The most directory entries a usage scan visits; beyond it the figure is a lower bound.
+pub const SCAN_LIMIT: usize = 1_000_000;
+
+#[derive(Debug)]
+pub struct Quota {
+    limit: AtomicU64,
+    used: AtomicU64,
+}
+
+impl Quota {
+    pub fn new(limit: u64, used: u64) -> Quota {
+        Quota {
+            limit: AtomicU64::new(limit),
+            used: AtomicU64::new(used),
+        }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Reserves `n` bytes if they fit under the limit (exact under concurrency).
+    pub fn try_reserve(&self, n: u64) -> bool {
+        let limit = self.limit();
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_add(n).filter(|t| *t <= limit)
+            })
+            .is_ok()
+    }
+
+    pub fn release(&self, n: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{:.1} of {:.1} MB used",
+            self.used() as f64 / 1048576.0,
+            self.limit() as f64 / 1048576.0
+        )
+    }
+}
+
+/// One [`Quota`] per real directory.
+#[derive(Default)]
+pub struct QuotaRegistry {
+    map: Mutex<HashMap<PathBuf, Arc<Quota>>>,
+}
+
+impl QuotaRegistry {
+    /// The quota of `dir` with `limit`; the first call scans the directory (blocking).
+    pub fn get(&self, dir: &Path, limit: u64) -> Arc<Quota> {
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if let Some(q) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            q.limit.store(limit, Ordering::Relaxed);
+            return q.clone();
+        }
+        let used = disk_usage(&key);
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let q = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Quota::new(limit, used)));
+        q.limit.store(limit, Ordering::Relaxed);
+        q.clone()
+    }
+}
+
+/// Bytes of regular files below `dir` (symlinks not followed), at most [`SCAN_LIMIT`] entries.
+pub fn disk_usage(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut visited = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            visited += 1;
+            if visited > SCAN_LIMIT {
+                tracing::warn!(dir = %dir.display(), "quota scan stopped after {SCAN_LIMIT} entries; usage is a lower bound");
+                return total;
+            }
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                total += e.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_release_exact() {
+        let q = Quota::new(100, 40);
+        assert!(q.try_reserve(60));
+        assert!(!q.try_reserve(1));
+        q.release(10);
+        assert!(q.try_reserve(10));
+        assert!(!q.try_reserve(u64::MAX));
+        q.release(1000);
+        assert_eq!(q.used(), 0);
+    }
+
+    #[test]
+    fn concurrent_reservations_never_exceed() {
+        let q = Arc::new(Quota::new(1000, 0));
+        let ok: usize = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..1000).filter(|_| q.try_reserve(1)).count()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(ok, 1000);
+        assert_eq!(q.used(), 1000);
+    }
+}

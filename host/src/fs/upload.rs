@@ -1,0 +1,214 @@
+//! Upload plans: where an upload's bytes go and what happens when it ends.
+//!
+//! Atomic mode writes a hidden temporary file in the target's directory and renames it over
+//! the target only after the data is complete and fsynced; failure, abort or disconnect delete
+//! it, and a killed server's leftovers are removed at the next start. Resumable mode writes the
+//! target in place so REST+STOR can continue it. APPE appends in place in both modes and, on
+//! failure, cuts the file back to its old length: the previous content is never lost.
+//! Quota: the writer reserves every chunk; failures release what they reserved.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::quota::Quota;
+use super::sandbox::WriteMode;
+use super::{FsError, Sandbox, VirtualPath};
+use crate::users::file::UploadMode;
+
+/// Name prefix of atomic-upload temporaries; hidden from listings, cleaned at start.
+pub const TEMP_PREFIX: &str = ".ftpsd-upload-";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    Store,
+    Append,
+    Resume(u64),
+    /// STOU: the target is a fresh name, never an existing file.
+    Unique,
+}
+
+pub struct UploadPlan {
+    pub file: std::fs::File,
+    pub quota: Option<Arc<Quota>>,
+    sandbox: Arc<Sandbox>,
+    finish: Finish,
+}
+
+enum Finish {
+    /// Rename `temp` over `target`; `replaced` bytes of the old version leave the quota.
+    Atomic {
+        temp: VirtualPath,
+        target: VirtualPath,
+        replaced: u64,
+    },
+    /// Written in place. On failure: cut back to `keep` bytes (None = remove the file) when
+    /// `restore` is set, else keep the partial file for a later REST.
+    InPlace {
+        target: VirtualPath,
+        keep: Option<u64>,
+        restore: bool,
+    },
+}
+
+impl UploadPlan {
+    /// Opens the upload. `existing` is the current size of the target, if it exists.
+    pub fn open(
+        sandbox: &Arc<Sandbox>,
+        quota: Option<Arc<Quota>>,
+        mode: UploadMode,
+        target: &VirtualPath,
+        kind: UploadKind,
+        existing: Option<u64>,
+    ) -> Result<UploadPlan, FsError> {
+        let in_place =
+            |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<UploadPlan, FsError> {
+                let file = sandbox.open_write(target, wm)?;
+                Ok(UploadPlan {
+                    file,
+                    quota: quota.clone(),
+                    sandbox: sandbox.clone(),
+                    finish: Finish::InPlace {
+                        target: target.clone(),
+                        keep,
+                        restore,
+                    },
+                })
+            };
+        let plan = match (kind, mode) {
+            (UploadKind::Append, _) => in_place(WriteMode::Append, existing, true)?,
+            (UploadKind::Unique, UploadMode::Atomic) => in_place(WriteMode::CreateNew, None, true)?,
+            (UploadKind::Unique, UploadMode::Resumable) => {
+                in_place(WriteMode::CreateNew, None, false)?
+            }
+            (UploadKind::Resume(_), UploadMode::Atomic) => {
+                return Err(FsError::ResumeNeedsResumableMode);
+            }
+            (UploadKind::Resume(offset), UploadMode::Resumable) => {
+                let plan = in_place(WriteMode::Resume(offset), Some(offset), false)?;
+                release(&quota, existing.unwrap_or(0).saturating_sub(offset));
+                plan
+            }
+            (UploadKind::Store, UploadMode::Resumable) => {
+                let plan = in_place(WriteMode::Replace, None, false)?;
+                release(&quota, existing.unwrap_or(0));
+                plan
+            }
+            (UploadKind::Store, UploadMode::Atomic) => {
+                let dir = target.parent();
+                let (file, temp) = create_temp(sandbox, &dir)?;
+                UploadPlan {
+                    file,
+                    quota,
+                    sandbox: sandbox.clone(),
+                    finish: Finish::Atomic {
+                        temp,
+                        target: target.clone(),
+                        replaced: existing.unwrap_or(0),
+                    },
+                }
+            }
+        };
+        Ok(plan)
+    }
+
+    /// The data is complete and fsynced: make it the file.
+    pub fn commit(self) -> Result<(), FsError> {
+        match self.finish {
+            Finish::Atomic {
+                temp,
+                target,
+                replaced,
+            } => {
+                if let Err(e) = self.sandbox.rename(&temp, &target) {
+                    let _ = self.sandbox.remove_file(&temp);
+                    return Err(e);
+                }
+                release(&self.quota, replaced);
+                Ok(())
+            }
+            Finish::InPlace { .. } => Ok(()),
+        }
+    }
+
+    /// The upload failed or was aborted after reserving `reserved` bytes. A quota failure always
+    /// removes what this upload wrote.
+    pub fn abandon(self, reserved: u64, quota_exceeded: bool) {
+        release(&self.quota, reserved);
+        match self.finish {
+            Finish::Atomic { temp, .. } => {
+                let _ = self.sandbox.remove_file(&temp);
+            }
+            Finish::InPlace {
+                target,
+                keep,
+                restore,
+            } => {
+                if restore || quota_exceeded {
+                    match keep {
+                        Some(len) => {
+                            let _ = self.file.set_len(len);
+                        }
+                        None => {
+                            let _ = self.sandbox.remove_file(&target);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn release(quota: &Option<Arc<Quota>>, n: u64) {
+    if let Some(q) = quota {
+        q.release(n);
+    }
+}
+
+fn create_temp(
+    sandbox: &Sandbox,
+    dir: &VirtualPath,
+) -> Result<(std::fs::File, VirtualPath), FsError> {
+    for _ in 0..16 {
+        let name = format!("{TEMP_PREFIX}{:016x}.tmp", rand::random::<u64>());
+        let temp = dir.join(&name);
+        match sandbox.open_write(&temp, WriteMode::CreateNew) {
+            Ok(f) => return Ok((f, temp)),
+            Err(FsError::Exists) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(FsError::Exists)
+}
+
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp")
+}
+
+/// Removes atomic-upload leftovers below `dir` (a server killed mid-upload); bounded scan.
+/// Returns how many were removed.
+pub fn clean_temporaries(dir: &Path) -> usize {
+    let mut removed = 0;
+    let mut visited = 0usize;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            visited += 1;
+            if visited > super::quota::SCAN_LIMIT {
+                return removed;
+            }
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file()
+                && is_temp_name(&e.file_name().to_string_lossy())
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}

@@ -1,0 +1,301 @@
+//! A user's view: the root mount, mount folders in the root (`/music`), and the virtual
+//! message file. `locate` maps a virtual path to the mount that owns it. Pure except for the
+//! sandboxes it holds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::listing::EntryInfo;
+use super::quota::Quota;
+use super::{FsError, Rights, Sandbox, VirtualPath};
+use crate::users::file::UploadMode;
+
+pub struct Mount {
+    /// `None` for the root.
+    pub name: Option<String>,
+    pub real: PathBuf,
+    pub sandbox: Arc<Sandbox>,
+    pub rights: Rights,
+    pub quota: Option<Arc<Quota>>,
+    pub mode: UploadMode,
+}
+
+/// The message file from the config: listed in the root, downloadable, never writable.
+pub struct VirtualFile {
+    pub name: String,
+    pub bytes: Arc<[u8]>,
+    pub modified: SystemTime,
+}
+
+pub struct Vfs {
+    /// `mounts[0]` is the root.
+    pub mounts: Vec<Mount>,
+    pub show_mounts: bool,
+    pub message: Option<Arc<VirtualFile>>,
+}
+
+/// Where a virtual path lives.
+pub enum Target<'a> {
+    /// In `mount`, at `rel` (relative to the mount's root; root = the mount point itself).
+    Real {
+        mount: &'a Mount,
+        rel: VirtualPath,
+    },
+    Message(&'a Arc<VirtualFile>),
+}
+
+impl Vfs {
+    pub fn root(&self) -> &Mount {
+        &self.mounts[0]
+    }
+
+    pub fn locate(&self, p: &VirtualPath) -> Target<'_> {
+        if let Some(first) = p.first() {
+            if let Some(m) = self.mounts[1..]
+                .iter()
+                .find(|m| m.name.as_deref() == Some(first))
+            {
+                return Target::Real {
+                    mount: m,
+                    rel: p.strip_first(),
+                };
+            }
+            if let Some(msg) = &self.message
+                && p.len() == 1
+                && msg.name == first
+            {
+                return Target::Message(msg);
+            }
+        }
+        Target::Real {
+            mount: self.root(),
+            rel: p.clone(),
+        }
+    }
+
+    /// Extra entries of the root listing (mount folders, message file); real entries with the
+    /// same names are hidden behind them.
+    pub fn root_extras(&self) -> Vec<EntryInfo> {
+        let mut v = Vec::new();
+        if self.show_mounts {
+            for m in &self.mounts[1..] {
+                let name = m.name.clone().unwrap_or_default();
+                let modified = m
+                    .sandbox
+                    .stat(&VirtualPath::root())
+                    .map(|e| e.modified)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                v.push(EntryInfo {
+                    name,
+                    is_dir: true,
+                    size: 0,
+                    modified,
+                    mode: 0o755,
+                });
+            }
+        }
+        if let Some(msg) = &self.message {
+            v.push(message_info(msg));
+        }
+        v
+    }
+
+    /// Names in the root that a real entry must not use (mount names, the message file).
+    pub fn reserved_root_name(&self, name: &str) -> bool {
+        self.mounts[1..]
+            .iter()
+            .any(|m| m.name.as_deref() == Some(name))
+            || self.message.as_ref().is_some_and(|m| m.name == name)
+    }
+
+    /// Lists a directory: real entries, plus (at the root) mount folders and the message file.
+    pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
+        match self.locate(p) {
+            Target::Message(_) => Err(FsError::NotADirectory),
+            Target::Real { mount, rel } => {
+                let mut entries = mount.sandbox.list(&rel)?;
+                if p.is_root() {
+                    entries.retain(|e| !self.reserved_root_name(&e.name));
+                    entries.extend(self.root_extras());
+                    entries.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+                Ok(entries)
+            }
+        }
+    }
+
+    pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
+        match self.locate(p) {
+            Target::Message(m) => Ok(message_info(m)),
+            Target::Real { mount, rel } => {
+                let mut e = mount.sandbox.stat(&rel)?;
+                if let Some(name) = p.file_name() {
+                    e.name = name.to_string();
+                }
+                Ok(e)
+            }
+        }
+    }
+}
+
+pub fn message_info(m: &VirtualFile) -> EntryInfo {
+    EntryInfo {
+        name: m.name.clone(),
+        is_dir: false,
+        size: m.bytes.len() as u64,
+        modified: m.modified,
+        mode: 0o444,
+    }
+}
+
+/// What RETR reads: a real file (with its size) or the message file's bytes.
+pub enum Readable {
+    File(std::fs::File, u64),
+    Bytes(Arc<[u8]>),
+}
+
+impl Vfs {
+    pub fn is_dir(&self, p: &VirtualPath) -> Result<bool, FsError> {
+        match self.locate(p) {
+            Target::Message(_) => Ok(false),
+            Target::Real { mount, rel } => mount.sandbox.is_dir(&rel),
+        }
+    }
+
+    /// Refuses names in the root that belong to a mount folder or the message file.
+    fn check_writable_name(&self, p: &VirtualPath) -> Result<(), FsError> {
+        if p.len() == 1 && p.first().is_some_and(|n| self.reserved_root_name(n)) {
+            return Err(FsError::Reserved("a mount folder or the message file"));
+        }
+        if p.file_name().is_some_and(super::upload::is_temp_name) {
+            return Err(FsError::Reserved("upload temporaries"));
+        }
+        Ok(())
+    }
+
+    pub fn mkdir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        self.check_writable_name(p)?;
+        match self.locate(p) {
+            Target::Message(_) => Err(FsError::Exists),
+            Target::Real { mount, rel } => mount.sandbox.mkdir(&rel),
+        }
+    }
+
+    pub fn rmdir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        match self.locate(p) {
+            Target::Message(_) => Err(FsError::NotADirectory),
+            Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
+            Target::Real { mount, rel } => mount.sandbox.rmdir(&rel),
+        }
+    }
+
+    pub fn remove_file(&self, p: &VirtualPath) -> Result<(), FsError> {
+        self.check_writable_name(p)?;
+        match self.locate(p) {
+            Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Real { mount, rel } => {
+                let size = mount.sandbox.stat(&rel).map(|e| e.size).unwrap_or(0);
+                mount.sandbox.remove_file(&rel)?;
+                if let Some(q) = &mount.quota {
+                    q.release(size);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Renames within one mount; a file replaced by the rename leaves the quota.
+    pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
+        self.check_writable_name(from)?;
+        self.check_writable_name(to)?;
+        match (self.locate(from), self.locate(to)) {
+            (Target::Real { mount: a, rel: ra }, Target::Real { mount: b, rel: rb }) => {
+                if !std::ptr::eq(a, b) {
+                    return Err(FsError::CrossMount);
+                }
+                if ra.is_root() || rb.is_root() {
+                    return Err(FsError::Reserved("a mount folder"));
+                }
+                let replaced = a
+                    .sandbox
+                    .stat(&rb)
+                    .ok()
+                    .filter(|e| !e.is_dir)
+                    .map(|e| e.size)
+                    .unwrap_or(0);
+                a.sandbox.rename(&ra, &rb)?;
+                if let Some(q) = &a.quota {
+                    q.release(replaced);
+                }
+                Ok(())
+            }
+            _ => Err(FsError::Reserved("the message file")),
+        }
+    }
+
+    pub fn open_read(&self, p: &VirtualPath, offset: u64) -> Result<Readable, FsError> {
+        match self.locate(p) {
+            Target::Message(m) => Ok(Readable::Bytes(m.bytes.clone())),
+            Target::Real { mount, rel } => {
+                let (f, size) = mount.sandbox.open_read(&rel, offset)?;
+                Ok(Readable::File(f, size))
+            }
+        }
+    }
+
+    /// Opens an upload into `p` (see [`super::upload`]); `existing` is the target's size.
+    pub fn open_upload(
+        &self,
+        p: &VirtualPath,
+        kind: super::upload::UploadKind,
+        existing: Option<u64>,
+    ) -> Result<super::upload::UploadPlan, FsError> {
+        self.check_writable_name(p)?;
+        match self.locate(p) {
+            Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Real { mount, rel } => {
+                if rel.is_root() {
+                    return Err(FsError::IsADirectory);
+                }
+                if let Some(q) = &mount.quota
+                    && q.used() >= q.limit()
+                {
+                    return Err(FsError::QuotaFull(q.describe()));
+                }
+                super::upload::UploadPlan::open(
+                    &mount.sandbox,
+                    mount.quota.clone(),
+                    mount.mode,
+                    &rel,
+                    kind,
+                    existing,
+                )
+            }
+        }
+    }
+
+    /// STOU: a fresh name in `dir` derived from `base`.
+    pub fn open_unique(
+        &self,
+        dir: &VirtualPath,
+        base: &str,
+    ) -> Result<(super::upload::UploadPlan, VirtualPath), FsError> {
+        let mut candidate = dir.resolve(base)?;
+        for n in 1..1000u32 {
+            if self.stat(&candidate).is_err()
+                && !candidate
+                    .file_name()
+                    .is_some_and(|f| dir.is_root() && self.reserved_root_name(f))
+            {
+                match self.open_upload(&candidate, super::upload::UploadKind::Unique, None) {
+                    Ok(plan) => return Ok((plan, candidate)),
+                    Err(FsError::Exists) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            candidate = dir.resolve(&format!("{base}.{n}"))?;
+        }
+        Err(FsError::Exists)
+    }
+}

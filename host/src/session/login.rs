@@ -1,0 +1,126 @@
+//! Turning an authenticated account into a session's view, and keeping it current: the VFS is
+//! built at login and rebuilt when the users file changes (the next command sees new rights).
+
+use std::io;
+use std::sync::Arc;
+
+use super::{LoggedIn, Session};
+use crate::fs::{Mount, Sandbox, Vfs, VirtualPath};
+use crate::server::ServerContext;
+use crate::users::auth::Account;
+
+/// Opens the sandboxes and quotas of an account's mounts (blocking work off the runtime).
+/// A missing root is an error; a missing extra mount is skipped with a warning.
+pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vfs, String> {
+    let ctx = ctx.clone();
+    let account = account.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut mounts = Vec::new();
+        for (i, m) in account.mounts.iter().enumerate() {
+            let sandbox = match Sandbox::open(&m.real) {
+                Ok(s) => Arc::new(s),
+                Err(e) if i == 0 => return Err(format!("home {} is not usable: {e}", m.real.display())),
+                Err(e) => {
+                    tracing::warn!(user = %account.name, dir = %m.real.display(), error = %e, "mount skipped");
+                    continue;
+                }
+            };
+            let quota = m.quota_bytes.map(|limit| ctx.quotas.get(&m.real, limit));
+            mounts.push(Mount { name: m.name.clone(), real: m.real.clone(), sandbox, rights: m.rights, quota, mode: m.mode });
+        }
+        Ok(Vfs { mounts, show_mounts: account.show_mounts, message: ctx.message.clone() })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Completes a login whose password (or anonymity) was accepted: per-user IP rules, session
+/// limits, the view. Replies 230 or 530.
+pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
+    if !account.ip_rules.admits(s.peer.ip()) {
+        // Same reply and delay as a wrong password: the ban on this address is no oracle.
+        tracing::info!(user = %account.name, peer = %s.peer, "login refused by the user's IP rules");
+        tokio::time::sleep(std::time::Duration::from_millis(
+            s.ctx.config.server.login_failure_delay_ms,
+        ))
+        .await;
+        return s
+            .reply(530, crate::users::LoginError::Incorrect.to_string())
+            .await;
+    }
+    let guard = match s.ctx.sessions.register(
+        &account.name,
+        s.peer.ip(),
+        account.max_sessions,
+        s.ctx.config.access.no_double_login,
+    ) {
+        Ok(g) => g,
+        Err(e) => return s.reply(530, e.to_string()).await,
+    };
+    let generation = s.ctx.auth.generation();
+    let vfs = match build_vfs(&s.ctx, &account).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(user = %account.name, error = %e, "login refused");
+            return s
+                .reply(
+                    530,
+                    "Login refused: the home directory is not available; ask the administrator.",
+                )
+                .await;
+        }
+    };
+    tracing::info!(user = %account.name, peer = %s.peer, tls = s.control.is_tls(), anonymous = account.anonymous, "login");
+    let text = if account.anonymous {
+        "Anonymous login ok; access is restricted.".to_string()
+    } else {
+        format!("User {} logged in.", account.name)
+    };
+    s.login = Some(LoggedIn {
+        account,
+        vfs: Arc::new(vfs),
+        cwd: VirtualPath::root(),
+        guard,
+        generation,
+    });
+    s.reply(230, text).await
+}
+
+/// Before each command: if the users file changed, rebuild the account and view. Returns false
+/// (after replying 421 and ending the session) when the account is gone or disabled.
+pub async fn refresh(s: &mut Session) -> io::Result<bool> {
+    let Some(l) = &s.login else { return Ok(true) };
+    let generation = s.ctx.auth.generation();
+    if l.generation == generation {
+        return Ok(true);
+    }
+    let (name, anonymous) = (l.account.name.clone(), l.account.anonymous);
+    let Some(account) = s.ctx.auth.current(&name, anonymous) else {
+        s.quit = true;
+        s.reply(
+            421,
+            "Your account was removed or disabled; closing the session.",
+        )
+        .await?;
+        return Ok(false);
+    };
+    match build_vfs(&s.ctx, &account).await {
+        Ok(vfs) => {
+            if let Some(l) = s.login.as_mut() {
+                l.account = account;
+                l.vfs = Arc::new(vfs);
+                l.generation = generation;
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            s.quit = true;
+            s.reply(
+                421,
+                format!("Your account cannot be used any more ({e}); closing the session."),
+            )
+            .await?;
+            Ok(false)
+        }
+    }
+}

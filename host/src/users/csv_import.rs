@@ -1,0 +1,268 @@
+//! CSV import of users in the classic product's export format: `;`-separated, a header row,
+//! columns `name;password;path1;rights1;quota1;path2;…;ratio;groups` (matched by header name,
+//! any order, case-insensitive). `path1` is the root; `pathN` appears as `/<last component>`.
+//! Handles a UTF-8 BOM, CRLF, quoted fields, and old Windows exports in Latin-1.
+//! Passwords are hashed here; plaintext never leaves this function.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::file::{MountEntry, UploadMode, UserEntry, UsersFile, parse_ratio, validate_name};
+use crate::fs::Rights;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {}: {}", self.line, self.reason)
+    }
+}
+
+/// Text of the file: UTF-8 (BOM stripped), else Latin-1.
+pub fn decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// Parses the rows into user entries (passwords hashed with `hash`). Rows that name an
+/// existing user, or repeat a name, are errors.
+pub fn parse(
+    bytes: &[u8],
+    existing: &UsersFile,
+    hash: impl Fn(&str) -> String,
+) -> Result<(Vec<(u64, UserEntry)>, Vec<RowError>), String> {
+    let text = decode(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("cannot read the header row: {e}"))?
+        .clone();
+    let col: HashMap<String, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.to_ascii_lowercase(), i))
+        .collect();
+    for required in ["name", "password", "path1"] {
+        if !col.contains_key(required) {
+            return Err(format!(
+                "header row has no '{required}' column (found: {})",
+                headers.iter().collect::<Vec<_>>().join(";")
+            ));
+        }
+    }
+    let max_path = headers
+        .iter()
+        .filter_map(|h| {
+            h.to_ascii_lowercase()
+                .strip_prefix("path")
+                .and_then(|n| n.parse::<u32>().ok())
+        })
+        .max()
+        .unwrap_or(1);
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| line_at(&text, p.byte())).unwrap_or(0);
+                errors.push(RowError {
+                    line,
+                    reason: format!("unreadable row: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record
+            .position()
+            .map(|p| line_at(&text, p.byte()))
+            .unwrap_or(0);
+        let field = |name: &str| {
+            col.get(name)
+                .and_then(|i| record.get(*i))
+                .unwrap_or("")
+                .to_string()
+        };
+        match row(&field, max_path, existing, &mut seen, &hash) {
+            Ok(u) => ok.push((line, u)),
+            Err(reason) => errors.push(RowError { line, reason }),
+        }
+    }
+    Ok((ok, errors))
+}
+
+/// 1-based line of a record starting at `byte`. With CRLF the csv reader reports the offset of
+/// the preceding `\n`, so the byte at the offset is counted too.
+fn line_at(text: &str, byte: u64) -> u64 {
+    let end = (byte as usize + 1).min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
+        + 1
+}
+
+fn row(
+    field: &dyn Fn(&str) -> String,
+    max_path: u32,
+    existing: &UsersFile,
+    seen: &mut std::collections::HashSet<String>,
+    hash: &dyn Fn(&str) -> String,
+) -> Result<UserEntry, String> {
+    let name = field("name");
+    validate_name(&name)?;
+    if existing.find(&name).is_some() {
+        return Err(format!("user '{name}' already exists"));
+    }
+    if !seen.insert(name.to_ascii_lowercase()) {
+        return Err(format!("user '{name}' appears twice in the file"));
+    }
+    let password = field("password");
+    if password.is_empty() {
+        return Err("empty password".into());
+    }
+    let mut mounts = Vec::new();
+    for n in 1..=max_path {
+        let path = field(&format!("path{n}"));
+        if path.is_empty() {
+            if n == 1 {
+                return Err("path1 (the home directory) is empty".into());
+            }
+            continue;
+        }
+        let rights_text = field(&format!("rights{n}")).to_ascii_lowercase();
+        let rights = if rights_text.is_empty() {
+            Rights::Read
+        } else {
+            Rights::parse(&rights_text)
+                .ok_or_else(|| format!("rights{n} '{rights_text}' is not one of r, w, rw, a"))?
+        };
+        let quota = field(&format!("quota{n}"));
+        let quota_mb = if quota.is_empty() || quota == "0" {
+            None
+        } else {
+            Some(
+                quota
+                    .parse::<u64>()
+                    .map_err(|_| format!("quota{n} '{quota}' is not a number of MB"))?,
+            )
+        };
+        let at = if n == 1 {
+            "/".to_string()
+        } else {
+            let base = PathBuf::from(&path)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| format!("path{n} '{path}' has no folder name"))?;
+            format!("/{base}")
+        };
+        if mounts.iter().any(|m: &MountEntry| m.at == at) {
+            return Err(format!("path{n} would appear as {at} twice"));
+        }
+        mounts.push(MountEntry {
+            path: PathBuf::from(path),
+            at,
+            rights,
+            quota_mb,
+            mode: UploadMode::Atomic,
+        });
+    }
+    let ratio = Some(field("ratio")).filter(|r| !r.is_empty() && r != "0" && r != "0:0");
+    if let Some(r) = &ratio {
+        parse_ratio(r)?;
+    }
+    let groups: Vec<String> = field("groups")
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect();
+    for g in &groups {
+        if !existing.groups.iter().any(|x| x.name == *g) {
+            return Err(format!("unknown group '{g}'"));
+        }
+    }
+    let mut u = UserEntry::new(&name, hash(&password), PathBuf::new(), Rights::Read);
+    u.home = None;
+    u.rights = None;
+    u.mounts = mounts;
+    u.groups = groups;
+    u.ratio = ratio;
+    Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(p: &str) -> String {
+        format!("$argon2id$test${}", p.len())
+    }
+
+    #[test]
+    fn good_and_bad_rows_with_bom_crlf_quotes() {
+        let csv = "\u{FEFF}Name;Password;Path1;Rights1;Quota1;Path2;Rights2;Quota2;Ratio;Groups\r\n\
+                   anna;\"pa;ss\";/srv/anna;rw;100;/srv/music;r;;1:3;\r\n\
+                   bad name;x;/srv/x;r;;;;;;\r\n\
+                   carl;pw;/srv/carl;rwx;;;;;;\r\n\
+                   dora;pw;;r;;;;;;\r\n\
+                   emil;pw;/srv/emil;a;abc;;;;;\r\n\
+                   fritz;pw;/srv/fritz;R;;;;;2:1;nogroup\r\n";
+        let (ok, errors) = parse(csv.as_bytes(), &UsersFile::default(), hash).unwrap();
+        assert_eq!(ok.len(), 1, "{errors:?}");
+        let anna = &ok[0].1;
+        assert_eq!(anna.name, "anna");
+        assert_eq!(
+            anna.password, "$argon2id$test$5",
+            "quoted field with ';' kept whole"
+        );
+        assert_eq!(anna.mounts.len(), 2);
+        assert_eq!(
+            (anna.mounts[0].at.as_str(), anna.mounts[0].quota_mb),
+            ("/", Some(100))
+        );
+        assert_eq!(
+            (anna.mounts[1].at.as_str(), anna.mounts[1].rights),
+            ("/music", Rights::Read)
+        );
+        assert_eq!(anna.ratio.as_deref(), Some("1:3"));
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4, 5, 6, 7]);
+        assert!(errors[1].reason.contains("rwx"));
+        assert!(errors[2].reason.contains("path1"));
+        assert!(errors[3].reason.contains("quota1"));
+        assert!(errors[4].reason.contains("unknown group"));
+    }
+
+    #[test]
+    fn latin1_fallback() {
+        let mut bytes = b"name;password;path1\n".to_vec();
+        bytes.extend_from_slice(b"jens;gr\xfc\xdfe;/srv/j\xfcrgen\n");
+        let (ok, errors) = parse(&bytes, &UsersFile::default(), |p| p.to_string()).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(ok[0].1.password, "grüße");
+        assert_eq!(ok[0].1.mounts[0].path, PathBuf::from("/srv/jürgen"));
+    }
+
+    #[test]
+    fn missing_header_is_an_error() {
+        assert!(
+            parse(b"user;pw\nx;y\n", &UsersFile::default(), hash)
+                .unwrap_err()
+                .contains("'name'")
+        );
+    }
+}
