@@ -2,27 +2,9 @@
 //! subcommands edit real files; config errors name file and line.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use ftpsd_e2e::tools::{run, text};
-
-/// The release binary, built by `cargo xtask test` (or `cargo build --release -p ftpsd`).
-fn ftpsd_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("FTPSD_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("release/ftpsd");
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build --release -p ftpsd` (cargo xtask test does)",
-        bin.display()
-    );
-    bin
-}
+use ftpsd_e2e::tools::{ftpsd_bin, run, text};
 
 fn ftpsd(dir: &std::path::Path) -> Command {
     let mut c = Command::new(ftpsd_bin());

@@ -5,6 +5,7 @@ mod cli;
 mod files;
 mod interop;
 mod login;
+mod operator;
 mod robustness;
 mod security;
 mod transfers;

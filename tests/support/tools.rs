@@ -35,3 +35,21 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The release binary, built by `cargo xtask test` (or `cargo build --release -p ftpsd`).
+pub fn ftpsd_bin() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Ok(p) = std::env::var("FTPSD_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("release/ftpsd");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --release -p ftpsd` (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}

@@ -324,10 +324,21 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 );
             }
             let n = rows.len();
+            let mut dirs = Vec::new();
             for (_, u) in rows {
+                dirs.extend(
+                    users
+                        .mounts_of(&u)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|m| m.real),
+                );
                 users.add(u)?;
             }
             save_checked(&users)?;
+            for d in dirs {
+                std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            }
             println!("imported {n} user(s), {} row(s) skipped", errors.len());
         }
     }

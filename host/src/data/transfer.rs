@@ -207,8 +207,13 @@ async fn upload(
                 .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
             let n = match with_stall(stall, data.read(&mut buf)).await {
                 Ok(n) => n,
-                // A peer that closes TCP without TLS close_notify has still finished sending.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                // Over TLS, EOF without close_notify means the upload was cut off (client gone,
+                // or a truncation attack): never commit it. Plain FTP cannot tell.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(DataError::Lost(
+                        "upload cut off: the connection closed without TLS close_notify".into(),
+                    ));
+                }
                 Err(e) => return Err(lost(e)),
             };
             if n == 0 {

@@ -17,6 +17,12 @@ use rustls::server::ServerSessionMemoryCache;
 pub use certgen::{CertRequest, GeneratedCert, KeyKind, generate};
 pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
 
+/// Session tickets sent after a control handshake. rustls clients use each TLS 1.3 ticket once
+/// and keep at most 8 per server; OpenSSL and GnuTLS clients reuse one. Upload data connections
+/// send none (see `data_upload`), download ones send one, so a rustls client can make 8
+/// protected uploads in a row before a download or listing must replenish its tickets.
+const CONTROL_TICKETS: usize = 8;
+
 /// Minimum protocol version accepted (config `tls.min_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum MinVersion {
@@ -75,7 +81,7 @@ impl TlsConfigs {
             Ok(Arc::new(cfg))
         };
         Ok(TlsConfigs {
-            control: build(4)?,
+            control: build(CONTROL_TICKETS)?,
             data_upload: build(0)?,
             data_download: build(1)?,
         })
