@@ -23,7 +23,7 @@ async fn first_start_prints_a_curl_command_that_works() {
     let mut child = ftpsd(dir.path())
         .args(["serve", "--config", "ftpsd.toml"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();

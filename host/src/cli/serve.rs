@@ -26,60 +26,80 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print_welcome(&config, &server, &first);
         tokio::select! {
             _ = server.wait() => {}
-            _ = tokio::signal::ctrl_c() => { eprintln!("ftpsd: interrupted, stopping."); }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted, stopping"); }
         }
         Ok(())
     })
 }
 
+/// Prints the newcomer's summary. Write errors are ignored: a server must never die because
+/// whoever started it stopped reading its stdout (EPIPE).
 fn print_welcome(
     config: &ftpsd::Config,
     server: &ftpsd::Server,
     first: &ftpsd::bootstrap::FirstStart,
 ) {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    macro_rules! say {
+        ($o:expr) => {{
+            let _ = writeln!($o);
+        }};
+        ($o:expr, $($t:tt)*) => {{
+            let _ = writeln!($o, $($t)*);
+        }};
+    }
     let (cert, _, _) = config.tls_paths();
-    println!("ftpsd {} is running.", env!("CARGO_PKG_VERSION"));
+    say!(out, "ftpsd {} is running.", env!("CARGO_PKG_VERSION"));
     if let Some(a) = server.explicit {
-        println!("  explicit FTPS (AUTH TLS): ftp://{a}");
+        say!(out, "  explicit FTPS (AUTH TLS): ftp://{a}");
     }
     if let Some(a) = server.implicit {
-        println!("  implicit FTPS:            ftps://{a}");
+        say!(out, "  implicit FTPS:            ftps://{a}");
     }
-    println!(
+    say!(
+        out,
         "  passive ports:            {}-{}",
-        config.passive.port_min, config.passive.port_max
+        config.passive.port_min,
+        config.passive.port_max
     );
-    println!("  certificate:              {}", cert.display());
+    say!(out, "  certificate:              {}", cert.display());
     if let Some(fp) = &first.created_cert {
-        println!("  (created now, self-signed; SHA-256 {fp})");
+        say!(out, "  (created now, self-signed; SHA-256 {fp})");
     }
-    println!(
+    say!(
+        out,
         "  users file:               {}",
         config.users_file().display()
     );
     match &first.created_admin {
         Some((user, pass, home)) => {
-            println!();
-            println!("  A first user was created. The password is shown only this once:");
-            println!("    user:     {user}");
-            println!("    password: {pass}");
-            println!("    home:     {}", home.display());
+            say!(out);
+            say!(
+                out,
+                "  A first user was created. The password is shown only this once:"
+            );
+            say!(out, "    user:     {user}");
+            say!(out, "    password: {pass}");
+            say!(out, "    home:     {}", home.display());
             if let Some(a) = server.explicit {
                 let host = if a.ip().is_unspecified() {
                     "127.0.0.1".to_string()
                 } else {
                     a.ip().to_string()
                 };
-                println!();
-                println!("  Try it:");
-                println!(
+                say!(out);
+                say!(out, "  Try it:");
+                say!(
+                    out,
                     "    curl --ssl-reqd --cacert {} -u '{user}:{pass}' ftp://{host}:{}/",
                     cert.display(),
                     a.port()
                 );
             }
         }
-        None => println!("  Manage users with: ftpsd user add|passwd|del|list"),
+        None => say!(out, "  Manage users with: ftpsd user add|passwd|del|list"),
     }
-    println!();
+    say!(out);
 }
