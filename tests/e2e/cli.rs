@@ -303,3 +303,19 @@ async fn config_errors_name_file_line_and_key() {
         assert!(help.contains(sub), "{help}");
     }
 }
+
+#[test]
+fn shipped_examples_are_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cfg = root.join("examples/ftpsd.toml");
+    let c = ftpsd::Config::load(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.message.is_some() && !c.access.deny.is_empty());
+    let users = ftpsd::users::UsersFile::load(&root.join("examples/users.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bob = users.find("bob").unwrap();
+    assert_eq!(
+        users.mounts_of(bob).unwrap().len(),
+        4,
+        "root, music, incoming, and the group's shared"
+    );
+}

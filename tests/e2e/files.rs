@@ -210,6 +210,13 @@ async fn rights_matrix() {
             can_read,
             "{user} SIZE"
         );
+        assert_eq!(c.download("NLST").await.is_ok(), can_read, "{user} NLST");
+        assert_eq!(c.download("MLSD").await.is_ok(), can_read, "{user} MLSD");
+        assert_eq!(
+            c.cmd("MLST existing.txt").await.code == 250,
+            can_read,
+            "{user} MLST"
+        );
         assert_eq!(
             c.cmd("MDTM existing.txt").await.code == 213,
             can_read,
@@ -227,6 +234,8 @@ async fn rights_matrix() {
             can_create,
             "{user} MKD"
         );
+        let stou = c.upload("STOU unique.txt", b"u").await;
+        assert_eq!(stou.code == 226, can_create, "{user} STOU: {stou:?}");
 
         // Overwrite side.
         let over = c.upload("STOR existing.txt", b"overwritten").await;
