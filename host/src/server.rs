@@ -122,6 +122,7 @@ impl Server {
             ip_rules,
             users_reload_error: std::sync::Mutex::new(None),
         });
+        scan_quotas_in_background(ctx.clone());
         let users_watcher = match crate::users::reload::watch(ctx.clone(), users_path.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -291,4 +292,19 @@ async fn clean_upload_leftovers(users: &UsersFile) {
             "removed leftover temporary files of interrupted uploads"
         );
     }
+}
+
+/// Computes quota usage of every mount with a quota at start (bounded scans, off the runtime),
+/// so the first login of a user does not wait for it.
+fn scan_quotas_in_background(ctx: Arc<ServerContext>) {
+    tokio::task::spawn_blocking(move || {
+        let users = ctx.auth.users();
+        for u in &users.users {
+            for m in users.mounts_of(u).unwrap_or_default() {
+                if let Some(limit) = m.quota_bytes {
+                    ctx.quotas.get(&m.real, limit);
+                }
+            }
+        }
+    });
 }

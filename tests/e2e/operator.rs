@@ -246,6 +246,35 @@ async fn atomic_upload_keeps_the_old_file_when_the_client_vanishes() {
 }
 
 #[tokio::test]
+async fn rest_stor_counts_against_the_quota() {
+    let srv = TestServer::builder()
+        .users_toml(
+            &(user_block("rq", "") + &mount("rq", "/", "rw", "quota_mb = 1\nmode = \"resumable\"")),
+        )
+        .start()
+        .await;
+    let home = srv.dir.path().join("rq");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut c = srv.login_as("rq", "rq-pass").await;
+    c.stor("p.bin", &pattern(600 * 1024, 1)).await;
+    // Resuming at 300 KiB replaces the tail: 300 KiB kept + 800 KiB new > 1 MiB.
+    c.cmd_ok("REST 307200", 350).await;
+    let r = c.upload("STOR p.bin", &pattern(800 * 1024, 2)).await;
+    assert_eq!(r.code, 552, "{r:?}");
+    assert_eq!(
+        std::fs::metadata(home.join("p.bin")).unwrap().len(),
+        307_200,
+        "cut back to the restart point"
+    );
+    c.cmd_ok("REST 307200", 350).await;
+    c.stor("p.bin", &pattern(700 * 1024, 3)).await;
+    assert_eq!(
+        std::fs::metadata(home.join("p.bin")).unwrap().len(),
+        307_200 + 700 * 1024
+    );
+}
+
+#[tokio::test]
 async fn resumable_mode_keeps_the_partial_file_for_rest() {
     let srv = TestServer::builder()
         .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
