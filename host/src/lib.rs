@@ -6,9 +6,11 @@ pub mod bootstrap;
 pub mod config;
 pub mod data;
 pub mod fs;
+pub mod plugins;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod tls;
 pub mod users;
 

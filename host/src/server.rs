@@ -35,6 +35,9 @@ pub struct ServerContext {
     pub ip_rules: crate::access::IpRules,
     /// Why the last users-file reload was rejected (None after a good one).
     pub users_reload_error: std::sync::Mutex<Option<String>>,
+    pub plugins: Arc<crate::plugins::PluginHost>,
+    /// Outcome of each plugin hot-swap attempt, newest last.
+    pub plugin_reloads: crate::plugins::watch::ReloadLog,
 }
 
 impl ServerContext {
@@ -53,6 +56,10 @@ pub enum StartError {
     Tls(#[from] TlsFileError),
     #[error(transparent)]
     Users(#[from] UsersFileError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginError),
+    #[error(transparent)]
+    Store(#[from] crate::state::StoreError),
     #[error("cannot listen on {addr} ({kind}): {source}")]
     Bind {
         addr: SocketAddr,
@@ -68,6 +75,7 @@ pub struct Server {
     pub ctx: Arc<ServerContext>,
     tasks: JoinSet<()>,
     _users_watcher: Option<crate::users::reload::UsersWatcher>,
+    _plugin_watcher: Option<crate::plugins::watch::PluginWatcher>,
 }
 
 impl Server {
@@ -102,6 +110,21 @@ impl Server {
                 bound.push((kind, listener));
             }
         }
+        let kv: crate::state::SharedStore = Arc::new(crate::state::RedbStore::open(
+            &config.data_dir().join("state/kv.redb"),
+        )?);
+        let sections = config.plugins.clone();
+        let base = config.base_dir.clone();
+        let kv2 = kv.clone();
+        let plugins = tokio::task::spawn_blocking(move || {
+            crate::plugins::PluginHost::load(&sections, &base, kv2)
+        })
+        .await
+        .map_err(|e| crate::plugins::PluginError::Instantiate {
+            plugin: "?".into(),
+            reason: e.to_string(),
+        })??;
+        let plugins = Arc::new(plugins);
         let message = config.message.as_ref().map(|m| {
             Arc::new(VirtualFile {
                 name: m.name.clone(),
@@ -121,7 +144,21 @@ impl Server {
             message,
             ip_rules,
             users_reload_error: std::sync::Mutex::new(None),
+            plugins: plugins.clone(),
+            plugin_reloads: Default::default(),
         });
+        let plugin_watcher = match crate::plugins::watch::watch(
+            plugins,
+            ctx.config.plugins.clone(),
+            ctx.config.base_dir.clone(),
+            ctx.plugin_reloads.clone(),
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch plugin files; plugin changes need a restart");
+                None
+            }
+        };
         scan_quotas_in_background(ctx.clone());
         let users_watcher = match crate::users::reload::watch(ctx.clone(), users_path.clone()) {
             Ok(w) => Some(w),
@@ -136,6 +173,7 @@ impl Server {
             ctx: ctx.clone(),
             tasks: JoinSet::new(),
             _users_watcher: users_watcher,
+            _plugin_watcher: plugin_watcher,
         };
         for (kind, listener) in bound {
             let addr = listener.local_addr().map_err(|source| StartError::Bind {
@@ -211,6 +249,27 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
             return;
         }
     };
+    if ctx.plugins.has(ftpsd_plugin_sdk::Hook::Connect) {
+        let listener = if kind == ListenerKind::Explicit {
+            "explicit"
+        } else {
+            "implicit"
+        };
+        let ev = ftpsd_plugin_sdk::ConnectEvent {
+            ip: peer.ip().to_string(),
+            listener: listener.into(),
+        };
+        if let crate::plugins::Decision::Deny { message, by, .. } = ctx
+            .plugins
+            .gate(ftpsd_plugin_sdk::Request::Connect(ev))
+            .await
+        {
+            tracing::info!(%peer, plugin = %by, "connection refused by a plugin");
+            let text = format!("421 {}\r\n", crate::session::hooks::one_line(&message));
+            refuse(ctx, kind, tcp, text).await;
+            return;
+        }
+    }
     let token: [u8; 16] = rand::random();
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),

@@ -1,6 +1,68 @@
-//! ftpsd plugin SDK: the event and verdict types shared by the host and WebAssembly policy
-//! plugins. The runtime (hooks, ABI, export macro, test harness) is the plugin-runtime issue;
-//! this crate exists now so the workspace layout is stable.
+//! # ftpsd plugin SDK
+//!
+//! Site policy for the ftpsd FTPS server, written as a WebAssembly plugin. The host owns the
+//! protocol, TLS, files and all I/O; a plugin *decides*: it receives an event per hook and
+//! returns a verdict (allow, or deny with the FTP reply the client sees) and optional actions
+//! (e.g. execute a program), which the host performs only if the operator granted the
+//! capability. State lives in the host (a per-plugin key-value store with TTL, persisted), so
+//! plugins can be swapped while the server runs.
+//!
+//! ```ignore
+//! use ftpsd_plugin_sdk::*;
+//!
+//! #[derive(Default)]
+//! struct NoMp3;
+//!
+//! impl Plugin for NoMp3 {
+//!     type Settings = ();
+//!     const NAME: &'static str = "no-mp3";
+//!     const HOOKS: &'static [Hook] = &[Hook::Upload];
+//!     fn upload(&mut self, ev: &UploadEvent, _host: &mut dyn Host) -> Response {
+//!         if ev.path.ends_with(".mp3") { Response::deny(553, "No MP3 files here.") } else { Response::allow() }
+//!     }
+//! }
+//! export!(NoMp3);
+//! ```
+//!
+//! ## The ABI (version 1), for plugins in any language
+//!
+//! A plugin is a core WebAssembly module (wasm32; `wasm32-wasip1` or `wasm32-unknown-unknown`).
+//! All payloads are UTF-8 JSON. Pointers and lengths are i32; a *packed* i64 is
+//! `(ptr << 32) | len`.
+//!
+//! Exports:
+//! - `memory`
+//! - `ftpsd_abi_version() -> i32` — must return [`ABI_VERSION`].
+//! - `ftpsd_alloc(len: i32) -> i32` — memory for the host to write a request into.
+//! - `ftpsd_dealloc(ptr: i32, len: i32)` — frees what `ftpsd_alloc` (or a response) gave.
+//! - `ftpsd_handle(ptr: i32, len: i32) -> i64` — takes a [`Request`] as JSON, returns the packed
+//!   location of a JSON [`Reply`]. The host frees both buffers with `ftpsd_dealloc`.
+//! - `_initialize()` (optional) — called once after instantiation (WASI reactors).
+//!
+//! Requests: `{"hook":"describe"}` → `{"name":…,"hooks":[…]}`; `{"hook":"configure",
+//! "settings":{…}}` → `{"ok":true}` or `{"error":"key: reason"}`; and one per hook, e.g.
+//! `{"hook":"upload","ip":…,"user":…,"path":…,"command":"STOR"}` → `{"verdict":"allow"}` or
+//! `{"verdict":"deny","code":553,"message":"…"}`, optionally with `"actions":[…]`.
+//!
+//! Import `ftpsd_v1.host(ptr: i32, len: i32) -> i64`: a [`HostCall`] as JSON in, a JSON
+//! [`HostReply`] out (written into memory the host obtains from `ftpsd_alloc`; the plugin frees
+//! it). Operations: `log`, `now`, `kv_get`, `kv_set`, `kv_delete`, `kv_cas`, `kv_incr`.
+//!
+//! WASI: a `wasm32-wasip1` plugin gets stdout/stderr (to the server log, tagged with the plugin
+//! name), a clock and random bytes — no files, no environment, no sockets.
+//!
+//! Limits per call (operator-configurable): wall-clock deadline, memory, request/reply size.
+//! A trap, timeout or malformed reply fails the call: gates (connect, login, upload,
+//! ratio-check) deny by default; repeated faults quarantine the plugin.
+
+mod event;
+mod host;
+mod plugin;
+pub mod testing;
+
+pub use event::*;
+pub use host::*;
+pub use plugin::*;
 
 /// Version of the host ↔ plugin ABI. A plugin built for another version is refused at load.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: i32 = 1;

@@ -36,6 +36,9 @@ pub struct Config {
     pub access: AccessSection,
     /// A virtual file in every root listing (e.g. WELCOME.txt): downloadable, never writable.
     pub message: Option<MessageSection>,
+    /// Policy plugins, called in this order.
+    #[serde(default)]
+    pub plugins: Vec<crate::plugins::PluginSection>,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -222,6 +225,7 @@ impl Config {
             listing: ListingSection::default(),
             access: AccessSection::default(),
             message: None,
+            plugins: Vec::new(),
             base_dir: PathBuf::from("."),
         }
     }

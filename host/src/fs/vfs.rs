@@ -156,6 +156,14 @@ pub enum Readable {
 }
 
 impl Vfs {
+    /// The real path behind a virtual one (for upload-complete actions).
+    pub fn real_path(&self, p: &VirtualPath) -> Option<PathBuf> {
+        match self.locate(p) {
+            Target::Real { mount, rel } => Some(mount.real.join(rel.relative())),
+            Target::Message(_) => None,
+        }
+    }
+
     pub fn is_dir(&self, p: &VirtualPath) -> Result<bool, FsError> {
         match self.locate(p) {
             Target::Message(_) => Ok(false),

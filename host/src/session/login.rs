@@ -48,6 +48,10 @@ pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
             .reply(530, crate::users::LoginError::Incorrect.to_string())
             .await;
     }
+    // A plugin may refuse a correct password (e.g. a banned address), never accept a wrong one.
+    if !s.login_hook(&account.name, true, account.anonymous).await? {
+        return Ok(());
+    }
     let guard = match s.ctx.sessions.register(
         &account.name,
         s.peer.ip(),

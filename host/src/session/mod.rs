@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod control;
+pub mod hooks;
 pub mod login;
 pub mod transfer;
 
@@ -189,15 +190,11 @@ impl Session {
             return Ok(());
         };
         if held.is_some() {
-            let reply = t.finish().await;
-            self.transfer = None;
-            return self.send(reply).await;
+            let finished = t.finish().await;
+            return self.transfer_done(finished).await;
         }
         tokio::select! {
-            reply = t.finish() => {
-                self.transfer = None;
-                self.send(reply).await
-            }
+            finished = t.finish() => self.transfer_done(finished).await,
             reason = ended(&mut kill) => {
                 if let Some(t) = self.transfer.take() { t.abort().await; }
                 let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;

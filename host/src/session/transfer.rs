@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
+use super::hooks::Post;
 use super::{Protection, Session};
 use crate::data::transfer::{Job, run};
 use crate::data::{DataError, DataTls, open};
@@ -20,24 +21,40 @@ pub struct RunningTransfer {
     pub what: String,
     /// Text for the 226 reply (e.g. the STOU file name).
     done_text: String,
+    post: Post,
+}
+
+/// A transfer's end: the final reply, and the bytes moved if it succeeded.
+pub struct Finished {
+    pub reply: Reply,
+    pub bytes: Option<u64>,
 }
 
 impl RunningTransfer {
     /// Waits for the transfer and gives its final reply. Cancel-safe: the handle is polled by
     /// reference, so a `select!` that picks another branch loses nothing.
-    pub async fn finish(&mut self) -> Reply {
+    pub async fn finish(&mut self) -> Finished {
         let result = (&mut self.handle).await;
         let secs = self.started.elapsed().as_secs_f64();
         match result {
             Ok(Ok(bytes)) => {
                 tracing::info!(what = %self.what, bytes, secs, "transfer complete");
-                Reply::new(226, format!("{} ({bytes} bytes).", self.done_text))
+                Finished {
+                    reply: Reply::new(226, format!("{} ({bytes} bytes).", self.done_text)),
+                    bytes: Some(bytes),
+                }
             }
             Ok(Err(e)) => {
                 tracing::info!(what = %self.what, error = %e, "transfer failed");
-                Reply::new(e.code(), e.to_string())
+                Finished {
+                    reply: Reply::new(e.code(), e.to_string()),
+                    bytes: None,
+                }
             }
-            Err(e) => Reply::new(451, format!("Local error: transfer task failed ({e}).")),
+            Err(e) => Finished {
+                reply: Reply::new(451, format!("Local error: transfer task failed ({e}).")),
+                bytes: None,
+            },
         }
     }
 
@@ -73,6 +90,16 @@ impl Session {
         Ok(true)
     }
 
+    /// Sends the final reply of the running transfer, then its post-processing.
+    pub async fn transfer_done(&mut self, f: Finished) -> io::Result<()> {
+        let t = self.transfer.take();
+        self.send(f.reply).await?;
+        if let (Some(t), Some(bytes)) = (t, f.bytes) {
+            self.after_transfer(t.post, bytes);
+        }
+        Ok(())
+    }
+
     /// Sends the 1xx reply and starts the job on the data connection in its own task.
     pub async fn start_transfer(
         &mut self,
@@ -80,6 +107,7 @@ impl Session {
         opening: String,
         what: String,
         done_text: String,
+        post: Post,
     ) -> io::Result<()> {
         let Some(plan) = self.data.take() else {
             return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
@@ -109,6 +137,7 @@ impl Session {
             started: Instant::now(),
             what,
             done_text,
+            post,
         });
         Ok(())
     }

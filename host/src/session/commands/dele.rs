@@ -9,6 +9,9 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     if !s.rights_at(&path).can_delete() {
         return s.denied(&path, "deleting").await;
     }
+    if !s.command_hook("DELE", Some(&path)).await? {
+        return Ok(());
+    }
     let p = path.clone();
     match s.fs(move |v| v.remove_file(&p)).await {
         Ok(()) => s.reply(250, format!("{path}: deleted.")).await,

@@ -7,10 +7,11 @@ use crate::data::transfer::Job;
 use crate::fs::listing::{EntryInfo, list_line};
 use crate::fs::{FsError, Rights, VirtualPath};
 use crate::session::Session;
+use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let direct = s.ctx.config.listing.list_files_directly;
-    let Some((path, entries, _)) = entries(s, arg, direct).await? else {
+    let Some((path, entries, _)) = entries(s, arg, direct, "LIST").await? else {
         return Ok(());
     };
     let now = std::time::SystemTime::now();
@@ -28,6 +29,7 @@ pub async fn entries(
     s: &mut Session,
     arg: Option<String>,
     files_too: bool,
+    verb: &str,
 ) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>, Rights)>> {
     let path = match arg {
         Some(a) => match s.resolve(&a).await? {
@@ -42,6 +44,9 @@ pub async fn entries(
         return Ok(None);
     }
     if !s.data_ready().await? {
+        return Ok(None);
+    }
+    if !s.command_hook(verb, Some(&path)).await? {
         return Ok(None);
     }
     let p = path.clone();
@@ -81,6 +86,7 @@ pub async fn send_listing(
         opening,
         format!("{verb} {path}"),
         "Listing complete".into(),
+        Post::Listing,
     )
     .await
 }

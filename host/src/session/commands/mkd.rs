@@ -10,6 +10,9 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     if !s.rights_at(&path).can_create() {
         return s.denied(&path, "creating directories").await;
     }
+    if !s.command_hook("MKD", Some(&path)).await? {
+        return Ok(());
+    }
     let p = path.clone();
     match s.fs(move |v| v.mkdir(&p)).await {
         Ok(()) => {

@@ -3,7 +3,7 @@ use std::io;
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some((path, entries, _)) = super::list::entries(s, arg, true).await? else {
+    let Some((path, entries, _)) = super::list::entries(s, arg, true, "NLST").await? else {
         return Ok(());
     };
     let mut text = String::new();

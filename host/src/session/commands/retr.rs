@@ -4,6 +4,7 @@ use crate::data::transfer::Job;
 use crate::fs::vfs::Readable;
 use crate::protocol::command::TransferType;
 use crate::session::Session;
+use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let offset = std::mem::take(&mut s.rest);
@@ -37,6 +38,9 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             )
             .await;
     }
+    if !s.ratio_hook(&path, size, offset).await? {
+        return Ok(());
+    }
     let ascii = s.transfer_type == TransferType::Ascii;
     let job = match readable {
         Readable::File(file, _) => Job::Download { file, ascii },
@@ -52,6 +56,7 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
         opening,
         format!("RETR {path}"),
         "Transfer complete".into(),
+        Post::Download,
     )
     .await
 }

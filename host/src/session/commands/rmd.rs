@@ -18,6 +18,9 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             )
             .await;
     }
+    if !s.command_hook("RMD", Some(&path)).await? {
+        return Ok(());
+    }
     let p = path.clone();
     match s.fs(move |v| v.rmdir(&p)).await {
         Ok(()) => s.reply(250, format!("{path}: directory removed.")).await,

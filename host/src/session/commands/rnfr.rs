@@ -22,6 +22,9 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             )
             .await;
     }
+    if !s.command_hook("RNFR", Some(&path)).await? {
+        return Ok(());
+    }
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
         Ok(_) => {

@@ -13,6 +13,9 @@ pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> 
     if !s.rights_at(&to).can_delete() {
         return s.denied(&to, "renaming").await;
     }
+    if !s.upload_hook(&to, "RNTO").await? {
+        return Ok(());
+    }
     let (f, t) = (from.clone(), to.clone());
     match s.fs(move |v| v.rename(&f, &t)).await {
         Ok(()) => s.reply(250, format!("Renamed {from} to {to}.")).await,

@@ -8,6 +8,7 @@ use crate::fs::upload::UploadKind;
 use crate::fs::{FsError, VirtualPath};
 use crate::protocol::command::TransferType;
 use crate::session::Session;
+use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let offset = std::mem::take(&mut s.rest);
@@ -54,6 +55,10 @@ pub async fn upload(
             )
             .await;
     }
+    if !s.upload_hook(&path, verb).await? {
+        return Ok(());
+    }
+    let real = s.user().vfs.real_path(&path).unwrap_or_default();
     let p = path.clone();
     let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
         Ok(plan) => plan,
@@ -66,6 +71,10 @@ pub async fn upload(
         opening,
         format!("{verb} {path}"),
         "Transfer complete".into(),
+        Post::Upload {
+            path: path.clone(),
+            real,
+        },
     )
     .await
 }

@@ -5,6 +5,7 @@ use std::io;
 use crate::data::transfer::Job;
 use crate::protocol::command::TransferType;
 use crate::session::Session;
+use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     s.rest = 0;
@@ -21,6 +22,11 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .map(str::to_string)
         .unwrap_or_else(|| format!("ftpsd-{}", std::process::id()));
+    if let Ok(candidate) = dir.resolve(&base)
+        && !s.upload_hook(&candidate, "STOU").await?
+    {
+        return Ok(());
+    }
     let d = dir.clone();
     let (plan, path) = match s.fs(move |v| v.open_unique(&d, &base)).await {
         Ok(r) => r,
@@ -37,6 +43,10 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         opening,
         format!("STOU {path}"),
         format!("Transfer complete; stored as FILE: {name}"),
+        Post::Upload {
+            real: s.user().vfs.real_path(&path).unwrap_or_default(),
+            path,
+        },
     )
     .await
 }

@@ -1,0 +1,72 @@
+//! `[[plugins]]` entries of the server config; order = call order.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    pub name: String,
+    /// The .wasm file; relative to the config file's directory.
+    pub path: PathBuf,
+    /// Passed to the plugin's `configure`; a bad setting is a load error naming the key.
+    #[serde(default)]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// What a failed call means for a gate: `deny` (fail closed, default) or `allow`.
+    #[serde(default)]
+    pub on_error: FailurePolicy,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+    /// This many faults within `fault_window_secs` quarantine the plugin until it is reloaded.
+    #[serde(default = "default_faults")]
+    pub max_faults: u32,
+    #[serde(default = "default_window")]
+    pub fault_window_secs: u64,
+}
+
+/// Deny-by-default capabilities granted by the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Programs the plugin may ask the host to execute (absolute paths). Empty: no `exec`.
+    #[serde(default)]
+    pub exec: Vec<PathBuf>,
+    /// Seconds an executed program may run before TERM, then KILL.
+    #[serde(default = "default_exec_timeout")]
+    pub exec_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    #[default]
+    Deny,
+    Allow,
+}
+
+fn default_timeout() -> u64 {
+    50
+}
+fn default_memory() -> u64 {
+    32
+}
+fn default_faults() -> u32 {
+    5
+}
+fn default_window() -> u64 {
+    60
+}
+fn default_exec_timeout() -> u64 {
+    30
+}
+
+impl PluginSection {
+    pub fn settings_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.settings).unwrap_or(serde_json::Value::Null)
+    }
+}

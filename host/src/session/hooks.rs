@@ -1,0 +1,246 @@
+//! Where the session meets the plugins: one function per hook, each building its event, asking
+//! the plugins and turning a deny into the reply the client sees. Host refusals and plugin
+//! refusals are both announced on the file-blocked hook.
+
+use std::io;
+use std::path::PathBuf;
+
+use ftpsd_plugin_sdk::{
+    Action, CommandEvent, FileBlockedEvent, Hook, LoginEvent, RatioCheckEvent, Request,
+    UploadCompleteEvent, UploadEvent,
+};
+
+use super::Session;
+use crate::fs::VirtualPath;
+use crate::plugins::Decision;
+
+/// A plugin's message as one safe reply line.
+pub fn one_line(s: &str) -> String {
+    let line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    if line.trim().is_empty() {
+        "Refused by site policy.".into()
+    } else {
+        line
+    }
+}
+
+/// What to do once a transfer has completed successfully.
+pub enum Post {
+    Listing,
+    Download,
+    Upload { path: VirtualPath, real: PathBuf },
+}
+
+impl Session {
+    fn ip(&self) -> String {
+        self.peer.ip().to_string()
+    }
+
+    fn user_name(&self) -> String {
+        self.login
+            .as_ref()
+            .map(|l| l.account.name.clone())
+            .or_else(|| self.pending_user.clone())
+            .unwrap_or_default()
+    }
+
+    /// Announces a refusal to file-blocked subscribers.
+    pub fn blocked(&self, path: &VirtualPath, command: &str, by: &str, reason: &str) {
+        if !self.ctx.plugins.has(Hook::FileBlocked) {
+            return;
+        }
+        let ev = FileBlockedEvent {
+            ip: self.ip(),
+            user: self.user_name(),
+            path: path.as_string(),
+            command: command.into(),
+            by: by.into(),
+            reason: reason.into(),
+        };
+        self.ctx.plugins.notify(Request::FileBlocked(ev));
+    }
+
+    /// Replies for a plugin deny and announces it. Returns Ok(false) so callers can `return`.
+    async fn refused(
+        &mut self,
+        decision: Decision,
+        path: Option<&VirtualPath>,
+        command: &str,
+    ) -> io::Result<bool> {
+        match decision {
+            Decision::Allow => Ok(true),
+            Decision::Deny { code, message, by } => {
+                tracing::info!(plugin = %by, %command, path = ?path.map(|p| p.as_string()), "refused by plugin");
+                if let Some(p) = path {
+                    self.blocked(p, command, &by, &message);
+                }
+                self.data = None;
+                self.reply(code, one_line(&message)).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// login hook, after the password check. Returns false (having replied) on a deny; for a
+    /// failed password the plugins are told and the verdict does not matter.
+    pub async fn login_hook(
+        &mut self,
+        user: &str,
+        success: bool,
+        anonymous: bool,
+    ) -> io::Result<bool> {
+        if !self.ctx.plugins.has(Hook::Login) {
+            return Ok(true);
+        }
+        let ev = LoginEvent {
+            ip: self.ip(),
+            user: user.into(),
+            success,
+            anonymous,
+        };
+        let decision = self.ctx.plugins.gate(Request::Login(ev)).await;
+        if !success {
+            return Ok(true);
+        }
+        match decision {
+            Decision::Allow => Ok(true),
+            Decision::Deny { code, message, by } => {
+                tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
+                let code = if code == 421 { 421 } else { 530 };
+                self.reply(code, one_line(&message)).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// upload-accepted gate: STOR, APPE, STOU, RNTO into `path`.
+    pub async fn upload_hook(&mut self, path: &VirtualPath, command: &str) -> io::Result<bool> {
+        if !self.ctx.plugins.has(Hook::Upload) {
+            return Ok(true);
+        }
+        let ev = UploadEvent {
+            ip: self.ip(),
+            user: self.user_name(),
+            path: path.as_string(),
+            command: command.into(),
+            groups: Vec::new(),
+        };
+        let d = self.ctx.plugins.gate(Request::Upload(ev)).await;
+        self.refused(d, Some(path), command).await
+    }
+
+    /// command gate: any other file operation.
+    pub async fn command_hook(
+        &mut self,
+        command: &str,
+        path: Option<&VirtualPath>,
+    ) -> io::Result<bool> {
+        if !self.ctx.plugins.has(Hook::Command) {
+            return Ok(true);
+        }
+        let ev = CommandEvent {
+            ip: self.ip(),
+            user: self.user_name(),
+            command: command.into(),
+            path: path.map(|p| p.as_string()),
+        };
+        let d = self.ctx.plugins.gate(Request::Command(ev)).await;
+        self.refused(d, path, command).await
+    }
+
+    /// ratio-check before RETR, with the user's persisted counters.
+    pub async fn ratio_hook(
+        &mut self,
+        path: &VirtualPath,
+        size: u64,
+        offset: u64,
+    ) -> io::Result<bool> {
+        if !self.ctx.plugins.has(Hook::RatioCheck) {
+            return Ok(true);
+        }
+        let account = &self.user().account;
+        let (user, ratio, anonymous) = (
+            account.name.clone(),
+            account.ratio.clone(),
+            account.anonymous,
+        );
+        let kv = self.ctx.plugins.kv.clone();
+        let u = user.clone();
+        let counters = tokio::task::spawn_blocking(move || crate::state::counters(kv.as_ref(), &u))
+            .await
+            .unwrap_or_default();
+        let ev = RatioCheckEvent {
+            ip: self.ip(),
+            user,
+            path: path.as_string(),
+            size,
+            offset,
+            counters,
+            ratio,
+            anonymous,
+        };
+        let d = self.ctx.plugins.gate(Request::RatioCheck(ev)).await;
+        self.refused(d, Some(path), "RETR").await
+    }
+
+    /// After a successful transfer: counters, and for uploads the upload-complete hook and the
+    /// actions it returns (run in the background, within each plugin's capabilities).
+    pub fn after_transfer(&self, post: Post, bytes: u64) {
+        let Some(login) = &self.login else { return };
+        let user = login.account.name.clone();
+        let kv = self.ctx.plugins.kv.clone();
+        let upload = matches!(post, Post::Upload { .. });
+        if !matches!(post, Post::Listing) {
+            let u = user.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::state::count_transfer(kv.as_ref(), &u, upload, bytes)
+            });
+        }
+        let Post::Upload { path, real } = post else {
+            return;
+        };
+        if !self.ctx.plugins.has(Hook::UploadComplete) {
+            return;
+        }
+        let plugins = self.ctx.plugins.clone();
+        let ev = UploadCompleteEvent {
+            ip: self.ip(),
+            user: user.clone(),
+            path: path.as_string(),
+            real_path: real.display().to_string(),
+            size: bytes,
+            ok: true,
+        };
+        tokio::spawn(async move {
+            for (plugin, action) in plugins
+                .upload_complete(Request::UploadComplete(ev.clone()))
+                .await
+            {
+                let Action::Execute { program, args, cwd } = action;
+                let program = match crate::plugins::exec::check(&plugin, &program) {
+                    Ok(p) => p,
+                    Err(refused) => {
+                        tracing::warn!(plugin = %plugin.name, %refused, "execute action refused");
+                        continue;
+                    }
+                };
+                let dir = cwd
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| real.parent().map(|p| p.to_path_buf()).unwrap_or_default());
+                let env = [
+                    ("UPLOAD_PATH", ev.real_path.clone()),
+                    ("UPLOAD_USER", ev.user.clone()),
+                    ("UPLOAD_SIZE", ev.size.to_string()),
+                    ("UPLOAD_IP", ev.ip.clone()),
+                ];
+                let timeout =
+                    std::time::Duration::from_secs(plugin.section.capabilities.exec_timeout_secs);
+                crate::plugins::exec::run(&program, &args, &dir, &env, timeout, &plugin.name).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,100 @@
+//! Persistent state: a key-value store with TTL, compare-and-swap and increment, namespaced per
+//! plugin, plus the per-user transfer counters for ratio-check. Behind a small trait so a shared
+//! backend (Redis, PostgreSQL) can let several nodes share bans and counters later.
+//!
+//! The embedded backend is redb: pure Rust (no C toolchain), ACID with copy-on-write B-trees,
+//! one file in the data directory; bans and counters survive hot swap and restart.
+
+pub mod redb_store;
+
+use std::sync::Arc;
+
+pub use redb_store::RedbStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store: {0}")]
+    Backend(String),
+    #[error("value of '{0}' is not an integer")]
+    NotANumber(String),
+}
+
+/// A namespaced key-value store. Times are Unix milliseconds; `expires` None = never.
+pub trait KvStore: Send + Sync {
+    fn get(&self, ns: &str, key: &str, now_ms: u64) -> Result<Option<String>, StoreError>;
+    fn set(&self, ns: &str, key: &str, value: &str, expires: Option<u64>)
+    -> Result<(), StoreError>;
+    fn delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
+    /// Sets `new` (None deletes) only if the live value equals `expected`; returns whether it did.
+    fn cas(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+        expires: Option<u64>,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Adds `delta` to an integer (absent = 0); keeps the old expiry unless `expires` is given.
+    fn incr(
+        &self,
+        ns: &str,
+        key: &str,
+        delta: i64,
+        expires: Option<u64>,
+        now_ms: u64,
+    ) -> Result<i64, StoreError>;
+    /// Live entries of a namespace (for admin listings such as bans).
+    fn list(&self, ns: &str, now_ms: u64) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+pub type SharedStore = Arc<dyn KvStore>;
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Namespace of the host's own per-user transfer counters.
+pub const COUNTERS_NS: &str = "ftpsd.counters";
+
+/// Counters of completed transfers for a user, as ratio-check sees them.
+pub fn counters(store: &dyn KvStore, user: &str) -> ftpsd_plugin_sdk::Counters {
+    let now = now_ms();
+    let get = |k: &str| {
+        store
+            .get(
+                COUNTERS_NS,
+                &format!("{}:{k}", user.to_ascii_lowercase()),
+                now,
+            )
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ftpsd_plugin_sdk::Counters {
+        files_up: get("files_up"),
+        files_down: get("files_down"),
+        bytes_up: get("bytes_up"),
+        bytes_down: get("bytes_down"),
+    }
+}
+
+/// Records a completed transfer.
+pub fn count_transfer(store: &dyn KvStore, user: &str, upload: bool, bytes: u64) {
+    let now = now_ms();
+    let user = user.to_ascii_lowercase();
+    let (files, b) = if upload {
+        ("files_up", "bytes_up")
+    } else {
+        ("files_down", "bytes_down")
+    };
+    for (k, d) in [(files, 1i64), (b, bytes as i64)] {
+        if let Err(e) = store.incr(COUNTERS_NS, &format!("{user}:{k}"), d, None, now) {
+            tracing::error!(error = %e, "cannot update transfer counters");
+        }
+    }
+}
