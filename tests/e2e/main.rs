@@ -6,6 +6,7 @@ mod files;
 mod interop;
 mod login;
 mod operator;
+mod plugins;
 mod robustness;
 mod security;
 mod transfers;

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod server;
 pub mod tools;
+pub mod wat;
 
 pub use client::{FtpClient, Reply};
 pub use server::{TestServer, TestServerBuilder};

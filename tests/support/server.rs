@@ -15,6 +15,7 @@ pub struct TestServer {
 }
 
 pub struct TestServerBuilder {
+    plugins: Vec<(String, Vec<u8>, String)>,
     users: Vec<(String, String, Rights)>,
     tweak: Vec<Box<dyn FnOnce(&mut Config)>>,
     extra_toml: String,
@@ -23,6 +24,7 @@ pub struct TestServerBuilder {
 impl Default for TestServerBuilder {
     fn default() -> Self {
         TestServerBuilder {
+            plugins: Vec::new(),
             users: vec![("alice".into(), "alice-pass".into(), Rights::All)],
             tweak: Vec::new(),
             extra_toml: String::new(),
@@ -40,6 +42,13 @@ impl TestServerBuilder {
     /// `{DIR}` is replaced by the server's temporary directory.
     pub fn users_toml(mut self, toml: &str) -> Self {
         self.extra_toml.push_str(toml);
+        self
+    }
+
+    /// A plugin (in call order): the .wasm bytes go to `<dir>/plugins/<name>.wasm`; `extra` is
+    /// TOML for the rest of its `[[plugins]]` entry (settings, limits, capabilities).
+    pub fn plugin(mut self, name: &str, wasm: Vec<u8>, extra: &str) -> Self {
+        self.plugins.push((name.into(), wasm, extra.into()));
         self
     }
 
@@ -61,6 +70,19 @@ impl TestServerBuilder {
         config.server.data_timeout_secs = 10;
         for t in self.tweak {
             t(&mut config);
+        }
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        for (name, wasm, extra) in &self.plugins {
+            let path = dir.path().join(format!("plugins/{name}.wasm"));
+            std::fs::write(&path, wasm).unwrap();
+            let section = format!(
+                "name = \"{name}\"\npath = \"{}\"\n{extra}\n",
+                path.display()
+            );
+            config.plugins.push(
+                toml::from_str(&section)
+                    .unwrap_or_else(|e| panic!("plugin section: {e}\n{section}")),
+            );
         }
         ftpsd::bootstrap::prepare(&config).ok();
         let mut users = UsersFile::load(&config.users_file()).unwrap();
@@ -107,6 +129,11 @@ impl TestServer {
 
     pub async fn start() -> TestServer {
         Self::builder().start().await
+    }
+
+    /// Where `plugin(name, …)` put the plugin's .wasm (for hot-swap tests).
+    pub fn plugin_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("plugins/{name}.wasm"))
     }
 
     pub fn explicit(&self) -> SocketAddr {

@@ -21,6 +21,12 @@ pub struct PluginWatcher {
     _task: tokio::task::JoinHandle<()>,
 }
 
+impl Drop for PluginWatcher {
+    fn drop(&mut self) {
+        self._task.abort();
+    }
+}
+
 /// What the last reload attempt of each plugin did (for tests and the admin interface).
 pub type ReloadLog = Arc<std::sync::Mutex<Vec<(String, Result<String, String>)>>>;
 

@@ -298,14 +298,12 @@ impl Session {
 
     /// Replies 550 for a right the user does not have.
     pub async fn denied(&mut self, path: &VirtualPath, what: &str) -> io::Result<()> {
-        self.reply(
-            550,
-            format!(
-                "{path}: Permission denied ({what} not allowed for user {}).",
-                self.user().account.name
-            ),
-        )
-        .await
+        let text = format!(
+            "{path}: Permission denied ({what} not allowed for user {}).",
+            self.user().account.name
+        );
+        self.blocked(path, what, "host", &text);
+        self.reply(550, text).await
     }
 }
 

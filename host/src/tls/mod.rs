@@ -19,7 +19,7 @@ pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
 
 /// Session tickets sent after a control handshake. rustls clients use each TLS 1.3 ticket once
 /// and keep at most 8 per server; OpenSSL and GnuTLS clients reuse one. Upload data connections
-/// send none (see `data_upload`), download ones send one, so a rustls client can make 8
+/// send none (see `data_upload`), download ones send two, so a rustls client can make 8
 /// protected uploads in a row before a download or listing must replenish its tickets.
 const CONTROL_TICKETS: usize = 8;
 
@@ -39,8 +39,9 @@ pub struct TlsConfigs {
     /// Upload data connections send no session tickets: clients never read an upload
     /// connection, would close it with unread ticket bytes, and the RST can eat the upload's tail.
     pub data_upload: Arc<ServerConfig>,
-    /// Download data connections send one fresh ticket (stamped with the same control token):
-    /// clients that use each TLS 1.3 ticket once (rustls) never run out, and they read anyway.
+    /// Download data connections send two fresh tickets (stamped with the same control token):
+    /// a client that uses each TLS 1.3 ticket once (rustls) gains one per download, so uploads
+    /// interleaved with any download never run it dry; and clients read downloads anyway.
     pub data_download: Arc<ServerConfig>,
 }
 
@@ -83,7 +84,7 @@ impl TlsConfigs {
         Ok(TlsConfigs {
             control: build(CONTROL_TICKETS)?,
             data_upload: build(0)?,
-            data_download: build(1)?,
+            data_download: build(2)?,
         })
     }
 }

@@ -23,6 +23,12 @@ pub struct UsersWatcher {
     _task: tokio::task::JoinHandle<()>,
 }
 
+impl Drop for UsersWatcher {
+    fn drop(&mut self) {
+        self._task.abort();
+    }
+}
+
 pub fn watch(ctx: Arc<ServerContext>, path: PathBuf) -> notify::Result<UsersWatcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let name = path.file_name().map(|n| n.to_os_string());

@@ -1,0 +1,479 @@
+//! The plugin runtime end to end: real FTPS sessions, real .wasm modules (hand-written WAT,
+//! without the SDK), every hook, first-deny-wins, every fault kind, hot swap, persistent state,
+//! and the exec capability check.
+
+use std::time::Duration;
+
+use ftpsd_e2e::wat::{Behavior, module, plugin};
+use ftpsd_e2e::{FtpClient, TestServer, bounded};
+
+fn calls(srv: &TestServer, plugin: &str) -> i64 {
+    let kv = &srv.server.ctx.plugins.kv;
+    kv.get(&format!("plugin.{plugin}"), "calls", ftpsd::state::now_ms())
+        .unwrap()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    bounded(what, async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_plugin_without_the_sdk_decides_uploads() {
+    let srv = TestServer::builder()
+        .plugin(
+            "policy",
+            plugin(
+                "policy",
+                &["upload"],
+                Behavior::Deny(553, "No uploads today."),
+            ),
+            "",
+        )
+        .start()
+        .await;
+    srv.write("alice", "existing.txt", b"x");
+    let mut c = srv.alice().await;
+    for cmd in ["STOR a.txt", "APPE a.txt", "STOU a.txt"] {
+        let r = c.upload(cmd, b"data").await;
+        assert_eq!(
+            (r.code, r.text.as_str()),
+            (553, "No uploads today."),
+            "{cmd}"
+        );
+    }
+    c.cmd_ok("RNFR existing.txt", 350).await;
+    c.cmd_ok("RNTO renamed.txt", 553).await;
+    assert!(
+        !srv.exists("alice", "a.txt") && srv.exists("alice", "existing.txt"),
+        "nothing reached the disk"
+    );
+    assert_eq!(
+        c.retr("existing.txt").await,
+        b"x",
+        "other operations are not affected"
+    );
+}
+
+#[tokio::test]
+async fn plugins_are_called_in_order_and_the_first_deny_wins() {
+    let srv = TestServer::builder()
+        .plugin(
+            "first",
+            plugin("first", &["upload"], Behavior::CountCalls),
+            "",
+        )
+        .plugin(
+            "second",
+            plugin("second", &["upload"], Behavior::Deny(553, "second says no")),
+            "",
+        )
+        .plugin(
+            "third",
+            plugin("third", &["upload"], Behavior::Deny(550, "third says no")),
+            "",
+        )
+        .plugin(
+            "other-hook",
+            plugin("other-hook", &["command"], Behavior::CountCalls),
+            "",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    let r = c.upload("STOR x.bin", b"x").await;
+    assert_eq!((r.code, r.text.as_str()), (553, "second says no"));
+    assert_eq!(calls(&srv, "first"), 1);
+    assert_eq!(calls(&srv, "third"), 0, "never asked after the first deny");
+    assert_eq!(
+        calls(&srv, "other-hook"),
+        0,
+        "called only for the hooks it declares"
+    );
+}
+
+#[tokio::test]
+async fn every_hook_is_reached_from_a_real_session() {
+    let hooks = [
+        "connect",
+        "login",
+        "upload",
+        "file-blocked",
+        "ratio-check",
+        "upload-complete",
+        "command",
+    ];
+    let mut b = TestServer::builder();
+    for h in hooks {
+        b = b.plugin(h, plugin(h, &[h], Behavior::CountCalls), "");
+    }
+    let srv = b
+        .user("reader", "reader-pass", ftpsd::fs::Rights::Read)
+        .start()
+        .await;
+    let mut c = srv.alice().await; // connect, login
+    c.stor("f.txt", b"data").await; // upload, upload-complete
+    c.retr("f.txt").await; // ratio-check
+    c.list("LIST").await; // command
+    c.cmd_ok("MKD d", 257).await; // command
+    let mut again = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    again.login("alice", "alice-pass").await; // connect + login again
+    // A rights refusal by the host is announced on file-blocked.
+    let mut reader = srv.login_as("reader", "reader-pass").await;
+    assert_eq!(reader.upload("STOR no.txt", b"x").await.code, 550);
+    until("all hooks reached", || {
+        hooks.iter().all(|h| calls(&srv, h) >= 1)
+    })
+    .await;
+    assert!(calls(&srv, "connect") >= 2 && calls(&srv, "login") >= 2);
+    assert!(calls(&srv, "command") >= 2);
+}
+
+#[tokio::test]
+async fn login_plugin_can_refuse_a_correct_password_but_never_accept_a_wrong_one() {
+    let srv = TestServer::builder()
+        .plugin(
+            "gate",
+            plugin(
+                "gate",
+                &["login"],
+                Behavior::Deny(530, "Your address is banned."),
+            ),
+            "",
+        )
+        .start()
+        .await;
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER alice", 331).await;
+    let r = c.cmd_ok("PASS alice-pass", 530).await;
+    assert_eq!(r.text, "Your address is banned.");
+    let srv = TestServer::builder()
+        .plugin("yes", plugin("yes", &["login"], Behavior::Allow), "")
+        .start()
+        .await;
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER alice", 331).await;
+    c.cmd_ok("PASS wrong", 530).await;
+}
+
+#[tokio::test]
+async fn connect_deny_is_421_before_the_banner() {
+    let srv = TestServer::builder()
+        .plugin(
+            "door",
+            plugin(
+                "door",
+                &["connect"],
+                Behavior::Deny(421, "Closed for maintenance."),
+            ),
+            "",
+        )
+        .start()
+        .await;
+    let (_c, first) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(
+        (first.code, first.text.as_str()),
+        (421, "Closed for maintenance.")
+    );
+}
+
+#[tokio::test]
+async fn every_fault_kind_is_contained_and_the_server_keeps_serving() {
+    let faults: Vec<(&str, Behavior)> = vec![
+        ("loop", Behavior::Loop),
+        ("trap", Behavior::Trap),
+        ("garbage", Behavior::Garbage),
+        ("huge", Behavior::Huge),
+        ("oob", Behavior::OutOfBounds),
+        ("grow", Behavior::GrowMemory),
+    ];
+    for (name, b) in faults {
+        let srv = TestServer::builder()
+            .plugin(
+                name,
+                plugin(name, &["upload"], b),
+                "timeout_ms = 50\nmemory_mb = 4",
+            )
+            .start()
+            .await;
+        let mut c = srv.alice().await;
+        let started = std::time::Instant::now();
+        let r = c.upload("STOR f.txt", b"x").await;
+        assert_eq!(r.code, 451, "{name}: gates fail closed: {r:?}");
+        assert!(
+            r.text.contains(name),
+            "{name}: the reply names the plugin: {r:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{name}: bounded"
+        );
+        assert!(!srv.exists("alice", "f.txt"));
+        // The session and the server go on; the fault was counted.
+        c.cmd_ok("NOOP", 200).await;
+        srv.write("alice", "ok.txt", b"fine");
+        assert_eq!(c.retr("ok.txt").await, b"fine");
+        assert_eq!(
+            srv.server.ctx.plugins.list()[0]
+                .fault_count
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "{name}"
+        );
+    }
+    // on_error = "allow": a failing plugin lets the operation through.
+    let srv = TestServer::builder()
+        .plugin(
+            "lenient",
+            plugin("lenient", &["upload"], Behavior::Trap),
+            "on_error = \"allow\"",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.stor("f.txt", b"x").await;
+}
+
+#[tokio::test]
+async fn repeated_faults_quarantine_the_plugin() {
+    let srv = TestServer::builder()
+        .plugin(
+            "flaky",
+            plugin("flaky", &["upload"], Behavior::Trap),
+            "on_error = \"allow\"\nmax_faults = 3",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    for i in 0..5 {
+        c.stor(&format!("f{i}.txt"), b"x").await;
+    }
+    let p = srv.server.ctx.plugins.list()[0].clone();
+    assert!(p.is_quarantined());
+    assert_eq!(
+        p.fault_count.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "not called once quarantined"
+    );
+}
+
+#[tokio::test]
+async fn broken_plugins_are_clear_load_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            module("v2", &["upload"], Behavior::Allow, 2, true),
+            "ABI version 2",
+        ),
+        (
+            module("nohandle", &["upload"], Behavior::Allow, 1, false),
+            "missing export 'ftpsd_handle'",
+        ),
+        (
+            b"\0asm\x01\0\0\0garbage".to_vec(),
+            "not a valid WebAssembly module",
+        ),
+    ];
+    for (i, (bytes, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("p{i}.wasm"));
+        std::fs::write(&path, bytes).unwrap();
+        let section: ftpsd::plugins::PluginSection =
+            toml::from_str(&format!("name = \"p{i}\"\npath = \"{}\"\n", path.display())).unwrap();
+        let kv: ftpsd::state::SharedStore = std::sync::Arc::new(
+            ftpsd::state::RedbStore::open(&dir.path().join(format!("s{i}.redb"))).unwrap(),
+        );
+        let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv) {
+            Ok(_) => panic!("{expected}: loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(expected) && err.contains(&format!("p{i}")),
+            "{err}"
+        );
+    }
+}
+
+/// Writes a new version the way an operator's deploy does: temp file, then rename over.
+fn deploy(path: &std::path::Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[tokio::test]
+async fn hot_swap_keeps_the_old_version_on_a_truncated_file_and_unloads_on_removal() {
+    let srv = TestServer::builder()
+        .plugin("swap", plugin("swap", &["upload"], Behavior::Allow), "")
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.stor("a.txt", b"1").await;
+    let reloads = srv.server.ctx.plugin_reloads.clone();
+    let n = || reloads.lock().unwrap().len();
+    let path = srv.plugin_path("swap");
+    let deny = plugin("swap", &["upload"], Behavior::Deny(553, "version two"));
+    deploy(&path, &deny);
+    until("swap", || n() >= 1).await;
+    assert!(reloads.lock().unwrap()[0].1.is_ok());
+    assert_eq!(c.upload("STOR b.txt", b"2").await.text, "version two");
+    // A half-written file never replaces a working plugin.
+    std::fs::write(&path, &deny[..deny.len() / 2]).unwrap();
+    until("rejection", || n() >= 2).await;
+    assert!(
+        reloads.lock().unwrap()[1].1.is_err(),
+        "{:?}",
+        reloads.lock().unwrap()
+    );
+    assert_eq!(
+        c.upload("STOR b.txt", b"2").await.text,
+        "version two",
+        "old version stays"
+    );
+    std::fs::remove_file(&path).unwrap();
+    until("unload", || n() >= 3).await;
+    c.stor("c.txt", b"3").await;
+    assert!(srv.server.ctx.plugins.list().is_empty());
+}
+
+#[tokio::test]
+async fn hot_swap_under_concurrent_sessions_fails_no_session() {
+    let srv = TestServer::builder()
+        .plugin(
+            "swap",
+            plugin("swap", &["upload"], Behavior::CountCalls),
+            "",
+        )
+        .start()
+        .await;
+    let path = srv.plugin_path("swap");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let mut c = srv.alice().await;
+        let stop = stop.clone();
+        workers.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                codes.push(c.upload(&format!("STOR w{w}-{i}.txt"), b"x").await.code);
+                // Downloads keep a rustls client supplied with session tickets.
+                assert_eq!(c.retr(&format!("w{w}-{i}.txt")).await, b"x");
+                i += 1;
+            }
+            codes
+        }));
+    }
+    let reloads = srv.server.ctx.plugin_reloads.clone();
+    for k in 1..=5 {
+        deploy(&path, &plugin("swap", &["upload"], Behavior::CountCalls));
+        until("swap", || reloads.lock().unwrap().len() >= k).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    assert!(!all.is_empty());
+    assert!(
+        all.iter().all(|c| *c == 226),
+        "every upload during 5 swaps succeeded: {all:?}"
+    );
+    assert!(reloads.lock().unwrap().iter().all(|(_, r)| r.is_ok()));
+    // State lives in the host: the counter kept counting across versions.
+    assert_eq!(calls(&srv, "swap") as usize, all.len());
+}
+
+#[tokio::test]
+async fn plugin_state_survives_a_restart() {
+    let srv = TestServer::builder()
+        .plugin(
+            "count",
+            plugin("count", &["upload"], Behavior::CountCalls),
+            "",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.stor("a", b"1").await;
+    c.stor("b", b"2").await;
+    assert_eq!(calls(&srv, "count"), 2);
+    let TestServer {
+        server,
+        dir,
+        cert,
+        config,
+    } = srv;
+    drop(c);
+    let ctx = server.ctx.clone();
+    drop(server);
+    until("old server released", || {
+        std::sync::Arc::strong_count(&ctx) == 1
+    })
+    .await;
+    drop(ctx);
+    let server = ftpsd::Server::start(config.clone()).await.expect("restart");
+    let srv = TestServer {
+        server,
+        dir,
+        cert,
+        config,
+    };
+    let mut c = srv.alice().await;
+    c.stor("c", b"3").await;
+    assert_eq!(calls(&srv, "count"), 3);
+}
+
+#[tokio::test]
+async fn execute_actions_need_the_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let denied_marker = dir.path().join("denied");
+    let allowed_marker = dir.path().join("allowed");
+    let leak = |p: &std::path::Path| -> &'static str {
+        Box::leak(p.display().to_string().into_boxed_str())
+    };
+    let (d, a) = (leak(&denied_marker), leak(&allowed_marker));
+    let srv = TestServer::builder()
+        .plugin(
+            "no-cap",
+            plugin(
+                "no-cap",
+                &["upload-complete"],
+                Behavior::Execute("/usr/bin/touch", Box::leak(vec![d].into_boxed_slice())),
+            ),
+            "",
+        )
+        .plugin(
+            "wrong-prog",
+            plugin(
+                "wrong-prog",
+                &["upload-complete"],
+                Behavior::Execute("/usr/bin/touch", Box::leak(vec![d].into_boxed_slice())),
+            ),
+            "capabilities = { exec = [\"/bin/true\"] }",
+        )
+        .plugin(
+            "with-cap",
+            plugin(
+                "with-cap",
+                &["upload-complete"],
+                Behavior::Execute("/usr/bin/touch", Box::leak(vec![a].into_boxed_slice())),
+            ),
+            "capabilities = { exec = [\"/usr/bin/touch\"] }",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.stor("up.txt", b"x").await;
+    // Actions run in plugin order: once the allowed one has run, the refused ones were decided.
+    until("allowed action ran", || allowed_marker.exists()).await;
+    assert!(
+        !denied_marker.exists(),
+        "a plugin without the capability (or with another program) cannot execute"
+    );
+}
