@@ -477,3 +477,72 @@ async fn execute_actions_need_the_capability() {
         "a plugin without the capability (or with another program) cannot execute"
     );
 }
+
+/// A plugin built with the SDK (`cargo xtask plugins` puts it in target/plugins/).
+fn built_plugin(file: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `cargo xtask plugins`; `cargo xtask test` does)",
+            path.display()
+        )
+    })
+}
+
+#[tokio::test]
+async fn sdk_plugin_office_hours_decides_with_the_host_clock() {
+    let hour = (ftpsd::state::now_ms() / 3_600_000 % 24) as u32;
+    // A window that excludes the current UTC hour, and one that includes it.
+    let (closed_start, closed_end) = if hour < 12 { (13, 24) } else { (0, 11) };
+    let srv = TestServer::builder()
+        .plugin(
+            "office-hours",
+            built_plugin("office_hours.wasm"),
+            &format!("settings = {{ start_hour = {closed_start}, end_hour = {closed_end} }}"),
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    let r = c.upload("STOR late.txt", b"x").await;
+    assert_eq!(r.code, 550, "{r:?}");
+    assert!(
+        r.text
+            .contains(&format!("{closed_start:02}:00 to {closed_end:02}:00")),
+        "{r:?}"
+    );
+    assert!(!srv.exists("alice", "late.txt"));
+    let srv = TestServer::builder()
+        .plugin(
+            "office-hours",
+            built_plugin("office_hours.wasm"),
+            "settings = { start_hour = 0, end_hour = 24 }",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.stor("ontime.txt", b"x").await;
+}
+
+#[tokio::test]
+async fn sdk_plugin_bad_settings_are_a_load_error_naming_plugin_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oh.wasm");
+    std::fs::write(&path, built_plugin("office_hours.wasm")).unwrap();
+    let section: ftpsd::plugins::PluginSection = toml::from_str(&format!(
+        "name = \"oh\"\npath = \"{}\"\nsettings = {{ start_hour = 30 }}\n",
+        path.display()
+    ))
+    .unwrap();
+    let kv: ftpsd::state::SharedStore =
+        std::sync::Arc::new(ftpsd::state::RedbStore::open(&dir.path().join("s.redb")).unwrap());
+    let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv) {
+        Ok(_) => panic!("loaded with bad settings"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("plugin 'oh'") && err.contains("start_hour"),
+        "{err}"
+    );
+}

@@ -4,6 +4,9 @@
 //! - `serve` — builds and starts the server (embedded default unless `-- --config FILE`).
 //! - `bench` — builds and runs the benchmark, printing figures next to same-run ceilings.
 
+mod plugins;
+
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
@@ -26,8 +29,10 @@ fn run() -> anyhow::Result<()> {
         "test" => test(&rest),
         "serve" => serve(&rest),
         "bench" => bench(&rest),
+        "plugins" => plugins::build(&root()).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <test|serve|bench> [args]");
+            eprintln!("usage: cargo xtask <test|serve|bench|plugins> [args]");
+            eprintln!("  plugins       build every plugin to wasm32-wasip1 into target/plugins/");
             eprintln!("  test          build and run every test (what CI runs)");
             eprintln!(
                 "  serve [ARGS]  build and run `ftpsd serve [ARGS]` (default: embedded config)"
@@ -36,6 +41,14 @@ fn run() -> anyhow::Result<()> {
             bail!("unknown task '{task}'")
         }
     }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -62,6 +75,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             );
         }
     }
+    // Plugins first: their native tests, then the .wasm files the end-to-end tests load.
+    plugins::test_native(&root())?;
+    plugins::build(&root())?;
     // The CLI tests run the real binary: build it first (same release profile as the tests).
     let mut build = cargo();
     build.args(["build", "--release", "-p", "ftpsd", "--bin", "ftpsd"]);

@@ -2,6 +2,7 @@
 
 mod cert;
 mod check_config;
+mod plugin;
 mod serve;
 mod user;
 
@@ -32,9 +33,12 @@ enum Command {
     /// Certificates: generate a self-signed certificate or CA.
     #[command(subcommand)]
     Cert(cert::Command),
-    /// Manage users in the users file (the running server reads it at start).
+    /// Manage users in the users file (a running server reloads it within a second).
     #[command(subcommand)]
     User(user::Command),
+    /// Policy plugins: check a .wasm file.
+    #[command(subcommand)]
+    Plugin(plugin::Command),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig(a) => check_config::run(a),
         Command::Cert(c) => cert::run(c),
         Command::User(c) => user::run(c),
+        Command::Plugin(c) => plugin::run(c),
     }
 }
 

@@ -120,10 +120,7 @@ impl Loaded {
             calls: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
         };
-        let mut inst = loaded.instantiate().map_err(|e| PluginError::Instantiate {
-            plugin: name.clone(),
-            reason: e.to_string(),
-        })?;
+        let mut inst = loaded.instantiate()?;
         let describe: Description = loaded
             .raw_call(&mut inst, &Request::Describe)
             .and_then(|bytes| {

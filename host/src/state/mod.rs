@@ -5,10 +5,12 @@
 //! The embedded backend is redb: pure Rust (no C toolchain), ACID with copy-on-write B-trees,
 //! one file in the data directory; bans and counters survive hot swap and restart.
 
+pub mod memory_store;
 pub mod redb_store;
 
 use std::sync::Arc;
 
+pub use memory_store::MemoryStore;
 pub use redb_store::RedbStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,177 @@
+//! `cargo xtask plugins`: builds every plugin crate (the plugins workspace: plugins/* and
+//! examples/plugins/*) for wasm32-wasip1 and copies the .wasm files to `target/plugins/`.
+//!
+//! Toolchain, as `../shared/wasm-toolchain.md` describes:
+//! - Route A: an installed rustup target `wasm32-wasip1` (what a plugin author has).
+//! - Route B: Debian's rustc-web + rust-web-src + wasi-libc + lld-22 with `-Zbuild-std`,
+//!   installing the packages when missing (as root). Never `rustup target add` (no network).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+const TARGET: &str = "wasm32-wasip1";
+const DEBIAN_PACKAGES: [&str; 5] = [
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "wasi-libc",
+    "lld-22",
+];
+
+pub enum Route {
+    Rustup,
+    Debian,
+}
+
+fn rustup_has_target() -> bool {
+    let Ok(mut child) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    // Bounded: a rustup that tries the network must not hang the build.
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            let mut out = String::new();
+            if let Some(mut s) = child.stdout.take() {
+                use std::io::Read;
+                let _ = s.read_to_string(&mut out);
+            }
+            return out.lines().any(|l| l.trim() == TARGET);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    false
+}
+
+fn debian_ready() -> bool {
+    Path::new("/usr/bin/rustc").exists()
+        && Path::new("/usr/lib/rustlib/src/rust/library").exists()
+        && Path::new("/usr/lib/wasm32-wasi").exists()
+        && Command::new("wasm-ld-22").arg("--version").output().is_ok()
+}
+
+fn install_debian() -> anyhow::Result<()> {
+    eprintln!(
+        "xtask: installing Debian's wasm toolchain: {}",
+        DEBIAN_PACKAGES.join(" ")
+    );
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        bail!(
+            "no wasm32-wasip1 toolchain: run `rustup target add wasm32-wasip1`, or as root `apt-get install {}`",
+            DEBIAN_PACKAGES.join(" ")
+        );
+    }
+    let ok = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .status()?
+        .success()
+        && Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(DEBIAN_PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()?
+            .success();
+    if !ok || !debian_ready() {
+        bail!("installing {} failed", DEBIAN_PACKAGES.join(" "));
+    }
+    Ok(())
+}
+
+pub fn detect() -> anyhow::Result<Route> {
+    if rustup_has_target() {
+        return Ok(Route::Rustup);
+    }
+    if !debian_ready() {
+        install_debian()?;
+    }
+    Ok(Route::Debian)
+}
+
+/// Builds all plugins; returns the output folder with the .wasm files.
+pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
+    let route = detect()?;
+    let ws = root.join("plugins");
+    let target_dir = ws.join("target");
+    let mut cmd = match route {
+        Route::Rustup => {
+            eprintln!("xtask: building plugins with the rustup target {TARGET}");
+            let mut c = Command::new("cargo");
+            c.args(["build", "--release", "--target", TARGET]);
+            c
+        }
+        Route::Debian => {
+            eprintln!(
+                "xtask: building plugins with Debian's rustc-web and -Zbuild-std (no rustup target installed)"
+            );
+            let mut c = Command::new("/usr/bin/cargo");
+            c.args([
+                "build",
+                "--release",
+                "-Zbuild-std=std,panic_abort",
+                "--target",
+                TARGET,
+            ])
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("RUSTC", "/usr/bin/rustc")
+            .env("CARGO_TARGET_WASM32_WASIP1_LINKER", "wasm-ld-22")
+            .env(
+                "CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS",
+                "-L /usr/lib/wasm32-wasi",
+            );
+            c
+        }
+    };
+    cmd.current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS");
+    let status = cmd.status().context("running cargo for the plugins")?;
+    if !status.success() {
+        bail!("building plugins failed ({status})");
+    }
+    let out = root.join("target/plugins");
+    std::fs::create_dir_all(&out)?;
+    let built = target_dir.join(TARGET).join("release");
+    let mut n = 0;
+    for e in std::fs::read_dir(&built).with_context(|| format!("reading {}", built.display()))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "wasm") {
+            std::fs::copy(&p, out.join(p.file_name().unwrap_or_default()))?;
+            eprintln!(
+                "xtask: {} ({} KB)",
+                out.join(p.file_name().unwrap_or_default()).display(),
+                std::fs::metadata(&p)?.len() / 1024
+            );
+            n += 1;
+        }
+    }
+    if n == 0 {
+        bail!("no .wasm produced in {}", built.display());
+    }
+    Ok(out)
+}
+
+/// Runs the plugins' native tests (SDK harness) on the host target.
+pub fn test_native(root: &Path) -> anyhow::Result<()> {
+    let status = Command::new("cargo")
+        .args(["test", "--release"])
+        .current_dir(root.join("plugins"))
+        .env("CARGO_TARGET_DIR", root.join("plugins/target"))
+        .status()?;
+    if !status.success() {
+        bail!("plugin unit tests failed");
+    }
+    Ok(())
+}
