@@ -3,6 +3,7 @@
 //! (loopback TCP, one-core AES-256-GCM, fdatasync'd disk writes), since the machine is shared.
 
 mod ceilings;
+mod plugins;
 mod server;
 mod sessions;
 mod transfers;
@@ -123,6 +124,10 @@ async fn run(scale: Scale) {
     println!("  median {p50:.2} ms, p99 {p99:.2} ms");
 
     srv.stop();
+
+    println!();
+    println!("== plugins ==");
+    plugins::run().await;
 }
 
 fn report(what: &str, mbps: f64, target: f64, rule: &str) {
