@@ -9,6 +9,7 @@ pub mod rights;
 pub mod sandbox;
 pub mod upload;
 pub mod vfs;
+pub mod walk;
 
 pub use path::{PathError, VirtualPath};
 pub use rights::Rights;

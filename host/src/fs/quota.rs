@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The most directory entries a usage scan visits; beyond it the figure is a lower bound.
-pub const SCAN_LIMIT: usize = 1_000_000;
-
 #[derive(Debug)]
 pub struct Quota {
     limit: AtomicU64,
@@ -82,28 +79,13 @@ impl QuotaRegistry {
     }
 }
 
-/// Bytes of regular files below `dir` (symlinks not followed), at most [`SCAN_LIMIT`] entries.
+/// Bytes of regular files below `dir` (symlinks not followed), bounded by the walk limit.
 pub fn disk_usage(dir: &Path) -> u64 {
     let mut total = 0u64;
-    let mut visited = 0usize;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            visited += 1;
-            if visited > SCAN_LIMIT {
-                tracing::warn!(dir = %dir.display(), "quota scan stopped after {SCAN_LIMIT} entries; usage is a lower bound");
-                return total;
-            }
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else if ft.is_file() {
-                total += e.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-        }
+    let complete =
+        super::walk::files_below(dir, |e| total += e.metadata().map(|m| m.len()).unwrap_or(0));
+    if !complete {
+        tracing::warn!(dir = %dir.display(), "quota scan stopped after {} entries; usage is a lower bound", super::walk::WALK_LIMIT);
     }
     total
 }

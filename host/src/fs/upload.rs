@@ -184,31 +184,15 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp")
 }
 
-/// Removes atomic-upload leftovers below `dir` (a server killed mid-upload); bounded scan.
+/// Removes atomic-upload leftovers below `dir` (a server killed mid-upload); bounded walk.
 /// Returns how many were removed.
 pub fn clean_temporaries(dir: &Path) -> usize {
     let mut removed = 0;
-    let mut visited = 0usize;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            visited += 1;
-            if visited > super::quota::SCAN_LIMIT {
-                return removed;
-            }
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else if ft.is_file()
-                && is_temp_name(&e.file_name().to_string_lossy())
-                && std::fs::remove_file(e.path()).is_ok()
-            {
-                removed += 1;
-            }
+    super::walk::files_below(dir, |e| {
+        if is_temp_name(&e.file_name().to_string_lossy()) && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
         }
-    }
+    });
     removed
 }
