@@ -253,6 +253,21 @@ async fn rights_matrix() {
         let appe = c.upload("APPE existing.txt", b"+").await;
         assert_eq!(appe.code == 226, can_overwrite, "{user} APPE: {appe:?}");
 
+        c.cmd_ok("REST 2", 350).await;
+        let rest = c.upload("STOR existing.txt", b"Z").await;
+        assert_eq!(
+            rest.code == 226,
+            can_overwrite,
+            "{user} REST+STOR: {rest:?}"
+        );
+        if can_overwrite {
+            assert_eq!(
+                &srv.read(user, "existing.txt")[..],
+                b"ovZ",
+                "{user}: prefix kept, tail replaced"
+            );
+        }
+
         // Delete side.
         assert_eq!(
             c.cmd("DELE existing.txt").await.code == 250,

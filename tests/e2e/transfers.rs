@@ -74,12 +74,29 @@ async fn rest_resumes_downloads_and_uploads() {
     c.cmd_ok("REST 99999999", 350).await;
     let r = c.download("RETR r.bin").await.unwrap_err();
     assert_eq!(r.code, 554, "{r:?}");
-    // Upload resume on an atomic folder is refused clearly, the file untouched.
+    // Upload resume on an atomic folder (the default): prefix kept, tail replaced, atomically.
     srv.write("alice", "partial.bin", &data[..200_000]);
     c.cmd_ok("REST 200000", 350).await;
-    let r = c.upload("STOR partial.bin", &data[200_000..]).await;
-    assert_eq!(r.code, 554, "{r:?}");
-    assert!(r.text.contains("resumable"), "{r:?}");
+    c.stor("partial.bin", &data[200_000..]).await;
+    assert_eq!(sha256(&srv.read("alice", "partial.bin")), sha256(&data));
+    let names: Vec<_> = std::fs::read_dir(srv.home("alice"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.to_string_lossy().starts_with(".ftpsd-upload-")),
+        "{names:?}"
+    );
+    // An interrupted atomic resume leaves the old partial file as it was.
+    srv.write("alice", "partial.bin", &data[..200_000]);
+    c.cmd_ok("REST 100000", 350).await;
+    let (_, mut conn) = c.open_transfer("STOR partial.bin").await.unwrap();
+    conn.write_all(&data[100_000..150_000]).await.unwrap();
+    drop(conn);
+    assert_eq!(c.read_reply().await.code, 426);
     assert_eq!(srv.read("alice", "partial.bin"), &data[..200_000]);
     // On a resumable folder: first part on disk, the rest sent after REST.
     let res_dir = srv.dir.path().join("res");

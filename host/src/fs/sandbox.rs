@@ -32,10 +32,6 @@ pub enum FsError {
     BadName(#[from] PathError),
     #[error("Local error: {0}")]
     Io(std::io::Error),
-    #[error(
-        "Restart (REST) for uploads needs a folder in resumable mode; this folder writes uploads atomically."
-    )]
-    ResumeNeedsResumableMode,
     #[error("Operation not allowed on {0}.")]
     Reserved(&'static str),
     #[error("Cannot rename between different mount folders.")]
@@ -58,7 +54,6 @@ impl FsError {
             FsError::BadName(_) | FsError::Reserved(_) => 553,
             FsError::CrossMount => 550,
             FsError::QuotaFull(_) => 552,
-            FsError::ResumeNeedsResumableMode => 554,
             FsError::NoSpace => 452,
             FsError::Io(_) => 451,
         }

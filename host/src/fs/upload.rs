@@ -3,7 +3,8 @@
 //! Atomic mode writes a hidden temporary file in the target's directory and renames it over
 //! the target only after the data is complete and fsynced; failure, abort or disconnect delete
 //! it, and a killed server's leftovers are removed at the next start. Resumable mode writes the
-//! target in place so REST+STOR can continue it. APPE appends in place in both modes and, on
+//! target in place, so an interrupted upload leaves its partial file for a later REST; in atomic
+//! mode REST+STOR starts the temporary as a copy of the file's first bytes. APPE appends in place in both modes and, on
 //! failure, cuts the file back to its old length: the previous content is never lost.
 //! Quota: the writer reserves every chunk; failures release what they reserved.
 
@@ -80,8 +81,34 @@ impl UploadPlan {
             (UploadKind::Unique, UploadMode::Resumable) => {
                 in_place(WriteMode::CreateNew, None, false)?
             }
-            (UploadKind::Resume(_), UploadMode::Atomic) => {
-                return Err(FsError::ResumeNeedsResumableMode);
+            (UploadKind::Resume(offset), UploadMode::Atomic) => {
+                // Resume without giving up atomicity: the temporary starts as a copy of the
+                // first `offset` bytes of the current file; the old version stays until rename.
+                let have = existing.unwrap_or(0);
+                if offset > have {
+                    return Err(FsError::Io(std::io::Error::other(format!(
+                        "restart offset {offset} is beyond the end of the file ({have} bytes)"
+                    ))));
+                }
+                let (mut file, temp) = create_temp(sandbox, &target.parent())?;
+                let copied = sandbox.open_read(target, 0).and_then(|(src, _)| {
+                    std::io::copy(&mut std::io::Read::take(src, offset), &mut file)
+                        .map_err(FsError::from)
+                });
+                if let Err(e) = copied {
+                    let _ = sandbox.remove_file(&temp);
+                    return Err(e);
+                }
+                UploadPlan {
+                    file,
+                    quota,
+                    sandbox: sandbox.clone(),
+                    finish: Finish::Atomic {
+                        temp,
+                        target: target.clone(),
+                        replaced: have - offset,
+                    },
+                }
             }
             (UploadKind::Resume(offset), UploadMode::Resumable) => {
                 let plan = in_place(WriteMode::Resume(offset), Some(offset), false)?;

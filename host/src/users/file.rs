@@ -32,7 +32,7 @@ use crate::fs::Rights;
 #[serde(rename_all = "lowercase")]
 pub enum UploadMode {
     /// Hidden temporary file, fsync, rename over the target: a failed upload never destroys the
-    /// previous version. REST+STOR is refused (there is no partial file to continue).
+    /// previous version; REST+STOR copies the kept prefix into the temporary first.
     #[default]
     Atomic,
     /// The partial file keeps its final name so REST+STOR can continue it.
