@@ -78,9 +78,10 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // Plugins first: their native tests, then the .wasm files the end-to-end tests load.
     plugins::test_native(&root())?;
     plugins::build(&root())?;
-    // The CLI tests run the real binary: build it first (same release profile as the tests).
+    // The CLI tests run the real binary: build it first, with every test target in the same
+    // invocation so features resolve exactly as for `cargo test` (no second wasmtime build).
     let mut build = cargo();
-    build.args(["build", "--release", "-p", "ftpsd", "--bin", "ftpsd"]);
+    build.args(["build", "--release", "--workspace", "--all-targets"]);
     status(build)?;
     let mut t = cargo();
     t.args(["test", "--release", "--workspace"]).args(extra);
@@ -104,8 +105,9 @@ fn serve(extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn bench(extra: &[String]) -> anyhow::Result<()> {
+    plugins::build(&root())?;
     let mut build = cargo();
-    build.args(["build", "--release", "-p", "ftpsd", "--bin", "ftpsd"]);
+    build.args(["build", "--release", "--workspace", "--all-targets"]);
     status(build)?;
     let mut c = cargo();
     c.args([
