@@ -89,6 +89,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 }
 
 fn serve(extra: &[String]) -> anyhow::Result<()> {
+    // `cargo xtask serve -- --config F` and `cargo xtask serve --config F` both work.
+    let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let mut c = cargo();
     c.args([
         "run",
