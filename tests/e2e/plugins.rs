@@ -546,3 +546,60 @@ async fn sdk_plugin_bad_settings_are_a_load_error_naming_plugin_and_key() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn plugin_new_scaffold_tests_builds_and_runs_in_the_server() {
+    use ftpsd_e2e::tools::{ftpsd_bin, run, text, wasm_build};
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = std::process::Command::new(ftpsd_bin());
+        c.current_dir(dir.path())
+            .args(["plugin", "new", "demo-rule"]);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("cargo build --release --target wasm32-wasip1")
+    );
+    let crate_dir = dir.path().join("demo-rule");
+    let shared = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target");
+    let out = run({
+        let mut c = std::process::Command::new("cargo");
+        c.current_dir(&crate_dir)
+            .args(["test", "--release", "-q"])
+            .env("CARGO_TARGET_DIR", &shared);
+        c
+    })
+    .await;
+    assert!(
+        out.status.success(),
+        "native tests of the scaffold: {}",
+        text(&out)
+    );
+    let out = run(wasm_build(&crate_dir)).await;
+    assert!(
+        out.status.success(),
+        "wasm build of the scaffold: {}",
+        text(&out)
+    );
+    let wasm_path = shared.join("wasm32-wasip1/release/demo_rule.wasm");
+    let wasm = std::fs::read(&wasm_path).unwrap();
+    let _ = std::fs::remove_file(&wasm_path);
+    let srv = TestServer::builder()
+        .plugin(
+            "demo-rule",
+            wasm,
+            "settings = { refuse_suffixes = [\".exe\"] }",
+        )
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    let r = c.upload("STOR setup.EXE", b"MZ").await;
+    assert_eq!(
+        (r.code, r.text.as_str()),
+        (553, "Files ending in .exe are not accepted here.")
+    );
+    c.stor("notes.txt", b"fine").await;
+}

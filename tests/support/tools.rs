@@ -53,3 +53,45 @@ pub fn ftpsd_bin() -> std::path::PathBuf {
     );
     bin
 }
+
+/// `cargo build --release --target wasm32-wasip1` for a plugin crate in `dir`, by the route
+/// `cargo xtask plugins` uses: an installed rustup target, else Debian's rustc-web with
+/// build-std. The target dir is the plugins workspace's, so std is built once.
+pub fn wasm_build(dir: &std::path::Path) -> Command {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let rustup = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "wasm32-wasip1")
+        })
+        .unwrap_or(false);
+    let mut c = if rustup {
+        let mut c = Command::new("cargo");
+        c.args(["build", "--release", "--target", "wasm32-wasip1"]);
+        c
+    } else {
+        let mut c = Command::new("/usr/bin/cargo");
+        c.args([
+            "build",
+            "--release",
+            "-Zbuild-std=std,panic_abort",
+            "--target",
+            "wasm32-wasip1",
+        ])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("CARGO_TARGET_WASM32_WASIP1_LINKER", "wasm-ld-22")
+        .env(
+            "CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS",
+            "-L /usr/lib/wasm32-wasi",
+        );
+        c
+    };
+    c.current_dir(dir)
+        .env("CARGO_TARGET_DIR", root.join("plugins/target"))
+        .env_remove("RUSTFLAGS");
+    c
+}

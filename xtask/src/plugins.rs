@@ -144,10 +144,15 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
     let out = root.join("target/plugins");
     std::fs::create_dir_all(&out)?;
     let built = target_dir.join(TARGET).join("release");
+    let members = member_artifacts(root)?;
     let mut n = 0;
     for e in std::fs::read_dir(&built).with_context(|| format!("reading {}", built.display()))? {
         let p = e?.path();
-        if p.extension().is_some_and(|x| x == "wasm") {
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.extension().is_some_and(|x| x == "wasm") && members.contains(&stem) {
             std::fs::copy(&p, out.join(p.file_name().unwrap_or_default()))?;
             eprintln!(
                 "xtask: {} ({} KB)",
@@ -161,6 +166,30 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         bail!("no .wasm produced in {}", built.display());
     }
     Ok(out)
+}
+
+/// File stems of the .wasm files the plugins workspace's members produce (crate name, '-' → '_').
+fn member_artifacts(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for dir in [root.join("plugins"), root.join("examples/plugins")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let manifest = e.path().join("Cargo.toml");
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
+            if let Some(name) = text.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = \"")
+                    .and_then(|r| r.strip_suffix('"'))
+            }) {
+                names.push(name.replace('-', "_"));
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Runs the plugins' native tests (SDK harness) on the host target.
