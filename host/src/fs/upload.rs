@@ -75,6 +75,16 @@ impl UploadPlan {
                     },
                 })
             };
+        let atomic = |file: std::fs::File, temp: VirtualPath, replaced: u64| UploadPlan {
+            file,
+            quota: quota.clone(),
+            sandbox: sandbox.clone(),
+            finish: Finish::Atomic {
+                temp,
+                target: target.clone(),
+                replaced,
+            },
+        };
         let plan = match (kind, mode) {
             (UploadKind::Append, _) => in_place(WriteMode::Append, existing, true)?,
             (UploadKind::Unique, UploadMode::Atomic) => in_place(WriteMode::CreateNew, None, true)?,
@@ -99,16 +109,7 @@ impl UploadPlan {
                     let _ = sandbox.remove_file(&temp);
                     return Err(e);
                 }
-                UploadPlan {
-                    file,
-                    quota,
-                    sandbox: sandbox.clone(),
-                    finish: Finish::Atomic {
-                        temp,
-                        target: target.clone(),
-                        replaced: have - offset,
-                    },
-                }
+                atomic(file, temp, have - offset)
             }
             (UploadKind::Resume(offset), UploadMode::Resumable) => {
                 let plan = in_place(WriteMode::Resume(offset), Some(offset), false)?;
@@ -121,18 +122,8 @@ impl UploadPlan {
                 plan
             }
             (UploadKind::Store, UploadMode::Atomic) => {
-                let dir = target.parent();
-                let (file, temp) = create_temp(sandbox, &dir)?;
-                UploadPlan {
-                    file,
-                    quota,
-                    sandbox: sandbox.clone(),
-                    finish: Finish::Atomic {
-                        temp,
-                        target: target.clone(),
-                        replaced: existing.unwrap_or(0),
-                    },
-                }
+                let (file, temp) = create_temp(sandbox, &target.parent())?;
+                atomic(file, temp, existing.unwrap_or(0))
             }
         };
         Ok(plan)

@@ -7,6 +7,8 @@
 
 pub mod memory_store;
 pub mod redb_store;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -21,12 +23,40 @@ pub enum StoreError {
     NotANumber(String),
 }
 
+/// A live entry: the value and its expiry (Unix ms; None = never).
+pub type Entry = (String, Option<u64>);
+
 /// A namespaced key-value store. Times are Unix milliseconds; `expires` None = never.
+/// A backend provides `get`, `list` and one atomic read-modify-write, `update`; the operations
+/// plugins use are written once on top of it.
 pub trait KvStore: Send + Sync {
     fn get(&self, ns: &str, key: &str, now_ms: u64) -> Result<Option<String>, StoreError>;
-    fn set(&self, ns: &str, key: &str, value: &str, expires: Option<u64>)
-    -> Result<(), StoreError>;
-    fn delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
+    /// Live entries of a namespace (for admin listings such as bans).
+    fn list(&self, ns: &str, now_ms: u64) -> Result<Vec<(String, String)>, StoreError>;
+    /// Atomically replaces the live entry of `key` (None if absent or expired) with what `f`
+    /// returns; None deletes.
+    fn update(
+        &self,
+        ns: &str,
+        key: &str,
+        now_ms: u64,
+        f: &mut dyn FnMut(Option<Entry>) -> Result<Option<Entry>, StoreError>,
+    ) -> Result<(), StoreError>;
+
+    fn set(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &str,
+        expires: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.update(ns, key, 0, &mut |_| Ok(Some((value.to_string(), expires))))
+    }
+
+    fn delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
+        self.update(ns, key, 0, &mut |_| Ok(None))
+    }
+
     /// Sets `new` (None deletes) only if the live value equals `expected`; returns whether it did.
     fn cas(
         &self,
@@ -36,7 +66,18 @@ pub trait KvStore: Send + Sync {
         new: Option<&str>,
         expires: Option<u64>,
         now_ms: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let mut swapped = false;
+        self.update(ns, key, now_ms, &mut |cur| {
+            if cur.as_ref().map(|(v, _)| v.as_str()) != expected {
+                return Ok(cur);
+            }
+            swapped = true;
+            Ok(new.map(|v| (v.to_string(), expires)))
+        })?;
+        Ok(swapped)
+    }
+
     /// Adds `delta` to an integer (absent = 0); keeps the old expiry unless `expires` is given.
     fn incr(
         &self,
@@ -45,9 +86,22 @@ pub trait KvStore: Send + Sync {
         delta: i64,
         expires: Option<u64>,
         now_ms: u64,
-    ) -> Result<i64, StoreError>;
-    /// Live entries of a namespace (for admin listings such as bans).
-    fn list(&self, ns: &str, now_ms: u64) -> Result<Vec<(String, String)>, StoreError>;
+    ) -> Result<i64, StoreError> {
+        let mut result = 0;
+        self.update(ns, key, now_ms, &mut |cur| {
+            let (n, old) = match cur {
+                Some((v, e)) => (
+                    v.parse::<i64>()
+                        .map_err(|_| StoreError::NotANumber(key.into()))?,
+                    e,
+                ),
+                None => (0, None),
+            };
+            result = n.saturating_add(delta);
+            Ok(Some((result.to_string(), expires.or(old))))
+        })?;
+        Ok(result)
+    }
 }
 
 pub type SharedStore = Arc<dyn KvStore>;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{KvStore, StoreError};
+use super::{Entry, KvStore, StoreError};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
@@ -49,37 +49,6 @@ impl RedbStore {
         tx.commit().map_err(err)?;
         Ok(RedbStore { db })
     }
-
-    /// Runs `f` on the current live value inside one write transaction and stores its result.
-    fn update<T>(
-        &self,
-        ns: &str,
-        key: &str,
-        now_ms: u64,
-        f: impl FnOnce(Option<(String, Option<u64>)>) -> Result<(Option<Vec<u8>>, T), StoreError>,
-    ) -> Result<T, StoreError> {
-        let k = full_key(ns, key);
-        let tx = self.db.begin_write().map_err(err)?;
-        let out = {
-            let mut table = tx.open_table(TABLE).map_err(err)?;
-            let current = table
-                .get(k.as_str())
-                .map_err(err)?
-                .and_then(|v| decode(v.value(), now_ms));
-            let (new, out) = f(current)?;
-            match new {
-                Some(bytes) => {
-                    table.insert(k.as_str(), bytes.as_slice()).map_err(err)?;
-                }
-                None => {
-                    table.remove(k.as_str()).map_err(err)?;
-                }
-            }
-            out
-        };
-        tx.commit().map_err(err)?;
-        Ok(out)
-    }
 }
 
 impl KvStore for RedbStore {
@@ -93,59 +62,33 @@ impl KvStore for RedbStore {
             .map(|(v, _)| v))
     }
 
-    fn set(
+    fn update(
         &self,
         ns: &str,
         key: &str,
-        value: &str,
-        expires: Option<u64>,
+        now_ms: u64,
+        f: &mut dyn FnMut(Option<Entry>) -> Result<Option<Entry>, StoreError>,
     ) -> Result<(), StoreError> {
-        self.update(ns, key, 0, |_| Ok((Some(encode(value, expires)), ())))
-    }
-
-    fn delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
-        self.update(ns, key, 0, |_| Ok((None, ())))
-    }
-
-    fn cas(
-        &self,
-        ns: &str,
-        key: &str,
-        expected: Option<&str>,
-        new: Option<&str>,
-        expires: Option<u64>,
-        now_ms: u64,
-    ) -> Result<bool, StoreError> {
-        self.update(ns, key, now_ms, |cur| {
-            let cur_value = cur.as_ref().map(|(v, _)| v.as_str());
-            if cur_value != expected {
-                let keep = cur.map(|(v, e)| encode(&v, e));
-                return Ok((keep, false));
+        let k = full_key(ns, key);
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut table = tx.open_table(TABLE).map_err(err)?;
+            let current = table
+                .get(k.as_str())
+                .map_err(err)?
+                .and_then(|v| decode(v.value(), now_ms));
+            match f(current)? {
+                Some((value, expires)) => {
+                    table
+                        .insert(k.as_str(), encode(&value, expires).as_slice())
+                        .map_err(err)?;
+                }
+                None => {
+                    table.remove(k.as_str()).map_err(err)?;
+                }
             }
-            Ok((new.map(|v| encode(v, expires)), true))
-        })
-    }
-
-    fn incr(
-        &self,
-        ns: &str,
-        key: &str,
-        delta: i64,
-        expires: Option<u64>,
-        now_ms: u64,
-    ) -> Result<i64, StoreError> {
-        self.update(ns, key, now_ms, |cur| {
-            let (n, old_exp) = match cur {
-                Some((v, e)) => (
-                    v.parse::<i64>()
-                        .map_err(|_| StoreError::NotANumber(key.into()))?,
-                    e,
-                ),
-                None => (0, None),
-            };
-            let n = n.saturating_add(delta);
-            Ok((Some(encode(&n.to_string(), expires.or(old_exp))), n))
-        })
+        }
+        tx.commit().map_err(err)
     }
 
     fn list(&self, ns: &str, now_ms: u64) -> Result<Vec<(String, String)>, StoreError> {
@@ -171,32 +114,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ttl_cas_incr_and_persistence() {
+    fn survives_reopen() {
         let dir = std::env::temp_dir().join(format!("ftpsd-redb-{}", std::process::id()));
         let path = dir.join("state.redb");
         {
             let s = RedbStore::open(&path).unwrap();
-            s.set("a", "k", "v", Some(1000)).unwrap();
-            assert_eq!(s.get("a", "k", 999).unwrap().as_deref(), Some("v"));
-            assert_eq!(s.get("a", "k", 1000).unwrap(), None, "expired");
-            assert_eq!(s.get("b", "k", 0).unwrap(), None, "namespaces are separate");
-            assert!(s.cas("a", "c", None, Some("1"), None, 0).unwrap());
-            assert!(!s.cas("a", "c", None, Some("2"), None, 0).unwrap());
-            assert!(s.cas("a", "c", Some("1"), None, None, 0).unwrap());
-            assert_eq!(s.get("a", "c", 0).unwrap(), None);
-            assert_eq!(s.incr("a", "n", 5, None, 0).unwrap(), 5);
-            assert_eq!(s.incr("a", "n", -2, None, 0).unwrap(), 3);
-            s.set("a", "s", "x", None).unwrap();
-            assert!(matches!(
-                s.incr("a", "s", 1, None, 0),
-                Err(StoreError::NotANumber(_))
-            ));
-            s.set("bans", "10.0.0.1", "until", None).unwrap();
-            s.set("bans2", "z", "z", None).unwrap();
-            assert_eq!(
-                s.list("bans", 0).unwrap(),
-                vec![("10.0.0.1".to_string(), "until".to_string())]
-            );
+            crate::state::tests::exercise(&s);
         }
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(
