@@ -2,6 +2,7 @@
 //! sandboxed WebAssembly plugins. This library is the whole server; `main.rs` is its CLI.
 
 pub mod access;
+pub mod admin;
 pub mod bootstrap;
 pub mod config;
 pub mod data;

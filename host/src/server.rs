@@ -38,6 +38,8 @@ pub struct ServerContext {
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// Outcome of each plugin hot-swap attempt, newest last.
     pub plugin_reloads: crate::plugins::watch::ReloadLog,
+    /// Runs the programs of execute actions.
+    pub exec: Arc<crate::plugins::exec::Runner>,
 }
 
 impl ServerContext {
@@ -134,6 +136,7 @@ impl Server {
         });
         let ip_rules = config.access.rules();
         let users_path = config.users_file();
+        let exec = Arc::new(crate::plugins::exec::Runner::new(&config.exec));
         let ctx = Arc::new(ServerContext {
             config,
             tls,
@@ -146,6 +149,7 @@ impl Server {
             users_reload_error: std::sync::Mutex::new(None),
             plugins: plugins.clone(),
             plugin_reloads: Default::default(),
+            exec,
         });
         let plugin_watcher = match crate::plugins::watch::watch(
             plugins,
@@ -175,6 +179,17 @@ impl Server {
             _users_watcher: users_watcher,
             _plugin_watcher: plugin_watcher,
         };
+        let admin_path = crate::admin::socket_path(&ctx.config);
+        match crate::admin::socket::bind(&admin_path) {
+            Ok(l) => {
+                server
+                    .tasks
+                    .spawn(crate::admin::socket::serve(ctx.clone(), l));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no admin socket; `ftpsd bans` works only while the server is stopped")
+            }
+        }
         for (kind, listener) in bound {
             let addr = listener.local_addr().map_err(|source| StartError::Bind {
                 addr: ([0, 0, 0, 0], 0).into(),

@@ -112,6 +112,10 @@ pub struct RatioCheckEvent {
     /// The user's ratio from the users file, e.g. "1:3".
     pub ratio: Option<String>,
     pub anonymous: bool,
+    /// `SITE RATIO`: the user asks for their standing; answer with `Response::info`, the
+    /// verdict is ignored. `size` and `offset` are 0.
+    #[serde(default)]
+    pub query: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +200,9 @@ pub struct Response {
     pub verdict: Verdict,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
+    /// Text for the user alongside an allow (e.g. the ratio standing `SITE RATIO` shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
 }
 
 impl Response {
@@ -210,6 +217,15 @@ impl Response {
                 message: message.into(),
             },
             actions: Vec::new(),
+            info: None,
+        }
+    }
+
+    /// An allow carrying text for the user.
+    pub fn info(text: impl Into<String>) -> Response {
+        Response {
+            info: Some(text.into()),
+            ..Response::default()
         }
     }
 

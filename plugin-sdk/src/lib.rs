@@ -48,6 +48,10 @@
 //! [`HostReply`] out (written into memory the host obtains from `ftpsd_alloc`; the plugin frees
 //! it). Operations: `log`, `now`, `kv_get`, `kv_set`, `kv_delete`, `kv_cas`, `kv_incr`.
 //!
+//! An allow may carry `"info":"text"` for the user (the ratio standing `SITE RATIO` shows: a
+//! `ratio-check` with `"query":true`). Plugins that ban store bans as described in [`bans`], so
+//! the operator can list and lift them.
+//!
 //! WASI: a `wasm32-wasip1` plugin gets stdout/stderr (to the server log, tagged with the plugin
 //! name), a clock and random bytes — no files, no environment, no sockets.
 //!
@@ -55,6 +59,7 @@
 //! A trap, timeout or malformed reply fails the call: gates (connect, login, upload,
 //! ratio-check) deny by default; repeated faults quarantine the plugin.
 
+pub mod bans;
 mod event;
 mod host;
 mod plugin;

@@ -1,5 +1,6 @@
 //! Subcommands. Each file is one subcommand group.
 
+mod bans;
 mod cert;
 mod check_config;
 mod plugin;
@@ -39,6 +40,9 @@ enum Command {
     /// Policy plugins: check a .wasm file.
     #[command(subcommand)]
     Plugin(plugin::Command),
+    /// Brute-force protection bans: list them, lift one or all (works while the server runs).
+    #[command(subcommand)]
+    Bans(bans::Command),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(c) => cert::run(c),
         Command::User(c) => user::run(c),
         Command::Plugin(c) => plugin::run(c),
+        Command::Bans(c) => bans::run(c),
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Config {
     /// Policy plugins, called in this order.
     #[serde(default)]
     pub plugins: Vec<crate::plugins::PluginSection>,
+    /// How programs from execute actions run (concurrency, queue, unprivileged user).
+    #[serde(default)]
+    pub exec: crate::plugins::exec::ExecSection,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -226,6 +229,7 @@ impl Config {
             access: AccessSection::default(),
             message: None,
             plugins: Vec::new(),
+            exec: Default::default(),
             base_dir: PathBuf::from("."),
         }
     }

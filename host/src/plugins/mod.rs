@@ -229,6 +229,25 @@ impl PluginHost {
         Decision::Allow
     }
 
+    /// Asks every subscriber and collects the `info` texts of their replies (failed calls are
+    /// skipped): for questions such as `SITE RATIO` that inform rather than decide.
+    pub async fn info(&self, req: Request) -> Vec<String> {
+        let Some(hook) = req.hook() else {
+            return Vec::new();
+        };
+        let req = Arc::new(req);
+        let mut texts = Vec::new();
+        for p in self.subscribers(hook) {
+            let (pp, rr) = (p.clone(), req.clone());
+            if let Ok(Ok(resp)) = tokio::task::spawn_blocking(move || pp.call(&rr)).await
+                && let Some(text) = resp.info
+            {
+                texts.push(text);
+            }
+        }
+        texts
+    }
+
     /// Sends a notification to every subscriber, without waiting.
     pub fn notify(self: &Arc<Self>, req: Request) {
         let Some(hook) = req.hook() else { return };

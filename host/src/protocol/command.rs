@@ -50,6 +50,17 @@ pub enum Command {
     Pbsz(u64),
     Prot(ProtectionLevel),
     Ccc,
+    Site(SiteCommand),
+}
+
+/// `SITE` subcommands (RFC 959 leaves them to the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteCommand {
+    /// The user's upload/download standing.
+    Ratio,
+    Help,
+    /// Anything else: answered 502 naming it.
+    Unsupported(String),
 }
 
 /// TYPE argument. `L 8` is the same as image.
@@ -239,7 +250,7 @@ fn parse_verb(verb: &str, arg: &str, original: &str) -> Result<Command, ParseErr
         "ACCT" => return Err(ParseError::NotImplemented("ACCT")),
         "SMNT" => return Err(ParseError::NotImplemented("SMNT")),
         "REIN" => return Err(ParseError::NotImplemented("REIN")),
-        "SITE" => return Err(ParseError::NotImplemented("SITE")),
+        "SITE" => C::Site(parse_site(arg)?),
         "MIC" | "CONF" | "ENC" | "ADAT" => {
             return Err(ParseError::NotImplemented("RFC 2228 security data"));
         }
@@ -250,6 +261,20 @@ fn parse_verb(verb: &str, arg: &str, original: &str) -> Result<Command, ParseErr
 /// A verb echoed back in a reply: bounded and free of control characters.
 fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(32).collect()
+}
+
+fn parse_site(arg: &str) -> Result<SiteCommand, ParseError> {
+    let sub = arg
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    Ok(match sub.as_str() {
+        "" => return Err(ParseError::MissingArgument("SITE")),
+        "RATIO" => SiteCommand::Ratio,
+        "HELP" => SiteCommand::Help,
+        _ => SiteCommand::Unsupported(printable(&sub)),
+    })
 }
 
 fn parse_number(verb: &'static str, arg: &str) -> Result<u64, ParseError> {
@@ -511,7 +536,15 @@ mod tests {
     fn errors_have_codes() {
         assert_eq!(parse_line(b"").unwrap_err(), ParseError::Empty);
         assert_eq!(parse_line(b"FOO bar").unwrap_err().code(), 500);
-        assert_eq!(parse_line(b"SITE CHMOD 777 x").unwrap_err().code(), 502);
+        assert_eq!(
+            parse_line(b"SITE CHMOD 777 x"),
+            Ok(Command::Site(SiteCommand::Unsupported("CHMOD".into())))
+        );
+        assert_eq!(
+            parse_line(b"site ratio"),
+            Ok(Command::Site(SiteCommand::Ratio))
+        );
+        assert_eq!(parse_line(b"SITE").unwrap_err().code(), 501);
         assert_eq!(parse_line(b"RETR").unwrap_err().code(), 501);
         assert_eq!(
             parse_line(b"USER \xff\xfe").unwrap_err(),

@@ -13,6 +13,7 @@ use ftpsd_plugin_sdk::{
 use super::Session;
 use crate::fs::VirtualPath;
 use crate::plugins::Decision;
+use crate::plugins::exec::{Job, Status};
 
 /// A plugin's message as one safe reply line.
 pub fn one_line(s: &str) -> String {
@@ -110,6 +111,11 @@ impl Session {
             Decision::Allow => Ok(true),
             Decision::Deny { code, message, by } => {
                 tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
+                // The same delay as a wrong password, so a refusal is no timing oracle.
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    self.ctx.config.server.login_failure_delay_ms,
+                ))
+                .await;
                 let code = if code == 421 { 421 } else { 530 };
                 self.reply(code, one_line(&message)).await?;
                 Ok(false)
@@ -127,7 +133,11 @@ impl Session {
             user: self.user_name(),
             path: path.as_string(),
             command: command.into(),
-            groups: Vec::new(),
+            groups: self
+                .login
+                .as_ref()
+                .map(|l| l.account.groups.clone())
+                .unwrap_or_default(),
         };
         let d = self.ctx.plugins.gate(Request::Upload(ev)).await;
         self.refused(d, Some(path), command).await
@@ -152,7 +162,34 @@ impl Session {
         self.refused(d, path, command).await
     }
 
-    /// ratio-check before RETR, with the user's persisted counters.
+    /// The ratio-check event for the logged-in user, with their persisted counters.
+    async fn ratio_event(
+        &self,
+        path: String,
+        size: u64,
+        offset: u64,
+        query: bool,
+    ) -> RatioCheckEvent {
+        let account = &self.user().account;
+        let kv = self.ctx.plugins.kv.clone();
+        let u = account.name.clone();
+        let counters = tokio::task::spawn_blocking(move || crate::state::counters(kv.as_ref(), &u))
+            .await
+            .unwrap_or_default();
+        RatioCheckEvent {
+            ip: self.ip(),
+            user: account.name.clone(),
+            path,
+            size,
+            offset,
+            counters,
+            ratio: account.ratio.clone(),
+            anonymous: account.anonymous,
+            query,
+        }
+    }
+
+    /// ratio-check before RETR.
     pub async fn ratio_hook(
         &mut self,
         path: &VirtualPath,
@@ -162,29 +199,19 @@ impl Session {
         if !self.ctx.plugins.has(Hook::RatioCheck) {
             return Ok(true);
         }
-        let account = &self.user().account;
-        let (user, ratio, anonymous) = (
-            account.name.clone(),
-            account.ratio.clone(),
-            account.anonymous,
-        );
-        let kv = self.ctx.plugins.kv.clone();
-        let u = user.clone();
-        let counters = tokio::task::spawn_blocking(move || crate::state::counters(kv.as_ref(), &u))
-            .await
-            .unwrap_or_default();
-        let ev = RatioCheckEvent {
-            ip: self.ip(),
-            user,
-            path: path.as_string(),
-            size,
-            offset,
-            counters,
-            ratio,
-            anonymous,
-        };
+        let ev = self
+            .ratio_event(path.as_string(), size, offset, false)
+            .await;
         let d = self.ctx.plugins.gate(Request::RatioCheck(ev)).await;
         self.refused(d, Some(path), "RETR").await
+    }
+
+    /// `SITE RATIO`: the user's counters and what the ratio plugins say about them.
+    pub async fn ratio_standing(&self) -> (ftpsd_plugin_sdk::Counters, Vec<String>) {
+        let ev = self.ratio_event(String::new(), 0, 0, true).await;
+        let counters = ev.counters;
+        let info = self.ctx.plugins.info(Request::RatioCheck(ev)).await;
+        (counters, info)
     }
 
     /// After a successful transfer: counters, and for uploads the upload-complete hook and the
@@ -207,6 +234,7 @@ impl Session {
             return;
         }
         let plugins = self.ctx.plugins.clone();
+        let runner = self.ctx.exec.clone();
         let ev = UploadCompleteEvent {
             ip: self.ip(),
             user: user.clone(),
@@ -224,22 +252,28 @@ impl Session {
                 let program = match crate::plugins::exec::check(&plugin, &program) {
                     Ok(p) => p,
                     Err(refused) => {
-                        tracing::warn!(plugin = %plugin.name, %refused, "execute action refused");
+                        runner.record(&plugin.name, &program, Status::Refused(refused));
                         continue;
                     }
                 };
                 let dir = cwd
                     .map(PathBuf::from)
                     .unwrap_or_else(|| real.parent().map(|p| p.to_path_buf()).unwrap_or_default());
-                let env = [
-                    ("UPLOAD_PATH", ev.real_path.clone()),
-                    ("UPLOAD_USER", ev.user.clone()),
-                    ("UPLOAD_SIZE", ev.size.to_string()),
-                    ("UPLOAD_IP", ev.ip.clone()),
-                ];
-                let timeout =
-                    std::time::Duration::from_secs(plugin.section.capabilities.exec_timeout_secs);
-                crate::plugins::exec::run(&program, &args, &dir, &env, timeout, &plugin.name).await;
+                runner.submit(Job {
+                    plugin: plugin.name.clone(),
+                    program,
+                    args,
+                    cwd: dir,
+                    env: vec![
+                        ("UPLOAD_PATH".into(), ev.real_path.clone()),
+                        ("UPLOAD_USER".into(), ev.user.clone()),
+                        ("UPLOAD_SIZE".into(), ev.size.to_string()),
+                        ("UPLOAD_IP".into(), ev.ip.clone()),
+                    ],
+                    timeout: std::time::Duration::from_secs(
+                        plugin.section.capabilities.exec_timeout_secs,
+                    ),
+                });
             }
         });
     }

@@ -29,6 +29,8 @@ pub struct Account {
     pub ip_rules: IpRules,
     pub anonymous: bool,
     pub ratio: Option<String>,
+    /// Group names, for plugins with per-group rules.
+    pub groups: Vec<String>,
 }
 
 impl Account {
@@ -168,6 +170,7 @@ fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> 
         ip_rules: u.ip_rules(),
         anonymous: false,
         ratio: u.ratio.clone(),
+        groups: u.groups.clone(),
     })
 }
 
@@ -181,5 +184,6 @@ fn anonymous_account(users: &UsersFile, name: &str) -> Option<Account> {
         ip_rules: IpRules::default(),
         anonymous: true,
         ratio: None,
+        groups: Vec::new(),
     })
 }

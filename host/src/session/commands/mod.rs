@@ -34,6 +34,7 @@ pub mod retr;
 pub mod rmd;
 pub mod rnfr;
 pub mod rnto;
+pub mod site;
 pub mod size;
 pub mod stat;
 pub mod stor;
@@ -125,5 +126,6 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         C::Pbsz(n) => pbsz::handle(s, n).await,
         C::Prot(level) => prot::handle(s, level).await,
         C::Ccc => ccc::handle(s).await,
+        C::Site(sub) => site::handle(s, sub).await,
     }
 }
