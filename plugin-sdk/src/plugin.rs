@@ -64,9 +64,11 @@ pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8
             } else {
                 settings
             };
-            let result = match serde_json::from_value::<P::Settings>(settings) {
+            // The error names the key (`key_by: unknown variant ...`).
+            let result = match serde_path_to_error::deserialize::<_, P::Settings>(settings) {
                 Ok(s) => p.configure(s),
-                Err(e) => Err(e.to_string()),
+                Err(e) if e.path().to_string() == "." => Err(e.inner().to_string()),
+                Err(e) => Err(format!("{}: {}", e.path(), e.inner())),
             };
             serde_json::to_vec(&match result {
                 Ok(()) => Configured::Ok { ok: true },

@@ -67,8 +67,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const SDK_FILES: [(&str, &str); 5] = [
+const SDK_FILES: [(&str, &str); 6] = [
     ("lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
+    ("bans.rs", include_str!("../../../plugin-sdk/src/bans.rs")),
     ("event.rs", include_str!("../../../plugin-sdk/src/event.rs")),
     ("host.rs", include_str!("../../../plugin-sdk/src/host.rs")),
     (
@@ -90,6 +91,7 @@ description = "Vendored ftpsd plugin SDK (ABI version 1)"
 [dependencies]
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
+serde_path_to_error = "0.1"
 "#;
 
 const PLUGIN_TEMPLATE: &str = r#"//! A site rule for ftpsd: refuses uploads whose names end with a configured suffix.

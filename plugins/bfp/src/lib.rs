@@ -1,0 +1,201 @@
+//! bfp — brute-force protection. After `max_failures` failed logins within `window_secs` an
+//! address (or address and user) is banned for `ban_secs`, longer for repeat offenders. A
+//! banned address is refused at connect (421, before the banner) and at login — a correct
+//! password too, with the same reply as a wrong one, so the ban is no password oracle.
+//!
+//! Bans and failure counts live in the host's store (they survive hot swap and restart) and
+//! follow the SDK's ban convention, so `ftpsd bans list|clear` shows and lifts them.
+//!
+//! ```toml
+//! [[plugins]]
+//! name = "bfp"
+//! path = "plugins/bfp.wasm"
+//! settings = { max_failures = 3, window_secs = 900, ban_secs = 900, escalation = 2.0,
+//!              safe_list = ["127.0.0.1", "10.0.0.0/8"], key_by = "ip" }
+//! ```
+
+mod cidr;
+
+use ftpsd_plugin_sdk::bans::{self, BanRecord};
+use ftpsd_plugin_sdk::{ConnectEvent, Hook, Host, LoginEvent, Plugin, Response, export};
+use serde::Deserialize;
+
+pub use cidr::Cidr;
+
+/// The host's reply to a wrong password; a banned correct password gets exactly this.
+pub const LOGIN_INCORRECT: &str = "Login incorrect.";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Failed logins that trigger a ban.
+    pub max_failures: u64,
+    /// Failures count within this many seconds of the first one.
+    pub window_secs: u64,
+    /// Length of a first ban.
+    pub ban_secs: u64,
+    /// Each earlier ban (within `strike_memory_secs`) multiplies the ban by this factor.
+    pub escalation: f64,
+    /// Longest ban, however often the subject offended.
+    pub max_ban_secs: u64,
+    /// How long earlier bans are remembered for escalation.
+    pub strike_memory_secs: u64,
+    /// Addresses and networks (CIDR) that are never banned.
+    pub safe_list: Vec<String>,
+    /// `ip`: ban the address; `ip+user`: ban the address for that user name only.
+    pub key_by: KeyBy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_failures: 3,
+            window_secs: 900,
+            ban_secs: 900,
+            escalation: 2.0,
+            max_ban_secs: 7 * 24 * 3600,
+            strike_memory_secs: 24 * 3600,
+            safe_list: Vec::new(),
+            key_by: KeyBy::Ip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum KeyBy {
+    #[serde(rename = "ip")]
+    Ip,
+    #[serde(rename = "ip+user")]
+    IpUser,
+}
+
+#[derive(Default)]
+pub struct Bfp {
+    settings: Settings,
+    safe: Vec<Cidr>,
+}
+
+impl Bfp {
+    fn subject(&self, ip: &str, user: &str) -> String {
+        match self.settings.key_by {
+            KeyBy::Ip => bans::subject(ip, None),
+            KeyBy::IpUser => bans::subject(ip, Some(user)),
+        }
+    }
+
+    fn is_safe(&self, ip: &str) -> bool {
+        ip.parse()
+            .map(|ip| self.safe.iter().any(|c| c.contains(ip)))
+            .unwrap_or(false)
+    }
+
+    /// Ban length for a subject with `strikes` earlier bans.
+    pub fn ban_ms(&self, strikes: u64) -> u64 {
+        let s = &self.settings;
+        let factor = s.escalation.powi(strikes.min(64) as i32);
+        let secs = (s.ban_secs as f64 * factor).min(s.max_ban_secs as f64);
+        (secs.max(1.0) * 1000.0) as u64
+    }
+
+    fn record_failure(&self, ip: &str, user: &str, subject: &str, host: &mut dyn Host) {
+        let s = &self.settings;
+        let fail_key = bans::key("fail", subject);
+        let failures = host.kv_incr(&fail_key, 1, None);
+        if failures == 1 {
+            // The window starts at the first failure.
+            host.kv_set(&fail_key, "1", Some(s.window_secs * 1000));
+        }
+        if (failures as u64) < s.max_failures {
+            return;
+        }
+        let strikes = host.kv_incr(
+            &bans::key("strikes", subject),
+            1,
+            Some(s.strike_memory_secs * 1000),
+        ) - 1;
+        let strikes = strikes.max(0) as u64;
+        let now = host.now_ms();
+        let ms = self.ban_ms(strikes);
+        let record = BanRecord {
+            ip: ip.into(),
+            user: (s.key_by == KeyBy::IpUser).then(|| user.to_ascii_lowercase()),
+            since_ms: now,
+            until_ms: now + ms,
+            failures: failures as u64,
+            strikes,
+        };
+        let value = serde_json::to_string(&record).unwrap_or_default();
+        host.kv_set(&bans::key("ban", subject), &value, Some(ms));
+        host.kv_delete(&fail_key);
+        host.log(
+            "warn",
+            &format!(
+                "banned {subject} for {}s after {failures} failed logins ({strikes} earlier bans)",
+                ms / 1000
+            ),
+        );
+    }
+}
+
+impl Plugin for Bfp {
+    type Settings = Settings;
+    const NAME: &'static str = "bfp";
+    const HOOKS: &'static [Hook] = &[Hook::Connect, Hook::Login];
+
+    fn configure(&mut self, s: Settings) -> Result<(), String> {
+        if s.max_failures == 0 {
+            return Err("max_failures: must be at least 1".into());
+        }
+        if s.window_secs == 0 || s.ban_secs == 0 {
+            return Err("window_secs and ban_secs: must be at least 1".into());
+        }
+        if !(1.0..=100.0).contains(&s.escalation) {
+            return Err(format!(
+                "escalation: {} is not within 1.0..=100.0",
+                s.escalation
+            ));
+        }
+        self.safe = s
+            .safe_list
+            .iter()
+            .map(|c| c.parse().map_err(|e| format!("safe_list: {e}")))
+            .collect::<Result<_, _>>()?;
+        self.settings = s;
+        Ok(())
+    }
+
+    fn connect(&mut self, ev: &ConnectEvent, host: &mut dyn Host) -> Response {
+        if self.settings.key_by == KeyBy::Ip
+            && !self.is_safe(&ev.ip)
+            && host.kv_get(&bans::key("ban", &ev.ip)).is_some()
+        {
+            return Response::deny(
+                421,
+                "Too many failed logins from your address; try again later.",
+            );
+        }
+        Response::allow()
+    }
+
+    fn login(&mut self, ev: &LoginEvent, host: &mut dyn Host) -> Response {
+        if ev.anonymous || self.is_safe(&ev.ip) {
+            return Response::allow();
+        }
+        let subject = self.subject(&ev.ip, &ev.user);
+        if host.kv_get(&bans::key("ban", &subject)).is_some() {
+            // Same reply as a wrong password (the host adds the same delay).
+            return Response::deny(530, LOGIN_INCORRECT);
+        }
+        if ev.success {
+            host.kv_delete(&bans::key("fail", &subject));
+        } else {
+            self.record_failure(&ev.ip, &ev.user, &subject, host);
+        }
+        Response::allow()
+    }
+}
+
+export!(Bfp);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+use ftpsd_plugin_sdk::testing::Harness;
+use ftpsd_plugin_sdk::{ConnectEvent, LoginEvent, Request};
+use serde_json::json;
+
+use super::*;
+
+fn login(ip: &str, user: &str, success: bool) -> Request {
+    Request::Login(LoginEvent {
+        ip: ip.into(),
+        user: user.into(),
+        success,
+        anonymous: false,
+    })
+}
+
+fn connect(ip: &str) -> Request {
+    Request::Connect(ConnectEvent {
+        ip: ip.into(),
+        listener: "explicit".into(),
+    })
+}
+
+const MIN: u64 = 60_000;
+
+#[test]
+fn third_failure_bans_and_a_correct_password_is_refused_like_a_wrong_one() {
+    let mut h = Harness::<Bfp>::new(json!({}));
+    h.host.now_ms = 1_000_000;
+    assert!(!h.call(login("10.0.0.9", "bob", false)).is_deny());
+    assert!(!h.call(connect("10.0.0.9")).is_deny());
+    assert!(!h.call(login("10.0.0.9", "bob", false)).is_deny());
+    assert!(!h.call(login("10.0.0.9", "alice", false)).is_deny());
+    let r = h.call(connect("10.0.0.9"));
+    assert_eq!(
+        r,
+        Response::deny(
+            421,
+            "Too many failed logins from your address; try again later."
+        )
+    );
+    assert_eq!(
+        h.call(login("10.0.0.9", "bob", true)),
+        Response::deny(530, LOGIN_INCORRECT)
+    );
+    // Others are not affected.
+    assert!(!h.call(connect("10.0.0.10")).is_deny());
+    // The ban record follows the convention.
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.9").unwrap()).unwrap();
+    assert_eq!(
+        (rec.failures, rec.strikes, rec.until_ms - rec.since_ms),
+        (3, 0, 15 * MIN)
+    );
+    // 15 minutes later it is over.
+    h.host.advance(15 * MIN);
+    assert!(!h.call(connect("10.0.0.9")).is_deny());
+    assert!(!h.call(login("10.0.0.9", "bob", true)).is_deny());
+}
+
+#[test]
+fn failures_outside_the_window_do_not_add_up_and_success_resets() {
+    let mut h = Harness::<Bfp>::new(json!({"window_secs": 60}));
+    h.call(login("1.2.3.4", "u", false));
+    h.call(login("1.2.3.4", "u", false));
+    h.host.advance(61_000);
+    h.call(login("1.2.3.4", "u", false));
+    assert!(!h.call(connect("1.2.3.4")).is_deny());
+    h.call(login("1.2.3.4", "u", false));
+    h.call(login("1.2.3.4", "u", true));
+    h.call(login("1.2.3.4", "u", false));
+    assert!(
+        !h.call(connect("1.2.3.4")).is_deny(),
+        "a success starts over"
+    );
+    h.call(login("1.2.3.4", "u", false));
+    h.call(login("1.2.3.4", "u", false));
+    assert!(h.call(connect("1.2.3.4")).is_deny());
+}
+
+#[test]
+fn repeat_offenders_are_banned_longer_up_to_the_cap() {
+    let mut h = Harness::<Bfp>::new(
+        json!({"max_failures": 1, "ban_secs": 60, "escalation": 3.0, "max_ban_secs": 500}),
+    );
+    let ban_len = |h: &mut Harness<Bfp>| {
+        h.call(login("5.5.5.5", "u", false));
+        let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:5.5.5.5").unwrap()).unwrap();
+        h.host.advance(rec.until_ms - rec.since_ms);
+        (rec.until_ms - rec.since_ms) / 1000
+    };
+    assert_eq!(ban_len(&mut h), 60);
+    assert_eq!(ban_len(&mut h), 180);
+    assert_eq!(ban_len(&mut h), 500);
+}
+
+#[test]
+fn safe_list_and_anonymous_are_never_banned() {
+    let mut h = Harness::<Bfp>::new(json!({"max_failures": 1, "safe_list": ["10.0.0.0/8", "::1"]}));
+    h.call(login("10.1.2.3", "u", false));
+    h.call(login("::1", "u", false));
+    assert!(!h.call(connect("10.1.2.3")).is_deny());
+    assert!(!h.call(connect("::1")).is_deny());
+    assert!(!h.call(login("10.1.2.3", "u", true)).is_deny());
+    h.call(Request::Login(LoginEvent {
+        ip: "9.9.9.9".into(),
+        user: "anonymous".into(),
+        success: false,
+        anonymous: true,
+    }));
+    assert!(!h.call(connect("9.9.9.9")).is_deny());
+}
+
+#[test]
+fn ip_and_user_keying_bans_only_that_pair_and_not_at_connect() {
+    let mut h = Harness::<Bfp>::new(json!({"max_failures": 2, "key_by": "ip+user"}));
+    h.call(login("7.7.7.7", "Bob", false));
+    h.call(login("7.7.7.7", "bob", false));
+    assert!(!h.call(connect("7.7.7.7")).is_deny());
+    assert!(h.call(login("7.7.7.7", "bob", true)).is_deny());
+    assert!(!h.call(login("7.7.7.7", "alice", true)).is_deny());
+    assert!(h.host.kv_get("ban:7.7.7.7|bob").is_some());
+}
+
+#[test]
+fn bad_settings_name_the_key() {
+    assert!(
+        Harness::<Bfp>::configure_error(json!({"safe_list": ["10.0.0.0/40"]}))
+            .starts_with("safe_list:")
+    );
+    assert!(
+        Harness::<Bfp>::configure_error(json!({"max_failures": 0})).starts_with("max_failures")
+    );
+    assert!(
+        Harness::<Bfp>::configure_error(json!({"key_by": "user"}))
+            .starts_with("key_by: unknown variant")
+    );
+    assert!(Harness::<Bfp>::configure_error(json!({"max_fails": 3})).contains("max_fails"));
+}
+
+#[test]
+fn cidr_matching() {
+    let c: Cidr = "192.168.0.0/16".parse().unwrap();
+    assert!(c.contains("192.168.200.1".parse().unwrap()));
+    assert!(!c.contains("192.169.0.1".parse().unwrap()));
+    assert!(c.contains("::ffff:192.168.1.1".parse().unwrap()));
+    let any: Cidr = "0.0.0.0/0".parse().unwrap();
+    assert!(any.contains("8.8.8.8".parse().unwrap()));
+    assert!("nope".parse::<Cidr>().is_err());
+}
