@@ -39,14 +39,15 @@ pub enum HostCall {
     },
 }
 
-/// The host's answer.
+/// The host's answer. Untagged, so the order matters: a missing `Option` field reads as None,
+/// hence `Value` comes after the variants with required fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HostReply {
     Error { error: String },
-    Value { value: Option<String> },
     Number { number: i64 },
     Swapped { swapped: bool },
+    Value { value: Option<String> },
     Done {},
 }
 
@@ -155,6 +156,31 @@ mod wasm {
                 HostReply::Number { number } => number,
                 _ => 0,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reply_reads_back_as_itself() {
+        for r in [
+            HostReply::Error { error: "x".into() },
+            HostReply::Number { number: 3 },
+            HostReply::Swapped { swapped: true },
+            HostReply::Value {
+                value: Some("v".into()),
+            },
+            HostReply::Value { value: None },
+        ] {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(
+                serde_json::from_str::<HostReply>(&json).unwrap(),
+                r,
+                "{json}"
+            );
         }
     }
 }

@@ -41,6 +41,25 @@ pub trait Plugin: Default {
     }
 }
 
+/// Deserialises settings; the error names the key (`key_by: unknown variant ...`). No settings
+/// (absent or `{}`) also suits a plugin whose `Settings` is `()`.
+fn settings_from<S: DeserializeOwned>(settings: serde_json::Value) -> Result<S, String> {
+    let empty = settings.is_null() || settings.as_object().is_some_and(|m| m.is_empty());
+    let settings = if settings.is_null() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        settings
+    };
+    match serde_path_to_error::deserialize::<_, S>(settings) {
+        Ok(s) => Ok(s),
+        Err(_) if empty && serde_json::from_value::<S>(serde_json::Value::Null).is_ok() => {
+            serde_json::from_value(serde_json::Value::Null).map_err(|e| e.to_string())
+        }
+        Err(e) if e.path().to_string() == "." => Err(e.inner().to_string()),
+        Err(e) => Err(format!("{}: {}", e.path(), e.inner())),
+    }
+}
+
 /// Handles one request for plugin `p`; returns the reply as JSON. Used by `export!` and by the
 /// native test harness, so both run exactly the same code.
 pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8> {
@@ -59,16 +78,9 @@ pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8
             hooks: P::HOOKS.to_vec(),
         }),
         Request::Configure { settings } => {
-            let settings = if settings.is_null() {
-                serde_json::Value::Object(Default::default())
-            } else {
-                settings
-            };
-            // The error names the key (`key_by: unknown variant ...`).
-            let result = match serde_path_to_error::deserialize::<_, P::Settings>(settings) {
+            let result = match settings_from::<P::Settings>(settings) {
                 Ok(s) => p.configure(s),
-                Err(e) if e.path().to_string() == "." => Err(e.inner().to_string()),
-                Err(e) => Err(format!("{}: {}", e.path(), e.inner())),
+                Err(e) => Err(e),
             };
             serde_json::to_vec(&match result {
                 Ok(()) => Configured::Ok { ok: true },

@@ -21,7 +21,8 @@ async fn explicit_tls_login_and_session_commands() {
     let help = c.cmd_ok("HELP", 214).await;
     assert!(help.text.contains("MLSD") && help.text.lines().count() > 2);
     c.cmd_ok("HELP RETR", 214).await;
-    c.cmd_ok("HELP SITE", 502).await;
+    c.cmd_ok("HELP SITE", 214).await;
+    c.cmd_ok("HELP XCRC", 502).await;
     c.cmd_ok("QUIT", 221).await;
     assert!(c.is_closed().await);
 }

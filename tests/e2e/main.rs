@@ -1,12 +1,16 @@
 //! End-to-end tests: the real server on 127.0.0.1 (ephemeral ports), real TLS, real files,
 //! driven by a raw Rust FTPS client and by curl, lftp and Python ftplib.
 
+mod bfp;
+mod block_ext;
 mod cli;
+mod exec_folder;
 mod files;
 mod interop;
 mod login;
 mod operator;
 mod plugins;
+mod ratio;
 mod robustness;
 mod security;
 mod transfers;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ftpsd_e2e::wat::{Behavior, module, plugin};
-use ftpsd_e2e::{FtpClient, TestServer, bounded};
+use ftpsd_e2e::{FtpClient, TestServer, built_plugin, until};
 
 fn calls(srv: &TestServer, plugin: &str) -> i64 {
     let kv = &srv.server.ctx.plugins.kv;
@@ -13,15 +13,6 @@ fn calls(srv: &TestServer, plugin: &str) -> i64 {
         .unwrap()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    bounded(what, async {
-        while !f() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
 }
 
 #[tokio::test]
@@ -403,27 +394,8 @@ async fn plugin_state_survives_a_restart() {
     c.stor("a", b"1").await;
     c.stor("b", b"2").await;
     assert_eq!(calls(&srv, "count"), 2);
-    let TestServer {
-        server,
-        dir,
-        cert,
-        config,
-    } = srv;
     drop(c);
-    let ctx = server.ctx.clone();
-    drop(server);
-    until("old server released", || {
-        std::sync::Arc::strong_count(&ctx) == 1
-    })
-    .await;
-    drop(ctx);
-    let server = ftpsd::Server::start(config.clone()).await.expect("restart");
-    let srv = TestServer {
-        server,
-        dir,
-        cert,
-        config,
-    };
+    let srv = srv.restart().await;
     let mut c = srv.alice().await;
     c.stor("c", b"3").await;
     assert_eq!(calls(&srv, "count"), 3);
@@ -432,6 +404,12 @@ async fn plugin_state_survives_a_restart() {
 #[tokio::test]
 async fn execute_actions_need_the_capability() {
     let dir = tempfile::tempdir().unwrap();
+    // The program runs as an unprivileged user when the tests run as root.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
     let denied_marker = dir.path().join("denied");
     let allowed_marker = dir.path().join("allowed");
     let leak = |p: &std::path::Path| -> &'static str {
@@ -470,25 +448,37 @@ async fn execute_actions_need_the_capability() {
         .await;
     let mut c = srv.alice().await;
     c.stor("up.txt", b"x").await;
-    // Actions run in plugin order: once the allowed one has run, the refused ones were decided.
-    until("allowed action ran", || allowed_marker.exists()).await;
+    until("three execute actions decided", || {
+        srv.server.ctx.exec.history().len() == 3
+    })
+    .await;
+    let mut outcomes: Vec<(String, String)> = srv
+        .server
+        .ctx
+        .exec
+        .history()
+        .iter()
+        .map(|o| (o.plugin.clone(), format!("{:?}", o.status)))
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            ("no-cap".into(), "Refused(NoCapability(\"no-cap\"))".into()),
+            ("with-cap".into(), "Exited(Some(0))".into()),
+            (
+                "wrong-prog".into(),
+                format!(
+                    "Refused(NotAllowed {{ plugin: \"wrong-prog\", program: \"/usr/bin/touch\" }})"
+                )
+            ),
+        ]
+    );
+    assert!(allowed_marker.exists());
     assert!(
         !denied_marker.exists(),
         "a plugin without the capability (or with another program) cannot execute"
     );
-}
-
-/// A plugin built with the SDK (`cargo xtask plugins` puts it in target/plugins/).
-fn built_plugin(file: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(file);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run `cargo xtask plugins`; `cargo xtask test` does)",
-            path.display()
-        )
-    })
 }
 
 #[tokio::test]

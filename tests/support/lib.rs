@@ -7,13 +7,37 @@ pub mod tools;
 pub mod wat;
 
 pub use client::{FtpClient, Reply};
-pub use server::{TestServer, TestServerBuilder};
+pub use server::{StoppedServer, TestServer, TestServerBuilder};
 
 /// Every test step is bounded; a hang becomes a failure with a message, never a stuck CI.
 pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(std::time::Duration::from_secs(30), fut)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Polls a condition until it holds (bounded like every step): for effects that happen in the
+/// server's background (plugin calls, executed programs), never a fixed sleep.
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    bounded(what, async {
+        while !f() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// A plugin built with the SDK (`cargo xtask plugins` puts it in target/plugins/).
+pub fn built_plugin(file: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `cargo xtask plugins`; `cargo xtask test` does)",
+            path.display()
+        )
+    })
 }
 
 pub fn sha256(data: &[u8]) -> String {

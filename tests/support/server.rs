@@ -122,6 +122,27 @@ impl TestServerBuilder {
     }
 }
 
+/// A test server that was stopped; its files are still there.
+pub struct StoppedServer {
+    pub dir: tempfile::TempDir,
+    pub cert: PathBuf,
+    pub config: Config,
+}
+
+impl StoppedServer {
+    pub async fn start(self) -> TestServer {
+        let server = ftpsd::Server::start(self.config.clone())
+            .await
+            .expect("restart");
+        TestServer {
+            server,
+            dir: self.dir,
+            cert: self.cert,
+            config: self.config,
+        }
+    }
+}
+
 impl TestServer {
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder::default()
@@ -129,6 +150,48 @@ impl TestServer {
 
     pub async fn start() -> TestServer {
         Self::builder().start().await
+    }
+
+    /// Stops the server and waits until it has released everything (listeners, state store,
+    /// admin socket); the directory and config stay for [`StoppedServer::start`].
+    pub async fn stop(self) -> StoppedServer {
+        let TestServer {
+            server,
+            dir,
+            cert,
+            config,
+        } = self;
+        let ctx = server.ctx.clone();
+        drop(server);
+        crate::until("old server released", || {
+            std::sync::Arc::strong_count(&ctx) == 1
+        })
+        .await;
+        drop(ctx);
+        StoppedServer { dir, cert, config }
+    }
+
+    /// Stop and start again on the same directory and config: "survives a restart" tests.
+    pub async fn restart(self) -> TestServer {
+        self.stop().await.start().await
+    }
+
+    /// A config file for the `ftpsd` CLI naming this server's data directory and plugins.
+    pub fn config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("ftpsd.toml");
+        let mut text = format!(
+            "[server]\ndata_dir = \"{}\"\n[explicit]\nlisten = \"127.0.0.1:0\"\n",
+            self.config.server.data_dir.display()
+        );
+        for p in &self.config.plugins {
+            text.push_str(&format!(
+                "[[plugins]]\nname = \"{}\"\npath = \"{}\"\n",
+                p.name,
+                p.path.display()
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
     }
 
     /// Where `plugin(name, …)` put the plugin's .wasm (for hot-swap tests).

@@ -216,16 +216,19 @@ impl Session {
 
     /// After a successful transfer: counters, and for uploads the upload-complete hook and the
     /// actions it returns (run in the background, within each plugin's capabilities).
-    pub fn after_transfer(&self, post: Post, bytes: u64) {
+    /// The counters are written before the session reads its next command, so the next
+    /// ratio-check sees this transfer.
+    pub async fn after_transfer(&self, post: Post, bytes: u64) {
         let Some(login) = &self.login else { return };
         let user = login.account.name.clone();
         let kv = self.ctx.plugins.kv.clone();
         let upload = matches!(post, Post::Upload { .. });
         if !matches!(post, Post::Listing) {
             let u = user.clone();
-            tokio::task::spawn_blocking(move || {
+            let _ = tokio::task::spawn_blocking(move || {
                 crate::state::count_transfer(kv.as_ref(), &u, upload, bytes)
-            });
+            })
+            .await;
         }
         let Post::Upload { path, real } = post else {
             return;

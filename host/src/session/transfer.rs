@@ -95,7 +95,7 @@ impl Session {
         let t = self.transfer.take();
         self.send(f.reply).await?;
         if let (Some(t), Some(bytes)) = (t, f.bytes) {
-            self.after_transfer(t.post, bytes);
+            self.after_transfer(t.post, bytes).await;
         }
         Ok(())
     }

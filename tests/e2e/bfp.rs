@@ -1,0 +1,161 @@
+//! bfp (brute-force protection), the real .wasm in the real server: bans after the third
+//! failure across reconnects, refuses a correct password like a wrong one, expires, survives a
+//! restart, and `ftpsd bans list|clear` shows and lifts bans with the server running or not.
+
+use std::process::Command;
+
+use ftpsd_e2e::tools::{ftpsd_bin, run, text};
+use ftpsd_e2e::{FtpClient, TestServer, bounded, built_plugin};
+
+async fn server(settings: &str) -> TestServer {
+    TestServer::builder()
+        .plugin("bfp", built_plugin("bfp.wasm"), settings)
+        .start()
+        .await
+}
+
+/// One failed login on a fresh connection; returns the 530 text.
+async fn fail_once(srv: &TestServer) -> String {
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER alice", 331).await;
+    c.cmd_ok("PASS wrong", 530).await.text
+}
+
+async fn banner(srv: &TestServer) -> (u16, String) {
+    let (_c, first) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    (first.code, first.text)
+}
+
+async fn bans(srv: &TestServer, args: &[&str]) -> String {
+    let mut cmd = Command::new(ftpsd_bin());
+    cmd.arg("bans")
+        .args(args)
+        .arg("--config")
+        .arg(srv.config_file());
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn third_failure_bans_across_reconnects_and_a_correct_password_is_no_oracle() {
+    let srv = server("").await;
+    // A session that got in before the ban: it will try the right password while banned.
+    let mut early = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    early.cmd_ok("USER alice", 331).await;
+
+    let wrong = fail_once(&srv).await;
+    assert_eq!(banner(&srv).await.0, 220, "one failure is no ban");
+    fail_once(&srv).await;
+    assert_eq!(banner(&srv).await.0, 220, "two failures are no ban");
+    fail_once(&srv).await;
+    assert_eq!(
+        banner(&srv).await,
+        (
+            421,
+            "Too many failed logins from your address; try again later.".into()
+        ),
+        "the third failure bans, though every try came on a new connection"
+    );
+    let refused = early.cmd_ok("PASS alice-pass", 530).await;
+    assert_eq!(refused.text, wrong, "same reply as a wrong password");
+    let listed = bans(&srv, &["list"]).await;
+    assert!(
+        listed.contains("127.0.0.1") && listed.contains("bfp") && listed.contains("14m"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn bans_expire() {
+    let srv = server("settings = { max_failures = 1, ban_secs = 1 }").await;
+    fail_once(&srv).await;
+    assert_eq!(banner(&srv).await.0, 421);
+    bounded("the ban expires", async {
+        while banner(&srv).await.0 != 220 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    srv.login_as("alice", "alice-pass").await;
+}
+
+#[tokio::test]
+async fn bans_survive_a_restart_and_the_operator_lifts_them_running_or_stopped() {
+    let srv = server("").await;
+    for _ in 0..3 {
+        fail_once(&srv).await;
+    }
+    let srv = srv.restart().await;
+    assert_eq!(banner(&srv).await.0, 421, "the ban survived the restart");
+
+    // Running server: through its admin socket.
+    assert_eq!(
+        bans(&srv, &["clear", "10.9.9.9"]).await.trim(),
+        "0 ban(s) lifted."
+    );
+    assert_eq!(banner(&srv).await.0, 421);
+    assert_eq!(
+        bans(&srv, &["clear", "127.0.0.1"]).await.trim(),
+        "1 ban(s) lifted."
+    );
+    assert_eq!(banner(&srv).await.0, 220);
+    assert_eq!(bans(&srv, &["list"]).await.trim(), "No active bans.");
+    // The failure history went with the ban: one more failure is not a ban.
+    fail_once(&srv).await;
+    assert_eq!(banner(&srv).await.0, 220);
+
+    // Stopped server: on the state store directly.
+    fail_once(&srv).await;
+    fail_once(&srv).await;
+    let config = srv.config_file();
+    let stopped = srv.stop().await;
+    let listed = {
+        let mut cmd = Command::new(ftpsd_bin());
+        cmd.args(["bans", "list", "--config"]).arg(&config);
+        run(cmd).await
+    };
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("127.0.0.1"),
+        "{}",
+        text(&listed)
+    );
+    let cleared = {
+        let mut cmd = Command::new(ftpsd_bin());
+        cmd.args(["bans", "clear", "--config"]).arg(&config);
+        run(cmd).await
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&cleared.stdout).trim(),
+        "1 ban(s) lifted.",
+        "{}",
+        text(&cleared)
+    );
+    let srv = stopped.start().await;
+    assert_eq!(banner(&srv).await.0, 220);
+    srv.login_as("alice", "alice-pass").await;
+}
+
+#[tokio::test]
+async fn bans_cli_rejects_bad_input_clearly() {
+    let srv = server("").await;
+    let mut cmd = Command::new(ftpsd_bin());
+    cmd.args(["bans", "clear", "not-an-ip", "--config"])
+        .arg(srv.config_file());
+    let out = run(cmd).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'not-an-ip' is not an IP address"),
+        "{}",
+        text(&out)
+    );
+    let mut cmd = Command::new(ftpsd_bin());
+    cmd.args(["bans", "list", "--config", "/nonexistent/ftpsd.toml"]);
+    let out = run(cmd).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ftpsd.toml"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,121 @@
+//! exec-folder, the real .wasm in the real server: an uploaded script in the execute folder runs
+//! exactly once with the cleared environment plus UPLOAD_*, in the folder, as an unprivileged
+//! user when the server is root; a script over its timeout gets TERM (then KILL if it ignores
+//! it); a program off the allow-list is refused; uploads elsewhere run nothing.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use ftpsd::plugins::exec::Status;
+use ftpsd_e2e::{TestServer, built_plugin, until};
+
+fn open_up(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The uid programs run as: nobody's when the tests run as root.
+fn expected_uid() -> u32 {
+    let me = unsafe { libc::geteuid() };
+    if me != 0 {
+        return me;
+    }
+    let out = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+async fn server() -> (TestServer, tempfile::TempDir) {
+    let srv = TestServer::builder()
+        .plugin(
+            "exec-folder",
+            built_plugin("exec_folder.wasm"),
+            r#"capabilities = { exec = ["/bin/sh"], exec_timeout_secs = 1 }
+settings = { folder = "/run", commands = [
+  { glob = "*.sh", run = ["/bin/sh", "{path}"] },
+  { glob = "*.py", run = ["/usr/bin/python3", "{path}"] },
+] }"#,
+        )
+        .config(|c| c.exec.kill_grace_secs = 1)
+        .start()
+        .await;
+    // The program may run as nobody: the way to the folder must be open to it.
+    let run = srv.home("alice").join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    for p in [srv.dir.path().to_path_buf(), run] {
+        open_up(&p, 0o755);
+    }
+    let out = tempfile::tempdir().unwrap();
+    open_up(out.path(), 0o777);
+    (srv, out)
+}
+
+fn history(srv: &TestServer) -> Vec<Status> {
+    srv.server
+        .ctx
+        .exec
+        .history()
+        .into_iter()
+        .map(|o| o.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_uploaded_script_runs_once_with_the_upload_environment() {
+    let (srv, out) = server().await;
+    let result = out.path().join("result");
+    let script = format!(
+        "echo \"$(id -u) $(pwd) $(env | grep -v '^PWD=' | sort | tr '\\n' ' ')\" >> {}\n",
+        result.display()
+    );
+    let mut c = srv.alice().await;
+    c.stor("elsewhere.sh", script.as_bytes()).await;
+    c.stor("run/job.sh", script.as_bytes()).await;
+    until("the script ran", || !history(&srv).is_empty()).await;
+    assert_eq!(history(&srv), [Status::Exited(Some(0))]);
+    let real = srv.home("alice").join("run");
+    let real = std::fs::canonicalize(real).unwrap();
+    let line = std::fs::read_to_string(&result).unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "{} {} UPLOAD_IP=127.0.0.1 UPLOAD_PATH={}/job.sh UPLOAD_SIZE={} UPLOAD_USER=alice \n",
+            expected_uid(),
+            real.display(),
+            real.display(),
+            script.len()
+        ),
+        "exactly one run, in the folder, with nothing but UPLOAD_* in the environment"
+    );
+}
+
+#[tokio::test]
+async fn over_time_scripts_get_term_then_kill_and_foreign_programs_are_refused() {
+    let (srv, out) = server().await;
+    let marker = out.path().join("term");
+    let polite = format!(
+        "trap 'echo term >> {}; exit 3' TERM\nsleep 30 &\nwait\n",
+        marker.display()
+    );
+    let stubborn = "trap '' TERM\nsleep 30\n";
+    let mut c = srv.alice().await;
+    c.stor("run/polite.sh", polite.as_bytes()).await;
+    c.stor("run/stubborn.sh", stubborn.as_bytes()).await;
+    c.stor("run/tool.py", b"print('never')\n").await;
+    until("three outcomes", || history(&srv).len() == 3).await;
+    let h = history(&srv);
+    assert!(
+        h.contains(&Status::TimedOut { killed: false }),
+        "the polite script ended on TERM: {h:?}"
+    );
+    assert!(
+        h.contains(&Status::TimedOut { killed: true }),
+        "the stubborn one needed KILL: {h:?}"
+    );
+    assert!(
+        h.iter().any(|s| matches!(s, Status::Refused(ftpsd::plugins::exec::ExecRefused::NotAllowed { program, .. }) if program == "/usr/bin/python3")),
+        "python3 is not on the allow-list: {h:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "term\n");
+}
