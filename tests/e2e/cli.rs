@@ -310,6 +310,7 @@ fn shipped_examples_are_valid() {
     let cfg = root.join("examples/ftpsd.toml");
     let c = ftpsd::Config::load(&cfg).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.message.is_some() && !c.access.deny.is_empty());
+    assert_eq!(c.plugins.len(), 4, "every bundled plugin is documented");
     let users = ftpsd::users::UsersFile::load(&root.join("examples/users.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let bob = users.find("bob").unwrap();
@@ -318,4 +319,30 @@ fn shipped_examples_are_valid() {
         4,
         "root, music, incoming, and the group's shared"
     );
+}
+
+/// `cargo xtask serve` runs examples/serve.toml: every bundled plugin must load from it.
+#[tokio::test]
+async fn xtask_serve_config_loads_every_bundled_plugin() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut config = ftpsd::Config::load(&root.join("examples/serve.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    config.server.data_dir = dir.path().to_path_buf();
+    for l in [config.explicit.as_mut(), config.implicit.as_mut()] {
+        l.unwrap().listen = "127.0.0.1:0".parse().unwrap();
+    }
+    ftpsd::bootstrap::prepare(&config).unwrap();
+    let server = ftpsd::Server::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("{e} (run `cargo xtask plugins`)"));
+    let mut names: Vec<String> = server
+        .ctx
+        .plugins
+        .list()
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bfp", "block-ext", "exec-folder", "ratio"]);
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: the project's set-up commands.
 //!
 //! - `test`  — everything CI runs: builds the server, runs unit, property and end-to-end tests.
-//! - `serve` — builds and starts the server (embedded default unless `-- --config FILE`).
+//! - `serve` — builds the plugins and starts the server with examples/serve.toml (the embedded
+//!   default plus the bundled plugins) unless given `-- --config FILE`.
 //! - `bench` — builds and runs the benchmark, printing figures next to same-run ceilings.
 
 mod plugins;
@@ -91,6 +92,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 fn serve(extra: &[String]) -> anyhow::Result<()> {
     // `cargo xtask serve -- --config F` and `cargo xtask serve --config F` both work.
     let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
+    let root = root();
+    // The bundled plugins are loaded by examples/serve.toml; build them first.
+    plugins::build(&root)?;
     let mut c = cargo();
     c.args([
         "run",
@@ -101,8 +105,11 @@ fn serve(extra: &[String]) -> anyhow::Result<()> {
         "ftpsd",
         "--",
         "serve",
-    ])
-    .args(extra);
+    ]);
+    if extra.is_empty() {
+        c.arg("--config").arg(root.join("examples/serve.toml"));
+    }
+    c.args(extra);
     status(c)
 }
 
