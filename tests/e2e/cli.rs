@@ -325,8 +325,8 @@ fn shipped_examples_are_valid() {
 #[tokio::test]
 async fn xtask_serve_config_loads_every_bundled_plugin() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut config = ftpsd::Config::load(&root.join("examples/serve.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut config =
+        ftpsd::Config::load(&root.join("examples/serve.toml")).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     config.server.data_dir = dir.path().to_path_buf();
     for l in [config.explicit.as_mut(), config.implicit.as_mut()] {

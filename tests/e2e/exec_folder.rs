@@ -27,6 +27,12 @@ fn expected_uid() -> u32 {
 }
 
 async fn server() -> (TestServer, tempfile::TempDir) {
+    server_with(|_| {}).await
+}
+
+async fn server_with(
+    tweak: impl FnOnce(&mut ftpsd::Config) + 'static,
+) -> (TestServer, tempfile::TempDir) {
     let srv = TestServer::builder()
         .plugin(
             "exec-folder",
@@ -38,6 +44,7 @@ settings = { folder = "/run", commands = [
 ] }"#,
         )
         .config(|c| c.exec.kill_grace_secs = 1)
+        .config(tweak)
         .start()
         .await;
     // The program may run as nobody: the way to the folder must be open to it.
@@ -118,4 +125,30 @@ async fn over_time_scripts_get_term_then_kill_and_foreign_programs_are_refused()
         "python3 is not on the allow-list: {h:?}"
     );
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "term\n");
+}
+
+#[tokio::test]
+async fn programs_run_one_at_a_time_and_a_full_queue_drops_the_action() {
+    let (srv, _out) = server_with(|c| {
+        c.exec.max_running = 1;
+        c.exec.max_queued = 1;
+    })
+    .await;
+    let mut c = srv.alice().await;
+    for name in ["a", "b", "c"] {
+        c.stor(&format!("run/{name}.sh"), b"sleep 30\n").await;
+    }
+    until("three outcomes", || history(&srv).len() == 3).await;
+    let h = srv.server.ctx.exec.history();
+    let statuses: Vec<&Status> = h.iter().map(|o| &o.status).collect();
+    assert!(
+        matches!(
+            statuses[0],
+            Status::Refused(ftpsd::plugins::exec::ExecRefused::QueueFull(1))
+        ),
+        "one running, one waiting: the third is dropped at once: {statuses:?}"
+    );
+    assert_eq!(statuses[1..], [&Status::TimedOut { killed: false }; 2]);
+    // One at a time: the second ended at least one timeout (1 s) after the first.
+    assert!(h[2].at_ms - h[1].at_ms >= 900, "{h:?}");
 }
