@@ -155,6 +155,7 @@ impl Server {
             plugins,
             ctx.config.plugins.clone(),
             ctx.config.base_dir.clone(),
+            ctx.config.source.clone(),
             ctx.plugin_reloads.clone(),
         ) {
             Ok(w) => w,

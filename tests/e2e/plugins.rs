@@ -593,3 +593,77 @@ async fn plugin_new_scaffold_tests_builds_and_runs_in_the_server() {
     );
     c.stor("notes.txt", b"fine").await;
 }
+
+#[tokio::test]
+async fn a_changed_plugins_section_in_the_config_file_applies_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = dir.path().join("block_ext.wasm");
+    std::fs::write(&block, built_plugin("block_ext.wasm")).unwrap();
+    let gate = dir.path().join("gate.wasm");
+    std::fs::write(
+        &gate,
+        plugin("gate", &["upload"], Behavior::Deny(550, "Uploads closed.")),
+    )
+    .unwrap();
+    let cfg = dir.path().join("ftpsd.toml");
+    let head = "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 100\n[explicit]\nlisten = \"127.0.0.1:0\"\n";
+    let block_section = |pattern: &str| {
+        format!(
+            "[[plugins]]\nname = \"block-ext\"\npath = \"block_ext.wasm\"\nsettings = {{ patterns = [\"{pattern}\"] }}\n"
+        )
+    };
+    let gate_section = "[[plugins]]\nname = \"gate\"\npath = \"gate.wasm\"\n";
+    // Editors and deploy tools replace files by rename; so do we.
+    let write = |text: String| deploy(&cfg, text.as_bytes());
+    write(format!("{head}{}", block_section("*.mp3")));
+    let config = ftpsd::Config::load(&cfg).unwrap();
+    let first = ftpsd::bootstrap::prepare(&config).unwrap();
+    let (admin, pass, _) = first.created_admin.unwrap();
+    let server = ftpsd::Server::start(config).await.unwrap();
+    let log = server.ctx.plugin_reloads.clone();
+    let config_reloads = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == ftpsd::plugins::watch::CONFIG_ENTRY)
+            .count()
+    };
+    let mut c = FtpClient::connect_explicit(
+        server.explicit.unwrap(),
+        &dir.path().join("data/tls/cert.pem"),
+    )
+    .await;
+    c.login(&admin, &pass).await;
+    c.protect().await;
+    assert_eq!(c.upload("STOR a.mp3", b"x").await.code, 553);
+    c.stor("a.iso", b"x").await;
+
+    // Changed settings reload the plugin.
+    write(format!("{head}{}", block_section("*.iso")));
+    until("settings change applied", || config_reloads() == 1).await;
+    c.stor("b.mp3", b"x").await;
+    assert_eq!(c.upload("STOR b.iso", b"x").await.code, 553);
+
+    // A new plugin, first in the order: the first deny is now its.
+    write(format!("{head}{gate_section}{}", block_section("*.iso")));
+    until("new plugin applied", || config_reloads() == 2).await;
+    let r = c.upload("STOR c.iso", b"x").await;
+    assert_eq!((r.code, r.text.as_str()), (550, "Uploads closed."));
+
+    // A broken config changes nothing and says why.
+    write(format!("{head}{gate_section}[[plugins]]\nnam = \"typo\"\n"));
+    until("broken config rejected", || config_reloads() == 3).await;
+    let last = log.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        last.1.as_ref().unwrap_err().contains("ftpsd.toml")
+            && last.1.as_ref().unwrap_err().contains("nam"),
+        "{last:?}"
+    );
+    assert_eq!(c.upload("STOR d.iso", b"x").await.code, 550);
+
+    // Removing the sections unloads the plugins.
+    write(head.to_string());
+    until("plugins removed", || config_reloads() == 4).await;
+    c.stor("e.iso", b"x").await;
+    assert!(server.ctx.plugins.list().is_empty());
+}

@@ -45,6 +45,9 @@ pub struct Config {
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this config came from (watched for `[[plugins]]` changes); None if embedded.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +234,7 @@ impl Config {
             plugins: Vec::new(),
             exec: Default::default(),
             base_dir: PathBuf::from("."),
+            source: None,
         }
     }
 
@@ -250,6 +254,7 @@ impl Config {
         if cfg.base_dir.as_os_str().is_empty() {
             cfg.base_dir = PathBuf::from(".");
         }
+        cfg.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         cfg.validate(path, text)?;
         Ok(cfg)
     }

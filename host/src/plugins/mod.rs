@@ -154,6 +154,11 @@ impl PluginHost {
         });
     }
 
+    /// Installs a whole new plugin list (a changed config), atomically.
+    pub fn replace_all(&self, plugins: Vec<Arc<Loaded>>) {
+        self.plugins.store(Arc::new(plugins));
+    }
+
     pub fn remove(&self, name: &str) {
         self.plugins.rcu(|cur| {
             cur.iter()

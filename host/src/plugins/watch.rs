@@ -1,23 +1,28 @@
-//! Hot swap: watch the plugin files; on a close-after-write or rename-into event wait for quiet,
-//! compile off the async runtime, check ABI and settings, then swap atomically. A truncated or
-//! half-written file fails to compile and never replaces a working plugin; a removed file
-//! unloads the plugin. Every outcome is logged.
+//! Hot swap: watch the plugin files and the config file; on a close-after-write or
+//! rename-into event wait for quiet, compile off the async runtime, check ABI and settings,
+//! then swap atomically. A truncated or half-written file fails to compile and never replaces
+//! a working plugin; a removed file unloads the plugin. A changed `[[plugins]]` list in the
+//! config file is applied as a whole: new and changed sections load, unchanged ones stay as
+//! they are, removed ones unload, the order follows the file; a config that does not parse
+//! changes nothing. Every outcome is logged.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::{PluginHost, PluginSection, load_section};
+use super::{Loaded, PluginHost, PluginSection, load_section};
 
 const QUIET: Duration = Duration::from_millis(50);
 
+/// The name under which config reloads appear in the [`ReloadLog`].
+pub const CONFIG_ENTRY: &str = "[[plugins]] config";
+
 pub struct PluginWatcher {
-    _watcher: notify::RecommendedWatcher,
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,33 +33,51 @@ impl Drop for PluginWatcher {
 }
 
 /// What the last reload attempt of each plugin did (for tests and the admin interface).
-pub type ReloadLog = Arc<std::sync::Mutex<Vec<(String, Result<String, String>)>>>;
+pub type ReloadLog = Arc<Mutex<Vec<(String, Result<String, String>)>>>;
+
+fn record(log: &ReloadLog, name: &str, r: Result<String, String>) {
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name.to_string(), r));
+}
+
+/// A section with its path made absolute against `base` (as [`Loaded::section`] keeps it).
+fn resolved(s: &PluginSection, base: &Path) -> PluginSection {
+    let mut s = s.clone();
+    if !s.path.is_absolute() {
+        s.path = base.join(&s.path);
+    }
+    s
+}
+
+/// The files worth an event: every plugin file and the config file.
+fn interesting(sections: &[PluginSection], config: Option<&PathBuf>) -> Vec<PathBuf> {
+    sections
+        .iter()
+        .map(|s| s.path.clone())
+        .chain(config.cloned())
+        .collect()
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a.file_name() == b.file_name() && a.parent() == b.parent()
+}
 
 pub fn watch(
     host: Arc<PluginHost>,
     sections: Vec<PluginSection>,
     base: PathBuf,
+    config_file: Option<PathBuf>,
     log: ReloadLog,
 ) -> notify::Result<Option<PluginWatcher>> {
-    if sections.is_empty() {
+    if sections.is_empty() && config_file.is_none() {
         return Ok(None);
     }
-    let paths: HashMap<PathBuf, PluginSection> = sections
-        .into_iter()
-        .map(|s| {
-            (
-                if s.path.is_absolute() {
-                    s.path.clone()
-                } else {
-                    base.join(&s.path)
-                },
-                s,
-            )
-        })
-        .collect();
+    let mut sections: Vec<PluginSection> = sections.iter().map(|s| resolved(s, &base)).collect();
+    let watched = Arc::new(RwLock::new(interesting(&sections, config_file.as_ref())));
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-    let watched: Vec<PathBuf> = paths.keys().cloned().collect();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    let filter = watched.clone();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
         let relevant = matches!(
             ev.kind,
@@ -64,25 +87,22 @@ pub fn watch(
                 | EventKind::Remove(_)
         );
         if relevant {
+            let watched = filter.read().unwrap_or_else(|e| e.into_inner());
             for p in ev.paths {
-                if watched
-                    .iter()
-                    .any(|w| w.file_name() == p.file_name() && w.parent() == p.parent())
-                {
+                if watched.iter().any(|w| same_file(w, &p)) {
                     let _ = tx.send(p);
                 }
             }
         }
     })?;
-    let mut dirs: Vec<PathBuf> = paths
-        .keys()
-        .filter_map(|p| p.parent().map(|d| d.to_path_buf()))
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in &dirs {
-        watcher.watch(d, RecursiveMode::NonRecursive)?;
-    }
+    let watcher = Arc::new(Mutex::new(watcher));
+    let mut dirs = Vec::new();
+    watch_dirs(
+        &watcher,
+        &mut dirs,
+        &watched.read().unwrap_or_else(|e| e.into_inner()),
+    )?;
+    let w = watcher.clone();
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut changed = vec![first];
@@ -91,11 +111,26 @@ pub fn watch(
             }
             changed.sort();
             changed.dedup();
+            let config_changed = config_file
+                .as_ref()
+                .is_some_and(|c| changed.iter().any(|p| same_file(c, p)));
+            if let (true, Some(cfg)) = (config_changed, config_file.as_ref()) {
+                if let Some(new) = reload_config(&host, cfg, &log).await {
+                    sections = new;
+                    let now = interesting(&sections, config_file.as_ref());
+                    if let Err(e) = watch_dirs(&w, &mut dirs, &now) {
+                        tracing::warn!(error = %e, "cannot watch a new plugin folder; its changes need a reload");
+                    }
+                    *watched.write().unwrap_or_else(|e| e.into_inner()) = now;
+                }
+                continue; // the config reload already loaded what changed
+            }
             for path in changed {
-                let Some(section) = paths.get(&path).cloned() else {
+                let Some(section) = sections.iter().find(|s| same_file(&s.path, &path)).cloned()
+                else {
                     continue;
                 };
-                reload_one(&host, section, path, &base, &log).await;
+                reload_one(&host, section, &log).await;
             }
         }
     });
@@ -105,44 +140,123 @@ pub fn watch(
     }))
 }
 
-async fn reload_one(
-    host: &Arc<PluginHost>,
-    section: PluginSection,
-    path: PathBuf,
-    base: &std::path::Path,
-    log: &ReloadLog,
-) {
+/// Watches the folders of `files` not watched yet.
+fn watch_dirs(
+    watcher: &Mutex<notify::RecommendedWatcher>,
+    dirs: &mut Vec<PathBuf>,
+    files: &[PathBuf],
+) -> notify::Result<()> {
+    let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
+    for f in files {
+        let Some(d) = f.parent().map(Path::to_path_buf) else {
+            continue;
+        };
+        if !dirs.contains(&d) {
+            w.watch(&d, RecursiveMode::NonRecursive)?;
+            dirs.push(d);
+        }
+    }
+    Ok(())
+}
+
+async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
     let name = section.name.clone();
-    if !path.exists() {
+    if !section.path.exists() {
         host.remove(&name);
-        tracing::warn!(plugin = %name, file = %path.display(), "plugin file removed; plugin unloaded");
-        log.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name, Ok("unloaded".into())));
-        return;
+        tracing::warn!(plugin = %name, file = %section.path.display(), "plugin file removed; plugin unloaded");
+        return record(log, &name, Ok("unloaded".into()));
     }
     let kv = host.kv.clone();
-    let base = base.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || load_section(&section, &base, kv)).await;
+    let loaded =
+        tokio::task::spawn_blocking(move || load_section(&section, Path::new("/"), kv)).await;
     match loaded {
         Ok(Ok(p)) => {
             let hash = p.hash.clone();
             host.swap_in(p);
             tracing::info!(plugin = %name, %hash, "plugin reloaded");
-            log.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((name, Ok(hash)));
+            record(log, &name, Ok(hash));
         }
         Ok(Err(e)) => {
             tracing::error!(plugin = %name, error = %e, "new plugin version rejected; the old version stays");
-            log.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((name, Err(e.to_string())));
+            record(log, &name, Err(e.to_string()));
         }
+        Err(e) => record(log, &name, Err(e.to_string())),
+    }
+}
+
+/// Applies a changed config file's `[[plugins]]` list. Returns the new sections (resolved), or
+/// None if the file does not parse (nothing changes then).
+async fn reload_config(
+    host: &Arc<PluginHost>,
+    path: &Path,
+    log: &ReloadLog,
+) -> Option<Vec<PluginSection>> {
+    let p = path.to_path_buf();
+    let parsed = tokio::task::spawn_blocking(move || crate::Config::load(&p))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let config = match parsed {
+        Ok(c) => c,
         Err(e) => {
-            log.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((name, Err(e.to_string())));
+            tracing::error!(file = %path.display(), error = %e, "config changed but is invalid; plugins unchanged");
+            record(log, CONFIG_ENTRY, Err(e));
+            return None;
+        }
+    };
+    let mut names = std::collections::HashSet::new();
+    if let Some(dup) = config
+        .plugins
+        .iter()
+        .find(|s| !names.insert(s.name.clone()))
+    {
+        let e = super::PluginError::Duplicate(dup.name.clone()).to_string();
+        tracing::error!(file = %path.display(), error = %e, "config changed but is invalid; plugins unchanged");
+        record(log, CONFIG_ENTRY, Err(e));
+        return None;
+    }
+    let sections: Vec<PluginSection> = config
+        .plugins
+        .iter()
+        .map(|s| resolved(s, &config.base_dir))
+        .collect();
+    let current = host.list();
+    let mut next: Vec<Arc<Loaded>> = Vec::new();
+    let mut summary = Vec::new();
+    for s in &sections {
+        let old = current.iter().find(|p| p.name == s.name);
+        if let Some(old) = old.filter(|p| p.section == *s) {
+            next.push(old.clone());
+            continue;
+        }
+        let (section, kv) = (s.clone(), host.kv.clone());
+        let loaded =
+            tokio::task::spawn_blocking(move || load_section(&section, Path::new("/"), kv)).await;
+        match loaded {
+            Ok(Ok(p)) => {
+                tracing::info!(plugin = %s.name, hash = %p.hash, "plugin (re)loaded from the changed config");
+                summary.push(format!("{} loaded", s.name));
+                record(log, &s.name, Ok(p.hash.clone()));
+                next.push(Arc::new(p));
+            }
+            Ok(Err(e)) => {
+                tracing::error!(plugin = %s.name, error = %e, "plugin from the changed config rejected; the old version (if any) stays");
+                record(log, &s.name, Err(e.to_string()));
+                if let Some(old) = old {
+                    next.push(old.clone());
+                }
+            }
+            Err(e) => record(log, &s.name, Err(e.to_string())),
         }
     }
+    for gone in current
+        .iter()
+        .filter(|p| !sections.iter().any(|s| s.name == p.name))
+    {
+        tracing::warn!(plugin = %gone.name, "plugin removed from the config; unloaded");
+        summary.push(format!("{} unloaded", gone.name));
+    }
+    host.replace_all(next);
+    record(log, CONFIG_ENTRY, Ok(summary.join(", ")));
+    Some(sections)
 }
