@@ -44,6 +44,13 @@ fn main() {
 
 async fn run(scale: Scale) {
     let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::args().any(|a| a == "--plugins-only") {
+        println!("== plugins ==");
+        plugins::run().await;
+        plugins::swaps_under_load().await;
+        plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
+        return;
+    }
     println!(
         "ftpsd benchmark ({} MiB file, {} sessions); machine: {} cores",
         scale.file_mib,
@@ -128,6 +135,8 @@ async fn run(scale: Scale) {
     println!();
     println!("== plugins ==");
     plugins::run().await;
+    plugins::swaps_under_load().await;
+    plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
 }
 
 fn report(what: &str, mbps: f64, target: f64, rule: &str) {

@@ -19,9 +19,17 @@ pub struct BenchServer {
 
 impl BenchServer {
     pub async fn start(dir: &Path) -> BenchServer {
-        let config = "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
-                      [explicit]\nlisten = \"127.0.0.1:0\"\nrequire_tls = false\n\
-                      [passive]\nport_min = 30000\nport_max = 39999\n";
+        Self::start_with(dir, "", (30000, 34999)).await
+    }
+
+    /// With extra config (e.g. `[[plugins]]` sections) and its own passive range.
+    pub async fn start_with(dir: &Path, extra: &str, ports: (u16, u16)) -> BenchServer {
+        let config = format!(
+            "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
+             [explicit]\nlisten = \"127.0.0.1:0\"\nrequire_tls = false\n\
+             [passive]\nport_min = {}\nport_max = {}\n{extra}",
+            ports.0, ports.1
+        );
         std::fs::write(dir.join("bench.toml"), config).unwrap();
         let cfg = ftpsd::Config::load(&dir.join("bench.toml")).unwrap();
         ftpsd::bootstrap::prepare(&cfg).unwrap();
@@ -105,5 +113,12 @@ impl BenchServer {
         let mut c = self.child.lock().unwrap();
         let _ = c.kill();
         let _ = c.wait();
+    }
+}
+
+/// A panicking benchmark must not leave servers behind (they would hold its output pipe open).
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

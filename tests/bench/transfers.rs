@@ -65,7 +65,7 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
 }
 
 /// Best of two runs: the machine is shared, and a single run can catch a neighbour's burst.
-async fn curl(srv: &BenchServer, args: &[&str], metric: &str) -> f64 {
+pub async fn curl(srv: &BenchServer, args: &[&str], metric: &str) -> f64 {
     let a = curl_once(srv, args, metric).await;
     let b = curl_once(srv, args, metric).await;
     a.max(b)

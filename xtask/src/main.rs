@@ -38,7 +38,9 @@ fn run() -> anyhow::Result<()> {
             eprintln!(
                 "  serve [ARGS]  build and run `ftpsd serve [ARGS]` (default: embedded config)"
             );
-            eprintln!("  bench [ARGS]  run the benchmark (`--quick` for a short run)");
+            eprintln!(
+                "  bench [ARGS]  run the benchmark (`--quick` for a short run, `--plugins-only`)"
+            );
             bail!("unknown task '{task}'")
         }
     }

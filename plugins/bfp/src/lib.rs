@@ -187,7 +187,11 @@ impl Plugin for Bfp {
             return Response::deny(530, LOGIN_INCORRECT);
         }
         if ev.success {
-            host.kv_delete(&bans::key("fail", &subject));
+            // A read first: most logins have no failures to forget, and a write costs a commit.
+            let fail_key = bans::key("fail", &subject);
+            if host.kv_get(&fail_key).is_some() {
+                host.kv_delete(&fail_key);
+            }
         } else {
             self.record_failure(&ev.ip, &ev.user, &subject, host);
         }
