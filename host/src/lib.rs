@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod data;
 pub mod fs;
+pub mod metrics;
 pub mod plugins;
 pub mod protocol;
 pub mod server;

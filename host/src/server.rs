@@ -40,6 +40,9 @@ pub struct ServerContext {
     pub plugin_reloads: crate::plugins::watch::ReloadLog,
     /// Runs the programs of execute actions.
     pub exec: Arc<crate::plugins::exec::Runner>,
+    pub started: std::time::Instant,
+    /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ServerContext {
@@ -150,6 +153,8 @@ impl Server {
             plugins: plugins.clone(),
             plugin_reloads: Default::default(),
             exec,
+            metrics: plugins.metrics.clone(),
+            started: std::time::Instant::now(),
         });
         let plugin_watcher = match crate::plugins::watch::watch(
             plugins,
@@ -236,6 +241,9 @@ async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpL
             }
         };
         let ctx = ctx.clone();
+        ctx.metrics
+            .sessions_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move { connection(ctx, kind, tcp, peer).await });
     }
 }

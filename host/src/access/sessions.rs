@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -21,6 +21,43 @@ struct Entry {
     user: String,
     ip: IpAddr,
     kill: watch::Sender<Option<String>>,
+    info: Arc<LiveInfo>,
+}
+
+/// What a logged-in session is doing, for the operator (updated by the session).
+#[derive(Default)]
+pub struct LiveInfo {
+    pub since_ms: u64,
+    pub tls: AtomicBool,
+    pub command: Mutex<String>,
+    pub transfer: Mutex<Option<LiveTransfer>>,
+}
+
+pub struct LiveTransfer {
+    pub what: String,
+    pub started: std::time::Instant,
+    pub progress: Arc<AtomicU64>,
+}
+
+/// One session as the admin interface shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionView {
+    pub id: u64,
+    pub user: String,
+    pub ip: String,
+    pub since_ms: u64,
+    pub tls: bool,
+    pub command: String,
+    pub transfer: Option<TransferView>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TransferView {
+    pub what: String,
+    pub bytes: u64,
+    pub secs: f64,
+    /// Bytes per second so far.
+    pub rate: f64,
 }
 
 #[derive(Default)]
@@ -35,6 +72,7 @@ pub struct LoginGuard {
     registry: Arc<SessionRegistry>,
     /// Becomes `Some(reason)` when the session must end.
     pub kill: watch::Receiver<Option<String>>,
+    pub info: Arc<LiveInfo>,
 }
 
 impl SessionRegistry {
@@ -58,18 +96,24 @@ impl SessionRegistry {
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
+        let info = Arc::new(LiveInfo {
+            since_ms: crate::state::now_ms(),
+            ..LiveInfo::default()
+        });
         entries.insert(
             id,
             Entry {
                 user: key,
                 ip,
                 kill: tx,
+                info: info.clone(),
             },
         );
         Ok(LoginGuard {
             id,
             registry: self.clone(),
             kill: rx,
+            info,
         })
     }
 
@@ -92,6 +136,69 @@ impl SessionRegistry {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// Every logged-in session, oldest first.
+    pub fn list(&self) -> Vec<SessionView> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<SessionView> = entries
+            .iter()
+            .map(|(id, e)| {
+                let transfer = e
+                    .info
+                    .transfer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|t| {
+                        let bytes = t.progress.load(Ordering::Relaxed);
+                        let secs = t.started.elapsed().as_secs_f64();
+                        TransferView {
+                            what: t.what.clone(),
+                            bytes,
+                            secs,
+                            rate: if secs > 0.0 { bytes as f64 / secs } else { 0.0 },
+                        }
+                    });
+                SessionView {
+                    id: *id,
+                    user: e.user.clone(),
+                    ip: e.ip.to_string(),
+                    since_ms: e.info.since_ms,
+                    tls: e.info.tls.load(Ordering::Relaxed),
+                    command: e
+                        .info
+                        .command
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone(),
+                    transfer,
+                }
+            })
+            .collect();
+        v.sort_by_key(|s| s.id);
+        v
+    }
+
+    /// Ends one session; false if there is no such session.
+    pub fn kick(&self, id: u64, reason: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(&id) {
+            Some(e) => {
+                let _ = e.kill.send(Some(reason.to_string()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every session; returns how many were told.
+    pub fn kick_all(&self, reason: &str) -> usize {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        for e in entries.values() {
+            let _ = e.kill.send(Some(reason.to_string()));
+        }
+        entries.len()
     }
 
     pub fn count(&self) -> usize {

@@ -1,29 +1,89 @@
-//! The administrative operations, in one place for every way in (Unix socket, CLI offline).
+//! The administrative operations, in one place for every way in (HTTP API, Unix socket, the
+//! CLI on a stopped server).
 
 use serde::{Deserialize, Serialize};
 
 use super::bans::{self, Ban};
+use crate::access::sessions::SessionView;
+use crate::server::ServerContext;
 use crate::state::KvStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
+    Sessions,
+    Kick {
+        id: u64,
+    },
+    KickAll,
     Bans,
     /// Lift the bans of one IP, or all (`ip` absent): "re-initialise BFP".
     Unban {
         ip: Option<String>,
     },
+    Plugins,
+    /// Reload every plugin from its file (also ends a quarantine).
+    ReloadPlugins,
+    ReloadUsers,
+    Stats,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginView {
+    pub name: String,
+    pub path: String,
+    pub hash: String,
+    pub loaded_at_ms: u64,
+    pub hooks: Vec<String>,
+    pub calls: u64,
+    pub faults: u64,
+    pub quarantined: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub version: String,
+    pub uptime_secs: u64,
+    pub connections: usize,
+    pub logged_in: usize,
+    pub sessions_total: u64,
+    pub logins_ok: u64,
+    pub logins_failed: u64,
+    pub transfers_ok: u64,
+    pub transfers_failed: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub plugins: usize,
+    pub bans: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Response {
+    Sessions(Vec<SessionView>),
+    Kicked(usize),
     Bans(Vec<Ban>),
     Lifted(usize),
+    Plugins(Vec<PluginView>),
+    /// What a reload did, one line per item.
+    Reloaded(Vec<String>),
+    Stats(Stats),
     Error(String),
 }
 
-/// Runs a request against a store whose plugin namespaces are `plugins`.
+impl Response {
+    /// The HTTP status an answer maps to.
+    pub fn status(&self) -> u16 {
+        match self {
+            Response::Error(e) if e.starts_with("no session") => 404,
+            Response::Error(e) if e.contains("is not an IP address") => 400,
+            Response::Error(_) => 500,
+            _ => 200,
+        }
+    }
+}
+
+/// Bans operations on a store whose plugin namespaces are `plugins` (works without a server).
 pub fn handle(store: &dyn KvStore, plugins: &[String], req: Request) -> Response {
     let now = crate::state::now_ms();
     let result = match req {
@@ -43,6 +103,158 @@ pub fn handle(store: &dyn KvStore, plugins: &[String], req: Request) -> Response
                 Response::Lifted(n)
             })
         }
+        _ => return Response::Error("the server is not running".into()),
     };
     result.unwrap_or_else(|e| Response::Error(e.to_string()))
+}
+
+/// Plugin namespaces that may hold state: configured and loaded plugins.
+pub fn plugin_names(ctx: &ServerContext) -> Vec<String> {
+    let mut names: Vec<String> = ctx.config.plugins.iter().map(|p| p.name.clone()).collect();
+    for p in ctx.plugins.list().iter() {
+        if !names.contains(&p.name) {
+            names.push(p.name.clone());
+        }
+    }
+    names
+}
+
+const KICKED: &str = "disconnected by the administrator";
+
+/// Every operation, on the running server.
+pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    match req {
+        Request::Sessions => Response::Sessions(ctx.sessions.list()),
+        Request::Kick { id } => {
+            if ctx.sessions.kick(id, KICKED) {
+                tracing::info!(session = id, "session disconnected by the administrator");
+                Response::Kicked(1)
+            } else {
+                Response::Error(format!("no session {id}"))
+            }
+        }
+        Request::KickAll => {
+            let n = ctx.sessions.kick_all(KICKED);
+            tracing::info!(
+                sessions = n,
+                "all sessions disconnected by the administrator"
+            );
+            Response::Kicked(n)
+        }
+        Request::Bans | Request::Unban { .. } => {
+            let (kv, names) = (ctx.plugins.kv.clone(), plugin_names(ctx));
+            tokio::task::spawn_blocking(move || handle(kv.as_ref(), &names, req))
+                .await
+                .unwrap_or_else(|e| Response::Error(e.to_string()))
+        }
+        Request::Plugins => Response::Plugins(
+            ctx.plugins
+                .list()
+                .iter()
+                .map(|p| {
+                    let mut hooks: Vec<String> =
+                        p.hooks.iter().map(|h| h.name().to_string()).collect();
+                    hooks.sort();
+                    PluginView {
+                        name: p.name.clone(),
+                        path: p.path.display().to_string(),
+                        hash: p.hash.clone(),
+                        loaded_at_ms: p
+                            .loaded_at
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as u64)
+                            .unwrap_or(0),
+                        hooks,
+                        calls: p.calls.load(Relaxed),
+                        faults: p.fault_count.load(Relaxed),
+                        quarantined: p.is_quarantined(),
+                    }
+                })
+                .collect(),
+        ),
+        Request::ReloadPlugins => {
+            let before = ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0);
+            for p in ctx.plugins.list().iter() {
+                crate::plugins::watch::reload_one(
+                    &ctx.plugins,
+                    p.section.clone(),
+                    &ctx.plugin_reloads,
+                )
+                .await;
+            }
+            let log = ctx
+                .plugin_reloads
+                .lock()
+                .map(|l| l.clone())
+                .unwrap_or_default();
+            Response::Reloaded(
+                log.iter()
+                    .skip(before)
+                    .map(|(n, r)| match r {
+                        Ok(h) => format!("{n}: {h}"),
+                        Err(e) => format!("{n}: kept the old version: {e}"),
+                    })
+                    .collect(),
+            )
+        }
+        Request::ReloadUsers => {
+            let path = ctx.config.users_file();
+            match crate::users::reload::reload(ctx, &path).await {
+                None => Response::Reloaded(vec![format!("users: {} reloaded", path.display())]),
+                Some(e) => {
+                    Response::Error(format!("users file rejected, the previous users stay: {e}"))
+                }
+            }
+        }
+        Request::Stats => {
+            let m = &ctx.metrics;
+            let bans = match handle_live_bans(ctx).await {
+                Response::Bans(b) => b.len(),
+                _ => 0,
+            };
+            Response::Stats(Stats {
+                version: env!("CARGO_PKG_VERSION").into(),
+                uptime_secs: ctx.started.elapsed().as_secs(),
+                connections: ctx.limits.current(),
+                logged_in: ctx.sessions.count(),
+                sessions_total: m.sessions_total.load(Relaxed),
+                logins_ok: m.logins_ok.load(Relaxed),
+                logins_failed: m.logins_failed.load(Relaxed),
+                transfers_ok: m.transfers_ok.load(Relaxed),
+                transfers_failed: m.transfers_failed.load(Relaxed),
+                bytes_received: m.bytes_in.load(Relaxed),
+                bytes_sent: m.bytes_out.load(Relaxed),
+                plugins: ctx.plugins.list().len(),
+                bans,
+            })
+        }
+    }
+}
+
+async fn handle_live_bans(ctx: &std::sync::Arc<ServerContext>) -> Response {
+    Box::pin(handle_live(ctx, Request::Bans)).await
+}
+
+/// The metrics text, with the gauges read now.
+pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let bans = match handle_live_bans(ctx).await {
+        Response::Bans(b) => b.len(),
+        _ => 0,
+    };
+    let plugins: Vec<(String, u64, u64, bool)> = ctx
+        .plugins
+        .list()
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.calls.load(Relaxed),
+                p.fault_count.load(Relaxed),
+                p.is_quarantined(),
+            )
+        })
+        .collect();
+    ctx.metrics.render(ctx.limits.current(), bans, &plugins)
 }

@@ -40,17 +40,6 @@ pub async fn serve(ctx: Arc<ServerContext>, listener: UnixListener) {
     }
 }
 
-/// Plugin namespaces that may hold state: configured and loaded plugins.
-pub fn plugin_names(ctx: &ServerContext) -> Vec<String> {
-    let mut names: Vec<String> = ctx.config.plugins.iter().map(|p| p.name.clone()).collect();
-    for p in ctx.plugins.list().iter() {
-        if !names.contains(&p.name) {
-            names.push(p.name.clone());
-        }
-    }
-    names
-}
-
 async fn answer(ctx: Arc<ServerContext>, stream: UnixStream) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
     let mut line = String::new();
@@ -59,13 +48,7 @@ async fn answer(ctx: Arc<ServerContext>, stream: UnixStream) -> std::io::Result<
         .read_line(&mut line)
         .await?;
     let resp = match serde_json::from_str::<Request>(&line) {
-        Ok(req) => {
-            let kv = ctx.plugins.kv.clone();
-            let names = plugin_names(&ctx);
-            tokio::task::spawn_blocking(move || ops::handle(kv.as_ref(), &names, req))
-                .await
-                .unwrap_or_else(|e| Response::Error(e.to_string()))
-        }
+        Ok(req) => ops::handle_live(&ctx, req).await,
         Err(e) => Response::Error(format!("bad request: {e}")),
     };
     let mut out = serde_json::to_vec(&resp).unwrap_or_default();

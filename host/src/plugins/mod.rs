@@ -83,6 +83,8 @@ pub enum Decision {
 pub struct PluginHost {
     plugins: ArcSwap<Vec<Arc<Loaded>>>,
     pub kv: SharedStore,
+    /// Hook calls and their latency as sessions see them.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Reads and loads one plugin section (relative paths against `base`).
@@ -126,6 +128,7 @@ impl PluginHost {
         Ok(PluginHost {
             plugins: ArcSwap::from_pointee(loaded),
             kv,
+            metrics: Default::default(),
         })
     }
 
@@ -133,6 +136,7 @@ impl PluginHost {
         PluginHost {
             plugins: ArcSwap::from_pointee(Vec::new()),
             kv,
+            metrics: Default::default(),
         }
     }
 
@@ -195,9 +199,11 @@ impl PluginHost {
         let req = Arc::new(req);
         for p in subs {
             let (pp, rr) = (p.clone(), req.clone());
+            let started = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || pp.call(&rr))
                 .await
                 .unwrap_or_else(|e| Err(CallError::Trap(e.to_string())));
+            self.metrics.hook(started.elapsed());
             match result {
                 Ok(resp) => {
                     if let Verdict::Deny { code, message } = resp.verdict {
@@ -274,7 +280,10 @@ impl PluginHost {
         let mut actions = Vec::new();
         for p in subs {
             let (pp, rr) = (p.clone(), req.clone());
-            if let Ok(Ok(resp)) = tokio::task::spawn_blocking(move || pp.call(&rr)).await {
+            let started = std::time::Instant::now();
+            let result = tokio::task::spawn_blocking(move || pp.call(&rr)).await;
+            self.metrics.hook(started.elapsed());
+            if let Ok(Ok(resp)) = result {
                 actions.extend(resp.actions.into_iter().map(|a| (p.clone(), a)));
             }
         }

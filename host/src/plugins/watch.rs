@@ -159,7 +159,7 @@ fn watch_dirs(
     Ok(())
 }
 
-async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
+pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
     let name = section.name.clone();
     if !section.path.exists() {
         host.remove(&name);

@@ -87,6 +87,7 @@ pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
         guard,
         generation,
     });
+    s.ctx.metrics.login(true);
     s.reply(230, text).await
 }
 

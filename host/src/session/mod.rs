@@ -236,6 +236,7 @@ impl Session {
                 if !matches!(cmd, Command::Pass(_)) {
                     tracing::trace!(peer = %self.peer, ?cmd, "command");
                 }
+                self.note_command(&cmd, &bytes);
                 if !login::refresh(self).await? {
                     return Ok(());
                 }
@@ -246,7 +247,42 @@ impl Session {
         }
     }
 
+    /// Records the current command for the operator's session list (never a password).
+    fn note_command(&self, cmd: &Command, bytes: &[u8]) {
+        let Some(l) = &self.login else { return };
+        let text = if matches!(cmd, Command::Pass(_)) {
+            "PASS ****".to_string()
+        } else {
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect()
+        };
+        *l.guard
+            .info
+            .command
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = text;
+        l.guard
+            .info
+            .tls
+            .store(self.control.is_tls(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Shows (or clears) the running transfer in the operator's session list.
+    pub fn note_transfer(&self, t: Option<crate::access::sessions::LiveTransfer>) {
+        if let Some(l) = &self.login {
+            *l.guard
+                .info
+                .transfer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = t;
+        }
+    }
+
     pub async fn send(&mut self, reply: Reply) -> io::Result<()> {
+        self.ctx.metrics.reply(reply.code);
         self.control.send(&reply).await
     }
 

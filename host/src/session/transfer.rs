@@ -31,6 +31,10 @@ pub struct Finished {
 }
 
 impl RunningTransfer {
+    pub fn is_upload(&self) -> bool {
+        matches!(self.post, Post::Upload { .. })
+    }
+
     /// Waits for the transfer and gives its final reply. Cancel-safe: the handle is polled by
     /// reference, so a `select!` that picks another branch loses nothing.
     pub async fn finish(&mut self) -> Finished {
@@ -93,6 +97,10 @@ impl Session {
     /// Sends the final reply of the running transfer, then its post-processing.
     pub async fn transfer_done(&mut self, f: Finished) -> io::Result<()> {
         let t = self.transfer.take();
+        self.note_transfer(None);
+        if let Some(t) = &t {
+            self.ctx.metrics.transfer(t.is_upload(), f.bytes);
+        }
         self.send(f.reply).await?;
         if let (Some(t), Some(bytes)) = (t, f.bytes) {
             self.after_transfer(t.post, bytes).await;
@@ -131,6 +139,11 @@ impl Session {
             let stream = open(plan, peer_ip, tls, timeout).await?;
             run(job, stream, p, timeout).await
         });
+        self.note_transfer(Some(crate::access::sessions::LiveTransfer {
+            what: what.clone(),
+            started: Instant::now(),
+            progress: progress.clone(),
+        }));
         self.transfer = Some(RunningTransfer {
             handle,
             progress,

@@ -4,6 +4,7 @@ use crate::session::Session;
 
 pub async fn handle(s: &mut Session) -> io::Result<()> {
     s.data = None;
+    s.note_transfer(None);
     match s.transfer.take() {
         Some(t) => {
             let bytes = t.bytes();

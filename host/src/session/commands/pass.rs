@@ -22,6 +22,7 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
         Ok(account) => login::complete(s, account).await,
         Err(e) => {
             tracing::info!(user = %name, peer = %s.peer, "login failed");
+            s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
             s.login_hook(&name, false, false).await?;
             s.reply(530, e.to_string()).await
