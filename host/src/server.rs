@@ -41,6 +41,8 @@ pub struct ServerContext {
     /// Runs the programs of execute actions.
     pub exec: Arc<crate::plugins::exec::Runner>,
     pub started: std::time::Instant,
+    /// Becomes true at shutdown: idle sessions close at once, running transfers finish first.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -64,6 +66,8 @@ pub enum StartError {
     #[error(transparent)]
     Plugin(#[from] crate::plugins::PluginError),
     #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    #[error(transparent)]
     Store(#[from] crate::state::StoreError),
     #[error("cannot listen on {addr} ({kind}): {source}")]
     Bind {
@@ -77,6 +81,8 @@ pub enum StartError {
 pub struct Server {
     pub explicit: Option<SocketAddr>,
     pub implicit: Option<SocketAddr>,
+    /// The HTTP admin listener, when enabled.
+    pub admin: Option<SocketAddr>,
     pub ctx: Arc<ServerContext>,
     tasks: JoinSet<()>,
     _users_watcher: Option<crate::users::reload::UsersWatcher>,
@@ -155,6 +161,7 @@ impl Server {
             exec,
             metrics: plugins.metrics.clone(),
             started: std::time::Instant::now(),
+            shutdown: tokio::sync::watch::channel(false).0,
         });
         let plugin_watcher = match crate::plugins::watch::watch(
             plugins,
@@ -179,12 +186,35 @@ impl Server {
         };
         let mut server = Server {
             explicit: None,
+            admin: None,
             implicit: None,
             ctx: ctx.clone(),
             tasks: JoinSet::new(),
             _users_watcher: users_watcher,
             _plugin_watcher: plugin_watcher,
         };
+        if ctx.config.admin.enabled {
+            let section = &ctx.config.admin;
+            let token_path = section
+                .token_file
+                .clone()
+                .unwrap_or_else(|| ctx.config.data_dir().join("admin.token"));
+            let token = crate::admin::http::token(&token_path)?;
+            let listener = crate::admin::http::bind(section.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: section.listen,
+                    kind: "admin HTTP",
+                    source,
+                })?;
+            let addr = listener.local_addr().ok();
+            server.admin = addr;
+            tracing::info!(addr = ?addr, token_file = %token_path.display(), "admin listener");
+            server.tasks.spawn(crate::admin::http::serve(
+                listener,
+                crate::admin::http::router(ctx.clone(), token),
+            ));
+        }
         let admin_path = crate::admin::socket_path(&ctx.config);
         match crate::admin::socket::bind(&admin_path) {
             Ok(l) => {
@@ -220,6 +250,31 @@ impl Server {
     /// Stops accepting. Sessions already running end on their own.
     pub fn stop(&mut self) {
         self.tasks.abort_all();
+    }
+
+    /// Graceful shutdown: stop accepting, close idle sessions (421), let running transfers
+    /// finish, and wait for every connection to end, at most `grace`. Returns how many
+    /// connections were still open when the grace period ran out.
+    pub async fn shutdown(&mut self, grace: std::time::Duration) -> usize {
+        self.stop();
+        let _ = self.ctx.shutdown.send(true);
+        tracing::info!(
+            connections = self.ctx.limits.current(),
+            grace_secs = grace.as_secs(),
+            "shutting down: transfers may finish"
+        );
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.ctx.limits.current() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let left = self.ctx.limits.current();
+        if left > 0 {
+            tracing::warn!(
+                connections = left,
+                "grace period over; closing what is left"
+            );
+        }
+        left
     }
 }
 

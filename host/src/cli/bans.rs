@@ -34,6 +34,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Response::Bans(bans) => print_bans(&bans),
         Response::Lifted(n) => println!("{n} ban(s) lifted."),
         Response::Error(e) => bail!("{e}"),
+        other => bail!("unexpected answer: {other:?}"),
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Subcommands. Each file is one subcommand group.
 
+mod admin;
 mod bans;
 mod cert;
 mod check_config;
@@ -43,6 +44,9 @@ enum Command {
     /// Brute-force protection bans: list them, lift one or all (works while the server runs).
     #[command(subcommand)]
     Bans(bans::Command),
+    /// Administer the running server: sessions (kick), bans, plugins, reload, stats.
+    #[command(subcommand)]
+    Admin(admin::Command),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user::run(c),
         Command::Plugin(c) => plugin::run(c),
         Command::Bans(c) => bans::run(c),
+        Command::Admin(c) => admin::run(c),
     }
 }
 

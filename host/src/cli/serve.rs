@@ -22,14 +22,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let server = ftpsd::Server::start(config.clone()).await?;
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut server = ftpsd::Server::start(config.clone()).await?;
         print_welcome(&config, &server, &first);
-        tokio::select! {
-            _ = server.wait() => {}
-            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted, stopping"); }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT"); break; }
+                _ = term.recv() => { tracing::info!("SIGTERM"); break; }
+                _ = hup.recv() => reload(&server).await,
+            }
         }
+        let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+        server.shutdown(grace).await;
+        tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// SIGHUP: the users file and the plugins are reloaded (the config file's `[[plugins]]` list is
+/// also applied whenever the file changes); listen addresses, TLS certificates and the other
+/// settings need a restart, which the log says.
+async fn reload(server: &ftpsd::Server) {
+    use ftpsd::admin::ops::{Request, Response, handle_live};
+    tracing::info!("SIGHUP: reloading users and plugins");
+    for req in [Request::ReloadUsers, Request::ReloadPlugins] {
+        match handle_live(&server.ctx, req).await {
+            Response::Reloaded(lines) => {
+                for l in lines {
+                    tracing::info!("reload: {l}");
+                }
+            }
+            Response::Error(e) => tracing::error!("reload: {e}"),
+            _ => {}
+        }
+    }
+    tracing::warn!(
+        "SIGHUP does not change listen addresses, TLS certificates or other settings; restart for those"
+    );
 }
 
 /// Prints the newcomer's summary. Write errors are ignored: a server must never die because

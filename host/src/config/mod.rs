@@ -42,6 +42,9 @@ pub struct Config {
     /// How programs from execute actions run (concurrency, queue, unprivileged user).
     #[serde(default)]
     pub exec: crate::plugins::exec::ExecSection,
+    /// The HTTP admin listener (API, metrics, web page); off by default.
+    #[serde(default)]
+    pub admin: crate::admin::http::AdminSection,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -65,6 +68,8 @@ pub struct ServerSection {
     pub data_timeout_secs: u64,
     /// Extra delay after a failed login, the same for unknown users and wrong passwords.
     pub login_failure_delay_ms: u64,
+    /// At SIGTERM/SIGINT: how long running transfers may take to finish.
+    pub shutdown_grace_secs: u64,
     /// 0 = unlimited.
     pub max_users: usize,
     /// 0 = unlimited.
@@ -83,6 +88,7 @@ impl Default for ServerSection {
             tls_handshake_timeout_secs: 15,
             data_timeout_secs: 60,
             login_failure_delay_ms: 1000,
+            shutdown_grace_secs: 30,
             max_users: 0,
             max_connections_per_ip: 0,
             log_level: "info".into(),
@@ -233,6 +239,7 @@ impl Config {
             message: None,
             plugins: Vec::new(),
             exec: Default::default(),
+            admin: Default::default(),
             base_dir: PathBuf::from("."),
             source: None,
         }

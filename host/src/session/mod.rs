@@ -167,7 +167,12 @@ impl Session {
             }
         }
         let mut kill = self.kill_signal();
+        let mut shutdown = self.ctx.shutdown.subscribe();
         tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
+                let _ = self.send(Reply::new(421, "Server shutting down; closing control connection.")).await;
+                Ok(None)
+            }
             r = timeout_at(deadline, self.control.read_line()) => match r {
                 Ok(r) => r,
                 Err(_) => {

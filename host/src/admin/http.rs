@@ -1,0 +1,207 @@
+//! The HTTP admin listener (off by default; 127.0.0.1 by default when on): the JSON API, the
+//! Prometheus endpoint and the web admin page. Every route but the page needs
+//! `Authorization: Bearer <token>`; the token lives in a file created with mode 0600 and is
+//! compared in constant time.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response as HttpResponse};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::AdminError;
+use super::ops::{self, Request};
+use crate::server::ServerContext;
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Default `<data_dir>/admin.token`, created (mode 0600) with a random token if missing.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            enabled: false,
+            listen: ([127, 0, 0, 1], 8021).into(),
+            token_file: None,
+        }
+    }
+}
+
+/// Reads the token file, creating it with a fresh random token (mode 0600) if missing.
+pub fn token(path: &Path) -> Result<String, AdminError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| AdminError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !path.exists() {
+        let token: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(err)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        writeln!(f, "{token}").map_err(err)?;
+    }
+    let t = std::fs::read_to_string(path)
+        .map_err(err)?
+        .trim()
+        .to_string();
+    if t.len() < 16 {
+        return Err(AdminError::Protocol(format!(
+            "{}: the token must be at least 16 characters",
+            path.display()
+        )));
+    }
+    Ok(t)
+}
+
+#[derive(Clone)]
+struct AppState {
+    ctx: Arc<ServerContext>,
+    token: Arc<String>,
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    given.len() == state.token.len() && bool::from(given.as_bytes().ct_eq(state.token.as_bytes()))
+}
+
+fn unauthorized() -> HttpResponse {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "missing or wrong token (Authorization: Bearer <token from the token file>)\n",
+    )
+        .into_response()
+}
+
+async fn api(state: &AppState, headers: &HeaderMap, req: Request) -> HttpResponse {
+    if !authorized(state, headers) {
+        return unauthorized();
+    }
+    let resp = ops::handle_live(&state.ctx, req).await;
+    let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(resp)).into_response()
+}
+
+pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
+    let state = AppState {
+        ctx,
+        token: Arc::new(token),
+    };
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/api/sessions",
+            get(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Sessions).await
+            }),
+        )
+        .route(
+            "/api/sessions/kick-all",
+            post(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::KickAll).await
+            }),
+        )
+        .route(
+            "/api/sessions/{id}/kick",
+            post(
+                |State(s): State<AppState>, h: HeaderMap, UrlPath(id): UrlPath<u64>| async move {
+                    api(&s, &h, Request::Kick { id }).await
+                },
+            ),
+        )
+        .route(
+            "/api/bans",
+            get(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Bans).await
+            })
+            .delete(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Unban { ip: None }).await
+            }),
+        )
+        .route(
+            "/api/bans/{ip}",
+            axum::routing::delete(
+                |State(s): State<AppState>, h: HeaderMap, UrlPath(ip): UrlPath<String>| async move {
+                    api(&s, &h, Request::Unban { ip: Some(ip) }).await
+                },
+            ),
+        )
+        .route(
+            "/api/plugins",
+            get(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Plugins).await
+            }),
+        )
+        .route(
+            "/api/plugins/reload",
+            post(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::ReloadPlugins).await
+            }),
+        )
+        .route(
+            "/api/users/reload",
+            post(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::ReloadUsers).await
+            }),
+        )
+        .route(
+            "/api/stats",
+            get(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Stats).await
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(s): State<AppState>, h: HeaderMap| async move {
+                if !authorized(&s, &h) {
+                    return unauthorized();
+                }
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    ops::metrics(&s.ctx).await,
+                )
+                    .into_response()
+            }),
+        )
+        .with_state(state)
+}
+
+/// Binds the admin listener; the caller spawns [`serve`].
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) {
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!(error = %e, "admin listener failed");
+    }
+}
+
+/// The web admin page: plain HTML and script, no build step.
+const PAGE: &str = include_str!("page.html");

@@ -1,0 +1,145 @@
+//! `ftpsd admin …`: the running server's sessions, bans and plugins, through its admin socket
+//! (`<data_dir>/admin.sock`, mode 0600: whoever may read the data directory is an operator).
+
+use anyhow::bail;
+use ftpsd::admin::ops::{Request, Response};
+
+use super::{ConfigArg, load_config};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Logged-in sessions: ID, user, IP, since, TLS, current command and transfer.
+    Sessions(ConfigArg),
+    /// Disconnect one session (ID from `admin sessions`).
+    Kick {
+        id: u64,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Disconnect every session.
+    KickAll(ConfigArg),
+    /// Active bans.
+    Bans(ConfigArg),
+    /// Lift the bans of one IP.
+    Unban {
+        ip: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Lift every ban ("re-initialise BFP").
+    UnbanAll(ConfigArg),
+    /// Loaded plugins: hash, hooks, calls, faults, quarantine.
+    Plugins(ConfigArg),
+    /// Reload the users file and every plugin (ends a quarantine).
+    Reload(ConfigArg),
+    /// Counters: connections, logins, transfers, bytes, bans.
+    Stats(ConfigArg),
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    let (config, reqs) = match cmd {
+        Command::Sessions(c) => (c, vec![Request::Sessions]),
+        Command::Kick { id, config } => (config, vec![Request::Kick { id }]),
+        Command::KickAll(c) => (c, vec![Request::KickAll]),
+        Command::Bans(c) => (c, vec![Request::Bans]),
+        Command::Unban { ip, config } => (config, vec![Request::Unban { ip: Some(ip) }]),
+        Command::UnbanAll(c) => (c, vec![Request::Unban { ip: None }]),
+        Command::Plugins(c) => (c, vec![Request::Plugins]),
+        Command::Reload(c) => (c, vec![Request::ReloadUsers, Request::ReloadPlugins]),
+        Command::Stats(c) => (c, vec![Request::Stats]),
+    };
+    let config = load_config(config.config.as_deref())?;
+    let socket = ftpsd::admin::socket_path(&config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    for req in reqs {
+        let Some(resp) = rt.block_on(ftpsd::admin::socket::request(&socket, &req))? else {
+            bail!(
+                "no server answers on {} (is it running with this --config?)",
+                socket.display()
+            );
+        };
+        print(resp)?;
+    }
+    Ok(())
+}
+
+fn print(resp: Response) -> anyhow::Result<()> {
+    let now = ftpsd::state::now_ms();
+    match resp {
+        Response::Sessions(s) if s.is_empty() => println!("No sessions."),
+        Response::Sessions(s) => {
+            println!(
+                "{:>5}  {:<16} {:<39} {:>8}  {:<4} {:<24} TRANSFER",
+                "ID", "USER", "IP", "FOR", "TLS", "COMMAND"
+            );
+            for x in s {
+                let transfer = x
+                    .transfer
+                    .map(|t| format!("{} {} bytes {:.1} MB/s", t.what, t.bytes, t.rate / 1e6))
+                    .unwrap_or_default();
+                println!(
+                    "{:>5}  {:<16} {:<39} {:>7}s  {:<4} {:<24} {transfer}",
+                    x.id,
+                    x.user,
+                    x.ip,
+                    now.saturating_sub(x.since_ms) / 1000,
+                    if x.tls { "yes" } else { "no" },
+                    x.command.chars().take(24).collect::<String>()
+                );
+            }
+        }
+        Response::Kicked(n) => println!("{n} session(s) disconnected."),
+        Response::Bans(b) if b.is_empty() => println!("No active bans."),
+        Response::Bans(b) => {
+            println!("{:<40} {:<12} {:>8}", "SUBJECT", "PLUGIN", "SECS LEFT");
+            for x in b {
+                let left = x
+                    .record
+                    .map(|r| (r.until_ms.saturating_sub(now) / 1000).to_string())
+                    .unwrap_or_else(|| "?".into());
+                println!("{:<40} {:<12} {:>8}", x.subject, x.plugin, left);
+            }
+        }
+        Response::Lifted(n) => println!("{n} ban(s) lifted."),
+        Response::Plugins(p) if p.is_empty() => println!("No plugins loaded."),
+        Response::Plugins(p) => {
+            println!(
+                "{:<16} {:<17} {:>9} {:>7}  {:<12} HOOKS",
+                "NAME", "HASH", "CALLS", "FAULTS", "STATE"
+            );
+            for x in p {
+                println!(
+                    "{:<16} {:<17} {:>9} {:>7}  {:<12} {}",
+                    x.name,
+                    x.hash,
+                    x.calls,
+                    x.faults,
+                    if x.quarantined { "QUARANTINED" } else { "ok" },
+                    x.hooks.join(",")
+                );
+            }
+        }
+        Response::Reloaded(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+        }
+        Response::Stats(s) => {
+            println!("ftpsd {}, up {} s", s.version, s.uptime_secs);
+            println!(
+                "connections {} (logged in {}), sessions since start {}",
+                s.connections, s.logged_in, s.sessions_total
+            );
+            println!("logins ok {}, failed {}", s.logins_ok, s.logins_failed);
+            println!(
+                "transfers ok {}, failed {}; bytes received {}, sent {}",
+                s.transfers_ok, s.transfers_failed, s.bytes_received, s.bytes_sent
+            );
+            println!("plugins {}, active bans {}", s.plugins, s.bans);
+        }
+        Response::Error(e) => bail!("{e}"),
+    }
+    Ok(())
+}

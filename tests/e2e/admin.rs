@@ -1,0 +1,319 @@
+//! Operations: the HTTP admin API (token, sessions, kick, bans, plugins, reload, stats,
+//! metrics), the `ftpsd admin` CLI, graceful shutdown, and passwords never reaching the log.
+
+use std::process::Command;
+use std::time::Duration;
+
+use ftpsd_e2e::tools::{ftpsd_bin, run, text};
+use ftpsd_e2e::{FtpClient, TestServer, bounded, built_plugin};
+
+async fn server() -> TestServer {
+    TestServer::builder()
+        .plugin(
+            "bfp",
+            built_plugin("bfp.wasm"),
+            "settings = { max_failures = 1 }",
+        )
+        .config(|c| {
+            c.admin.enabled = true;
+            c.admin.listen = "127.0.0.1:0".parse().unwrap();
+        })
+        .start()
+        .await
+}
+
+fn token(srv: &TestServer) -> String {
+    std::fs::read_to_string(srv.config.data_dir().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// curl against the admin listener: (HTTP status, body).
+async fn http(srv: &TestServer, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut c = Command::new("curl");
+    c.args(["-s", "-X", method, "-w", "\n%{http_code}"]);
+    if let Some(t) = token {
+        c.arg("-H").arg(format!("Authorization: Bearer {t}"));
+    }
+    c.arg(format!("http://{}{path}", srv.server.admin.unwrap()));
+    let out = run(c).await;
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = body.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_string())
+}
+
+#[tokio::test]
+async fn the_api_needs_the_token() {
+    let srv = server().await;
+    let path = srv.config.data_dir().join("admin.token");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "token file is private");
+    let t = token(&srv);
+    assert_eq!(http(&srv, "GET", "/api/stats", None).await.0, 401);
+    assert_eq!(
+        http(
+            &srv,
+            "GET",
+            "/api/stats",
+            Some("0123456789abcdef0123456789abcdef")
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(http(&srv, "GET", "/metrics", None).await.0, 401);
+    assert_eq!(
+        http(&srv, "POST", "/api/sessions/kick-all", None).await.0,
+        401
+    );
+    let (code, body) = http(&srv, "GET", "/api/stats", Some(&t)).await;
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["stats"]["plugins"], 1, "{v}");
+    // The page itself is public (it asks for the token).
+    let (code, page) = http(&srv, "GET", "/", None).await;
+    assert!(code == 200 && page.contains("ftpsd admin"), "{code}");
+}
+
+#[tokio::test]
+async fn kick_a_live_session_and_lift_a_ban() {
+    let srv = server().await;
+    let t = token(&srv);
+    let mut alice = srv.alice().await;
+    alice.cmd_ok("CWD /", 250).await;
+    let (_, body) = http(&srv, "GET", "/api/sessions", Some(&t)).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let s = &v["sessions"][0];
+    assert_eq!(
+        (s["user"].as_str(), s["ip"].as_str(), s["tls"].as_bool()),
+        (Some("alice"), Some("127.0.0.1"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(s["command"], "CWD /");
+    let id = s["id"].as_u64().unwrap();
+    assert_eq!(
+        http(&srv, "POST", "/api/sessions/999999/kick", Some(&t))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        http(&srv, "POST", &format!("/api/sessions/{id}/kick"), Some(&t))
+            .await
+            .0,
+        200
+    );
+    let r = bounded("kicked", alice.read_reply()).await;
+    assert_eq!(r.code, 421);
+    assert!(
+        r.text.contains("disconnected by the administrator"),
+        "{r:?}"
+    );
+    assert!(alice.is_closed().await);
+
+    // A ban (one failure here), listed and lifted through the API.
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER alice", 331).await;
+    c.cmd_ok("PASS wrong", 530).await;
+    let (_, first) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(first.code, 421);
+    let (_, bans) = http(&srv, "GET", "/api/bans", Some(&t)).await;
+    assert!(bans.contains("\"subject\":\"127.0.0.1\""), "{bans}");
+    assert_eq!(
+        http(&srv, "DELETE", "/api/bans/not-an-ip", Some(&t))
+            .await
+            .0,
+        400
+    );
+    let (code, lifted) = http(&srv, "DELETE", "/api/bans/127.0.0.1", Some(&t)).await;
+    assert_eq!((code, lifted.as_str()), (200, "{\"lifted\":1}"));
+    let (_, first) = FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(first.code, 220);
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_move_after_a_real_transfer_and_reloads_answer() {
+    let srv = server().await;
+    let t = token(&srv);
+    let mut c = srv.alice().await;
+    let (_, before) = http(&srv, "GET", "/metrics", Some(&t)).await;
+    c.stor("m.bin", &[7u8; 1234]).await;
+    assert_eq!(c.retr("m.bin").await.len(), 1234);
+    let (code, after) = http(&srv, "GET", "/metrics", Some(&t)).await;
+    assert_eq!(code, 200);
+    for (name, delta) in [
+        ("ftpsd_transfers_total{result=\"ok\"}", 2),
+        ("ftpsd_bytes_received_total", 1234),
+        ("ftpsd_bytes_sent_total", 1234),
+    ] {
+        assert_eq!(
+            metric(&after, name) - metric(&before, name),
+            delta,
+            "{name}"
+        );
+    }
+    assert!(metric(&after, "ftpsd_logins_total{result=\"ok\"}") >= 1);
+    assert!(
+        metric(&after, "ftpsd_replies_total{class=\"2xx\"}")
+            > metric(&before, "ftpsd_replies_total{class=\"2xx\"}")
+    );
+    assert!(
+        metric(&after, "ftpsd_hook_duration_seconds_count") >= 2,
+        "bfp saw connect and login"
+    );
+    assert_eq!(metric(&after, "ftpsd_sessions"), 1);
+    let (code, body) = http(&srv, "POST", "/api/users/reload", Some(&t)).await;
+    assert!(code == 200 && body.contains("reloaded"), "{body}");
+    let (code, body) = http(&srv, "POST", "/api/plugins/reload", Some(&t)).await;
+    assert!(code == 200 && body.contains("bfp: "), "{body}");
+    let (_, plugins) = http(&srv, "GET", "/api/plugins", Some(&t)).await;
+    assert!(
+        plugins.contains("\"name\":\"bfp\"") && plugins.contains("\"quarantined\":false"),
+        "{plugins}"
+    );
+}
+
+#[tokio::test]
+async fn admin_cli_shows_sessions_and_kicks_them() {
+    let srv = server().await;
+    let mut alice = srv.alice().await;
+    alice.cmd_ok("PWD", 257).await;
+    let admin = |args: &[&str]| {
+        let mut c = Command::new(ftpsd_bin());
+        c.arg("admin")
+            .args(args)
+            .arg("--config")
+            .arg(srv.config_file());
+        c
+    };
+    let out = run(admin(&["sessions"])).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && table.contains("alice") && table.contains("PWD"),
+        "{}",
+        text(&out)
+    );
+    let out = run(admin(&["kick-all"])).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 session(s) disconnected.",
+        "{}",
+        text(&out)
+    );
+    assert_eq!(bounded("kicked", alice.read_reply()).await.code, 421);
+    let out = run(admin(&["plugins"])).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("bfp"),
+        "{}",
+        text(&out)
+    );
+    let out = run(admin(&["kick", "424242"])).await;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no session 424242"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_a_running_transfer_complete() {
+    let mut srv = TestServer::start().await;
+    let mut idle = srv.alice().await;
+    let mut busy = srv.alice().await;
+    let data = ftpsd_e2e::pattern(256 * 1024, 5);
+    let (_, mut conn) = busy.open_transfer("STOR big.bin").await.unwrap();
+    conn.write_all(&data[..1000]).await.unwrap();
+    let client = async {
+        // The idle session is told at once...
+        let r = bounded("idle session closed", idle.read_reply()).await;
+        assert_eq!(r.code, 421, "{r:?}");
+        // ...while the transfer goes on to its end.
+        conn.write_all(&data[1000..]).await.unwrap();
+        conn.shutdown().await.unwrap();
+        let done = bounded("transfer reply", busy.read_reply()).await;
+        assert_eq!(done.code, 226, "{done:?}");
+        let bye = bounded("busy session closed", busy.read_reply()).await;
+        assert_eq!(bye.code, 421);
+    };
+    let (left, ()) = tokio::join!(srv.server.shutdown(Duration::from_secs(20)), client);
+    assert_eq!(left, 0, "every connection ended within the grace period");
+    assert_eq!(srv.read("alice", "big.bin"), data);
+    assert!(
+        tokio::net::TcpStream::connect(srv.explicit())
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn passwords_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[server]\ndata_dir = \"data\"\nlog_level = \"trace\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let log_path = dir.path().join("server.log");
+    let mut child = Command::new(ftpsd_bin())
+        .args(["serve", "--config", "ftpsd.toml"])
+        .current_dir(dir.path())
+        .env("FTPSD_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let addr: std::net::SocketAddr = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split("ftp://")
+                    .nth(1)
+                    .filter(|_| l.contains("explicit"))
+                    .map(|a| a.trim().parse().unwrap())
+            })
+            .expect("address printed")
+    })
+    .await
+    .unwrap();
+    let cert = dir.path().join("data/tls/cert.pem");
+    let wrong = "Wr0ng-Secret-4711";
+    let mut c = FtpClient::connect_explicit(addr, &cert).await;
+    c.cmd_ok(&format!("USER {user}"), 331).await;
+    c.cmd_ok(&format!("PASS {wrong}"), 530).await;
+    c.cmd_ok(&format!("USER {user}"), 331).await;
+    c.cmd_ok(&format!("PASS {pass}"), 230).await;
+    c.cmd_ok(&format!("PASS {wrong}"), 230).await; // "already logged in", still never logged
+    c.cmd_ok("QUIT", 221).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("login failed") && log.contains("stopped"),
+        "the log works at trace level:\n{log}"
+    );
+    assert!(
+        !log.contains(wrong) && !log.contains(&pass),
+        "a password reached the log:\n{log}"
+    );
+}
