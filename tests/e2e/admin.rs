@@ -254,6 +254,58 @@ async fn graceful_shutdown_lets_a_running_transfer_complete() {
     );
 }
 
+/// The real binary with a config file in `dir`; stderr to `dir/stderr.log`. Returns the child
+/// and the addresses it printed: (explicit FTPS, admin HTTP if enabled).
+async fn spawn_binary(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::net::SocketAddr,
+    Option<std::net::SocketAddr>,
+) {
+    let mut child = Command::new(ftpsd_bin())
+        .args(["serve", "--config", "ftpsd.toml"])
+        .current_dir(dir)
+        .env("FTPSD_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (ftp, admin) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let (mut ftp, mut admin) = (None, None);
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if l.contains("explicit") {
+                ftp = l.split("ftp://").nth(1).map(|a| a.trim().parse().unwrap());
+            }
+            if l.contains("admin (web page") {
+                admin = l
+                    .split("http://")
+                    .nth(1)
+                    .and_then(|a| a.split('/').next())
+                    .map(|a| a.parse().unwrap());
+            }
+            if l.contains("users file") {
+                break;
+            }
+        }
+        (ftp.expect("address printed"), admin)
+    })
+    .await
+    .unwrap();
+    (child, ftp, admin)
+}
+
+fn stop(child: std::process::Child) -> tokio::task::JoinHandle<std::process::ExitStatus> {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut child = child;
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+}
+
 #[tokio::test]
 async fn passwords_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,31 +319,7 @@ async fn passwords_never_reach_the_log() {
         .unwrap()
         .created_admin
         .unwrap();
-    let log_path = dir.path().join("server.log");
-    let mut child = Command::new(ftpsd_bin())
-        .args(["serve", "--config", "ftpsd.toml"])
-        .current_dir(dir.path())
-        .env("FTPSD_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let addr: std::net::SocketAddr = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split("ftp://")
-                    .nth(1)
-                    .filter(|_| l.contains("explicit"))
-                    .map(|a| a.trim().parse().unwrap())
-            })
-            .expect("address printed")
-    })
-    .await
-    .unwrap();
+    let (child, addr, _) = spawn_binary(dir.path()).await;
     let cert = dir.path().join("data/tls/cert.pem");
     let wrong = "Wr0ng-Secret-4711";
     let mut c = FtpClient::connect_explicit(addr, &cert).await;
@@ -301,13 +329,9 @@ async fn passwords_never_reach_the_log() {
     c.cmd_ok(&format!("PASS {pass}"), 230).await;
     c.cmd_ok(&format!("PASS {wrong}"), 230).await; // "already logged in", still never logged
     c.cmd_ok("QUIT", 221).await;
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = stop(child).await.unwrap();
     assert!(status.success(), "SIGTERM is a clean stop");
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(
         log.contains("login failed") && log.contains("stopped"),
         "the log works at trace level:\n{log}"
@@ -316,4 +340,108 @@ async fn passwords_never_reach_the_log() {
         !log.contains(wrong) && !log.contains(&pass),
         "a password reached the log:\n{log}"
     );
+}
+
+#[tokio::test]
+async fn log_files_transfer_log_and_the_log_viewer_api() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n\
+         [log]\nstderr = false\ndir = \"logs\"\n[admin]\nenabled = true\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let (child, addr, admin) = spawn_binary(dir.path()).await;
+    let admin = admin.expect("admin address printed");
+    let cert = dir.path().join("data/tls/cert.pem");
+    let mut c = FtpClient::connect_explicit(addr, &cert).await;
+    c.cmd_ok(&format!("USER {user}"), 331).await;
+    c.cmd_ok("PASS not-it", 530).await;
+    c.login(&user, &pass).await;
+    c.protect().await;
+    c.cmd_ok("TYPE I", 200).await;
+    c.stor("report 1.pdf", &[1u8; 4321]).await;
+    let token = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap();
+    let get = |path: String| {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-H",
+            &format!("Authorization: Bearer {}", token.trim()),
+        ])
+        .arg(format!("http://{admin}{path}"));
+        cmd
+    };
+    // The log viewer: filtered by level and text, tailing from an offset.
+    let (lines, next) = bounded("the transfer is in the log file", async {
+        loop {
+            let out = run(get("/api/logs?level=info&q=transfer".into())).await;
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if let Some(lines) = v["lines"].as_array().filter(|l| !l.is_empty()) {
+                return (lines.clone(), v["next"].as_u64().unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(lines.iter().all(|l| {
+        l["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("transfer")
+    }));
+    let out = run(get("/api/logs?level=error".into())).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["level"] == "ERROR"),
+        "{v}"
+    );
+    let out = run(get(format!("/api/logs?after={next}&q=transfer"))).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["lines"].as_array().unwrap().is_empty(),
+        "nothing new since the offset: {v}"
+    );
+    let out = run(get("/api/logs?day=../../etc/passwd".into())).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("YYYY-MM-DD"),
+        "{}",
+        text(&out)
+    );
+    let day = v["day"].as_str().unwrap().to_string();
+    let out = run(get(format!("/api/logs/export?day={day}"))).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("login failed"),
+        "{}",
+        text(&out)
+    );
+    stop(child).await.unwrap();
+    // One transfer line with user, IP, command, path, bytes, duration and result.
+    let xfer =
+        std::fs::read_to_string(dir.path().join(format!("logs/transfers.log.{day}"))).unwrap();
+    let line = xfer
+        .lines()
+        .find(|l| l.contains("STOR"))
+        .unwrap_or_else(|| panic!("{xfer}"));
+    for part in [
+        format!("user=\"{user}\""),
+        "ip=127.0.0.1".into(),
+        "command=\"STOR\"".into(),
+        "path=\"/report 1.pdf\"".into(),
+        "bytes=4321".into(),
+        "result=\"ok\"".into(),
+        "secs=".into(),
+    ] {
+        assert!(line.contains(&part), "{part} missing in {line}");
+    }
 }

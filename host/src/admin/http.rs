@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
@@ -189,7 +189,85 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
                     .into_response()
             }),
         )
+        .route(
+            "/api/logs",
+            get(
+                |State(s): State<AppState>, h: HeaderMap, Query(q): Query<LogQuery>| async move {
+                    logs(&s, &h, q, false).await
+                },
+            ),
+        )
+        .route(
+            "/api/logs/export",
+            get(
+                |State(s): State<AppState>, h: HeaderMap, Query(q): Query<LogQuery>| async move {
+                    logs(&s, &h, q, true).await
+                },
+            ),
+        )
         .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    /// YYYY-MM-DD; default the newest day.
+    day: Option<String>,
+    /// Minimum level (error, warn, info, debug, trace).
+    level: Option<String>,
+    /// Text to search for.
+    q: Option<String>,
+    /// Byte offset to continue from (live tail).
+    #[serde(default)]
+    after: u64,
+}
+
+/// The log viewer: days, a filtered chunk of one day, or the whole day as a download.
+async fn logs(state: &AppState, headers: &HeaderMap, q: LogQuery, export: bool) -> HttpResponse {
+    if !authorized(state, headers) {
+        return unauthorized();
+    }
+    let Some(dir) = state.ctx.config.log_dir() else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "no log files: set [log] dir in the config"})),
+        )
+            .into_response();
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let days = super::logs::days(&dir);
+        let Some(day) = q.day.or_else(|| days.first().cloned()) else {
+            return Ok(serde_json::json!({"days": days, "lines": [], "next": 0}).to_string());
+        };
+        if export {
+            if !super::logs::valid_day(&day) {
+                return Err((StatusCode::BAD_REQUEST, "day must be YYYY-MM-DD".to_string()));
+            }
+            return std::fs::read_to_string(dir.join(format!("ftpsd.log.{day}")))
+                .map_err(|e| (StatusCode::NOT_FOUND, e.to_string()));
+        }
+        match super::logs::read(&dir, &day, q.level.as_deref(), q.q.as_deref(), q.after) {
+            Ok(chunk) => Ok(serde_json::json!({"days": days, "day": chunk.day, "lines": chunk.lines, "next": chunk.next}).to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err((StatusCode::BAD_REQUEST, e.to_string())),
+            Err(e) => Err((StatusCode::NOT_FOUND, e.to_string())),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
+    match result {
+        Ok(body) if export => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"ftpsd.log\"",
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err((status, e)) => (status, axum::Json(serde_json::json!({"error": e}))).into_response(),
+    }
 }
 
 /// Binds the admin listener; the caller spawns [`serve`].

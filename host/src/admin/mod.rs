@@ -5,6 +5,7 @@
 
 pub mod bans;
 pub mod http;
+pub mod logs;
 pub mod ops;
 pub mod socket;
 

@@ -4,6 +4,7 @@ mod admin;
 mod bans;
 mod cert;
 mod check_config;
+mod logging;
 mod plugin;
 mod serve;
 mod user;

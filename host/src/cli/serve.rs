@@ -1,5 +1,4 @@
 use anyhow::Context;
-use tracing_subscriber::EnvFilter;
 
 use super::{ConfigArg, load_config};
 
@@ -11,12 +10,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = load_config(args.config.config.as_deref())?;
-    let filter = EnvFilter::try_from_env("FTPSD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(&config.server.log_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let _log_guards = super::logging::init(&config)?;
     let first = ftpsd::bootstrap::prepare(&config).context("preparing the data directory")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -95,6 +89,18 @@ fn print_welcome(
         config.passive.port_min,
         config.passive.port_max
     );
+    if let Some(a) = server.admin {
+        say!(
+            out,
+            "  admin (web page, API):    http://{a}/  (token in {})",
+            config
+                .admin
+                .token_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir().join("admin.token"))
+                .display()
+        );
+    }
     say!(out, "  certificate:              {}", cert.display());
     if let Some(fp) = &first.created_cert {
         say!(out, "  (created now, self-signed; SHA-256 {fp})");

@@ -42,6 +42,9 @@ pub struct Config {
     /// How programs from execute actions run (concurrency, queue, unprivileged user).
     #[serde(default)]
     pub exec: crate::plugins::exec::ExecSection,
+    /// Where the log goes: stderr and/or daily files, text or JSON lines.
+    #[serde(default)]
+    pub log: LogSection,
     /// The HTTP admin listener (API, metrics, web page); off by default.
     #[serde(default)]
     pub admin: crate::admin::http::AdminSection,
@@ -92,6 +95,27 @@ impl Default for ServerSection {
             max_users: 0,
             max_connections_per_ip: 0,
             log_level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub stderr: bool,
+    /// Folder for daily files `ftpsd.log.YYYY-MM-DD` (the admin page's log viewer reads them)
+    /// and `transfers.log.YYYY-MM-DD` (one line per transfer). Relative to the config file.
+    pub dir: Option<PathBuf>,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            stderr: true,
+            dir: None,
+            json: false,
         }
     }
 }
@@ -240,6 +264,7 @@ impl Config {
             plugins: Vec::new(),
             exec: Default::default(),
             admin: Default::default(),
+            log: Default::default(),
             base_dir: PathBuf::from("."),
             source: None,
         }
@@ -341,6 +366,10 @@ impl Config {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    pub fn log_dir(&self) -> Option<PathBuf> {
+        self.log.dir.as_ref().map(|d| self.resolve(d))
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -100,12 +100,35 @@ impl Session {
         self.note_transfer(None);
         if let Some(t) = &t {
             self.ctx.metrics.transfer(t.is_upload(), f.bytes);
+            self.transfer_log(t, &f);
         }
         self.send(f.reply).await?;
         if let (Some(t), Some(bytes)) = (t, f.bytes) {
             self.after_transfer(t.post, bytes).await;
         }
         Ok(())
+    }
+
+    /// One xferlog-like line per transfer: user, IP, command, path, bytes, duration, result.
+    fn transfer_log(&self, t: &RunningTransfer, f: &Finished) {
+        let (command, path) = t.what.split_once(' ').unwrap_or((t.what.as_str(), ""));
+        let user = self
+            .login
+            .as_ref()
+            .map(|l| l.account.name.as_str())
+            .unwrap_or("-");
+        tracing::info!(
+            target: "xferlog",
+            user,
+            ip = %self.peer.ip(),
+            command,
+            path,
+            bytes = f.bytes.unwrap_or_else(|| t.bytes()),
+            secs = t.started.elapsed().as_secs_f64(),
+            result = if f.bytes.is_some() { "ok" } else { "failed" },
+            code = f.reply.code,
+            "transfer"
+        );
     }
 
     /// Sends the 1xx reply and starts the job on the data connection in its own task.

@@ -1,0 +1,54 @@
+//! The log: tracing with the configured level (or `FTPSD_LOG`), to stderr and/or daily files,
+//! text or JSON lines. Transfer lines (target `xferlog`) also go to their own daily file.
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{Layer, fmt};
+
+/// Installs the subscriber; keep the guards alive while the server runs (they flush the files).
+pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
+    let filter = || {
+        EnvFilter::try_from_env("FTPSD_LOG")
+            .unwrap_or_else(|_| EnvFilter::new(&config.server.log_level))
+    };
+    let json = config.log.json;
+    let mut guards = Vec::new();
+    let mut layers: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
+    if config.log.stderr {
+        let l = fmt::layer().with_writer(std::io::stderr);
+        layers.push(if json {
+            l.json().with_filter(filter()).boxed()
+        } else {
+            l.with_filter(filter()).boxed()
+        });
+    }
+    if let Some(dir) = config.log_dir() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("log dir {}: {e}", dir.display()))?;
+        let (main, g) =
+            tracing_appender::non_blocking(tracing_appender::rolling::daily(&dir, "ftpsd.log"));
+        guards.push(g);
+        let l = fmt::layer().with_writer(main).with_ansi(false);
+        layers.push(if json {
+            l.json().with_filter(filter()).boxed()
+        } else {
+            l.with_filter(filter()).boxed()
+        });
+        let (xfer, g) =
+            tracing_appender::non_blocking(tracing_appender::rolling::daily(&dir, "transfers.log"));
+        guards.push(g);
+        let only_transfers = Targets::new().with_target("xferlog", tracing::Level::INFO);
+        let l = fmt::layer()
+            .with_writer(xfer)
+            .with_ansi(false)
+            .with_target(false);
+        layers.push(if json {
+            l.json().with_filter(only_transfers).boxed()
+        } else {
+            l.with_filter(only_transfers).boxed()
+        });
+    }
+    tracing_subscriber::registry().with(layers).init();
+    Ok(guards)
+}
