@@ -15,3 +15,4 @@ mod ratio;
 mod robustness;
 mod security;
 mod transfers;
+mod web;
