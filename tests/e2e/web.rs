@@ -19,7 +19,7 @@ async fn the_admin_page_shows_a_live_session_and_disconnects_it() {
     let mut alice = srv.alice().await;
     alice.cmd_ok("NOOP", 200).await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/admin_page.py");
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python_with_selenium());
     cmd.arg(script)
         .arg(format!("http://{}/", srv.server.admin.unwrap()))
         .arg(token.trim())
@@ -31,4 +31,17 @@ async fn the_admin_page_shows_a_live_session_and_disconnects_it() {
     let r = ftpsd_e2e::bounded("kicked", alice.read_reply()).await;
     assert_eq!(r.code, 421, "{r:?}");
     assert!(alice.is_closed().await);
+}
+
+/// `python3` from PATH, or Debian's, whichever has Selenium (`.ci/run` installs it).
+fn python_with_selenium() -> &'static str {
+    ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import selenium"])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect("Selenium for python3 (pip install selenium, or apt-get install python3-selenium)")
 }
