@@ -26,7 +26,8 @@ pub enum ListenerKind {
 /// Everything sessions share.
 pub struct ServerContext {
     pub config: Config,
-    pub tls: TlsConfigs,
+    /// Swapped whole by a certificate reload (SIGHUP); sessions take the current one.
+    pub tls: arc_swap::ArcSwap<TlsConfigs>,
     pub auth: Authenticator,
     pub limits: ConnectionLimits,
     pub sessions: Arc<SessionRegistry>,
@@ -148,7 +149,7 @@ impl Server {
         let exec = Arc::new(crate::plugins::exec::Runner::new(&config.exec));
         let ctx = Arc::new(ServerContext {
             config,
-            tls,
+            tls: arc_swap::ArcSwap::from_pointee(tls),
             auth,
             limits,
             sessions: Arc::new(SessionRegistry::default()),
@@ -353,7 +354,7 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),
         ListenerKind::Implicit => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.control.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
             let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
             match tokio::time::timeout(ctx.config.tls_handshake_timeout(), accept).await {
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
@@ -388,7 +389,7 @@ async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, tex
                 let _ = tcp.shutdown().await;
             }
             ListenerKind::Implicit => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.control.clone());
+                let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
                 if let Ok(mut tls) = acceptor.accept(tcp).await {
                     let _ = tls.write_all(text.as_bytes()).await;
                     let _ = tls.shutdown().await;

@@ -445,3 +445,69 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
         assert!(line.contains(&part), "{part} missing in {line}");
     }
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n";
+    std::fs::write(dir.path().join("ftpsd.toml"), cfg).unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let (child, addr, _) = spawn_binary(dir.path()).await;
+    let tls = dir.path().join("data/tls");
+    let old_cert = dir.path().join("old-cert.pem");
+    std::fs::copy(tls.join("cert.pem"), &old_cert).unwrap();
+    // A session from before the reload.
+    let mut before = FtpClient::connect_explicit(addr, &old_cert).await;
+    before.login(&user, &pass).await;
+    before.protect().await;
+    before.cmd_ok("TYPE I", 200).await;
+    // A new certificate in place of the old one, and a changed banner.
+    let out = run({
+        let mut c = Command::new(ftpsd_bin());
+        c.args([
+            "cert",
+            "generate",
+            "--cn",
+            "renewed.example",
+            "--san",
+            "127.0.0.1",
+            "--out",
+        ])
+        .arg(dir.path().join("new"));
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(dir.path().join("new").join(f), tls.join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        cfg.replace("[explicit]", "banner = \"Renewed\"\n[explicit]"),
+    )
+    .unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let log_path = dir.path().join("stderr.log");
+    bounded("reload logged", async {
+        while !std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("[server] changed; restart to apply it")
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("reload: certificate:"), "{log}");
+    // New connections get the new certificate (trusting only it works)...
+    let mut after = FtpClient::connect_explicit(addr, &tls.join("cert.pem")).await;
+    after.login(&user, &pass).await;
+    // ...and the session from before still resumes its TLS session on data connections.
+    before.stor("still-works.bin", b"yes").await;
+    assert_eq!(before.retr("still-works.bin").await, b"yes");
+    assert!(stop(child).await.unwrap().success());
+}

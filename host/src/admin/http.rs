@@ -171,6 +171,12 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
             }),
         )
         .route(
+            "/api/reload",
+            post(|State(s): State<AppState>, h: HeaderMap| async move {
+                api(&s, &h, Request::Reload).await
+            }),
+        )
+        .route(
             "/api/stats",
             get(|State(s): State<AppState>, h: HeaderMap| async move {
                 api(&s, &h, Request::Stats).await

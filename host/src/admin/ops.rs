@@ -25,6 +25,9 @@ pub enum Request {
     /// Reload every plugin from its file (also ends a quarantine).
     ReloadPlugins,
     ReloadUsers,
+    /// What SIGHUP does: users, plugins, certificates, and a report of config changes that
+    /// need a restart.
+    Reload,
     Stats,
 }
 
@@ -207,6 +210,19 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                 }
             }
         }
+        Request::Reload => {
+            let mut lines = Vec::new();
+            for req in [Request::ReloadUsers, Request::ReloadPlugins] {
+                match Box::pin(handle_live(ctx, req)).await {
+                    Response::Reloaded(l) => lines.extend(l),
+                    Response::Error(e) => lines.push(format!("error: {e}")),
+                    _ => {}
+                }
+            }
+            lines.push(reload_certificates(ctx));
+            lines.extend(config_changes(ctx));
+            Response::Reloaded(lines)
+        }
         Request::Stats => {
             let m = &ctx.metrics;
             let bans = match handle_live_bans(ctx).await {
@@ -257,4 +273,43 @@ pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
         })
         .collect();
     ctx.metrics.render(ctx.limits.current(), bans, &plugins)
+}
+
+/// Loads the certificate files again and puts them in force for new handshakes.
+fn reload_certificates(ctx: &ServerContext) -> String {
+    let (cert, key, _) = ctx.config.tls_paths();
+    match ctx
+        .tls
+        .load()
+        .reloaded(&cert, &key, ctx.config.tls.min_version)
+    {
+        Ok(new) => {
+            ctx.tls.store(std::sync::Arc::new(new));
+            tracing::info!(cert = %cert.display(), "certificate reloaded");
+            format!("certificate: {} reloaded", cert.display())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "certificate reload failed; the old one stays");
+            format!("error: certificate kept: {e}")
+        }
+    }
+}
+
+/// Sections of the config file that changed since start and need a restart.
+fn config_changes(ctx: &ServerContext) -> Vec<String> {
+    let Some(path) = &ctx.config.source else {
+        return Vec::new();
+    };
+    match crate::Config::load(path) {
+        Ok(newer) => ctx
+            .config
+            .changes_needing_restart(&newer)
+            .into_iter()
+            .map(|s| {
+                tracing::warn!(section = s, "config changed; restart to apply");
+                format!("config: {s} changed; restart to apply it")
+            })
+            .collect(),
+        Err(e) => vec![format!("error: config file: {e}")],
+    }
 }

@@ -30,7 +30,8 @@ pub enum Command {
     UnbanAll(ConfigArg),
     /// Loaded plugins: hash, hooks, calls, faults, quarantine.
     Plugins(ConfigArg),
-    /// Reload the users file and every plugin (ends a quarantine).
+    /// What SIGHUP does: reload users, plugins (ends a quarantine) and certificates, and say
+    /// which config changes need a restart.
     Reload(ConfigArg),
     /// Counters: connections, logins, transfers, bytes, bans.
     Stats(ConfigArg),
@@ -45,7 +46,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Unban { ip, config } => (config, vec![Request::Unban { ip: Some(ip) }]),
         Command::UnbanAll(c) => (c, vec![Request::Unban { ip: None }]),
         Command::Plugins(c) => (c, vec![Request::Plugins]),
-        Command::Reload(c) => (c, vec![Request::ReloadUsers, Request::ReloadPlugins]),
+        Command::Reload(c) => (c, vec![Request::Reload]),
         Command::Stats(c) => (c, vec![Request::Stats]),
     };
     let config = load_config(config.config.as_deref())?;

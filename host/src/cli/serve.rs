@@ -35,26 +35,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-/// SIGHUP: the users file and the plugins are reloaded (the config file's `[[plugins]]` list is
-/// also applied whenever the file changes); listen addresses, TLS certificates and the other
-/// settings need a restart, which the log says.
+/// SIGHUP: users file, plugins and certificates are reloaded; config sections that cannot
+/// change live are reported (the config's `[[plugins]]` list is applied whenever it changes).
 async fn reload(server: &ftpsd::Server) {
     use ftpsd::admin::ops::{Request, Response, handle_live};
-    tracing::info!("SIGHUP: reloading users and plugins");
-    for req in [Request::ReloadUsers, Request::ReloadPlugins] {
-        match handle_live(&server.ctx, req).await {
-            Response::Reloaded(lines) => {
-                for l in lines {
-                    tracing::info!("reload: {l}");
-                }
-            }
-            Response::Error(e) => tracing::error!("reload: {e}"),
-            _ => {}
+    tracing::info!("SIGHUP: reloading");
+    if let Response::Reloaded(lines) = handle_live(&server.ctx, Request::Reload).await {
+        for l in lines {
+            tracing::info!("reload: {l}");
         }
     }
-    tracing::warn!(
-        "SIGHUP does not change listen addresses, TLS certificates or other settings; restart for those"
-    );
 }
 
 /// Prints the newcomer's summary. Write errors are ignored: a server must never die because

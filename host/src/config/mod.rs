@@ -368,6 +368,32 @@ impl Config {
         }
     }
 
+    /// Sections that differ between this config and `newer`, other than `[[plugins]]` (which
+    /// is applied live): what a reload cannot put in force without a restart.
+    pub fn changes_needing_restart(&self, newer: &Config) -> Vec<&'static str> {
+        let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
+        [
+            ("[server]", d(&self.server) != d(&newer.server)),
+            (
+                "[tls] min_version",
+                d(&self.tls.min_version) != d(&newer.tls.min_version),
+            ),
+            ("[explicit]", d(&self.explicit) != d(&newer.explicit)),
+            ("[implicit]", d(&self.implicit) != d(&newer.implicit)),
+            ("[passive]", d(&self.passive) != d(&newer.passive)),
+            ("[active]", d(&self.active) != d(&newer.active)),
+            ("[listing]", d(&self.listing) != d(&newer.listing)),
+            ("[access]", d(&self.access) != d(&newer.access)),
+            ("[message]", d(&self.message) != d(&newer.message)),
+            ("[exec]", d(&self.exec) != d(&newer.exec)),
+            ("[admin]", d(&self.admin) != d(&newer.admin)),
+            ("[log]", d(&self.log) != d(&newer.log)),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+
     pub fn log_dir(&self) -> Option<PathBuf> {
         self.log.dir.as_ref().map(|d| self.resolve(d))
     }

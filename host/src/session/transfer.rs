@@ -145,9 +145,9 @@ impl Session {
         };
         let tls = (self.prot == Protection::Private).then(|| DataTls {
             config: if job.is_upload() {
-                self.ctx.tls.data_upload.clone()
+                self.ctx.tls.load().data_upload.clone()
             } else {
-                self.ctx.tls.data_download.clone()
+                self.ctx.tls.load().data_download.clone()
             },
             token: self.tls_token,
             require_reuse: self.require_reuse,

@@ -51,6 +51,42 @@ impl TlsConfigs {
         key: &Path,
         min: MinVersion,
     ) -> Result<TlsConfigs, TlsFileError> {
+        let mismatch = |e: rustls::Error| TlsFileError::Pair {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(mismatch)?;
+        let cache: Arc<dyn rustls::server::StoresServerSessions> =
+            ServerSessionMemoryCache::new(4096);
+        Self::build(cert, key, min, ticketer, cache)
+    }
+
+    /// New configs from (possibly new) certificate files that keep this one's ticket keys and
+    /// session cache: sessions that began before a certificate reload still resume on their
+    /// data connections.
+    pub fn reloaded(
+        &self,
+        cert: &Path,
+        key: &Path,
+        min: MinVersion,
+    ) -> Result<TlsConfigs, TlsFileError> {
+        Self::build(
+            cert,
+            key,
+            min,
+            self.control.ticketer.clone(),
+            self.control.session_storage.clone(),
+        )
+    }
+
+    fn build(
+        cert: &Path,
+        key: &Path,
+        min: MinVersion,
+        ticketer: Arc<dyn rustls::server::ProducesTickets>,
+        cache: Arc<dyn rustls::server::StoresServerSessions>,
+    ) -> Result<TlsConfigs, TlsFileError> {
         let (chain, key_der) = load_pair(cert, key)?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = match min {
@@ -67,8 +103,6 @@ impl TlsConfigs {
                 other => other.to_string(),
             },
         };
-        let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(mismatch)?;
-        let cache = ServerSessionMemoryCache::new(4096);
         let build = |tickets: usize| -> Result<Arc<ServerConfig>, TlsFileError> {
             let mut cfg = ServerConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(versions)
