@@ -215,6 +215,52 @@ async fn admin_cli_shows_sessions_and_kicks_them() {
         "{}",
         text(&out)
     );
+    // The same CLI against the HTTP API, as from another machine.
+    let url = format!("http://{}", srv.server.admin.unwrap());
+    let token_file = srv.config.data_dir().join("admin.token");
+    let out = run(admin(&[
+        "--url",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "stats",
+    ]))
+    .await;
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("plugins 1, active bans 0"),
+        "{}",
+        text(&out)
+    );
+    let wrong = srv.dir.path().join("wrong.token");
+    std::fs::write(&wrong, "0123456789abcdef0123456789abcdef").unwrap();
+    let out = run(admin(&[
+        "--url",
+        &url,
+        "--token-file",
+        wrong.to_str().unwrap(),
+        "sessions",
+    ]))
+    .await;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        text(&out)
+    );
+    let out = run(admin(&[
+        "--url",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "kick",
+        "424242",
+    ]))
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no session 424242"),
+        "{}",
+        text(&out)
+    );
     let out = run(admin(&["kick", "424242"])).await;
     assert!(
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no session 424242"),

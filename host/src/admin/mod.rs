@@ -4,6 +4,7 @@
 //! the `ftpsd` CLI uses while the server runs.
 
 pub mod bans;
+pub mod client;
 pub mod http;
 pub mod logs;
 pub mod ops;

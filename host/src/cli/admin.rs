@@ -1,69 +1,88 @@
 //! `ftpsd admin …`: the running server's sessions, bans and plugins, through its admin socket
 //! (`<data_dir>/admin.sock`, mode 0600: whoever may read the data directory is an operator).
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use ftpsd::admin::ops::{Request, Response};
 
-use super::{ConfigArg, load_config};
+use super::load_config;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Server config file (finds the admin socket in its data directory).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Talk to the HTTP admin API at this URL (e.g. http://10.0.0.5:8021) instead of the
+    /// local admin socket.
+    #[arg(long, global = true, value_name = "URL")]
+    url: Option<String>,
+    /// The API token file (with --url); default `<data_dir>/admin.token`.
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Logged-in sessions: ID, user, IP, since, TLS, current command and transfer.
-    Sessions(ConfigArg),
+    Sessions,
     /// Disconnect one session (ID from `admin sessions`).
-    Kick {
-        id: u64,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Kick { id: u64 },
     /// Disconnect every session.
-    KickAll(ConfigArg),
+    KickAll,
     /// Active bans.
-    Bans(ConfigArg),
+    Bans,
     /// Lift the bans of one IP.
-    Unban {
-        ip: String,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    Unban { ip: String },
     /// Lift every ban ("re-initialise BFP").
-    UnbanAll(ConfigArg),
+    UnbanAll,
     /// Loaded plugins: hash, hooks, calls, faults, quarantine.
-    Plugins(ConfigArg),
+    Plugins,
     /// What SIGHUP does: reload users, plugins (ends a quarantine) and certificates, and say
     /// which config changes need a restart.
-    Reload(ConfigArg),
+    Reload,
     /// Counters: connections, logins, transfers, bytes, bans.
-    Stats(ConfigArg),
+    Stats,
 }
 
-pub fn run(cmd: Command) -> anyhow::Result<()> {
-    let (config, reqs) = match cmd {
-        Command::Sessions(c) => (c, vec![Request::Sessions]),
-        Command::Kick { id, config } => (config, vec![Request::Kick { id }]),
-        Command::KickAll(c) => (c, vec![Request::KickAll]),
-        Command::Bans(c) => (c, vec![Request::Bans]),
-        Command::Unban { ip, config } => (config, vec![Request::Unban { ip: Some(ip) }]),
-        Command::UnbanAll(c) => (c, vec![Request::Unban { ip: None }]),
-        Command::Plugins(c) => (c, vec![Request::Plugins]),
-        Command::Reload(c) => (c, vec![Request::Reload]),
-        Command::Stats(c) => (c, vec![Request::Stats]),
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let req = match args.command {
+        Command::Sessions => Request::Sessions,
+        Command::Kick { id } => Request::Kick { id },
+        Command::KickAll => Request::KickAll,
+        Command::Bans => Request::Bans,
+        Command::Unban { ip } => Request::Unban { ip: Some(ip) },
+        Command::UnbanAll => Request::Unban { ip: None },
+        Command::Plugins => Request::Plugins,
+        Command::Reload => Request::Reload,
+        Command::Stats => Request::Stats,
     };
-    let config = load_config(config.config.as_deref())?;
-    let socket = ftpsd::admin::socket_path(&config);
+    let config = load_config(args.config.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    for req in reqs {
-        let Some(resp) = rt.block_on(ftpsd::admin::socket::request(&socket, &req))? else {
-            bail!(
-                "no server answers on {} (is it running with this --config?)",
-                socket.display()
-            );
-        };
-        print(resp)?;
-    }
-    Ok(())
+    let resp = match &args.url {
+        Some(url) => {
+            let token_file = args
+                .token_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir().join("admin.token"));
+            let token = std::fs::read_to_string(&token_file)
+                .with_context(|| format!("token file {}", token_file.display()))?;
+            rt.block_on(ftpsd::admin::client::request(url, token.trim(), &req))?
+        }
+        None => {
+            let socket = ftpsd::admin::socket_path(&config);
+            let Some(resp) = rt.block_on(ftpsd::admin::socket::request(&socket, &req))? else {
+                bail!(
+                    "no server answers on {} (is it running with this --config? or use --url)",
+                    socket.display()
+                );
+            };
+            resp
+        }
+    };
+    print(resp)
 }
 
 fn print(resp: Response) -> anyhow::Result<()> {

@@ -46,8 +46,7 @@ enum Command {
     #[command(subcommand)]
     Bans(bans::Command),
     /// Administer the running server: sessions (kick), bans, plugins, reload, stats.
-    #[command(subcommand)]
-    Admin(admin::Command),
+    Admin(admin::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
