@@ -64,10 +64,12 @@ mod event;
 mod host;
 mod plugin;
 pub mod testing;
+mod units;
 
 pub use event::*;
 pub use host::*;
 pub use plugin::*;
+pub use units::human_bytes;
 
 /// Version of the host ↔ plugin ABI. A plugin built for another version is refused at load.
 pub const ABI_VERSION: i32 = 1;

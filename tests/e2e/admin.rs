@@ -300,64 +300,17 @@ async fn graceful_shutdown_lets_a_running_transfer_complete() {
     );
 }
 
-/// The real binary with a config file in `dir`; stderr to `dir/stderr.log`. Returns the child
-/// and the addresses it printed: (explicit FTPS, admin HTTP if enabled).
-async fn spawn_binary(
-    dir: &std::path::Path,
-) -> (
-    std::process::Child,
-    std::net::SocketAddr,
-    Option<std::net::SocketAddr>,
-) {
-    let mut child = Command::new(ftpsd_bin())
-        .args(["serve", "--config", "ftpsd.toml"])
-        .current_dir(dir)
-        .env("FTPSD_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (ftp, admin) = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let (mut ftp, mut admin) = (None, None);
-        for l in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if l.contains("explicit") {
-                ftp = l.split("ftp://").nth(1).map(|a| a.trim().parse().unwrap());
-            }
-            if l.contains("admin (web page") {
-                admin = l
-                    .split("http://")
-                    .nth(1)
-                    .and_then(|a| a.split('/').next())
-                    .map(|a| a.parse().unwrap());
-            }
-            if l.contains("users file") {
-                break;
-            }
-        }
-        (ftp.expect("address printed"), admin)
-    })
-    .await
-    .unwrap();
-    (child, ftp, admin)
-}
-
-fn stop(child: std::process::Child) -> tokio::task::JoinHandle<std::process::ExitStatus> {
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut child = child;
-    tokio::task::spawn_blocking(move || child.wait().unwrap())
-}
-
-#[tokio::test]
-async fn passwords_never_reach_the_log() {
+/// The real binary on a fresh directory with `[server] data_dir = "data"`, the explicit
+/// listener on an ephemeral port and `extra` config; its stderr goes to `stderr.log`.
+/// Returns the directory, the child, the addresses it printed and the first user's login.
+async fn binary_with(
+    server_keys: &str,
+    extra: &str,
+) -> (tempfile::TempDir, ftpsd_e2e::tools::Spawned, String, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("ftpsd.toml"),
-        "[server]\ndata_dir = \"data\"\nlog_level = \"trace\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n",
+        format!("[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n{server_keys}[explicit]\nlisten = \"127.0.0.1:0\"\n{extra}"),
     )
     .unwrap();
     let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
@@ -365,7 +318,14 @@ async fn passwords_never_reach_the_log() {
         .unwrap()
         .created_admin
         .unwrap();
-    let (child, addr, _) = spawn_binary(dir.path()).await;
+    let spawned = ftpsd_e2e::tools::spawn_server(dir.path()).await;
+    (dir, spawned, user, pass)
+}
+
+#[tokio::test]
+async fn passwords_never_reach_the_log() {
+    let (dir, server, user, pass) = binary_with("log_level = \"trace\"\n", "").await;
+    let addr = server.ftp;
     let cert = dir.path().join("data/tls/cert.pem");
     let wrong = "Wr0ng-Secret-4711";
     let mut c = FtpClient::connect_explicit(addr, &cert).await;
@@ -375,8 +335,7 @@ async fn passwords_never_reach_the_log() {
     c.cmd_ok(&format!("PASS {pass}"), 230).await;
     c.cmd_ok(&format!("PASS {wrong}"), 230).await; // "already logged in", still never logged
     c.cmd_ok("QUIT", 221).await;
-    let status = stop(child).await.unwrap();
-    assert!(status.success(), "SIGTERM is a clean stop");
+    assert!(server.stop().await.success(), "SIGTERM is a clean stop");
     let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(
         log.contains("login failed") && log.contains("stopped"),
@@ -390,20 +349,12 @@ async fn passwords_never_reach_the_log() {
 
 #[tokio::test]
 async fn log_files_transfer_log_and_the_log_viewer_api() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("ftpsd.toml"),
-        "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n\
-         [log]\nstderr = false\ndir = \"logs\"\n[admin]\nenabled = true\nlisten = \"127.0.0.1:0\"\n",
+    let (dir, server, user, pass) = binary_with(
+        "",
+        "[log]\nstderr = false\ndir = \"logs\"\n[admin]\nenabled = true\nlisten = \"127.0.0.1:0\"\n",
     )
-    .unwrap();
-    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
-    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
-        .unwrap()
-        .created_admin
-        .unwrap();
-    let (child, addr, admin) = spawn_binary(dir.path()).await;
-    let admin = admin.expect("admin address printed");
+    .await;
+    let (addr, admin) = (server.ftp, server.admin.expect("admin address printed"));
     let cert = dir.path().join("data/tls/cert.pem");
     let mut c = FtpClient::connect_explicit(addr, &cert).await;
     c.cmd_ok(&format!("USER {user}"), 331).await;
@@ -471,7 +422,7 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
         "{}",
         text(&out)
     );
-    stop(child).await.unwrap();
+    server.stop().await;
     // One transfer line with user, IP, command, path, bytes, duration and result.
     let xfer =
         std::fs::read_to_string(dir.path().join(format!("logs/transfers.log.{day}"))).unwrap();
@@ -494,15 +445,8 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
 
 #[tokio::test]
 async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n";
-    std::fs::write(dir.path().join("ftpsd.toml"), cfg).unwrap();
-    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
-    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
-        .unwrap()
-        .created_admin
-        .unwrap();
-    let (child, addr, _) = spawn_binary(dir.path()).await;
+    let (dir, server, user, pass) = binary_with("", "").await;
+    let addr = server.ftp;
     let tls = dir.path().join("data/tls");
     let old_cert = dir.path().join("old-cert.pem");
     std::fs::copy(tls.join("cert.pem"), &old_cert).unwrap();
@@ -531,12 +475,14 @@ async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
     for f in ["cert.pem", "key.pem"] {
         std::fs::copy(dir.path().join("new").join(f), tls.join(f)).unwrap();
     }
+    let cfg = dir.path().join("ftpsd.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(
-        dir.path().join("ftpsd.toml"),
-        cfg.replace("[explicit]", "banner = \"Renewed\"\n[explicit]"),
+        &cfg,
+        text.replace("[explicit]", "banner = \"Renewed\"\n[explicit]"),
     )
     .unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
     let log_path = dir.path().join("stderr.log");
     bounded("reload logged", async {
         while !std::fs::read_to_string(&log_path)
@@ -555,5 +501,5 @@ async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
     // ...and the session from before still resumes its TLS session on data connections.
     before.stor("still-works.bin", b"yes").await;
     assert_eq!(before.retr("still-works.bin").await, b"yes");
-    assert!(stop(child).await.unwrap().success());
+    assert!(server.stop().await.success());
 }

@@ -95,3 +95,62 @@ pub fn wasm_build(dir: &std::path::Path) -> Command {
         .env_remove("RUSTFLAGS");
     c
 }
+
+/// The real `ftpsd serve --config ftpsd.toml` running in `dir`, stderr in `dir/stderr.log`.
+pub struct Spawned {
+    pub child: std::process::Child,
+    /// The explicit FTPS address it printed.
+    pub ftp: std::net::SocketAddr,
+    /// The admin HTTP address it printed, if enabled.
+    pub admin: Option<std::net::SocketAddr>,
+}
+
+/// Starts the binary (trace-level log) and reads the addresses from its welcome text.
+pub async fn spawn_server(dir: &std::path::Path) -> Spawned {
+    let mut child = Command::new(ftpsd_bin())
+        .args(["serve", "--config", "ftpsd.toml"])
+        .current_dir(dir)
+        .env("FTPSD_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (ftp, admin) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let (mut ftp, mut admin) = (None, None);
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if l.contains("explicit") {
+                ftp = l.split("ftp://").nth(1).map(|a| a.trim().parse().unwrap());
+            }
+            if l.contains("admin (web page") {
+                admin = l
+                    .split("http://")
+                    .nth(1)
+                    .and_then(|a| a.split('/').next())
+                    .map(|a| a.parse().unwrap());
+            }
+            if l.contains("users file") {
+                break;
+            }
+        }
+        (ftp.expect("address printed"), admin)
+    })
+    .await
+    .unwrap();
+    Spawned { child, ftp, admin }
+}
+
+impl Spawned {
+    /// SIGTERM, then the exit status (off the runtime).
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        tokio::task::spawn_blocking(move || self.child.wait().unwrap())
+            .await
+            .unwrap()
+    }
+}

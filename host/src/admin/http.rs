@@ -108,6 +108,20 @@ async fn api(state: &AppState, headers: &HeaderMap, req: Request) -> HttpRespons
     (status, axum::Json(resp)).into_response()
 }
 
+/// A handler for a route whose operation needs nothing from the URL.
+fn fixed(
+    req: Request,
+) -> impl Fn(State<AppState>, HeaderMap) -> std::pin::Pin<Box<dyn Future<Output = HttpResponse> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(s): State<AppState>, h: HeaderMap| {
+        let req = req.clone();
+        Box::pin(async move { api(&s, &h, req).await })
+    }
+}
+
 pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
     let state = AppState {
         ctx,
@@ -115,18 +129,8 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route(
-            "/api/sessions",
-            get(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Sessions).await
-            }),
-        )
-        .route(
-            "/api/sessions/kick-all",
-            post(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::KickAll).await
-            }),
-        )
+        .route("/api/sessions", get(fixed(Request::Sessions)))
+        .route("/api/sessions/kick-all", post(fixed(Request::KickAll)))
         .route(
             "/api/sessions/{id}/kick",
             post(
@@ -137,12 +141,7 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
         )
         .route(
             "/api/bans",
-            get(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Bans).await
-            })
-            .delete(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Unban { ip: None }).await
-            }),
+            get(fixed(Request::Bans)).delete(fixed(Request::Unban { ip: None })),
         )
         .route(
             "/api/bans/{ip}",
@@ -152,36 +151,11 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
                 },
             ),
         )
-        .route(
-            "/api/plugins",
-            get(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Plugins).await
-            }),
-        )
-        .route(
-            "/api/plugins/reload",
-            post(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::ReloadPlugins).await
-            }),
-        )
-        .route(
-            "/api/users/reload",
-            post(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::ReloadUsers).await
-            }),
-        )
-        .route(
-            "/api/reload",
-            post(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Reload).await
-            }),
-        )
-        .route(
-            "/api/stats",
-            get(|State(s): State<AppState>, h: HeaderMap| async move {
-                api(&s, &h, Request::Stats).await
-            }),
-        )
+        .route("/api/plugins", get(fixed(Request::Plugins)))
+        .route("/api/plugins/reload", post(fixed(Request::ReloadPlugins)))
+        .route("/api/users/reload", post(fixed(Request::ReloadUsers)))
+        .route("/api/reload", post(fixed(Request::Reload)))
+        .route("/api/stats", get(fixed(Request::Stats)))
         .route(
             "/metrics",
             get(|State(s): State<AppState>, h: HeaderMap| async move {

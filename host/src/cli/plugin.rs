@@ -67,7 +67,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-const SDK_FILES: [(&str, &str); 6] = [
+const SDK_FILES: [(&str, &str); 7] = [
+    ("units.rs", include_str!("../../../plugin-sdk/src/units.rs")),
     ("lib.rs", include_str!("../../../plugin-sdk/src/lib.rs")),
     ("bans.rs", include_str!("../../../plugin-sdk/src/bans.rs")),
     ("event.rs", include_str!("../../../plugin-sdk/src/event.rs")),

@@ -14,8 +14,9 @@
 
 pub mod math;
 
+use ftpsd_plugin_sdk::human_bytes;
 use ftpsd_plugin_sdk::{Counters, Hook, Host, Plugin, RatioCheckEvent, Response, export};
-use math::{Ratio, Standing, human_bytes};
+use math::{Ratio, Standing};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -66,21 +66,6 @@ impl Standing {
     }
 }
 
-/// Bytes for people: 1536 → "1.5 KiB".
-pub fn human_bytes(n: u128) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,11 +107,5 @@ mod tests {
             Standing::new(none, 100, 0, 0).upload_needed(none, 1),
             Some(u128::MAX)
         );
-    }
-
-    #[test]
-    fn human() {
-        assert_eq!(human_bytes(100), "100 bytes");
-        assert_eq!(human_bytes(3 << 20), "3.0 MiB");
     }
 }

@@ -6,6 +6,7 @@ use std::io;
 use crate::protocol::Reply;
 use crate::protocol::command::SiteCommand;
 use crate::session::Session;
+use ftpsd_plugin_sdk::human_bytes;
 
 pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
     match sub {
@@ -26,9 +27,9 @@ pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
             let mut lines = vec![format!(
                 "Uploaded {} ({}), downloaded {} ({}).",
                 files(c.files_up),
-                human_bytes(c.bytes_up),
+                human_bytes(c.bytes_up as u128),
                 files(c.files_down),
-                human_bytes(c.bytes_down)
+                human_bytes(c.bytes_down as u128)
             )];
             if info.is_empty() {
                 lines.push("No ratio applies to you.".into());
@@ -51,31 +52,5 @@ fn files(n: u64) -> String {
         "1 file".into()
     } else {
         format!("{n} files")
-    }
-}
-
-/// Bytes for people: 1536 → "1.5 KiB".
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn human_bytes() {
-        assert_eq!(super::human_bytes(0), "0 bytes");
-        assert_eq!(super::human_bytes(1536), "1.5 KiB");
-        assert_eq!(super::human_bytes(5 << 30), "5.0 GiB");
-        assert_eq!(super::human_bytes(u64::MAX), "16384.0 PiB");
     }
 }
