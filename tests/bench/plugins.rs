@@ -245,28 +245,7 @@ pub async fn swaps_under_load() {
         .start()
         .await;
     let path = srv.plugin_path("swap");
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for w in 0..8 {
-        let mut c = srv.alice().await;
-        let stop = stop.clone();
-        workers.push(tokio::spawn(async move {
-            let (mut ok, mut failed) = (0usize, 0usize);
-            let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let name = format!("w{w}-{i}.txt");
-                let up = c.upload(&format!("STOR {name}"), b"x").await.code;
-                // Downloads keep a rustls client supplied with session tickets.
-                let down = c.download(&format!("RETR {name}")).await;
-                match (up, down) {
-                    (226, Ok((_, r))) if r.code == 226 => ok += 1,
-                    _ => failed += 1,
-                }
-                i += 1;
-            }
-            (ok, failed)
-        }));
-    }
+    let load = ftpsd_e2e::load::round_trips(&srv, 8).await;
     let reloads = srv.server.ctx.plugin_reloads.clone();
     let t = Instant::now();
     for k in 1..=20 {
@@ -279,13 +258,9 @@ pub async fn swaps_under_load() {
         }
     }
     let secs = t.elapsed().as_secs_f64();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut ok, mut failed) = (0, 0);
-    for w in workers {
-        let (o, f) = w.await.unwrap();
-        ok += o;
-        failed += f;
-    }
+    let all = load.finish().await;
+    let ok = all.iter().filter(|ok| **ok).count();
+    let failed = all.len() - ok;
     let rejected = reloads
         .lock()
         .unwrap()

@@ -343,37 +343,17 @@ async fn hot_swap_under_concurrent_sessions_fails_no_session() {
         .start()
         .await;
     let path = srv.plugin_path("swap");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for w in 0..4 {
-        let mut c = srv.alice().await;
-        let stop = stop.clone();
-        workers.push(tokio::spawn(async move {
-            let mut codes = Vec::new();
-            let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                codes.push(c.upload(&format!("STOR w{w}-{i}.txt"), b"x").await.code);
-                // Downloads keep a rustls client supplied with session tickets.
-                assert_eq!(c.retr(&format!("w{w}-{i}.txt")).await, b"x");
-                i += 1;
-            }
-            codes
-        }));
-    }
+    let load = ftpsd_e2e::load::round_trips(&srv, 4).await;
     let reloads = srv.server.ctx.plugin_reloads.clone();
     for k in 1..=5 {
         deploy(&path, &plugin("swap", &["upload"], Behavior::CountCalls));
         until("swap", || reloads.lock().unwrap().len() >= k).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.unwrap());
-    }
+    let all = load.finish().await;
     assert!(!all.is_empty());
     assert!(
-        all.iter().all(|c| *c == 226),
-        "every upload during 5 swaps succeeded: {all:?}"
+        all.iter().all(|ok| *ok),
+        "every upload and download during 5 swaps succeeded: {all:?}"
     );
     assert!(reloads.lock().unwrap().iter().all(|(_, r)| r.is_ok()));
     // State lives in the host: the counter kept counting across versions.
