@@ -244,19 +244,13 @@ pub async fn swaps_under_load() {
         )
         .start()
         .await;
-    let path = srv.plugin_path("swap");
     let load = ftpsd_e2e::load::round_trips(&srv, 8).await;
     let reloads = srv.server.ctx.plugin_reloads.clone();
     let t = Instant::now();
-    for k in 1..=20 {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, plugin("swap", &["upload"], Behavior::CountCalls)).unwrap();
-        std::fs::rename(&tmp, &path).unwrap();
-        while reloads.lock().unwrap().len() < k {
-            assert!(t.elapsed() < Duration::from_secs(60), "swap never happened");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
+    ftpsd_e2e::load::swap_repeatedly(&srv, "swap", 20, || {
+        plugin("swap", &["upload"], Behavior::CountCalls)
+    })
+    .await;
     let secs = t.elapsed().as_secs_f64();
     let all = load.finish().await;
     let ok = all.iter().filter(|ok| **ok).count();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ftpsd_e2e::wat::{Behavior, module, plugin};
-use ftpsd_e2e::{FtpClient, TestServer, built_plugin, until};
+use ftpsd_e2e::{FtpClient, TestServer, built_plugin, deploy, until};
 
 fn calls(srv: &TestServer, plugin: &str) -> i64 {
     let kv = &srv.server.ctx.plugins.kv;
@@ -291,12 +291,6 @@ async fn broken_plugins_are_clear_load_errors() {
 }
 
 /// Writes a new version the way an operator's deploy does: temp file, then rename over.
-fn deploy(path: &std::path::Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 #[tokio::test]
 async fn hot_swap_keeps_the_old_version_on_a_truncated_file_and_unloads_on_removal() {
     let srv = TestServer::builder()
@@ -342,13 +336,12 @@ async fn hot_swap_under_concurrent_sessions_fails_no_session() {
         )
         .start()
         .await;
-    let path = srv.plugin_path("swap");
     let load = ftpsd_e2e::load::round_trips(&srv, 4).await;
+    ftpsd_e2e::load::swap_repeatedly(&srv, "swap", 5, || {
+        plugin("swap", &["upload"], Behavior::CountCalls)
+    })
+    .await;
     let reloads = srv.server.ctx.plugin_reloads.clone();
-    for k in 1..=5 {
-        deploy(&path, &plugin("swap", &["upload"], Behavior::CountCalls));
-        until("swap", || reloads.lock().unwrap().len() >= k).await;
-    }
     let all = load.finish().await;
     assert!(!all.is_empty());
     assert!(

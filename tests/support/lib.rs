@@ -28,6 +28,13 @@ pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
     .await
 }
 
+/// Replaces a file the way deploy tools do: write a temporary beside it, rename over it.
+pub fn deploy(path: &std::path::Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// A plugin built with the SDK (`cargo xtask plugins` puts it in target/plugins/).
 pub fn built_plugin(file: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -50,3 +50,20 @@ impl RoundTripLoad {
         all
     }
 }
+
+/// Deploys a new version of plugin `name` `times` times, each time waiting until the server
+/// has handled it (its reload log grew).
+pub async fn swap_repeatedly(
+    srv: &TestServer,
+    name: &str,
+    times: usize,
+    wasm: impl Fn() -> Vec<u8>,
+) {
+    let path = srv.plugin_path(name);
+    let reloads = srv.server.ctx.plugin_reloads.clone();
+    let start = reloads.lock().unwrap().len();
+    for k in 1..=times {
+        crate::deploy(&path, &wasm());
+        crate::until("swap", || reloads.lock().unwrap().len() >= start + k).await;
+    }
+}
