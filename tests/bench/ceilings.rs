@@ -76,37 +76,36 @@ pub fn mbps(bytes: usize, d: Duration) -> f64 {
 }
 
 /// What curl itself can receive over one loopback connection: a minimal HTTP sender writing
-/// `mib` MiB in 1 MiB writes, curl downloading to /dev/null. A transfer close to this figure
-/// is limited by the client, not by the server.
-pub async fn curl_receive_mbps(mib: usize) -> f64 {
+/// `mib` MiB in 1 MiB writes from memory, curl downloading to /dev/null; with `tls`, the sender
+/// is rustls (the server's certificate and key, as the server configures it) and curl decrypts.
+/// A transfer close to this figure is limited by the client (and the machine), not by ftpsd.
+pub async fn curl_receive_mbps(mib: usize, tls: Option<(&Path, &Path)>) -> f64 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let config = tls.map(|(cert, key)| server_tls(cert, key));
     let sender = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut req = [0u8; 4096];
-        let _ = s.read(&mut req);
-        let header = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            mib << 20
-        );
-        s.write_all(header.as_bytes()).unwrap();
-        let buf = vec![5u8; 1 << 20];
-        for _ in 0..mib {
-            if s.write_all(&buf).is_err() {
-                break;
+        let (tcp, _) = listener.accept().unwrap();
+        let _ = tcp.set_nodelay(true);
+        match config {
+            Some(config) => {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                serve_http(rustls::StreamOwned::new(conn, tcp), mib)
             }
+            None => serve_http(tcp, mib),
         }
     });
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut c = std::process::Command::new("curl");
     c.args([
         "--silent",
         "--show-error",
+        "--insecure",
         "-o",
         "/dev/null",
         "-w",
         "%{speed_download}",
     ])
-    .arg(format!("http://{addr}/"));
+    .arg(format!("{scheme}://localhost:{}/", addr.port()));
     let out = ftpsd_e2e::tools::run(c).await;
     let _ = sender.join();
     String::from_utf8_lossy(&out.stdout)
@@ -114,4 +113,42 @@ pub async fn curl_receive_mbps(mib: usize) -> f64 {
         .parse::<f64>()
         .unwrap_or(0.0)
         / 1e6
+}
+
+fn serve_http(mut s: impl Read + Write, mib: usize) {
+    let mut req = [0u8; 4096];
+    let _ = s.read(&mut req);
+    let header = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        mib << 20
+    );
+    if s.write_all(header.as_bytes()).is_err() {
+        return;
+    }
+    let buf = vec![5u8; 1 << 20];
+    for _ in 0..mib {
+        if s.write_all(&buf).is_err() {
+            return;
+        }
+    }
+    let _ = s.flush();
+}
+
+fn server_tls(cert: &Path, key: &Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    std::sync::Arc::new(config)
 }

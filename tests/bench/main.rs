@@ -62,13 +62,23 @@ async fn run(scale: Scale) {
     let tcp = ceilings::loopback_tcp_mbps(scale.file_mib.min(2048));
     let aes = ceilings::aes_gcm_mbps(Duration::from_secs(1));
     let disk = ceilings::disk_write_mbps(dir.path(), scale.file_mib);
-    let curl_rx = ceilings::curl_receive_mbps(scale.file_mib).await;
     println!("  loopback TCP, one stream      {tcp:>8.0} MB/s");
-    println!("  curl receiving plain HTTP     {curl_rx:>8.0} MB/s   (the client's own limit)");
     println!("  AES-256-GCM, one core         {aes:>8.0} MB/s");
     println!("  disk write + fdatasync        {disk:>8.0} MB/s");
 
     let srv = server::BenchServer::start(dir.path()).await;
+    let curl_rx = ceilings::curl_receive_mbps(scale.file_mib, None).await;
+    let curl_rx_tls =
+        ceilings::curl_receive_mbps(scale.file_mib, Some((&srv.cert, &srv.key))).await;
+    println!("  curl receiving plain HTTP     {curl_rx:>8.0} MB/s   (the client's own limit)");
+    println!(
+        "  curl receiving HTTPS (rustls) {curl_rx_tls:>8.0} MB/s   (the client's own TLS limit)"
+    );
+    if std::env::args().any(|a| a == "--transfers-only") {
+        transfer_figures(&srv, dir.path(), scale.file_mib, tcp, disk).await;
+        srv.stop();
+        return;
+    }
     println!();
     println!(
         "== memory: {} idle logged-in TLS sessions ==",
@@ -77,30 +87,7 @@ async fn run(scale: Scale) {
     let per = sessions::idle_rss(&srv, scale.idle_sessions).await;
     let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
     println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
-    println!();
-    println!("== transfers, curl, 1 stream, {} MiB ==", scale.file_mib);
-    let t = transfers::run(&srv, dir.path(), scale.file_mib).await;
-    let stor_ceiling = tcp.min(disk);
-    report(
-        "FTPS RETR (PROT P)",
-        t.ftps_retr,
-        0.6 * tcp,
-        "≥ 60 % of loopback TCP",
-    );
-    report(
-        "FTPS STOR (PROT P)",
-        t.ftps_stor,
-        0.6 * stor_ceiling,
-        "≥ 60 % of min(TCP, disk)",
-    );
-    report(
-        "plain RETR",
-        t.plain_retr,
-        0.8 * tcp,
-        "≥ 80 % of loopback TCP",
-    );
-    report("plain STOR", t.plain_stor, 0.0, "(no target)");
-
+    transfer_figures(&srv, dir.path(), scale.file_mib, tcp, disk).await;
     println!();
     println!(
         "== sessions: 50 concurrent clients, AUTH TLS + login + PASV LIST + 64 KiB RETR + QUIT =="
@@ -137,6 +124,39 @@ async fn run(scale: Scale) {
     plugins::run().await;
     plugins::swaps_under_load().await;
     plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
+}
+
+/// Single-stream RETR and STOR, FTPS and plain, each against its same-run ceiling.
+async fn transfer_figures(
+    srv: &server::BenchServer,
+    dir: &std::path::Path,
+    mib: usize,
+    tcp: f64,
+    disk: f64,
+) {
+    println!();
+    println!("== transfers, curl, 1 stream, {} MiB ==", mib);
+    let t = transfers::run(srv, dir, mib).await;
+    let stor_ceiling = tcp.min(disk);
+    report(
+        "FTPS RETR (PROT P)",
+        t.ftps_retr,
+        0.6 * tcp,
+        "≥ 60 % of loopback TCP",
+    );
+    report(
+        "FTPS STOR (PROT P)",
+        t.ftps_stor,
+        0.6 * stor_ceiling,
+        "≥ 60 % of min(TCP, disk)",
+    );
+    report(
+        "plain RETR",
+        t.plain_retr,
+        0.8 * tcp,
+        "≥ 80 % of loopback TCP",
+    );
+    report("plain STOR", t.plain_stor, 0.0, "(no target)");
 }
 
 fn report(what: &str, mbps: f64, target: f64, rule: &str) {

@@ -14,6 +14,7 @@ pub struct BenchServer {
     pub pid: u32,
     pub explicit: SocketAddr,
     pub cert: PathBuf,
+    pub key: PathBuf,
     pub home: PathBuf,
 }
 
@@ -78,13 +79,14 @@ impl BenchServer {
         })
         .await
         .unwrap();
-        let (cert, _, _) = cfg.tls_paths();
+        let (cert, key, _) = cfg.tls_paths();
         let pid = child.id();
         BenchServer {
             child: std::sync::Mutex::new(child),
             pid,
             explicit,
             cert,
+            key,
             home,
         }
     }

@@ -1,7 +1,7 @@
 //! Transfers: binary and ASCII, both passive forms and active mode, resume both ways,
 //! APPE, STOU, ABOR mid-transfer, STAT during a transfer, CCC.
 
-use ftpsd_e2e::{FtpClient, TestServer, pattern, sha256};
+use ftpsd_e2e::{FtpClient, TestServer, bounded, pattern, sha256};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -39,6 +39,77 @@ async fn many_protected_transfers_on_one_session() {
         c.stor(&format!("u{i}"), b"up").await;
         assert_eq!(c.retr("f").await, b"data");
     }
+}
+
+#[tokio::test]
+async fn data_tls_handshake_before_the_transfer_command_is_answered_at_once() {
+    // curl's order: EPSV, connect, ClientHello, and only then TYPE/SIZE/RETR on the control
+    // connection. The handshake must complete without a transfer command in sight.
+    let srv = TestServer::start().await;
+    let data = pattern(200_000, 7);
+    srv.write("alice", "f", &data);
+    let mut c = srv.alice().await;
+    for _ in 0..10 {
+        let addr = c.epsv().await;
+        let mut conn = bounded(
+            "TLS handshake before RETR",
+            FtpClient::early_data_tls(addr, c.tls.clone()),
+        )
+        .await
+        .expect("early handshake resumes the control session");
+        c.cmd_ok("SIZE f", 213).await;
+        c.cmd_ok("RETR f", 150).await;
+        let mut got = Vec::new();
+        let read = bounded("data", conn.read_to_end(&mut got)).await;
+        let done = c.read_reply().await;
+        assert_eq!(done.code, 226, "{done:?}");
+        read.expect("the download ends with close_notify");
+        assert_eq!(sha256(&got), sha256(&data));
+    }
+    // Uploads too: the early handshake sends no tickets, so nothing is left unread.
+    let addr = c.epsv().await;
+    let mut conn = FtpClient::early_data_tls(addr, c.tls.clone())
+        .await
+        .unwrap();
+    c.cmd_ok("STOR up", 150).await;
+    conn.write_all(&data).await.unwrap();
+    conn.shutdown().await.unwrap();
+    assert_eq!(c.read_reply().await.code, 226);
+    assert_eq!(sha256(&srv.read("alice", "up")), sha256(&data));
+}
+
+#[tokio::test]
+async fn early_data_handshake_still_checks_session_reuse_and_protection() {
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
+    srv.write("alice", "f", b"secret");
+    let mut c = srv.alice().await;
+    // A fresh client session (not resuming the control one) is refused at the transfer.
+    let addr = c.epsv().await;
+    let stranger = ftpsd_e2e::client::tls_config(&srv.cert);
+    let conn = FtpClient::early_data_tls(addr, stranger).await;
+    c.cmd_ok("RETR f", 150).await;
+    let r = c.read_reply().await;
+    assert_eq!(r.code, 522, "{r:?}");
+    if let Ok(mut conn) = conn {
+        let mut got = Vec::new();
+        let _ = conn.read_to_end(&mut got).await;
+        assert!(got.is_empty(), "no file bytes on a refused connection");
+    }
+    // Secured early, then PROT C: refused, not sent in clear or over the wrong protection.
+    let addr = c.epsv().await;
+    let _conn = FtpClient::early_data_tls(addr, c.tls.clone())
+        .await
+        .unwrap();
+    c.cmd_ok("PROT C", 200).await;
+    c.cmd_ok("RETR f", 150).await;
+    let r = c.read_reply().await;
+    assert_eq!(r.code, 425, "{r:?}");
+    // The session goes on.
+    c.protect().await;
+    assert_eq!(c.retr("f").await, b"secret");
 }
 
 #[tokio::test]

@@ -290,6 +290,19 @@ impl FtpClient {
         Ok((prelim, conn))
     }
 
+    /// Connects to a passive `addr` and completes the TLS handshake at once, before any
+    /// transfer command, as curl does; `tls` chooses the session cache (and so the resumption).
+    pub async fn early_data_tls(
+        addr: SocketAddr,
+        tls: Arc<ClientConfig>,
+    ) -> std::io::Result<DataConn> {
+        let tcp = TcpStream::connect(addr).await?;
+        let s = tokio_rustls::TlsConnector::from(tls)
+            .connect(server_name(), tcp)
+            .await?;
+        Ok(DataConn::Tls(Box::new(s)))
+    }
+
     /// RETR/LIST/NLST/MLSD: the bytes received and the final reply.
     pub async fn download(&mut self, line: &str) -> Result<(Vec<u8>, Reply), Reply> {
         let (_, mut conn) = self.open_transfer(line).await?;

@@ -5,20 +5,20 @@ pub mod active;
 pub mod advertise;
 pub mod ascii;
 pub mod passive;
+pub mod pending;
 pub mod stream;
 pub mod transfer;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-
+pub use pending::{Go, PendingPassive};
 pub use stream::DataStream;
 
 /// What the last PASV/EPSV/PORT/EPRT set up; consumed by the next transfer command.
 pub enum DataPlan {
-    Passive(TcpListener),
+    Passive(PendingPassive),
     Active {
         target: SocketAddr,
         source: SocketAddr,
@@ -68,21 +68,53 @@ impl DataError {
     }
 }
 
-/// Opens the data connection for one transfer: waits for (or makes) the TCP connection from
-/// the control peer's address only, then runs the TLS handshake if PROT P is in force.
-pub async fn open(
-    plan: DataPlan,
-    peer_ip: IpAddr,
-    tls: Option<DataTls>,
-    timeout: Duration,
-) -> Result<DataStream, DataError> {
-    let tcp = match plan {
-        DataPlan::Passive(listener) => passive::accept_from(&listener, peer_ip, timeout).await?,
-        DataPlan::Active { target, source } => active::connect(target, source, timeout).await?,
-    };
-    let _ = tcp.set_nodelay(true);
-    match tls {
-        None => Ok(DataStream::Plain(tcp)),
-        Some(t) => stream::accept_tls(tcp, t).await,
+/// A transfer's data connection on its way: the passive one being accepted (and maybe already
+/// secured), or the active one still to be made.
+pub enum Opening {
+    Passive(PendingPassive),
+    Active {
+        target: SocketAddr,
+        source: SocketAddr,
+        tls: Option<DataTls>,
+        timeout: Duration,
+    },
+}
+
+/// Commits `plan` to one transfer with its protection; call before the 1xx reply.
+pub fn open(plan: DataPlan, tls: Option<DataTls>, timeout: Duration) -> Opening {
+    match plan {
+        DataPlan::Passive(mut pending) => {
+            pending.go(Go { tls, timeout });
+            Opening::Passive(pending)
+        }
+        DataPlan::Active { target, source } => Opening::Active {
+            target,
+            source,
+            tls,
+            timeout,
+        },
+    }
+}
+
+impl Opening {
+    /// The data connection, from the control peer's address only, protected with TLS if PROT P
+    /// is in force.
+    pub async fn connected(self) -> Result<DataStream, DataError> {
+        match self {
+            Opening::Passive(pending) => pending.ready().await,
+            Opening::Active {
+                target,
+                source,
+                tls,
+                timeout,
+            } => {
+                let tcp = active::connect(target, source, timeout).await?;
+                let _ = tcp.set_nodelay(true);
+                match tls {
+                    None => Ok(DataStream::Plain(tcp)),
+                    Some(t) => stream::accept_tls(tcp, t).await,
+                }
+            }
+        }
     }
 }

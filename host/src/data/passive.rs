@@ -44,23 +44,28 @@ pub async fn accept_from(
     timeout: Duration,
 ) -> Result<TcpStream, DataError> {
     let peer_ip = crate::config::network::canonical(peer_ip);
-    let wait = async {
-        loop {
-            let (stream, from) = listener
-                .accept()
-                .await
-                .map_err(|e| DataError::Open(e.to_string()))?;
-            if crate::config::network::canonical(from.ip()) == peer_ip {
-                return Ok(stream);
-            }
-            tracing::warn!(expected = %peer_ip, intruder = %from, "refused data connection from a foreign address");
-            drop(stream);
+    tokio::time::timeout(timeout, accept_peer(listener, peer_ip))
+        .await
+        .map_err(|_| {
+            DataError::Open(format!(
+                "no data connection from {peer_ip} within {} s",
+                timeout.as_secs()
+            ))
+        })?
+}
+
+/// `accept_from` without a time limit, for waiting before the transfer command is known.
+pub async fn accept_peer(listener: &TcpListener, peer_ip: IpAddr) -> Result<TcpStream, DataError> {
+    let peer_ip = crate::config::network::canonical(peer_ip);
+    loop {
+        let (stream, from) = listener
+            .accept()
+            .await
+            .map_err(|e| DataError::Open(e.to_string()))?;
+        if crate::config::network::canonical(from.ip()) == peer_ip {
+            return Ok(stream);
         }
-    };
-    tokio::time::timeout(timeout, wait).await.map_err(|_| {
-        DataError::Open(format!(
-            "no data connection from {peer_ip} within {} s",
-            timeout.as_secs()
-        ))
-    })?
+        tracing::warn!(expected = %peer_ip, intruder = %from, "refused data connection from a foreign address");
+        drop(stream);
+    }
 }

@@ -54,6 +54,7 @@ pub async fn run(
     progress: Arc<AtomicU64>,
     stall: Duration,
 ) -> Result<u64, DataError> {
+    let is_upload = job.is_upload();
     let result = match job {
         Job::Download { file, ascii } => download(file, ascii, &mut data, &progress, stall).await,
         Job::Upload { plan, ascii } => upload(plan, ascii, &mut data, &progress, stall).await,
@@ -67,7 +68,13 @@ pub async fn run(
     };
     if result.is_ok() {
         // close_notify + FIN: the client knows the download is complete, not truncated.
-        with_stall(stall, data.shutdown()).await.map_err(lost)?;
+        let closed = with_stall(stall, data.shutdown()).await;
+        // An upload is complete and committed once the client's close_notify arrived; a client
+        // that has already closed (and reset the connection over unread session tickets) does
+        // not need ours.
+        if !is_upload {
+            closed.map_err(lost)?;
+        }
     }
     result
 }

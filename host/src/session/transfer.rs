@@ -94,6 +94,25 @@ impl Session {
         Ok(true)
     }
 
+    /// TLS parameters for a data connection under the current PROT level (None for PROT C).
+    /// Download connections (and handshakes started before the direction is known) send fresh
+    /// session tickets; uploads send none (see `TlsConfigs::data_upload`).
+    pub fn data_tls(&self, with_tickets: bool) -> Option<DataTls> {
+        (self.prot == Protection::Private).then(|| {
+            let configs = self.ctx.tls.load();
+            DataTls {
+                config: if with_tickets {
+                    configs.data_download.clone()
+                } else {
+                    configs.data_upload.clone()
+                },
+                token: self.tls_token,
+                require_reuse: self.require_reuse,
+                handshake_timeout: self.ctx.config.tls_handshake_timeout(),
+            }
+        })
+    }
+
     /// Sends the final reply of the running transfer, then its post-processing.
     pub async fn transfer_done(&mut self, f: Finished) -> io::Result<()> {
         let t = self.transfer.take();
@@ -143,23 +162,14 @@ impl Session {
         let Some(plan) = self.data.take() else {
             return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
         };
-        let tls = (self.prot == Protection::Private).then(|| DataTls {
-            config: if job.is_upload() {
-                self.ctx.tls.load().data_upload.clone()
-            } else {
-                self.ctx.tls.load().data_download.clone()
-            },
-            token: self.tls_token,
-            require_reuse: self.require_reuse,
-            handshake_timeout: self.ctx.config.tls_handshake_timeout(),
-        });
+        let tls = self.data_tls(!job.is_upload());
+        let timeout = self.ctx.config.data_timeout();
+        let connection = open(plan, tls, timeout);
         self.reply(150, opening).await?;
         let progress = Arc::new(AtomicU64::new(0));
-        let peer_ip = self.peer.ip();
-        let timeout = self.ctx.config.data_timeout();
         let p = progress.clone();
         let handle = tokio::spawn(async move {
-            let stream = open(plan, peer_ip, tls, timeout).await?;
+            let stream = connection.connected().await?;
             run(job, stream, p, timeout).await
         });
         self.note_transfer(Some(crate::access::sessions::LiveTransfer {

@@ -42,6 +42,7 @@ pub struct TlsConfigs {
     /// Download data connections send two fresh tickets (stamped with the same control token):
     /// a client that uses each TLS 1.3 ticket once (rustls) gains one per download, so uploads
     /// interleaved with any download never run it dry; and clients read downloads anyway.
+    /// Handshakes a client starts before its transfer command (curl) use it too.
     pub data_download: Arc<ServerConfig>,
 }
 

@@ -1,7 +1,7 @@
 use std::io;
 use std::net::IpAddr;
 
-use crate::data::{DataPlan, advertise, passive};
+use crate::data::{DataPlan, PendingPassive, advertise, passive};
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session) -> io::Result<()> {
@@ -56,7 +56,15 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
     match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
         Ok(listener) => {
             let port = listener.local_addr()?.port();
-            s.data = Some(DataPlan::Passive(listener));
+            // Tickets, as for downloads: a client that handshakes early (curl) may be one that
+            // uses each ticket once; after an upload the unread tickets only cost our
+            // close_notify, which an upload does not need (see `data::transfer::run`).
+            let early = s.data_tls(true);
+            s.data = Some(DataPlan::Passive(PendingPassive::start(
+                listener,
+                s.peer.ip(),
+                early,
+            )));
             Ok(Some(port))
         }
         Err(e) => {
