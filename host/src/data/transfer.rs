@@ -1,12 +1,14 @@
 //! Streaming a transfer between a file (or a prepared listing) and the data connection.
 //!
-//! Disk and network work in parallel: a blocking thread reads (or writes) the file while the
-//! async side sends (or receives), passing a few large buffers back and forth; buffers are
-//! recycled, so there is no allocation per chunk. (`sendfile` was measured too: on loopback it
-//! was slower and used more CPU than this path, so it is not used.)
+//! Downloads read the file inline from the page cache (see `file_read`), falling back to the
+//! blocking pool for what is not cached, and send each chunk while it is hot in the cache.
+//! Uploads overlap disk and network: a blocking thread writes the file while the async side
+//! receives, passing a few large buffers back and forth. Buffers are reused, so there is no
+//! allocation per chunk. (`sendfile` was measured too: on loopback it was slower and used more
+//! CPU than this path, so it is not used.)
 //! Progress is published for STAT and ABOR.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -100,29 +102,27 @@ fn buffer_pool() -> (
     (tx, rx)
 }
 
+/// Read size of a download: small enough that a chunk is still in the core's cache when it
+/// is sealed and copied to the socket (1 MiB chunks measured slower over TLS).
+const DOWNLOAD_CHUNK: usize = 256 * 1024;
+
 async fn download(
-    mut file: std::fs::File,
+    file: std::fs::File,
     ascii: bool,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
 ) -> Result<u64, DataError> {
-    let (free_tx, free_rx) = buffer_pool();
-    let (full_tx, mut full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
-    // The reader stops when the async side goes away (ABOR, error, disconnect).
-    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        while let Ok(mut buf) = free_rx.recv() {
-            let n = file.read(&mut buf)?;
-            if n == 0 || full_tx.blocking_send((buf, n)).is_err() {
-                break;
-            }
-        }
-        Ok(())
-    });
-    let mut converted = Vec::with_capacity(if ascii { BUFFER * 2 } else { 0 });
+    let mut reader = super::file_read::ChunkReader::new(file);
+    let mut buf = vec![0u8; DOWNLOAD_CHUNK];
+    let mut converted = Vec::with_capacity(if ascii { DOWNLOAD_CHUNK * 2 } else { 0 });
     let mut prev_cr = false;
     let mut total = 0u64;
-    while let Some((buf, n)) = full_rx.recv().await {
+    loop {
+        let n = reader.read(&mut buf).await.map_err(local)?;
+        if n == 0 {
+            return Ok(total);
+        }
         let out: &[u8] = if ascii {
             ascii::to_wire(&buf[..n], &mut converted, &mut prev_cr);
             &converted
@@ -132,13 +132,7 @@ async fn download(
         with_stall(stall, data.write_all(out)).await.map_err(lost)?;
         total += out.len() as u64;
         progress.store(total, Ordering::Relaxed);
-        let _ = free_tx.send(buf);
     }
-    reader
-        .await
-        .map_err(|e| local(std::io::Error::other(e)))?
-        .map_err(local)?;
-    Ok(total)
 }
 
 /// From the receiving side to the file writer.
