@@ -153,18 +153,10 @@ pub async fn transfer_cost(dir: &std::path::Path, mib: usize) {
     for _round in 0..3 {
         for (i, srv) in [&none, &with].into_iter().enumerate() {
             let url = format!("ftp://{}/cost.bin", srv.explicit);
-            let stor = crate::transfers::curl(
-                srv,
-                &["--ssl-reqd", "-T", src.to_str().unwrap(), &url],
-                "speed_upload",
-            )
-            .await;
-            let retr = crate::transfers::curl(
-                srv,
-                &["--ssl-reqd", "-o", "/dev/null", &url],
-                "speed_download",
-            )
-            .await;
+            let stor =
+                crate::transfers::curl(srv, &["--ssl-reqd", "-T", src.to_str().unwrap(), &url])
+                    .await;
+            let retr = crate::transfers::curl(srv, &["--ssl-reqd", "-o", "/dev/null", &url]).await;
             runs[i].push((stor, retr));
         }
     }

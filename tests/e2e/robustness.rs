@@ -181,3 +181,56 @@ async fn upload_client_vanishing_is_reported_and_server_goes_on() {
     assert!(r.code == 226 || r.code == 426, "{r:?}");
     c.cmd_ok("NOOP", 200).await;
 }
+
+#[tokio::test]
+async fn a_file_truncated_during_a_download_ends_only_that_transfer() {
+    // Plain binary downloads send mapped page-cache pages; a file cut short under them must
+    // end the transfer with an error (never SIGBUS the server); protected downloads read the
+    // file and simply stop at its new end.
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
+    let size = 32 << 20;
+    let data = pattern(size, 5);
+    for protected in [false, true] {
+        let path = srv.write("alice", "big.bin", &data);
+        let mut c = srv.alice().await;
+        if !protected {
+            c.cmd_ok("PROT C", 200).await;
+            c.data_tls = false;
+        }
+        let addr = c.pasv().await;
+        // A small receive window keeps most of the file on the server's side of the socket.
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(64 * 1024).unwrap();
+        let tcp = sock.connect(addr).await.unwrap();
+        let (_, mut conn) = c.transfer_on("RETR big.bin", tcp).await.unwrap();
+        let mut got = vec![0u8; 1 << 20];
+        let mut n = 0;
+        while n < got.len() {
+            let k = conn.read(&mut got[n..]).await.unwrap();
+            assert!(k > 0, "early end of data");
+            n += k;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = ftpsd_e2e::bounded("rest of the data", conn.read_to_end(&mut rest)).await;
+        let done = c.read_reply().await;
+        assert!(n + rest.len() < size, "the transfer stopped short");
+        if protected {
+            assert!([226, 426, 451].contains(&done.code), "{done:?}");
+        } else {
+            assert_eq!(done.code, 451, "{done:?}");
+            assert!(done.text.contains("shrank"), "{done:?}");
+        }
+        // The server and the session go on.
+        c.cmd_ok("NOOP", 200).await;
+        assert_eq!(c.retr("big.bin").await.len(), 4096);
+    }
+}

@@ -5,6 +5,7 @@ pub mod active;
 pub mod advertise;
 pub mod ascii;
 pub mod file_read;
+pub mod mapped_send;
 pub mod passive;
 pub mod pending;
 pub mod stream;

@@ -1,6 +1,7 @@
 //! Streaming a transfer between a file (or a prepared listing) and the data connection.
 //!
-//! Downloads read the file inline from the page cache (see `file_read`), falling back to the
+//! Plain binary downloads hand mapped page-cache pages to `send` (see `mapped_send`). Other
+//! downloads read the file inline from the page cache (see `file_read`), falling back to the
 //! blocking pool for what is not cached, and send each chunk while it is hot in the cache.
 //! Uploads overlap disk and network: a blocking thread writes the file while the async side
 //! receives, passing a few large buffers back and forth. Buffers are reused, so there is no
@@ -16,7 +17,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{DataError, DataStream, ascii};
+use super::{DataError, DataStream, ascii, mapped_send};
 
 pub const BUFFER: usize = 1024 * 1024;
 /// Buffers in flight per transfer: one being filled, one being drained, one queued.
@@ -57,10 +58,20 @@ pub async fn run(
     stall: Duration,
 ) -> Result<u64, DataError> {
     let is_upload = job.is_upload();
-    let result = match job {
-        Job::Download { file, ascii } => download(file, ascii, &mut data, &progress, stall).await,
-        Job::Upload { plan, ascii } => upload(plan, ascii, &mut data, &progress, stall).await,
-        Job::Bytes(bytes) => {
+    let result = match (job, &mut data) {
+        (Job::Download { file, ascii: false }, DataStream::Plain(tcp)) => {
+            mapped_send::send_file(file, tcp, &progress, stall)
+                .await
+                .map_err(|e| match e {
+                    mapped_send::SendError::Socket(e) => lost(e),
+                    mapped_send::SendError::File(e) => local(e),
+                })
+        }
+        (Job::Download { file, ascii }, data) => {
+            download(file, ascii, data, &progress, stall).await
+        }
+        (Job::Upload { plan, ascii }, data) => upload(plan, ascii, data, &progress, stall).await,
+        (Job::Bytes(bytes), data) => {
             with_stall(stall, data.write_all(&bytes))
                 .await
                 .map_err(lost)?;
