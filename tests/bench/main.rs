@@ -82,6 +82,11 @@ async fn run(scale: Scale) {
         curl_rx,
         curl_rx_tls,
     };
+    if std::env::args().any(|a| a == "--sessions-only") {
+        session_figures(&srv, &scale).await;
+        srv.stop();
+        return;
+    }
     if std::env::args().any(|a| a == "--transfers-only") {
         transfer_figures(&srv, dir.path(), scale.file_mib, &ceilings).await;
         srv.stop();
@@ -96,11 +101,23 @@ async fn run(scale: Scale) {
     let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
     println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
     transfer_figures(&srv, dir.path(), scale.file_mib, &ceilings).await;
+    session_figures(&srv, &scale).await;
+    srv.stop();
+
+    println!();
+    println!("== plugins ==");
+    plugins::run().await;
+    plugins::swaps_under_load().await;
+    plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
+}
+
+/// Session churn (rate and server CPU per session) and login latency.
+async fn session_figures(srv: &server::BenchServer, scale: &Scale) {
     println!();
     println!(
         "== sessions: 50 concurrent clients, AUTH TLS + login + PASV LIST + 64 KiB RETR + QUIT =="
     );
-    let s = sessions::churn(&srv, scale.sessions, 50).await;
+    let s = sessions::churn(srv, scale.sessions, 50).await;
     println!("  sessions                      {:>8}", s.sessions);
     println!(
         "  errors                        {:>8}   (target 0)",
@@ -122,16 +139,8 @@ async fn run(scale: Scale) {
         "== login latency (connect → 230, TLS included), {} sequential logins ==",
         scale.logins
     );
-    let (p50, p99) = sessions::login_latency(&srv, scale.logins).await;
+    let (p50, p99) = sessions::login_latency(srv, scale.logins).await;
     println!("  median {p50:.2} ms, p99 {p99:.2} ms");
-
-    srv.stop();
-
-    println!();
-    println!("== plugins ==");
-    plugins::run().await;
-    plugins::swaps_under_load().await;
-    plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
 }
 
 /// Single-stream RETR and STOR, FTPS and plain, each against its same-run ceiling.
@@ -155,6 +164,12 @@ async fn transfer_figures(
     report(
         "  same, rustls client",
         t.ftps_retr_rustls,
+        0.6 * tcp,
+        "≥ 60 % of loopback TCP",
+    );
+    report(
+        "  same, server side only",
+        t.ftps_retr_server_side,
         0.6 * tcp,
         "≥ 60 % of loopback TCP",
     );

@@ -10,6 +10,9 @@ pub struct Figures {
     pub ftps_retr: f64,
     /// FTPS RETR with a rustls client reading 1 MiB at a time instead of curl.
     pub ftps_retr_rustls: f64,
+    /// FTPS RETR whose client reads the ciphertext without decrypting it: what the server
+    /// itself sends when the client costs next to nothing (as the loopback TCP reader).
+    pub ftps_retr_server_side: f64,
     pub ftps_stor: f64,
     pub plain_retr: f64,
     pub plain_stor: f64,
@@ -29,7 +32,9 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
     let url = |name: &str| format!("ftp://{}/{name}", srv.explicit);
     let ftps_retr = curl(srv, &["--ssl-reqd", "-o", "/dev/null", &url("big.bin")]).await;
     let ftps_retr_rustls =
-        crate::ceilings::best_of(3, || rustls_client_retr_mbps(srv, "big.bin")).await;
+        crate::ceilings::best_of(3, || rustls_client_retr_mbps(srv, "big.bin", true)).await;
+    let ftps_retr_server_side =
+        crate::ceilings::best_of(3, || rustls_client_retr_mbps(srv, "big.bin", false)).await;
     let plain_retr = curl(srv, &["-o", "/dev/null", &url("big.bin")]).await;
     let ftps_stor = curl(
         srv,
@@ -52,6 +57,7 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
     Figures {
         ftps_retr,
         ftps_retr_rustls,
+        ftps_retr_server_side,
         ftps_stor,
         plain_retr,
         plain_stor,
@@ -78,26 +84,28 @@ async fn curl_once(srv: &BenchServer, args: &[&str]) -> f64 {
 
 /// FTPS RETR (PROT P) of `name` by the tests' rustls client in this process, reading 1 MiB at
 /// a time: what the server sends when the client is not the limit. Timed from RETR to 226.
-async fn rustls_client_retr_mbps(srv: &BenchServer, name: &str) -> f64 {
+/// Without `decrypt`, the client reads the raw records after the handshake and drops them.
+async fn rustls_client_retr_mbps(srv: &BenchServer, name: &str, decrypt: bool) -> f64 {
+    use tokio::io::AsyncReadExt;
     let mut c = ftpsd_e2e::FtpClient::connect_explicit(srv.explicit, &srv.cert).await;
     c.login("bench", "bench-pass").await;
     c.protect().await;
     c.cmd_ok("TYPE I", 200).await;
+    let size = std::fs::metadata(srv.home.join(name)).unwrap().len() as usize;
     let started = std::time::Instant::now();
-    let (_, mut conn) = c
+    let (_, conn) = c
         .open_transfer(&format!("RETR {name}"))
         .await
         .expect("RETR accepted");
     let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0usize;
-    loop {
-        let n = conn.read(&mut buf).await.expect("data read");
-        if n == 0 {
-            break;
+    match conn {
+        ftpsd_e2e::client::DataConn::Tls(tls) if !decrypt => {
+            let (mut tcp, _) = tls.into_inner();
+            while tcp.read(&mut buf).await.expect("data read") > 0 {}
         }
-        total += n;
+        mut conn => while conn.read(&mut buf).await.expect("data read") > 0 {},
     }
     let done = c.read_reply().await;
     assert_eq!(done.code, 226, "{done:?}");
-    crate::ceilings::mbps(total, started.elapsed())
+    crate::ceilings::mbps(size, started.elapsed())
 }
