@@ -353,3 +353,38 @@ async fn passive_advertised_address_and_overrides() {
     let mut c2 = srv2.alice().await;
     assert_eq!(c2.pasv().await.ip().to_string(), "203.0.113.9");
 }
+
+#[tokio::test]
+async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows() {
+    // PROT C binary downloads send mapped pages 8 MiB at a time; offsets that are not
+    // page-aligned and files that end mid-page must come out byte for byte.
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
+    let data = pattern((20 << 20) + 77, 11);
+    srv.write("alice", "f.bin", &data);
+    let mut c = srv.alice().await;
+    c.cmd_ok("PROT C", 200).await;
+    c.data_tls = false;
+    assert_eq!(sha256(&c.retr("f.bin").await), sha256(&data));
+    for rest in [
+        1usize,
+        4095,
+        5000,
+        (8 << 20) - 1,
+        (8 << 20) + 123,
+        data.len() - 1,
+    ] {
+        c.cmd_ok(&format!("REST {rest}"), 350).await;
+        assert_eq!(
+            sha256(&c.retr("f.bin").await),
+            sha256(&data[rest..]),
+            "REST {rest}"
+        );
+    }
+    c.cmd_ok(&format!("REST {}", data.len()), 350).await;
+    assert!(c.retr("f.bin").await.is_empty());
+    srv.write("alice", "empty", b"");
+    assert!(c.retr("empty").await.is_empty());
+}

@@ -5,8 +5,9 @@
 //! Safety of the mapping: this process never reads the mapped memory itself; only the kernel
 //! does, inside `send`. A file truncated meanwhile therefore cannot raise SIGBUS here: the
 //! kernel's copy fails and `send` returns EFAULT, which ends the transfer with an error.
-//! Pages not resident in memory (checked with `mincore` before each chunk) are read on the
-//! blocking pool instead, so a cold file never stalls the async runtime on the disk.
+//! Pages not resident in memory (checked with `mincore` before each chunk), and files that
+//! cannot be mapped, are read on the blocking pool instead, so a cold file never stalls the
+//! async runtime on the disk.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -110,14 +111,17 @@ pub async fn send_file(
     while pos < len {
         let window_start = pos / page * page;
         let window_len = WINDOW.min(len - window_start) as usize;
-        let map = Mapping::new(&file, window_start, window_len).map_err(SendError::File)?;
+        // A file that cannot be mapped (some FUSE or special filesystems) is read instead.
+        let map = Mapping::new(&file, window_start, window_len).ok();
         let mut at = (pos - window_start) as usize;
         while at < window_len {
             let n = CHUNK.min(window_len - at);
-            let sent = if map.resident(at, n, &mut residency) {
-                send_mapped(tcp, &map, at, n, stall).await?
+            let sent = if let Some(map) = map.as_ref().filter(|m| m.resident(at, n, &mut residency))
+            {
+                send_mapped(tcp, map, at, n, stall).await?
             } else {
-                // Not (all) in memory: read it on the blocking pool, then send the copy.
+                // Not mapped, or not (all) in memory: read it on the blocking pool, then send
+                // the copy.
                 file.seek(SeekFrom::Start(window_start + at as u64))
                     .map_err(SendError::File)?;
                 let (f, buf, got) = read_blocking(file, std::mem::take(&mut cold), n).await?;
