@@ -136,10 +136,7 @@ async fn curl_ccc_both_shutdown_modes() {
 
 #[tokio::test]
 async fn curl_active_mode_on_a_plain_listener() {
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     srv.write("alice", "a.txt", b"active plain");
     let out = run({
         let mut c = curl(&srv);

@@ -110,10 +110,7 @@ async fn require_tls_refuses_plaintext_login_and_clear_data() {
 
 #[tokio::test]
 async fn plaintext_listener_when_tls_not_required() {
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     srv.write("alice", "p.txt", b"plain ftp");
     let mut c = FtpClient::connect_plain(srv.explicit(), srv.cert_path()).await;
     c.login("alice", "alice-pass").await;

@@ -187,18 +187,14 @@ async fn a_file_truncated_during_a_download_ends_only_that_transfer() {
     // Plain binary downloads send mapped page-cache pages; a file cut short under them must
     // end the transfer with an error (never SIGBUS the server); protected downloads read the
     // file and simply stop at its new end.
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     let size = 32 << 20;
     let data = pattern(size, 5);
     for protected in [false, true] {
         let path = srv.write("alice", "big.bin", &data);
         let mut c = srv.alice().await;
         if !protected {
-            c.cmd_ok("PROT C", 200).await;
-            c.data_tls = false;
+            c.unprotect().await;
         }
         let addr = c.pasv().await;
         // A small receive window keeps most of the file on the server's side of the socket.

@@ -80,10 +80,7 @@ async fn data_tls_handshake_before_the_transfer_command_is_answered_at_once() {
 
 #[tokio::test]
 async fn early_data_handshake_still_checks_session_reuse_and_protection() {
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     srv.write("alice", "f", b"secret");
     let mut c = srv.alice().await;
     // A fresh client session (not resuming the control one) is refused at the transfer.
@@ -245,10 +242,7 @@ async fn ccc_returns_control_to_plaintext_and_data_stays_protected() {
 
 #[tokio::test]
 async fn ccc_needs_login_and_tls() {
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     let mut c = FtpClient::connect_plain(srv.explicit(), srv.cert_path()).await;
     c.cmd_ok("CCC", 533).await;
     let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
@@ -358,15 +352,11 @@ async fn passive_advertised_address_and_overrides() {
 async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows() {
     // PROT C binary downloads send mapped pages 8 MiB at a time; offsets that are not
     // page-aligned and files that end mid-page must come out byte for byte.
-    let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional().await;
     let data = pattern((20 << 20) + 77, 11);
     srv.write("alice", "f.bin", &data);
     let mut c = srv.alice().await;
-    c.cmd_ok("PROT C", 200).await;
-    c.data_tls = false;
+    c.unprotect().await;
     assert_eq!(sha256(&c.retr("f.bin").await), sha256(&data));
     for rest in [
         1usize,

@@ -224,6 +224,12 @@ impl FtpClient {
         self.cmd_ok(&format!("PASS {pass}"), 230).await;
     }
 
+    /// PROT C: data connections in clear from now on.
+    pub async fn unprotect(&mut self) {
+        self.cmd_ok("PROT C", 200).await;
+        self.data_tls = false;
+    }
+
     pub async fn protect(&mut self) {
         self.cmd_ok("PBSZ 0", 200).await;
         self.cmd_ok("PROT P", 200).await;

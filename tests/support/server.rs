@@ -152,6 +152,14 @@ impl TestServer {
         Self::builder().start().await
     }
 
+    /// A server whose explicit listener does not require TLS: plaintext sessions and PROT C.
+    pub async fn start_tls_optional() -> TestServer {
+        Self::builder()
+            .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+            .start()
+            .await
+    }
+
     /// Stops the server and waits until it has released everything (listeners, state store,
     /// admin socket); the directory and config stay for [`StoppedServer::start`].
     pub async fn stop(self) -> StoppedServer {
