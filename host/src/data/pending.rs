@@ -4,7 +4,7 @@
 //! then wait for the ServerHello before they read the control replies that follow, until a
 //! poll timeout of about 200 ms. Accepting and answering such a handshake at once removes that
 //! stall from every protected transfer. Clients that stay silent until the 150 reply (ftplib,
-//! lftp, rustls clients) are handled exactly as before: the handshake starts at the transfer
+//! the tests' rustls client) are handled as before: the handshake starts at the transfer
 //! command, with the configuration of its direction.
 
 use std::net::IpAddr;
