@@ -212,24 +212,45 @@ async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
 
 #[tokio::test]
 async fn active_mode_source_port_is_control_port_minus_one() {
-    let srv = TestServer::builder()
-        .config(|c| c.active.source_port_minus_one = true)
-        .start()
-        .await;
-    srv.write("alice", "f", b"from port minus one");
-    let mut c = srv.alice().await;
-    let l = c.eprt_listener().await;
-    c.cmd_ok("RETR f", 150).await;
-    let (tcp, from) = l.accept().await.unwrap();
-    assert_eq!(from.port(), srv.explicit().port() - 1);
-    let mut tls = tokio_rustls::TlsConnector::from(c.tls.clone())
-        .connect(server_name(), tcp)
+    // The port below the server's (kernel-chosen) control port can be in use by another test's
+    // socket; the server then answers 425 "cannot bind", and the test tries a new server.
+    for _attempt in 0..5 {
+        let srv = TestServer::builder()
+            .config(|c| c.active.source_port_minus_one = true)
+            .start()
+            .await;
+        srv.write("alice", "f", b"from port minus one");
+        let mut c = srv.alice().await;
+        let l = c.eprt_listener().await;
+        c.cmd_ok("RETR f", 150).await;
+        let tcp = tokio::select! {
+            accepted = l.accept() => {
+                let (tcp, from) = accepted.unwrap();
+                assert_eq!(from.port(), srv.explicit().port() - 1);
+                tcp
+            }
+            refused = c.read_reply() => {
+                assert!(refused.code == 425 && refused.text.contains("cannot bind"), "{refused:?}");
+                continue;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+                panic!("timed out: the server neither connected nor answered")
+            }
+        };
+        let mut tls = tokio_rustls::TlsConnector::from(c.tls.clone())
+            .connect(server_name(), tcp)
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        ftpsd_e2e::bounded(
+            "data",
+            tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut got),
+        )
         .await
         .unwrap();
-    let mut got = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut got)
-        .await
-        .unwrap();
-    assert_eq!(got, b"from port minus one");
-    assert_eq!(c.read_reply().await.code, 226);
+        assert_eq!(got, b"from port minus one");
+        assert_eq!(c.read_reply().await.code, 226);
+        return;
+    }
+    panic!("the port below the control port was busy in 5 servers in a row");
 }

@@ -266,9 +266,10 @@ async fn active_mode_with_port_and_eprt_over_tls() {
             )
             .await;
         }
-        let prelim = c.cmd_ok("RETR act.txt", 150).await;
-        let _ = prelim;
-        let (tcp, _) = l.accept().await.unwrap();
+        c.cmd_ok("RETR act.txt", 150).await;
+        let (tcp, _) = bounded("the server's active connection", l.accept())
+            .await
+            .unwrap();
         let mut tls = tokio_rustls::TlsConnector::from(c.tls.clone())
             .connect(ftpsd_e2e::client::server_name(), tcp)
             .await
