@@ -199,30 +199,36 @@ async fn appe_and_stou() {
 
 #[tokio::test]
 async fn abor_during_download_then_session_goes_on() {
-    let srv = TestServer::start().await;
+    // Protected downloads (read path) and plain ones (mapped pages) alike.
+    let srv = TestServer::start_tls_optional().await;
     srv.write("alice", "huge.bin", &pattern(64 * 1024 * 1024, 3));
-    let mut c = srv.alice().await;
-    let (_, mut conn) = c.open_transfer("RETR huge.bin").await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = conn.read(&mut buf).await.unwrap();
-    assert!(n > 0);
-    // STAT during the transfer reports progress.
-    let stat = c.cmd_ok("STAT", 213).await;
-    assert!(stat.text.contains("RETR /huge.bin"), "{stat:?}");
-    // ABOR with the Telnet interrupt sequence, as clients send it.
-    c.send_raw(b"\xff\xf4\xff\xf2ABOR\r\n").await;
-    let first = c.read_reply().await;
-    let second = c.read_reply().await;
-    assert_eq!(
-        (first.code, second.code),
-        (426, 226),
-        "{first:?} {second:?}"
-    );
-    drop(conn);
-    c.cmd_ok("NOOP", 200).await;
-    c.cmd_ok("ABOR", 225).await;
     srv.write("alice", "small", b"still works");
-    assert_eq!(c.retr("small").await, b"still works");
+    for protected in [true, false] {
+        let mut c = srv.alice().await;
+        if !protected {
+            c.unprotect().await;
+        }
+        let (_, mut conn) = c.open_transfer("RETR huge.bin").await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        // STAT during the transfer reports progress.
+        let stat = c.cmd_ok("STAT", 213).await;
+        assert!(stat.text.contains("RETR /huge.bin"), "{stat:?}");
+        // ABOR with the Telnet interrupt sequence, as clients send it.
+        c.send_raw(b"\xff\xf4\xff\xf2ABOR\r\n").await;
+        let first = c.read_reply().await;
+        let second = c.read_reply().await;
+        assert_eq!(
+            (first.code, second.code),
+            (426, 226),
+            "{first:?} {second:?}"
+        );
+        drop(conn);
+        c.cmd_ok("NOOP", 200).await;
+        c.cmd_ok("ABOR", 225).await;
+        assert_eq!(c.retr("small").await, b"still works");
+    }
 }
 
 #[tokio::test]
