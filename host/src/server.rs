@@ -304,11 +304,46 @@ async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpL
     }
 }
 
+/// One control connection: admission (access rules, limits, connect hook, implicit TLS), then
+/// the session. Admission runs boxed, so its larger futures (TLS accept, plugin gate) are gone
+/// once the session runs: the connection's task stays as small as an idle session needs.
 async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
+    let Some(admitted) = Box::pin(admit(ctx.clone(), kind, tcp, peer)).await else {
+        return;
+    };
+    tracing::debug!(%peer, ?kind, "session start");
+    Session::new(
+        ctx,
+        kind,
+        admitted.stream,
+        peer,
+        admitted.local,
+        admitted.token,
+    )
+    .run()
+    .await;
+    tracing::debug!(%peer, "session end");
+    drop(admitted.guard);
+}
+
+/// What a connection that may become a session carries into it.
+struct Admitted {
+    stream: ControlStream,
+    local: SocketAddr,
+    token: [u8; 16],
+    guard: crate::access::limits::ConnectionGuard,
+}
+
+async fn admit(
+    ctx: Arc<ServerContext>,
+    kind: ListenerKind,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<Admitted> {
     let _ = tcp.set_nodelay(true);
     let local = match tcp.local_addr() {
         Ok(a) => a,
-        Err(_) => return,
+        Err(_) => return None,
     };
     if !ctx.ip_rules.admits(peer.ip()) {
         tracing::info!(%peer, "connection refused by the IP access rules");
@@ -319,14 +354,14 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
             "421 Access denied for your address.\r\n".into(),
         )
         .await;
-        return;
+        return None;
     }
     let guard = match ctx.limits.try_acquire(peer.ip()) {
         Ok(g) => g,
         Err(e) => {
             tracing::info!(%peer, reason = %e, "connection refused by limits");
             refuse(ctx, kind, tcp, format!("421 {e}\r\n")).await;
-            return;
+            return None;
         }
     };
     if ctx.plugins.has(ftpsd_plugin_sdk::Hook::Connect) {
@@ -347,7 +382,7 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
             tracing::info!(%peer, plugin = %by, "connection refused by a plugin");
             let text = format!("421 {}\r\n", crate::session::hooks::one_line(&message));
             refuse(ctx, kind, tcp, text).await;
-            return;
+            return None;
         }
     }
     let token: [u8; 16] = rand::random();
@@ -360,21 +395,21 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
-                    return;
+                    return None;
                 }
                 Err(_) => {
                     tracing::info!(%peer, "implicit TLS handshake timed out");
-                    return;
+                    return None;
                 }
             }
         }
     };
-    tracing::debug!(%peer, ?kind, "session start");
-    Session::new(ctx, kind, stream, peer, local, token)
-        .run()
-        .await;
-    tracing::debug!(%peer, "session end");
-    drop(guard);
+    Some(Admitted {
+        stream,
+        local,
+        token,
+        guard,
+    })
 }
 
 /// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client

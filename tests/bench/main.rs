@@ -92,14 +92,11 @@ async fn run(scale: Scale) {
         srv.stop();
         return;
     }
-    println!();
-    println!(
-        "== memory: {} idle logged-in TLS sessions ==",
-        scale.idle_sessions
-    );
-    let per = sessions::idle_rss(&srv, scale.idle_sessions).await;
-    let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
-    println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
+    memory_figures(&srv, &scale).await;
+    if std::env::args().any(|a| a == "--memory-only") {
+        srv.stop();
+        return;
+    }
     transfer_figures(&srv, dir.path(), scale.file_mib, &ceilings).await;
     session_figures(&srv, &scale).await;
     srv.stop();
@@ -109,6 +106,18 @@ async fn run(scale: Scale) {
     plugins::run().await;
     plugins::swaps_under_load().await;
     plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
+}
+
+/// RSS per idle logged-in TLS session.
+async fn memory_figures(srv: &server::BenchServer, scale: &Scale) {
+    println!();
+    println!(
+        "== memory: {} idle logged-in TLS sessions ==",
+        scale.idle_sessions
+    );
+    let per = sessions::idle_rss(srv, scale.idle_sessions).await;
+    let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
+    println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
 }
 
 /// Session churn (rate and server CPU per session) and login latency.

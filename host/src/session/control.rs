@@ -52,7 +52,6 @@ impl ControlConn {
 
     /// The next line, `None` at end of stream.
     pub async fn read_line(&mut self) -> io::Result<Option<Line>> {
-        let mut chunk = [0u8; 1024];
         loop {
             if self.skip_tls_alert && !self.skip_alert_record() {
                 // need more bytes to decide
@@ -66,11 +65,12 @@ impl ControlConn {
                 self.buf.clear();
                 self.discarding = true;
             }
-            let n = self.stream.read(&mut chunk).await?;
-            if n == 0 {
+            // Straight into the line buffer's spare room: no chunk array lives in the session's
+            // future while it waits for the client (which is most of its life).
+            self.buf.reserve(1024);
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 

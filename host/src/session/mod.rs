@@ -129,8 +129,11 @@ impl Session {
     async fn serve(&mut self) -> io::Result<()> {
         let mut held: Option<Line> = None;
         while !self.quit {
+            // Command handling and transfers run boxed: the session's own future then holds
+            // only what waiting for the next line needs, and an idle session (most of them)
+            // stays small in memory.
             if self.transfer.is_some() {
-                self.serve_during_transfer(&mut held).await?;
+                Box::pin(self.serve_during_transfer(&mut held)).await?;
                 continue;
             }
             let line = match held.take() {
@@ -140,7 +143,7 @@ impl Session {
                     None => return Ok(()),
                 },
             };
-            self.handle_line(line).await?;
+            Box::pin(self.handle_line(line)).await?;
         }
         Ok(())
     }
