@@ -201,6 +201,20 @@ async fn transfer_figures(
         100.0 * t.ftps_retr / c.curl_rx_tls,
         100.0 * t.plain_retr / c.curl_rx
     );
+    for (what, l) in [
+        ("FTPS RETR", &t.ftps_retr_load),
+        ("plain RETR", &t.plain_retr_load),
+    ] {
+        let limit = if l.curl_busy >= l.server_busy {
+            "the client"
+        } else {
+            "the server"
+        };
+        println!(
+            "  busy during one more {what}: curl {:.0} % of a core, ftpsd {:.0} % → {limit} sets the speed",
+            l.curl_busy, l.server_busy
+        );
+    }
 }
 
 /// What the machine and the client can do without ftpsd, measured in the same run.

@@ -16,6 +16,16 @@ pub struct Figures {
     pub ftps_stor: f64,
     pub plain_retr: f64,
     pub plain_stor: f64,
+    /// How busy curl and the server were during one more FTPS RETR: which side is the limit.
+    pub ftps_retr_load: Load,
+    pub plain_retr_load: Load,
+}
+
+/// CPU time of curl and of the server during one transfer, each as a share of one core over
+/// curl's run. The side near 100 % is the one that sets the speed.
+pub struct Load {
+    pub curl_busy: f64,
+    pub server_busy: f64,
 }
 
 pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
@@ -36,6 +46,8 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
     let ftps_retr_server_side =
         crate::ceilings::best_of(3, || rustls_client_retr_mbps(srv, "big.bin", false)).await;
     let plain_retr = curl(srv, &["-o", "/dev/null", &url("big.bin")]).await;
+    let ftps_retr_load = load(srv, &["--ssl-reqd", "-o", "/dev/null", &url("big.bin")]).await;
+    let plain_retr_load = load(srv, &["-o", "/dev/null", &url("big.bin")]).await;
     let ftps_stor = curl(
         srv,
         &[
@@ -61,7 +73,32 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
         ftps_stor,
         plain_retr,
         plain_stor,
+        ftps_retr_load,
+        plain_retr_load,
     }
+}
+
+/// Runs curl once more and measures who was busy. curl's CPU time comes from
+/// `RUSAGE_CHILDREN`, which grows by exactly the children reaped meanwhile: only this curl, as
+/// the bench runs one client at a time here and the server is reaped at the end.
+async fn load(srv: &BenchServer, args: &[&str]) -> Load {
+    let children_before = children_cpu_ms();
+    let server_before = srv.cpu_ms();
+    let started = std::time::Instant::now();
+    curl_once(srv, args).await;
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Load {
+        curl_busy: 100.0 * (children_cpu_ms() - children_before) / wall_ms,
+        server_busy: 100.0 * (srv.cpu_ms() - server_before) / wall_ms,
+    }
+}
+
+fn children_cpu_ms() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
 }
 
 /// Best of three runs, like the ceilings.

@@ -385,3 +385,49 @@ async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows() 
     srv.write("alice", "empty", b"");
     assert!(c.retr("empty").await.is_empty());
 }
+
+#[tokio::test]
+async fn downloads_of_a_file_not_in_memory_are_exact() {
+    // A file evicted from the page cache is read on the blocking pool (TLS and plain alike),
+    // chunk by chunk until its pages are cached again; the bytes must not change on the way.
+    let srv = TestServer::start_tls_optional().await;
+    let data = pattern((18 << 20) + 4321, 23);
+    let path = srv.write("alice", "cold.bin", &data);
+    let evict = || {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(&path).unwrap();
+        f.sync_all().unwrap();
+        // SAFETY: advice on an open descriptor; clean pages are simply dropped.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        // SAFETY: fstatfs fills the zeroed struct it is given.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        unsafe { libc::fstatfs(f.as_raw_fd(), &mut fs) };
+        let tmpfs = fs.f_type == libc::TMPFS_MAGIC;
+        // Where the kernel can tell (cachestat) and the filesystem can evict (not tmpfs, whose
+        // pages are the file), the file really is cold now.
+        let cached = ftpsd::data::page_cache::fully_cached(&f, 0, data.len() as u64, 4096);
+        assert!(
+            tmpfs || cached != Some(true),
+            "the test file is still cached"
+        );
+    };
+    let mut c = srv.alice().await;
+    for protect in [true, false] {
+        if !protect {
+            c.unprotect().await;
+        }
+        evict();
+        assert_eq!(
+            sha256(&c.retr("cold.bin").await),
+            sha256(&data),
+            "protected: {protect}"
+        );
+        evict();
+        c.cmd_ok("REST 5000000", 350).await;
+        assert_eq!(
+            sha256(&c.retr("cold.bin").await),
+            sha256(&data[5_000_000..]),
+            "REST, protected: {protect}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! Safety of the mapping: this process never reads the mapped memory itself; only the kernel
 //! does, inside `send`. A file truncated meanwhile therefore cannot raise SIGBUS here: the
 //! kernel's copy fails and `send` returns EFAULT, which ends the transfer with an error.
-//! Pages not resident in memory (checked with `mincore` before each chunk), and files that
+//! Pages not resident in memory (checked before each chunk, see `page_cache`), and files that
 //! cannot be mapped, are read on the blocking pool instead, so a cold file never stalls the
 //! async runtime on the disk.
 
@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+
+use super::page_cache;
 
 /// Bytes checked for residency and sent per step (measured on loopback: 1 MiB sends ran at
 /// ~4.1 GB/s with 25 % less CPU than 256 KiB; 4 MiB gained nothing).
@@ -59,7 +61,7 @@ impl Mapping {
         unsafe { self.ptr.cast::<u8>().add(at).cast() }
     }
 
-    /// Whether every page of `at..at+len` is in memory now.
+    /// Whether every page of `at..at+len` is in memory now, by `mincore` (one lookup per page).
     fn resident(&self, at: usize, len: usize, vec: &mut Vec<u8>) -> bool {
         let page = page_size();
         let start = at / page * page;
@@ -116,7 +118,10 @@ pub async fn send_file(
         let mut at = (pos - window_start) as usize;
         while at < window_len {
             let n = CHUNK.min(window_len - at);
-            let sent = if let Some(map) = map.as_ref().filter(|m| m.resident(at, n, &mut residency))
+            let cached = page_cache::fully_cached(&file, window_start + at as u64, n as u64, page);
+            let sent = if let Some(map) = map
+                .as_ref()
+                .filter(|m| cached.unwrap_or_else(|| m.resident(at, n, &mut residency)))
             {
                 send_mapped(tcp, map, at, n, stall).await?
             } else {
