@@ -46,8 +46,14 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
     let ftps_retr_server_side =
         crate::ceilings::best_of(3, || rustls_client_retr_mbps(srv, "big.bin", false)).await;
     let plain_retr = curl(srv, &["-o", "/dev/null", &url("big.bin")]).await;
-    let ftps_retr_load = load(srv, &["--ssl-reqd", "-o", "/dev/null", &url("big.bin")]).await;
-    let plain_retr_load = load(srv, &["-o", "/dev/null", &url("big.bin")]).await;
+    let bytes = (mib as f64) * 1048576.0;
+    let ftps_retr_load = load(
+        srv,
+        bytes,
+        &["--ssl-reqd", "-o", "/dev/null", &url("big.bin")],
+    )
+    .await;
+    let plain_retr_load = load(srv, bytes, &["-o", "/dev/null", &url("big.bin")]).await;
     let ftps_stor = curl(
         srv,
         &[
@@ -80,16 +86,17 @@ pub async fn run(srv: &BenchServer, dir: &Path, mib: usize) -> Figures {
 
 /// Runs curl once more and measures who was busy. curl's CPU time comes from
 /// `RUSAGE_CHILDREN`, which grows by exactly the children reaped meanwhile: only this curl, as
-/// the bench runs one client at a time here and the server is reaped at the end.
-async fn load(srv: &BenchServer, args: &[&str]) -> Load {
+/// the bench runs one client at a time here and the server is reaped at the end. Both are
+/// divided by the data phase, not curl's whole run, so that a stall before the transfer (curl's
+/// occasional 200 ms resolver poll, when neither side works) does not hide who was busy.
+async fn load(srv: &BenchServer, bytes: f64, args: &[&str]) -> Load {
     let children_before = children_cpu_ms();
     let server_before = srv.cpu_ms();
-    let started = std::time::Instant::now();
-    curl_once(srv, args).await;
-    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mbps = curl_once(srv, args).await;
+    let data_ms = bytes / mbps / 1000.0;
     Load {
-        curl_busy: 100.0 * (children_cpu_ms() - children_before) / wall_ms,
-        server_busy: 100.0 * (srv.cpu_ms() - server_before) / wall_ms,
+        curl_busy: 100.0 * (children_cpu_ms() - children_before) / data_ms,
+        server_busy: 100.0 * (srv.cpu_ms() - server_before) / data_ms,
     }
 }
 
