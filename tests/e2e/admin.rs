@@ -342,6 +342,10 @@ async fn passwords_never_reach_the_log() {
         "the log works at trace level:\n{log}"
     );
     assert!(
+        !log.contains('\x1b'),
+        "stderr is a file here: no terminal colour codes in it:\n{log}"
+    );
+    assert!(
         !log.contains(wrong) && !log.contains(&pass),
         "a password reached the log:\n{log}"
     );

@@ -1,6 +1,8 @@
 //! The log: tracing with the configured level (or `FTPSD_LOG`), to stderr and/or daily files,
 //! text or JSON lines. Transfer lines (target `xferlog`) also go to their own daily file.
 
+use std::io::IsTerminal;
+
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::prelude::*;
@@ -16,7 +18,9 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     let mut guards = Vec::new();
     let mut layers: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
     if config.log.stderr {
-        let l = fmt::layer().with_writer(std::io::stderr);
+        // Colours only for a person at a terminal: journald, files and pipes get plain text.
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let l = fmt::layer().with_writer(std::io::stderr).with_ansi(colour);
         layers.push(if json {
             l.json().with_filter(filter()).boxed()
         } else {
