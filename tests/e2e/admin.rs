@@ -507,3 +507,40 @@ async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
     assert_eq!(before.retr("still-works.bin").await, b"yes");
     assert!(server.stop().await.success());
 }
+
+#[tokio::test]
+async fn clients_naming_an_ip_as_sni_leave_no_warnings_in_the_log() {
+    // Python's ftplib sends "127.0.0.1" as SNI; rustls would warn about it on every handshake.
+    let (dir, server, user, pass) = binary_with("", "").await;
+    let cert = dir.path().join("data/tls/cert.pem");
+    let script = format!(
+        "import ftplib, ssl\n\
+         ctx = ssl.create_default_context(cafile={cert:?})\n\
+         ctx.check_hostname = False\n\
+         f = ftplib.FTP_TLS(context=ctx)\n\
+         f.connect('127.0.0.1', {port})\n\
+         f.login({user:?}, {pass:?})\n\
+         print(f.pwd())\n\
+         f.quit()\n",
+        cert = cert.to_str().unwrap(),
+        port = server.ftp.port(),
+    );
+    let out = ftpsd_e2e::tools::run({
+        let mut c = std::process::Command::new("python3");
+        c.args(["-c", &script]);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", ftpsd_e2e::tools::text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/");
+    assert!(server.stop().await.success());
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        log.contains(": login user="),
+        "the log works at trace level:\n{log}"
+    );
+    assert!(!log.contains("SNI"), "client quirk logged:\n{log}");
+    // The log file lives in the watched config directory: writing it must not become an
+    // endless stream of traced inotify events.
+    assert!(!log.contains("inotify event"), "watcher chatter:\n{log}");
+}

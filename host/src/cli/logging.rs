@@ -10,10 +10,9 @@ use tracing_subscriber::{Layer, fmt};
 
 /// Installs the subscriber; keep the guards alive while the server runs (they flush the files).
 pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
-    let filter = || {
-        EnvFilter::try_from_env("FTPSD_LOG")
-            .unwrap_or_else(|_| EnvFilter::new(&config.server.log_level))
-    };
+    let directive = std::env::var("FTPSD_LOG").unwrap_or_else(|_| config.server.log_level.clone());
+    let directive = with_quiet_defaults(&directive);
+    let filter = || EnvFilter::new(&directive);
     let json = config.log.json;
     let mut guards = Vec::new();
     let mut layers: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
@@ -55,4 +54,53 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     }
     tracing_subscriber::registry().with(layers).init();
     Ok(guards)
+}
+
+/// Directives added unless the configured one names the crate itself:
+/// - rustls warns at every handshake whose client names an IP address as SNI (Python ftplib,
+///   curl with IPv6 literals): lines per transfer about a client quirk the operator cannot fix;
+/// - notify traces every inotify event of the watched config directory, which feeds on itself
+///   when the log file lives there (each line written is another event to log).
+const QUIET_DEFAULTS: [(&str, &str); 2] = [
+    ("rustls", "rustls::msgs::handshake=error"),
+    ("notify", "notify=warn"),
+];
+
+fn with_quiet_defaults(directive: &str) -> String {
+    let mut parts: Vec<&str> = directive
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    for (krate, quiet) in QUIET_DEFAULTS {
+        if !directive.contains(krate) {
+            parts.push(quiet);
+        }
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_quiet_defaults;
+
+    #[test]
+    fn client_quirks_and_watcher_chatter_are_quiet_unless_asked_for() {
+        assert_eq!(
+            with_quiet_defaults("info"),
+            "info,rustls::msgs::handshake=error,notify=warn"
+        );
+        assert_eq!(
+            with_quiet_defaults("warn, ftpsd=debug"),
+            "warn,ftpsd=debug,rustls::msgs::handshake=error,notify=warn"
+        );
+        assert_eq!(
+            with_quiet_defaults("trace,rustls=trace"),
+            "trace,rustls=trace,notify=warn"
+        );
+        assert_eq!(
+            with_quiet_defaults(""),
+            "rustls::msgs::handshake=error,notify=warn"
+        );
+    }
 }
