@@ -8,6 +8,7 @@ mod cli;
 mod exec_folder;
 mod files;
 mod interop;
+mod ipv6;
 mod login;
 mod operator;
 mod plugins;

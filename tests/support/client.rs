@@ -266,8 +266,13 @@ impl FtpClient {
 
     /// Sends a transfer command over a fresh PASV connection. Returns the 1xx reply and the
     /// (TLS if PROT P) data stream, or the refusal.
+    /// PASV over IPv4, EPSV over IPv6 (PASV cannot carry an IPv6 address), as curl does.
     pub async fn open_transfer(&mut self, line: &str) -> Result<(Reply, DataConn), Reply> {
-        let addr = self.pasv().await;
+        let addr = if self.addr.is_ipv6() {
+            self.epsv().await
+        } else {
+            self.pasv().await
+        };
         let tcp = TcpStream::connect(addr).await.expect("data connect");
         self.transfer_on(line, tcp).await
     }
@@ -354,10 +359,13 @@ impl FtpClient {
     }
 
     /// Active mode: listens on 127.0.0.1 and sends EPRT for it.
+    /// A listener on the control connection's own address, announced with EPRT.
     pub async fn eprt_listener(&mut self) -> TcpListener {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ip = self.addr.ip();
+        let l = TcpListener::bind((ip, 0)).await.unwrap();
         let port = l.local_addr().unwrap().port();
-        self.cmd_ok(&format!("EPRT |1|127.0.0.1|{port}|"), 200)
+        let family = if ip.is_ipv6() { 2 } else { 1 };
+        self.cmd_ok(&format!("EPRT |{family}|{ip}|{port}|"), 200)
             .await;
         l
     }

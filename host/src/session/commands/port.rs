@@ -34,7 +34,7 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::
                 504,
                 format!(
                     "{verb} refused: the data address must be your own ({}).",
-                    s.peer.ip()
+                    canonical(s.peer.ip())
                 ),
             )
             .await;
@@ -55,7 +55,10 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::
     } else {
         0
     };
-    let source = SocketAddr::new(s.local.ip(), source_port);
+    // On a dual-stack listener ([::]) an IPv4 client's addresses arrive IPv4-mapped; the
+    // connection to it is made from a plain IPv4 socket, so both ends are named as IPv4.
+    let source = SocketAddr::new(canonical(s.local.ip()), source_port);
+    let target = SocketAddr::new(canonical(target.ip()), target.port());
     s.data = Some(DataPlan::Active { target, source });
     s.reply(200, format!("{verb} command successful.")).await
 }
