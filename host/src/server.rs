@@ -296,6 +296,9 @@ async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpL
                 continue;
             }
         };
+        // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; logs, IP rules,
+        // limits, bans and plugins all see it as the IPv4 address it is.
+        let peer = SocketAddr::new(crate::config::network::canonical(peer.ip()), peer.port());
         let ctx = ctx.clone();
         ctx.metrics
             .sessions_total

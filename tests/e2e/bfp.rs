@@ -159,3 +159,30 @@ async fn bans_cli_rejects_bad_input_clearly() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn ipv4_clients_of_a_dual_stack_listener_are_banned_by_their_ipv4_address() {
+    // On listen = "[::]:port" an IPv4 client arrives as ::ffff:127.0.0.1; the ban must name
+    // 127.0.0.1 so that `bans clear 127.0.0.1`, safe lists and CIDRs apply as written.
+    let srv = TestServer::builder()
+        .config(|c| c.explicit.as_mut().unwrap().listen = "[::]:0".parse().unwrap())
+        .plugin("bfp", built_plugin("bfp.wasm"), "")
+        .start()
+        .await;
+    let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], srv.explicit().port()));
+    for _ in 0..3 {
+        let mut c = FtpClient::connect_explicit(v4, srv.cert_path()).await;
+        c.cmd_ok("USER alice", 331).await;
+        c.cmd_ok("PASS wrong", 530).await;
+    }
+    let (_c, first) = FtpClient::connect_raw(v4, srv.cert_path()).await;
+    assert_eq!(first.code, 421, "{first:?}");
+    let listed = bans(&srv, &["list"]).await;
+    assert!(
+        listed.contains("127.0.0.1") && !listed.contains("::ffff"),
+        "{listed}"
+    );
+    bans(&srv, &["clear", "127.0.0.1"]).await;
+    let (_c, first) = FtpClient::connect_raw(v4, srv.cert_path()).await;
+    assert_eq!(first.code, 220, "lifted by its IPv4 address: {first:?}");
+}
