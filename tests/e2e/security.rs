@@ -254,3 +254,27 @@ async fn active_mode_source_port_is_control_port_minus_one() {
     }
     panic!("the port below the control port was busy in 5 servers in a row");
 }
+
+#[tokio::test]
+async fn names_with_line_breaks_cannot_forge_listing_entries() {
+    // A file made outside FTP whose name holds CR LF and a fake `ls -l` line would, listed
+    // as is, show the client an entry that does not exist. Such names are not listed at all.
+    let srv = TestServer::start().await;
+    let home = srv.home("alice");
+    let forged = "x\r\n-rw-r--r-- 1 ftp ftp 666 Jan  1 00:00 forged.exe";
+    std::fs::write(home.join(forged), b"hidden").unwrap();
+    std::fs::write(home.join("lf\nname"), b"hidden").unwrap();
+    std::fs::write(home.join("real.txt"), b"real").unwrap();
+    let mut c = srv.alice().await;
+    for cmd in ["LIST", "NLST", "MLSD"] {
+        let listing = c.list(cmd).await;
+        assert!(listing.contains("real.txt"), "{cmd}: {listing:?}");
+        assert!(
+            !listing.contains("forged") && !listing.contains("name"),
+            "{cmd}: {listing:?}"
+        );
+        assert_eq!(listing.lines().count(), 1, "{cmd}: {listing:?}");
+    }
+    let stat = c.cmd_ok("STAT .", 213).await;
+    assert!(!stat.text.contains("forged"), "{stat:?}");
+}

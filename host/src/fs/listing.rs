@@ -85,6 +85,13 @@ impl Facts {
     }
 }
 
+/// Whether a name found on disk can be listed. A CR or LF (possible in names made outside FTP)
+/// would end the listing line early and let the rest of the name pose as further entries; no
+/// FTP command can name such a file anyway, since commands end at the line break.
+pub fn fits_on_a_line(name: &str) -> bool {
+    !name.contains(['\r', '\n'])
+}
+
 /// One MLSD/MLST line: `fact=value;… name`. `kind_override` gives `cdir`/`pdir`.
 pub fn mlsx_line(
     e: &EntryInfo,
@@ -189,6 +196,17 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_line_breaks_are_not_listable() {
+        assert!(fits_on_a_line("ok.txt"));
+        assert!(fits_on_a_line("tab\tand spaces ✓"));
+        assert!(!fits_on_a_line(
+            "x\r\n-rw-r--r-- 1 ftp ftp 1 Jan  1 00:00 fake"
+        ));
+        assert!(!fits_on_a_line("new\nline"));
+        assert!(!fits_on_a_line("cr\rname"));
+    }
 
     fn entry(name: &str, is_dir: bool, secs: u64) -> EntryInfo {
         EntryInfo {

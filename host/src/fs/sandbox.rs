@@ -124,6 +124,10 @@ impl Sandbox {
             if super::upload::is_temp_name(&name) {
                 continue;
             }
+            if !super::listing::fits_on_a_line(&name) {
+                tracing::debug!(name = ?name, "not listed: the name holds a line break");
+                continue;
+            }
             if let Ok(md) = dir.metadata(&name) {
                 out.push(info(name, &md));
             }
