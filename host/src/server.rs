@@ -25,7 +25,11 @@ pub enum ListenerKind {
 
 /// Everything sessions share.
 pub struct ServerContext {
+    /// The config the server started with: listeners, data dir, admin, log, exec, message.
     pub config: Config,
+    /// The config in force for new sessions; a reload (SIGHUP) swaps it when the file is
+    /// valid. Sessions take a snapshot when they start (`Session::cfg`).
+    pub live: arc_swap::ArcSwap<Config>,
     /// Swapped whole by a certificate reload (SIGHUP); sessions take the current one.
     pub tls: arc_swap::ArcSwap<TlsConfigs>,
     pub auth: Authenticator,
@@ -33,7 +37,8 @@ pub struct ServerContext {
     pub sessions: Arc<SessionRegistry>,
     pub quotas: QuotaRegistry,
     pub message: Option<Arc<VirtualFile>>,
-    pub ip_rules: crate::access::IpRules,
+    /// Global allow/deny rules, swapped by a reload.
+    pub ip_rules: arc_swap::ArcSwap<crate::access::IpRules>,
     /// Why the last users-file reload was rejected (None after a good one).
     pub users_reload_error: std::sync::Mutex<Option<String>>,
     pub plugins: Arc<crate::plugins::PluginHost>,
@@ -49,12 +54,16 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    pub fn listener(&self, kind: ListenerKind) -> &ListenerSection {
-        let l = match kind {
-            ListenerKind::Explicit => self.config.explicit.as_ref(),
-            ListenerKind::Implicit => self.config.implicit.as_ref(),
+    /// A listener's options (require_tls, session reuse) as `cfg` has them, or as the server
+    /// started when a reload removed that listener (it stays bound until a restart).
+    pub fn listener<'a>(&'a self, cfg: &'a Config, kind: ListenerKind) -> &'a ListenerSection {
+        let pick = |c: &'a Config| match kind {
+            ListenerKind::Explicit => c.explicit.as_ref(),
+            ListenerKind::Implicit => c.implicit.as_ref(),
         };
-        l.expect("a session only exists for a configured listener")
+        pick(cfg)
+            .or_else(|| pick(&self.config))
+            .expect("a session only exists for a configured listener")
     }
 }
 
@@ -148,6 +157,7 @@ impl Server {
         let users_path = config.users_file();
         let exec = Arc::new(crate::plugins::exec::Runner::new(&config.exec));
         let ctx = Arc::new(ServerContext {
+            live: arc_swap::ArcSwap::from_pointee(config.clone()),
             config,
             tls: arc_swap::ArcSwap::from_pointee(tls),
             auth,
@@ -155,7 +165,7 @@ impl Server {
             sessions: Arc::new(SessionRegistry::default()),
             quotas: QuotaRegistry::default(),
             message,
-            ip_rules,
+            ip_rules: arc_swap::ArcSwap::from_pointee(ip_rules),
             users_reload_error: std::sync::Mutex::new(None),
             plugins: plugins.clone(),
             plugin_reloads: Default::default(),
@@ -348,7 +358,7 @@ async fn admit(
         Ok(a) => a,
         Err(_) => return None,
     };
-    if !ctx.ip_rules.admits(peer.ip()) {
+    if !ctx.ip_rules.load().admits(peer.ip()) {
         tracing::info!(%peer, "connection refused by the IP access rules");
         refuse(
             ctx,
@@ -394,7 +404,7 @@ async fn admit(
         ListenerKind::Implicit => {
             let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
             let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
-            match tokio::time::timeout(ctx.config.tls_handshake_timeout(), accept).await {
+            match tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await {
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
@@ -418,7 +428,7 @@ async fn admit(
 /// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client
 /// can read why.
 async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, text: String) {
-    let timeout = ctx.config.tls_handshake_timeout();
+    let timeout = ctx.live.load().tls_handshake_timeout();
     let _ = tokio::time::timeout(timeout, async {
         match kind {
             ListenerKind::Explicit => {

@@ -448,7 +448,7 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
 }
 
 #[tokio::test]
-async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
+async fn sighup_reloads_the_certificate_and_the_config_for_new_sessions() {
     let (dir, server, user, pass) = binary_with("", "").await;
     let addr = server.ftp;
     let tls = dir.path().join("data/tls");
@@ -459,7 +459,7 @@ async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
     before.login(&user, &pass).await;
     before.protect().await;
     before.cmd_ok("TYPE I", 200).await;
-    // A new certificate in place of the old one, and a changed banner.
+    // A new certificate in place of the old one...
     let out = run({
         let mut c = Command::new(ftpsd_bin());
         c.args([
@@ -479,32 +479,58 @@ async fn sighup_reloads_the_certificate_and_reports_what_needs_a_restart() {
     for f in ["cert.pem", "key.pem"] {
         std::fs::copy(dir.path().join("new").join(f), tls.join(f)).unwrap();
     }
+    // ...a new banner and per-IP limit (applied live) and a new listen address (needs a
+    // restart: the old one stays bound).
     let cfg = dir.path().join("ftpsd.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap();
+    let original = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(
         &cfg,
-        text.replace("[explicit]", "banner = \"Renewed\"\n[explicit]"),
+        original
+            .replace(
+                "[explicit]",
+                "banner = \"Renewed\"\nmax_connections_per_ip = 2\n[explicit]",
+            )
+            .replace("127.0.0.1:0", "127.0.0.1:1"),
     )
     .unwrap();
-    unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
     let log_path = dir.path().join("stderr.log");
-    bounded("reload logged", async {
-        while !std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("[server] changed; restart to apply it")
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    let sighup_and_wait_for = |what: &'static str| {
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
+        let log_path = log_path.clone();
+        bounded("reload logged", async move {
+            while !std::fs::read_to_string(&log_path)
+                .unwrap_or_default()
+                .contains(what)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    sighup_and_wait_for("reload: certificate:").await;
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("reload: certificate:"), "{log}");
-    // New connections get the new certificate (trusting only it works)...
-    let mut after = FtpClient::connect_explicit(addr, &tls.join("cert.pem")).await;
+    assert!(
+        log.contains("config: [server] banner applied to new sessions")
+            && log.contains("config: [server] connection limits applied to new sessions")
+            && log.contains("config: [explicit] listen changed; restart to apply it"),
+        "{log}"
+    );
+    // New connections get the new certificate (trusting only it works) and banner...
+    let (mut after, banner) = FtpClient::connect_raw(addr, &tls.join("cert.pem")).await;
+    assert_eq!((banner.code, banner.text.as_str()), (220, "Renewed"));
+    after.auth("TLS").await;
     after.login(&user, &pass).await;
+    // ...the new limit: `before` and `after` are the two allowed from 127.0.0.1...
+    let (_third, refused) = FtpClient::connect_raw(addr, &tls.join("cert.pem")).await;
+    assert_eq!(refused.code, 421, "{refused:?}");
     // ...and the session from before still resumes its TLS session on data connections.
     before.stor("still-works.bin", b"yes").await;
     assert_eq!(before.retr("still-works.bin").await, b"yes");
+    drop(after);
+    // A broken config file changes nothing.
+    std::fs::write(&cfg, "[server\nbanner = 1\n").unwrap();
+    sighup_and_wait_for("config file rejected, nothing changed").await;
+    let (_c, banner) = FtpClient::connect_raw(addr, &tls.join("cert.pem")).await;
+    assert_eq!((banner.code, banner.text.as_str()), (220, "Renewed"));
     assert!(server.stop().await.success());
 }
 

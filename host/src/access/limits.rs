@@ -17,12 +17,13 @@ pub enum LimitError {
 struct Counts {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
+    /// The maxima live under the same lock as the counts, so a reload never races a check.
+    max_total: usize,
+    max_per_ip: usize,
 }
 
 #[derive(Clone)]
 pub struct ConnectionLimits {
-    max_total: usize,
-    max_per_ip: usize,
     counts: Arc<Mutex<Counts>>,
 }
 
@@ -34,22 +35,30 @@ pub struct ConnectionGuard {
 impl ConnectionLimits {
     /// 0 means unlimited for either limit.
     pub fn new(max_total: usize, max_per_ip: usize) -> Self {
-        ConnectionLimits {
-            max_total,
-            max_per_ip,
+        let l = ConnectionLimits {
             counts: Arc::default(),
-        }
+        };
+        l.set_maxima(max_total, max_per_ip);
+        l
+    }
+
+    /// New maxima (config reload) for the connections that come next; connections already
+    /// admitted stay, even above a lowered limit.
+    pub fn set_maxima(&self, max_total: usize, max_per_ip: usize) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.max_total = max_total;
+        c.max_per_ip = max_per_ip;
     }
 
     pub fn try_acquire(&self, ip: IpAddr) -> Result<ConnectionGuard, LimitError> {
         let ip = crate::config::network::canonical(ip);
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if self.max_total > 0 && c.total >= self.max_total {
-            return Err(LimitError::Total(self.max_total));
+        if c.max_total > 0 && c.total >= c.max_total {
+            return Err(LimitError::Total(c.max_total));
         }
         let from_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.max_per_ip > 0 && from_ip >= self.max_per_ip {
-            return Err(LimitError::PerIp(self.max_per_ip));
+        if c.max_per_ip > 0 && from_ip >= c.max_per_ip {
+            return Err(LimitError::PerIp(c.max_per_ip));
         }
         c.total += 1;
         *c.per_ip.entry(ip).or_default() += 1;
@@ -80,6 +89,20 @@ impl Drop for ConnectionGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowered_maxima_apply_to_the_next_connection() {
+        let l = ConnectionLimits::new(0, 0);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let a = l.try_acquire(ip).unwrap();
+        let _b = l.try_acquire(ip).unwrap();
+        l.set_maxima(0, 2);
+        assert_eq!(l.try_acquire(ip).err(), Some(LimitError::PerIp(2)));
+        drop(a);
+        assert!(l.try_acquire(ip).is_ok());
+        l.set_maxima(1, 0);
+        assert_eq!(l.try_acquire(ip).err(), Some(LimitError::Total(1)));
+    }
 
     #[test]
     fn limits_and_release() {

@@ -25,8 +25,8 @@ pub enum Request {
     /// Reload every plugin from its file (also ends a quarantine).
     ReloadPlugins,
     ReloadUsers,
-    /// What SIGHUP does: users, plugins, certificates, and a report of config changes that
-    /// need a restart.
+    /// What SIGHUP does: users, plugins, the config (for new sessions), certificates, and a
+    /// report of config changes applied and of those that need a restart.
     Reload,
     Stats,
 }
@@ -219,8 +219,9 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                     _ => {}
                 }
             }
+            // The config first: it may name other certificate files or a new minimum version.
+            lines.extend(apply_config(ctx));
             lines.push(reload_certificates(ctx));
-            lines.extend(config_changes(ctx));
             Response::Reloaded(lines)
         }
         Request::Stats => {
@@ -277,12 +278,9 @@ pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
 
 /// Loads the certificate files again and puts them in force for new handshakes.
 fn reload_certificates(ctx: &ServerContext) -> String {
-    let (cert, key, _) = ctx.config.tls_paths();
-    match ctx
-        .tls
-        .load()
-        .reloaded(&cert, &key, ctx.config.tls.min_version)
-    {
+    let live = ctx.live.load();
+    let (cert, key, _) = live.tls_paths();
+    match ctx.tls.load().reloaded(&cert, &key, live.tls.min_version) {
         Ok(new) => {
             ctx.tls.store(std::sync::Arc::new(new));
             tracing::info!(cert = %cert.display(), "certificate reloaded");
@@ -295,21 +293,35 @@ fn reload_certificates(ctx: &ServerContext) -> String {
     }
 }
 
-/// Sections of the config file that changed since start and need a restart.
-fn config_changes(ctx: &ServerContext) -> Vec<String> {
+/// Reads the config file again. When it is valid, what can change while running is put in
+/// force for new sessions (banner, timeouts, limits, listener options, passive/active, listing,
+/// access rules, TLS); what cannot (listen addresses, data dir, log, admin, ...) is reported
+/// as needing a restart. A broken file changes nothing.
+fn apply_config(ctx: &ServerContext) -> Vec<String> {
     let Some(path) = &ctx.config.source else {
         return Vec::new();
     };
-    match crate::Config::load(path) {
-        Ok(newer) => ctx
-            .config
-            .changes_needing_restart(&newer)
-            .into_iter()
-            .map(|s| {
-                tracing::warn!(section = s, "config changed; restart to apply");
-                format!("config: {s} changed; restart to apply it")
-            })
-            .collect(),
-        Err(e) => vec![format!("error: config file: {e}")],
+    let newer = match crate::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "config file rejected; the config in force stays");
+            return vec![format!("error: config file rejected, nothing changed: {e}")];
+        }
+    };
+    let mut lines = Vec::new();
+    let applied = ctx.live.load().live_changes(&newer);
+    for s in ctx.config.changes_needing_restart(&newer) {
+        tracing::warn!(section = s, "config changed; restart to apply");
+        lines.push(format!("config: {s} changed; restart to apply it"));
     }
+    ctx.limits
+        .set_maxima(newer.server.max_users, newer.server.max_connections_per_ip);
+    ctx.ip_rules
+        .store(std::sync::Arc::new(newer.access.rules()));
+    ctx.live.store(std::sync::Arc::new(newer));
+    for s in applied {
+        tracing::info!(section = s, "config change applied to new sessions");
+        lines.push(format!("config: {s} applied to new sessions"));
+    }
+    lines
 }

@@ -38,8 +38,8 @@ pub enum Command {
     UnbanAll,
     /// Loaded plugins: hash, hooks, calls, faults, quarantine.
     Plugins,
-    /// What SIGHUP does: reload users, plugins (ends a quarantine) and certificates, and say
-    /// which config changes need a restart.
+    /// What SIGHUP does: reload users, plugins (ends a quarantine), the config (for new
+    /// sessions) and certificates, and say which config changes need a restart.
     Reload,
     /// Counters: connections, logins, transfers, bytes, bans.
     Stats,

@@ -35,8 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-/// SIGHUP: users file, plugins and certificates are reloaded; config sections that cannot
-/// change live are reported (the config's `[[plugins]]` list is applied whenever it changes).
+/// SIGHUP: users file, plugins, config and certificates are reloaded; config changes apply to
+/// new sessions, and those that cannot apply while running are reported (the config's
+/// `[[plugins]]` list is applied whenever it changes).
 async fn reload(server: &ftpsd::Server) {
     use ftpsd::admin::ops::{Request, Response, handle_live};
     tracing::info!("SIGHUP: reloading");

@@ -368,26 +368,84 @@ impl Config {
         }
     }
 
-    /// Sections that differ between this config and `newer`, other than `[[plugins]]` (which
-    /// is applied live): what a reload cannot put in force without a restart.
+    /// What differs between this config and `newer` that a reload cannot put in force: the
+    /// sockets, files and subsystems set up once at start. `[[plugins]]` is applied by the
+    /// plugin watcher; everything else by `live_changes`.
     pub fn changes_needing_restart(&self, newer: &Config) -> Vec<&'static str> {
         let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
+        let listen = |l: &Option<ListenerSection>| l.as_ref().map(|l| l.listen);
+        let (a, b) = (&self.server, &newer.server);
         [
-            ("[server]", d(&self.server) != d(&newer.server)),
+            ("[server] data_dir", a.data_dir != b.data_dir),
+            ("[server] users_file", a.users_file != b.users_file),
+            ("[server] log_level", a.log_level != b.log_level),
             (
-                "[tls] min_version",
-                d(&self.tls.min_version) != d(&newer.tls.min_version),
+                "[server] login_failure_delay_ms",
+                a.login_failure_delay_ms != b.login_failure_delay_ms,
             ),
-            ("[explicit]", d(&self.explicit) != d(&newer.explicit)),
-            ("[implicit]", d(&self.implicit) != d(&newer.implicit)),
-            ("[passive]", d(&self.passive) != d(&newer.passive)),
-            ("[active]", d(&self.active) != d(&newer.active)),
-            ("[listing]", d(&self.listing) != d(&newer.listing)),
-            ("[access]", d(&self.access) != d(&newer.access)),
+            (
+                "[server] shutdown_grace_secs",
+                a.shutdown_grace_secs != b.shutdown_grace_secs,
+            ),
+            (
+                "[explicit] listen",
+                listen(&self.explicit) != listen(&newer.explicit),
+            ),
+            (
+                "[implicit] listen",
+                listen(&self.implicit) != listen(&newer.implicit),
+            ),
             ("[message]", d(&self.message) != d(&newer.message)),
             ("[exec]", d(&self.exec) != d(&newer.exec)),
             ("[admin]", d(&self.admin) != d(&newer.admin)),
             ("[log]", d(&self.log) != d(&newer.log)),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+
+    /// Sections that differ between this config and `newer` and that a reload puts in force
+    /// for new sessions (and new data connections of sessions started after it).
+    pub fn live_changes(&self, newer: &Config) -> Vec<&'static str> {
+        let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
+        let options = |l: &Option<ListenerSection>| {
+            l.as_ref().map(|l| (l.require_tls, l.require_session_reuse))
+        };
+        let (a, b) = (&self.server, &newer.server);
+        [
+            ("[server] banner", a.banner != b.banner),
+            (
+                "[server] timeouts",
+                (
+                    a.idle_timeout_secs,
+                    a.login_timeout_secs,
+                    a.tls_handshake_timeout_secs,
+                    a.data_timeout_secs,
+                ) != (
+                    b.idle_timeout_secs,
+                    b.login_timeout_secs,
+                    b.tls_handshake_timeout_secs,
+                    b.data_timeout_secs,
+                ),
+            ),
+            (
+                "[server] connection limits",
+                (a.max_users, a.max_connections_per_ip) != (b.max_users, b.max_connections_per_ip),
+            ),
+            ("[tls]", d(&self.tls) != d(&newer.tls)),
+            (
+                "[explicit] options",
+                options(&self.explicit) != options(&newer.explicit),
+            ),
+            (
+                "[implicit] options",
+                options(&self.implicit) != options(&newer.implicit),
+            ),
+            ("[passive]", d(&self.passive) != d(&newer.passive)),
+            ("[active]", d(&self.active) != d(&newer.active)),
+            ("[listing]", d(&self.listing) != d(&newer.listing)),
+            ("[access]", d(&self.access) != d(&newer.access)),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))
@@ -470,6 +528,38 @@ mod tests {
             PathBuf::from("/etc/ftpsd/ftpsd-data/users.toml")
         );
         assert_eq!(c.idle_timeout(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn reload_sorts_changes_into_live_and_restart() {
+        let old = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n").unwrap();
+        let same = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n").unwrap();
+        assert!(old.live_changes(&same).is_empty());
+        assert!(old.changes_needing_restart(&same).is_empty());
+        let newer = parse(
+            "[server]\nbanner = \"hi\"\nidle_timeout_secs = 5\nlog_level = \"debug\"\n\
+             [explicit]\nlisten = \"127.0.0.1:2121\"\nrequire_tls = false\n\
+             [passive]\nport_min = 41000\nport_max = 41010\n",
+        )
+        .unwrap();
+        assert_eq!(
+            old.live_changes(&newer),
+            [
+                "[server] banner",
+                "[server] timeouts",
+                "[explicit] options",
+                "[passive]"
+            ]
+        );
+        assert_eq!(
+            old.changes_needing_restart(&newer),
+            ["[server] log_level", "[explicit] listen"]
+        );
+        let no_explicit = parse("[implicit]\nlisten = \"127.0.0.1:990\"\n").unwrap();
+        assert_eq!(
+            old.changes_needing_restart(&no_explicit),
+            ["[explicit] listen", "[implicit] listen"]
+        );
     }
 
     #[test]

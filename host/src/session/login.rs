@@ -56,7 +56,7 @@ pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
         &account.name,
         s.peer.ip(),
         account.max_sessions,
-        s.ctx.config.access.no_double_login,
+        s.cfg.access.no_double_login,
     ) {
         Ok(g) => g,
         Err(e) => return s.reply(530, e.to_string()).await,

@@ -45,6 +45,8 @@ pub struct LoggedIn {
 
 pub struct Session {
     pub ctx: Arc<ServerContext>,
+    /// The config in force when this session started; a reload applies to later sessions.
+    pub cfg: Arc<crate::Config>,
     pub kind: ListenerKind,
     pub require_tls: bool,
     pub require_reuse: bool,
@@ -78,7 +80,8 @@ impl Session {
         local: SocketAddr,
         token: [u8; 16],
     ) -> Session {
-        let listener = ctx.listener(kind);
+        let cfg = ctx.live.load_full();
+        let listener = ctx.listener(&cfg, kind);
         let (require_tls, require_reuse) = (listener.require_tls, listener.require_session_reuse);
         Session {
             kind,
@@ -107,13 +110,14 @@ impl Session {
             transfer: None,
             quit: false,
             started: Instant::now(),
+            cfg,
             ctx,
         }
     }
 
     /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
     pub async fn run(mut self) {
-        let banner = self.ctx.config.server.banner.clone();
+        let banner = self.cfg.server.banner.clone();
         if self.send(Reply::new(220, banner)).await.is_err() {
             return;
         }
@@ -155,18 +159,15 @@ impl Session {
     /// Waits for the next line with the idle timeout (and the login timeout before login);
     /// ends the session when the server tells it to.
     async fn next_line(&mut self) -> io::Result<Option<Line>> {
-        let idle = self.ctx.config.idle_timeout();
+        let idle = self.cfg.idle_timeout();
         let mut deadline = tokio::time::Instant::now() + idle;
         let mut what = format!("Idle timeout ({} s)", idle.as_secs());
         if self.login.is_none() {
             let login_deadline =
-                tokio::time::Instant::from_std(self.started + self.ctx.config.login_timeout());
+                tokio::time::Instant::from_std(self.started + self.cfg.login_timeout());
             if login_deadline < deadline {
                 deadline = login_deadline;
-                what = format!(
-                    "Login timeout ({} s)",
-                    self.ctx.config.login_timeout().as_secs()
-                );
+                what = format!("Login timeout ({} s)", self.cfg.login_timeout().as_secs());
             }
         }
         let mut kill = self.kill_signal();

@@ -108,7 +108,7 @@ impl Session {
                 },
                 token: self.tls_token,
                 require_reuse: self.require_reuse,
-                handshake_timeout: self.ctx.config.tls_handshake_timeout(),
+                handshake_timeout: self.cfg.tls_handshake_timeout(),
             }
         })
     }
@@ -163,7 +163,7 @@ impl Session {
             return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
         };
         let tls = self.data_tls(!job.is_upload());
-        let timeout = self.ctx.config.data_timeout();
+        let timeout = self.cfg.data_timeout();
         let connection = open(plan, tls, timeout);
         self.reply(150, opening).await?;
         let progress = Arc::new(AtomicU64::new(0));

@@ -14,7 +14,7 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
     }
     s.reply(234, "Proceed with TLS negotiation.").await?;
     let config = s.ctx.tls.load().control.clone();
-    let timeout = s.ctx.config.tls_handshake_timeout();
+    let timeout = s.cfg.tls_handshake_timeout();
     if let Err(e) = s.control.upgrade(config, s.tls_token, timeout).await {
         tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
         return Err(e);

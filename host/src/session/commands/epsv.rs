@@ -4,7 +4,7 @@ use crate::protocol::command::EpsvArg;
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: EpsvArg) -> io::Result<()> {
-    if !s.ctx.config.passive.enabled {
+    if !s.cfg.passive.enabled {
         return s
             .reply(
                 502,

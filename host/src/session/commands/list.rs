@@ -10,7 +10,7 @@ use crate::session::Session;
 use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let direct = s.ctx.config.listing.list_files_directly;
+    let direct = s.cfg.listing.list_files_directly;
     let Some((path, entries, _)) = entries(s, arg, direct, "LIST").await? else {
         return Ok(());
     };
@@ -63,9 +63,7 @@ pub async fn entries(
         .await;
     match result {
         Ok(entries) => Ok(Some((path, entries, rights))),
-        Err(_) if s.ctx.config.listing.legacy_always_positive => {
-            Ok(Some((path, Vec::new(), rights)))
-        }
+        Err(_) if s.cfg.listing.legacy_always_positive => Ok(Some((path, Vec::new(), rights))),
         Err(e) => {
             s.data = None;
             s.fs_error(&path, e).await?;

@@ -8,7 +8,7 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
     if s.epsv_all {
         return s.reply(501, "PASV refused after EPSV ALL; use EPSV.").await;
     }
-    if !s.ctx.config.passive.enabled {
+    if !s.cfg.passive.enabled {
         return s
             .reply(
                 502,
@@ -16,23 +16,22 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
             )
             .await;
     }
-    let ip =
-        match advertise::passive_address(&s.ctx.config.passive, s.peer.ip(), s.local.ip()).await {
-            Ok(IpAddr::V4(ip)) => ip,
-            Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(ip) => ip,
-                None => {
-                    return s
-                        .reply(425, "PASV cannot describe an IPv6 address; use EPSV.")
-                        .await;
-                }
-            },
-            Err(e) => {
+    let ip = match advertise::passive_address(&s.cfg.passive, s.peer.ip(), s.local.ip()).await {
+        Ok(IpAddr::V4(ip)) => ip,
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(ip) => ip,
+            None => {
                 return s
-                    .reply(425, format!("Cannot determine the passive address: {e}."))
+                    .reply(425, "PASV cannot describe an IPv6 address; use EPSV.")
                     .await;
             }
-        };
+        },
+        Err(e) => {
+            return s
+                .reply(425, format!("Cannot determine the passive address: {e}."))
+                .await;
+        }
+    };
     let Some(port) = open_listener(s).await? else {
         return Ok(());
     };
@@ -52,7 +51,7 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
 /// Replies 425 and returns None when the port range is exhausted.
 pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
     s.data = None;
-    let cfg = &s.ctx.config.passive;
+    let cfg = &s.cfg.passive;
     match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
         Ok(listener) => {
             let port = listener.local_addr()?.port();

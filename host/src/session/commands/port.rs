@@ -14,7 +14,7 @@ pub async fn handle(s: &mut Session, target: SocketAddr) -> io::Result<()> {
 
 pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::Result<()> {
     s.data = None;
-    if !s.ctx.config.active.enabled {
+    if !s.cfg.active.enabled {
         return s
             .reply(
                 502,
@@ -50,7 +50,7 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::
             )
             .await;
     }
-    let source_port = if s.ctx.config.active.source_port_minus_one {
+    let source_port = if s.cfg.active.source_port_minus_one {
         s.local.port().saturating_sub(1)
     } else {
         0
