@@ -332,6 +332,7 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
         peer,
         admitted.local,
         admitted.token,
+        admitted.scope,
     )
     .run()
     .await;
@@ -344,6 +345,7 @@ struct Admitted {
     stream: ControlStream,
     local: SocketAddr,
     token: [u8; 16],
+    scope: Arc<crate::tls::scope::ResumptionScope>,
     guard: crate::access::limits::ConnectionGuard,
 }
 
@@ -399,10 +401,11 @@ async fn admit(
         }
     }
     let token: [u8; 16] = rand::random();
+    let scope = crate::tls::scope::ResumptionScope::new();
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),
         ListenerKind::Implicit => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(scope.config(&ctx.tls.load().control));
             let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
             match tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await {
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
@@ -421,6 +424,7 @@ async fn admit(
         stream,
         local,
         token,
+        scope,
         guard,
     })
 }

@@ -304,3 +304,105 @@ async fn stock_python_ftplib_needs_reuse_off() {
     let out = python(&srv, srv.explicit().port(), "stock").await;
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn tls_1_2_clients_resume_their_session_curl_and_lftp() {
+    // With TLS 1.2 clients resume by session ID (curl/OpenSSL) or ticket (lftp/GnuTLS); with
+    // session reuse required (the default) both must work for downloads and uploads.
+    let srv = TestServer::start().await;
+    let data = pattern(1024 * 1024 + 17, 12);
+    let src = srv.dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let base = format!("ftp://127.0.0.1:{}", srv.explicit().port());
+    let out = run({
+        let mut c = curl(&srv);
+        c.args(["--ssl-reqd", "--tlsv1.2", "--tls-max", "1.2", "-T"])
+            .arg(&src)
+            .arg(format!("{base}/curl12.bin"));
+        c
+    })
+    .await;
+    assert!(out.status.success(), "curl upload: {}", text(&out));
+    assert_eq!(sha256(&srv.read("alice", "curl12.bin")), sha256(&data));
+    let out = run({
+        let mut c = curl(&srv);
+        c.args(["--ssl-reqd", "--tlsv1.2", "--tls-max", "1.2"])
+            .arg(format!("{base}/curl12.bin"));
+        c
+    })
+    .await;
+    assert!(out.status.success(), "curl download: {}", text(&out));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    let script = format!(
+        "set ssl:ca-file {ca}; set ssl:priority NORMAL:-VERS-TLS1.3; set ftp:ssl-force true; \
+         set ftp:ssl-protect-data true; set net:max-retries 1; set net:timeout 20; \
+         open -u alice,alice-pass ftp://127.0.0.1:{port}; put {src} -o lftp12.bin; cat curl12.bin; bye",
+        ca = srv.cert_path().display(),
+        port = srv.explicit().port(),
+        src = src.display(),
+    );
+    let out = run({
+        let mut c = Command::new("lftp");
+        c.arg("-c").arg(script);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "lftp: {}", text(&out));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    assert_eq!(sha256(&srv.read("alice", "lftp12.bin")), sha256(&data));
+}
+
+#[tokio::test]
+async fn long_sessions_keep_resuming_curl_and_lftp() {
+    // 40 downloads on one control connection issue 80 tickets on top of the control
+    // handshake's 8, more than a session remembers unpinned. curl offers the newest ticket;
+    // lftp offers the control connection's own session on every data connection, so the
+    // control handshake's tickets must never be forgotten.
+    let srv = TestServer::start().await;
+    for i in 1..=40 {
+        srv.write(
+            "alice",
+            &format!("n/f{i}.txt"),
+            format!("file {i}\n").as_bytes(),
+        );
+    }
+    let url = format!("ftp://127.0.0.1:{}/n/f[1-40].txt", srv.explicit().port());
+    for version in [
+        ["--tlsv1.3", "--tls-max", "1.3"],
+        ["--tlsv1.2", "--tls-max", "1.2"],
+    ] {
+        let out = run({
+            let mut c = curl(&srv);
+            c.arg("--ssl-reqd").args(version).arg(&url);
+            c
+        })
+        .await;
+        assert!(out.status.success(), "{version:?}: {}", text(&out));
+        let expected: String = (1..=40).map(|i| format!("file {i}\n")).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "{version:?}"
+        );
+    }
+    let dst = srv.dir.path().join("mirror");
+    let script = format!(
+        "set ssl:ca-file {ca}; set ftp:ssl-force true; set ftp:ssl-protect-data true; \
+         set net:max-retries 1; set net:timeout 20; \
+         open -u alice,alice-pass ftp://127.0.0.1:{port}; mirror n {dst}; bye",
+        ca = srv.cert_path().display(),
+        port = srv.explicit().port(),
+        dst = dst.display(),
+    );
+    let out = run({
+        let mut c = Command::new("lftp");
+        c.arg("-c").arg(script);
+        c
+    })
+    .await;
+    assert!(out.status.success(), "lftp: {}", text(&out));
+    for i in 1..=40 {
+        let got = std::fs::read_to_string(dst.join(format!("f{i}.txt"))).unwrap_or_default();
+        assert_eq!(got, format!("file {i}\n"), "lftp f{i}.txt");
+    }
+}

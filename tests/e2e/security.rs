@@ -127,15 +127,52 @@ async fn data_connection_from_another_address_is_refused() {
 
 #[tokio::test]
 async fn data_tls_must_resume_this_control_session() {
+    must_resume_this_control_session(false).await;
+}
+
+#[tokio::test]
+async fn data_tls_1_2_must_resume_this_control_session() {
+    // TLS 1.2 resumes by session ID or ticket and carries no token: the server finds only the
+    // sessions of the control session at hand (curl --tls-max 1.2 and lftp rely on this).
+    must_resume_this_control_session(true).await;
+}
+
+/// The client's TLS config: the tests' default (TLS 1.3), or TLS 1.2 only.
+fn client_tls(srv: &TestServer, tls12_only: bool) -> Arc<rustls::ClientConfig> {
+    if !tls12_only {
+        return tls_config(srv.cert_path());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::pem::PemObject::pem_file_iter(srv.cert_path()).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+async fn must_resume_this_control_session(tls12_only: bool) {
     let srv = TestServer::start().await;
     srv.write("alice", "f.txt", b"data");
+    let login = |cfg: Arc<rustls::ClientConfig>| {
+        let srv = &srv;
+        async move {
+            let mut c = FtpClient::connect_explicit_with(srv.explicit(), cfg).await;
+            c.login("alice", "alice-pass").await;
+            c.protect().await;
+            c
+        }
+    };
 
     // 1. A client that does not resume at all.
-    let mut cfg = (*tls_config(srv.cert_path())).clone();
+    let mut cfg = (*client_tls(&srv, tls12_only)).clone();
     cfg.resumption = rustls::client::Resumption::disabled();
-    let mut c = FtpClient::connect_explicit_with(srv.explicit(), Arc::new(cfg)).await;
-    c.login("alice", "alice-pass").await;
-    c.protect().await;
+    let mut c = login(Arc::new(cfg)).await;
     let (_, mut conn) = c.open_transfer("RETR f.txt").await.unwrap();
     let mut buf = Vec::new();
     let _ = conn.read_to_end(&mut buf).await;
@@ -144,29 +181,35 @@ async fn data_tls_must_resume_this_control_session() {
     assert_eq!(r.code, 522, "{r:?}");
     assert!(r.text.contains("session reuse"), "{r:?}");
 
-    // 2. A data connection that resumes *another* control connection's session.
-    let mut a = srv.alice().await;
-    let other_cfg = tls_config(srv.cert_path());
+    // 2. A data connection that offers *another* control connection's session: the server
+    //    does not even find it (a full handshake), and refuses the connection.
+    let mut a = login(client_tls(&srv, tls12_only)).await;
+    let other_cfg = client_tls(&srv, tls12_only);
     let mut b = FtpClient::connect_explicit_with(srv.explicit(), other_cfg.clone()).await;
     b.cmd_ok("NOOP", 200).await; // reading delivers the session tickets
     let addr = a.pasv().await;
     a.cmd_ok("RETR f.txt", 150).await;
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(other_cfg)
+    if let Ok(mut tls) = tokio_rustls::TlsConnector::from(other_cfg)
         .connect(server_name(), tcp)
         .await
-        .unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut buf).await;
-    assert!(buf.is_empty(), "no data over a foreign session");
-    assert!(
-        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
-        "the foreign session was resumed"
-    );
+    {
+        assert_eq!(
+            tls.get_ref().1.handshake_kind(),
+            Some(rustls::HandshakeKind::Full),
+            "the foreign session must not be resumed"
+        );
+        let mut buf = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut buf).await;
+        assert!(buf.is_empty(), "no data over a foreign session");
+    }
     assert_eq!(a.read_reply().await.code, 522);
 
-    // 3. The same client resuming its own session works on the same control connection.
+    // 3. The client resuming its own session works on the same control connection, also for
+    //    uploads and again after them.
     assert_eq!(a.retr("f.txt").await, b"data");
+    a.stor("up.txt", b"up").await;
+    assert_eq!(a.retr("up.txt").await, b"up");
 }
 
 #[tokio::test]

@@ -24,9 +24,17 @@ pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataEr
         .map_err(|_| DataError::Tls("handshake timed out".into()))?
         .map_err(|e| DataError::Tls(e.to_string()))?;
     if t.require_reuse {
-        let resumed_ours = tls.get_ref().1.received_resumption_data() == Some(&t.token[..]);
+        let conn = tls.get_ref().1;
+        // The config's resumption scope finds only this control session's TLS sessions, so
+        // any resumption is of ours; TLS 1.3 tickets must also carry the session's token.
+        let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let resumed_ours = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => {
+                resumed && conn.received_resumption_data() == Some(&t.token[..])
+            }
+            _ => resumed,
+        };
         if !resumed_ours {
-            let resumed = tls.get_ref().1.received_resumption_data().is_some();
             tracing::warn!(
                 resumed_other_session = resumed,
                 "data connection did not resume the control session; refused"

@@ -55,6 +55,8 @@ pub struct Session {
     pub local: SocketAddr,
     /// Stamped into this control connection's TLS tickets; data connections must present it.
     pub tls_token: [u8; 16],
+    /// The TLS sessions and tickets this control session made: all its connections may resume.
+    pub tls_scope: Arc<crate::tls::scope::ResumptionScope>,
     pub pbsz: bool,
     pub prot: Protection,
     pub ccc_done: bool,
@@ -79,6 +81,7 @@ impl Session {
         peer: SocketAddr,
         local: SocketAddr,
         token: [u8; 16],
+        scope: Arc<crate::tls::scope::ResumptionScope>,
     ) -> Session {
         let cfg = ctx.live.load_full();
         let listener = ctx.listener(&cfg, kind);
@@ -91,6 +94,7 @@ impl Session {
             peer,
             local,
             tls_token: token,
+            tls_scope: scope,
             pbsz: false,
             // Implicit FTPS protects data connections from the start.
             prot: if kind == ListenerKind::Implicit {

@@ -100,12 +100,13 @@ impl Session {
     pub fn data_tls(&self, with_tickets: bool) -> Option<DataTls> {
         (self.prot == Protection::Private).then(|| {
             let configs = self.ctx.tls.load();
+            let shared = if with_tickets {
+                &configs.data_download
+            } else {
+                &configs.data_upload
+            };
             DataTls {
-                config: if with_tickets {
-                    configs.data_download.clone()
-                } else {
-                    configs.data_upload.clone()
-                },
+                config: self.tls_scope.config(shared),
                 token: self.tls_token,
                 require_reuse: self.require_reuse,
                 handshake_timeout: self.cfg.tls_handshake_timeout(),

@@ -1,12 +1,15 @@
 //! TLS for the control and data channels (rustls with aws-lc-rs).
 //!
 //! Both channels share one ticketer and one session cache, so a data connection can resume the
-//! control connection's session. Each control connection stamps its tickets with a random token
-//! (`set_resumption_data`); a data connection is accepted only if it presents that same token,
-//! which proves it resumed *this* control session (vsftpd's `require_ssl_reuse`).
+//! control connection's session. Each control session sees them through its own
+//! `scope::ResumptionScope`, which finds only the sessions and tickets that session made; TLS
+//! 1.3 tickets also carry a random token (`set_resumption_data`) that the data connection must
+//! present. Together they prove a data connection resumed *this* control session, in TLS 1.2
+//! and 1.3 (vsftpd's `require_ssl_reuse`).
 
 pub mod certgen;
 pub mod pem;
+pub mod scope;
 
 use std::path::Path;
 use std::sync::Arc;
