@@ -288,3 +288,51 @@ async fn rights_matrix() {
         }
     }
 }
+
+#[tokio::test]
+async fn wildcards_in_list_and_nlst_as_mget_uses_them() {
+    let srv = TestServer::start().await;
+    for name in ["a1.txt", "a2.txt", "b1.txt", "notes.md", "[x].txt"] {
+        srv.write("alice", &format!("logs/{name}"), name.as_bytes());
+    }
+    srv.write("alice", "top.txt", b"top");
+    let mut c = srv.alice().await;
+    let lines = |s: String| -> Vec<String> {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    // NLST keeps the directory as typed, so each name works in RETR (what mget does).
+    let names = lines(c.list("NLST logs/a*.txt").await);
+    assert_eq!(names, ["logs/a1.txt", "logs/a2.txt"]);
+    for n in &names {
+        assert_eq!(c.retr(n).await, n.trim_start_matches("logs/").as_bytes());
+    }
+    assert_eq!(lines(c.list("NLST *.txt").await), ["top.txt"]);
+    assert_eq!(
+        lines(c.list("NLST logs/?1.*").await),
+        ["logs/a1.txt", "logs/b1.txt"]
+    );
+    // LIST shows `ls -l` lines of the matches only.
+    let list = c.list("LIST logs/*.md").await;
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.trim_end().ends_with(" notes.md"), "{list}");
+    // A file whose literal name looks like a pattern is listed as itself.
+    assert_eq!(lines(c.list("NLST logs/[x].txt").await), ["[x].txt"]);
+    // No match is the same 550 as a missing file; MLSD takes no wildcards (RFC 3659).
+    let r = c.download("NLST logs/*.zip").await.err().expect("no match");
+    assert_eq!(r.code, 550, "{r:?}");
+    let r = c
+        .download("MLSD logs/*.txt")
+        .await
+        .err()
+        .expect("MLSD refused");
+    assert_eq!(r.code, 550, "{r:?}");
+    // `*` never crosses a directory.
+    let r = c
+        .download("NLST */a1.txt")
+        .await
+        .err()
+        .expect("no glob in directories");
+    assert_eq!(r.code, 550, "{r:?}");
+}

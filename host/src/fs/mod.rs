@@ -3,6 +3,7 @@
 //! `..`, absolute paths and symlinks pointing outside are refused by the kernel-level checks).
 
 pub mod listing;
+pub mod name_glob;
 pub mod path;
 pub mod quota;
 pub mod rights;

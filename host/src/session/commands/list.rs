@@ -5,13 +5,14 @@ use std::io;
 
 use crate::data::transfer::Job;
 use crate::fs::listing::{EntryInfo, list_line};
+use crate::fs::name_glob::NameGlob;
 use crate::fs::{FsError, Rights, VirtualPath};
 use crate::session::Session;
 use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let direct = s.cfg.listing.list_files_directly;
-    let Some((path, entries, _)) = entries(s, arg, direct, "LIST").await? else {
+    let Some((path, entries, _, _)) = entries(s, arg, direct, "LIST").await? else {
         return Ok(());
     };
     let now = std::time::SystemTime::now();
@@ -25,12 +26,19 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
 
 /// Resolves and reads the directory to list, with the rights that apply there. Replies and
 /// returns None when that fails (or, with `legacy_always_positive`, lists nothing).
+/// LIST and NLST expand wildcards in the argument's last component (`NLST logs/*.txt`) when
+/// no file has that literal name; the fourth value is then the argument's directory part, for
+/// NLST to put before each name. MLSD takes no wildcards (RFC 3659).
 pub async fn entries(
     s: &mut Session,
     arg: Option<String>,
     files_too: bool,
     verb: &str,
-) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>, Rights)>> {
+) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>, Rights, Option<String>)>> {
+    let glob = match verb {
+        "LIST" | "NLST" => arg.as_deref().and_then(NameGlob::parse),
+        _ => None,
+    };
     let path = match arg {
         Some(a) => match s.resolve(&a).await? {
             Some(p) => p,
@@ -52,18 +60,33 @@ pub async fn entries(
     let p = path.clone();
     let result = s
         .fs(move |v| {
+            if let Some(g) = glob
+                && matches!(v.stat(&p), Err(FsError::NotFound))
+            {
+                let matching: Vec<EntryInfo> = v
+                    .list(&p.parent())?
+                    .into_iter()
+                    .filter(|e| g.matches(&e.name))
+                    .collect();
+                if matching.is_empty() {
+                    return Err(FsError::NotFound);
+                }
+                return Ok((matching, Some(g.dir_prefix)));
+            }
             if v.is_dir(&p)? {
-                v.list(&p)
+                v.list(&p).map(|e| (e, None))
             } else if files_too {
-                v.stat(&p).map(|e| vec![e])
+                v.stat(&p).map(|e| (vec![e], None))
             } else {
                 Err(FsError::NotADirectory)
             }
         })
         .await;
     match result {
-        Ok(entries) => Ok(Some((path, entries, rights))),
-        Err(_) if s.cfg.listing.legacy_always_positive => Ok(Some((path, Vec::new(), rights))),
+        Ok((entries, prefix)) => Ok(Some((path, entries, rights, prefix))),
+        Err(_) if s.cfg.listing.legacy_always_positive => {
+            Ok(Some((path, Vec::new(), rights, None)))
+        }
         Err(e) => {
             s.data = None;
             s.fs_error(&path, e).await?;

@@ -4,7 +4,8 @@ use crate::fs::listing::mlsx_line;
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some((path, entries, rights)) = super::list::entries(s, arg, false, "MLSD").await? else {
+    let Some((path, entries, rights, _)) = super::list::entries(s, arg, false, "MLSD").await?
+    else {
         return Ok(());
     };
     let facts = s.facts;

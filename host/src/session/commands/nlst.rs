@@ -3,11 +3,16 @@ use std::io;
 use crate::session::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some((path, entries, _)) = super::list::entries(s, arg, true, "NLST").await? else {
+    let Some((path, entries, _, glob_dir)) = super::list::entries(s, arg, true, "NLST").await?
+    else {
         return Ok(());
     };
+    // Names from a wildcard keep the directory as typed (`NLST logs/*.txt` → `logs/a.txt`),
+    // so an `mget` can RETR each name as it comes.
+    let prefix = glob_dir.unwrap_or_default();
     let mut text = String::new();
     for e in &entries {
+        text.push_str(&prefix);
         text.push_str(&e.name);
         text.push_str("\r\n");
     }
