@@ -405,7 +405,8 @@ async fn admit(
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),
         ListenerKind::Implicit => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(scope.config(&ctx.tls.load().control));
+            let acceptor =
+                tokio_rustls::TlsAcceptor::from(scope.control_config(&ctx.tls.load().control));
             let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
             match tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await {
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),

@@ -210,6 +210,21 @@ async fn must_resume_this_control_session(tls12_only: bool) {
     assert_eq!(a.retr("f.txt").await, b"data");
     a.stor("up.txt", b"up").await;
     assert_eq!(a.retr("up.txt").await, b"up");
+
+    // 4. A new control connection of a client may resume its earlier session (no full
+    //    handshake), and its data connections then resume that session too.
+    let cfg = client_tls(&srv, tls12_only);
+    let mut first = login(cfg.clone()).await;
+    assert_eq!(first.retr("f.txt").await, b"data");
+    first.cmd_ok("QUIT", 221).await;
+    let mut again = login(cfg).await;
+    assert_eq!(
+        again.control_handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    assert_eq!(again.retr("f.txt").await, b"data");
+    again.stor("up2.txt", b"up2").await;
+    assert_eq!(again.retr("up2.txt").await, b"up2");
 }
 
 #[tokio::test]

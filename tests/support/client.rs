@@ -115,6 +115,14 @@ impl FtpClient {
     }
 
     /// `AUTH <mech>` on a plaintext connection, then the TLS handshake.
+    /// How the control connection's TLS handshake went (None before TLS).
+    pub fn control_handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        match &self.ctrl {
+            Ctrl::Tls(s) => s.get_ref().get_ref().1.handshake_kind(),
+            _ => None,
+        }
+    }
+
     pub async fn auth(&mut self, mech: &str) {
         self.cmd_ok(&format!("AUTH {mech}"), 234).await;
         self.start_tls().await;

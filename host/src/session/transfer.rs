@@ -106,7 +106,7 @@ impl Session {
                 &configs.data_upload
             };
             DataTls {
-                config: self.tls_scope.config(shared),
+                config: self.tls_scope.data_config(shared),
                 token: self.tls_token,
                 require_reuse: self.require_reuse,
                 handshake_timeout: self.cfg.tls_handshake_timeout(),

@@ -5,8 +5,10 @@
 //! TLS 1.3 tickets also carry the session's token (`set_resumption_data`), but rustls reports
 //! that token only for TLS 1.3. A TLS 1.2 client (curl `--tls-max 1.2`, older clients) resumes
 //! by session ID or by ticket, and the only proof that it resumed *this* control session is
-//! that the server could find the session at all: the scope hands out only entries its own
-//! connections stored and tickets its own connections issued.
+//! that the server could find the session at all: for data connections the scope hands out only
+//! entries its control connection stored, resumed or was issued. The control connection itself
+//! may resume any earlier session (a client reconnecting saves a full handshake); what it
+//! resumes becomes part of its scope.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -35,16 +37,28 @@ impl ResumptionScope {
         Arc::default()
     }
 
-    /// `shared` with its session cache and ticketer seen through this scope.
-    pub fn config(self: &Arc<Self>, shared: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+    /// `shared` for the control connection: resumes any session, remembers what it stores,
+    /// resumes and issues.
+    pub fn control_config(self: &Arc<Self>, shared: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+        self.config(shared, Role::Control)
+    }
+
+    /// `shared` for a data connection: resumes only what the scope remembers.
+    pub fn data_config(self: &Arc<Self>, shared: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+        self.config(shared, Role::Data)
+    }
+
+    fn config(self: &Arc<Self>, shared: &Arc<ServerConfig>, role: Role) -> Arc<ServerConfig> {
         let mut c = (**shared).clone();
         c.session_storage = Arc::new(ScopedStore {
             inner: shared.session_storage.clone(),
             scope: self.clone(),
+            role,
         });
         c.ticketer = Arc::new(ScopedTicketer {
             inner: shared.ticketer.clone(),
             scope: self.clone(),
+            role,
         });
         Arc::new(c)
     }
@@ -65,6 +79,12 @@ impl ResumptionScope {
         let d = digest(ticket);
         lock(&self.tickets).iter().any(|t| *t == d)
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Control,
+    Data,
 }
 
 fn remember<T>(list: &Mutex<VecDeque<T>>, item: T) {
@@ -89,6 +109,7 @@ fn digest(ticket: &[u8]) -> [u8; 16] {
 struct ScopedStore {
     inner: Arc<dyn StoresServerSessions>,
     scope: Arc<ResumptionScope>,
+    role: Role,
 }
 
 impl fmt::Debug for ScopedStore {
@@ -104,18 +125,21 @@ impl StoresServerSessions for ScopedStore {
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        if self.scope.knows_id(key) {
-            self.inner.get(key)
-        } else {
-            None
+        match self.role {
+            Role::Data if !self.scope.knows_id(key) => None,
+            Role::Data => self.inner.get(key),
+            Role::Control => {
+                let found = self.inner.get(key)?;
+                self.scope.remember_id(key);
+                Some(found)
+            }
         }
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        if self.scope.knows_id(key) {
-            self.inner.take(key)
-        } else {
-            None
+        match self.role {
+            Role::Data if !self.scope.knows_id(key) => None,
+            _ => self.inner.take(key),
         }
     }
 
@@ -127,6 +151,7 @@ impl StoresServerSessions for ScopedStore {
 struct ScopedTicketer {
     inner: Arc<dyn ProducesTickets>,
     scope: Arc<ResumptionScope>,
+    role: Role,
 }
 
 impl fmt::Debug for ScopedTicketer {
@@ -151,10 +176,14 @@ impl ProducesTickets for ScopedTicketer {
     }
 
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        if self.scope.knows_ticket(cipher) {
-            self.inner.decrypt(cipher)
-        } else {
-            None
+        match self.role {
+            Role::Data if !self.scope.knows_ticket(cipher) => None,
+            Role::Data => self.inner.decrypt(cipher),
+            Role::Control => {
+                let plain = self.inner.decrypt(cipher)?;
+                self.scope.remember_ticket(cipher);
+                Some(plain)
+            }
         }
     }
 }
@@ -171,10 +200,12 @@ mod tests {
         let store = |s: &Arc<ResumptionScope>| ScopedStore {
             inner: shared_store.clone(),
             scope: s.clone(),
+            role: Role::Data,
         };
         let ticketer = |s: &Arc<ResumptionScope>| ScopedTicketer {
             inner: shared_ticketer.clone(),
             scope: s.clone(),
+            role: Role::Data,
         };
         assert!(store(&a).put(b"id-a".to_vec(), b"session a".to_vec()));
         assert_eq!(store(&a).get(b"id-a").as_deref(), Some(&b"session a"[..]));
@@ -187,6 +218,39 @@ mod tests {
             shared_ticketer.decrypt(&t).as_deref(),
             Some(&b"state a"[..])
         );
+    }
+
+    #[test]
+    fn a_control_connection_resumes_any_session_and_adopts_it() {
+        let shared_store = rustls::server::ServerSessionMemoryCache::new(16);
+        let shared_ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().unwrap();
+        let (old, new) = (ResumptionScope::new(), ResumptionScope::new());
+        let pair = |s: &Arc<ResumptionScope>, role| {
+            (
+                ScopedStore {
+                    inner: shared_store.clone(),
+                    scope: s.clone(),
+                    role,
+                },
+                ScopedTicketer {
+                    inner: shared_ticketer.clone(),
+                    scope: s.clone(),
+                    role,
+                },
+            )
+        };
+        let (old_store, old_ticketer) = pair(&old, Role::Control);
+        old_store.put(b"id".to_vec(), b"v".to_vec());
+        let t = old_ticketer.encrypt(b"state").unwrap();
+        // Data connections of the new session cannot use the old session's entries...
+        let (new_data_store, new_data_ticketer) = pair(&new, Role::Data);
+        assert_eq!(new_data_store.get(b"id"), None);
+        assert_eq!(new_data_ticketer.decrypt(&t), None);
+        // ...until its control connection resumed them.
+        let (new_store, new_ticketer) = pair(&new, Role::Control);
+        assert!(new_store.get(b"id").is_some() && new_ticketer.decrypt(&t).is_some());
+        assert!(new_data_store.get(b"id").is_some());
+        assert!(new_data_ticketer.decrypt(&t).is_some());
     }
 
     #[test]

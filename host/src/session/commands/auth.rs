@@ -13,7 +13,7 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
         return s.reply(503, "AUTH is only accepted before login.").await;
     }
     s.reply(234, "Proceed with TLS negotiation.").await?;
-    let config = s.tls_scope.config(&s.ctx.tls.load().control);
+    let config = s.tls_scope.control_config(&s.ctx.tls.load().control);
     let timeout = s.cfg.tls_handshake_timeout();
     if let Err(e) = s.control.upgrade(config, s.tls_token, timeout).await {
         tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
