@@ -320,19 +320,17 @@ async fn wildcards_in_list_and_nlst_as_mget_uses_them() {
     // A file whose literal name looks like a pattern is listed as itself.
     assert_eq!(lines(c.list("NLST logs/[x].txt").await), ["[x].txt"]);
     // No match is the same 550 as a missing file; MLSD takes no wildcards (RFC 3659).
-    let r = c.download("NLST logs/*.zip").await.err().expect("no match");
+    let r = c.download("NLST logs/*.zip").await.expect_err("no match");
     assert_eq!(r.code, 550, "{r:?}");
     let r = c
         .download("MLSD logs/*.txt")
         .await
-        .err()
-        .expect("MLSD refused");
+        .expect_err("MLSD refused");
     assert_eq!(r.code, 550, "{r:?}");
     // `*` never crosses a directory.
     let r = c
         .download("NLST */a1.txt")
         .await
-        .err()
-        .expect("no glob in directories");
+        .expect_err("no glob in directories");
     assert_eq!(r.code, 550, "{r:?}");
 }

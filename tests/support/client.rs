@@ -367,6 +367,29 @@ impl FtpClient {
     }
 
     /// Active mode: listens on 127.0.0.1 and sends EPRT for it.
+    /// A download over an active connection: sends `line` (RETR, LIST...), accepts the
+    /// server's connection on `l` (protected under PROT P), reads it to the end and expects
+    /// 226. Returns the bytes and the address the server connected from.
+    pub async fn active_download(&mut self, l: &TcpListener, line: &str) -> (Vec<u8>, SocketAddr) {
+        self.cmd_ok(line, 150).await;
+        let (mut tcp, from) = crate::bounded("the server's active connection", l.accept())
+            .await
+            .expect("active connection");
+        let mut got = Vec::new();
+        if self.data_tls {
+            let mut tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(server_name(), tcp)
+                .await
+                .expect("data TLS handshake");
+            tls.read_to_end(&mut got).await.expect("data read");
+        } else {
+            tcp.read_to_end(&mut got).await.expect("data read");
+        }
+        let done = self.read_reply().await;
+        assert_eq!(done.code, 226, "{line}: {done:?}");
+        (got, from)
+    }
+
     /// A listener on the control connection's own address, announced with EPRT.
     pub async fn eprt_listener(&mut self) -> TcpListener {
         let ip = self.addr.ip();
