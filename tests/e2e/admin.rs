@@ -490,7 +490,8 @@ async fn sighup_reloads_the_certificate_and_the_config_for_new_sessions() {
                 "[explicit]",
                 "banner = \"Renewed\"\nmax_connections_per_ip = 2\n[explicit]",
             )
-            .replace("127.0.0.1:0", "127.0.0.1:1"),
+            .replace("127.0.0.1:0", "127.0.0.1:1")
+            .replace("login_failure_delay_ms = 10", "login_failure_delay_ms = 20"),
     )
     .unwrap();
     let log_path = dir.path().join("stderr.log");
@@ -511,6 +512,7 @@ async fn sighup_reloads_the_certificate_and_the_config_for_new_sessions() {
     assert!(
         log.contains("config: [server] banner applied to new sessions")
             && log.contains("config: [server] connection limits applied to new sessions")
+            && log.contains("config: [server] login_failure_delay_ms applied to new sessions")
             && log.contains("config: [explicit] listen changed; restart to apply it"),
         "{log}"
     );

@@ -318,6 +318,9 @@ fn apply_config(ctx: &ServerContext) -> Vec<String> {
         .set_maxima(newer.server.max_users, newer.server.max_connections_per_ip);
     ctx.ip_rules
         .store(std::sync::Arc::new(newer.access.rules()));
+    ctx.auth.set_failure_delay(std::time::Duration::from_millis(
+        newer.server.login_failure_delay_ms,
+    ));
     ctx.live.store(std::sync::Arc::new(newer));
     for s in applied {
         tracing::info!(section = s, "config change applied to new sessions");

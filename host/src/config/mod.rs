@@ -380,10 +380,6 @@ impl Config {
             ("[server] users_file", a.users_file != b.users_file),
             ("[server] log_level", a.log_level != b.log_level),
             (
-                "[server] login_failure_delay_ms",
-                a.login_failure_delay_ms != b.login_failure_delay_ms,
-            ),
-            (
                 "[server] shutdown_grace_secs",
                 a.shutdown_grace_secs != b.shutdown_grace_secs,
             ),
@@ -428,6 +424,10 @@ impl Config {
                     b.tls_handshake_timeout_secs,
                     b.data_timeout_secs,
                 ),
+            ),
+            (
+                "[server] login_failure_delay_ms",
+                a.login_failure_delay_ms != b.login_failure_delay_ms,
             ),
             (
                 "[server] connection limits",
@@ -538,6 +538,7 @@ mod tests {
         assert!(old.changes_needing_restart(&same).is_empty());
         let newer = parse(
             "[server]\nbanner = \"hi\"\nidle_timeout_secs = 5\nlog_level = \"debug\"\n\
+             login_failure_delay_ms = 50\n\
              [explicit]\nlisten = \"127.0.0.1:2121\"\nrequire_tls = false\n\
              [passive]\nport_min = 41000\nport_max = 41010\n",
         )
@@ -547,6 +548,7 @@ mod tests {
             [
                 "[server] banner",
                 "[server] timeouts",
+                "[server] login_failure_delay_ms",
                 "[explicit] options",
                 "[passive]"
             ]

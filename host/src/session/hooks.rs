@@ -112,10 +112,7 @@ impl Session {
             Decision::Deny { code, message, by } => {
                 tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
                 // The same delay as a wrong password, so a refusal is no timing oracle.
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    self.ctx.config.server.login_failure_delay_ms,
-                ))
-                .await;
+                tokio::time::sleep(self.ctx.auth.failure_delay()).await;
                 let code = if code == 421 { 421 } else { 530 };
                 self.reply(code, one_line(&message)).await?;
                 Ok(false)

@@ -40,10 +40,7 @@ pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
     if !account.ip_rules.admits(s.peer.ip()) {
         // Same reply and delay as a wrong password: the ban on this address is no oracle.
         tracing::info!(user = %account.name, peer = %s.peer, "login refused by the user's IP rules");
-        tokio::time::sleep(std::time::Duration::from_millis(
-            s.ctx.config.server.login_failure_delay_ms,
-        ))
-        .await;
+        tokio::time::sleep(s.ctx.auth.failure_delay()).await;
         return s
             .reply(530, crate::users::LoginError::Incorrect.to_string())
             .await;

@@ -51,7 +51,8 @@ pub struct Authenticator {
     generation: AtomicU64,
     cache_key: hmac::Key,
     cache: Mutex<HashMap<String, (hmac::Tag, String, Instant)>>,
-    failure_delay: Duration,
+    /// Milliseconds every refused login waits; a config reload may change it.
+    failure_delay_ms: AtomicU64,
 }
 
 impl Authenticator {
@@ -63,8 +64,19 @@ impl Authenticator {
             generation: AtomicU64::new(0),
             cache_key,
             cache: Mutex::new(HashMap::new()),
-            failure_delay,
+            failure_delay_ms: AtomicU64::new(failure_delay.as_millis() as u64),
         }
+    }
+
+    /// How long a refused login waits, whoever refuses it (password, IP rules, a plugin), so
+    /// that no refusal is a timing oracle.
+    pub fn failure_delay(&self) -> Duration {
+        Duration::from_millis(self.failure_delay_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_failure_delay(&self, delay: Duration) {
+        self.failure_delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn users(&self) -> Arc<UsersFile> {
@@ -130,7 +142,7 @@ impl Authenticator {
                 account_of(&users, &u).ok_or(LoginError::Incorrect)
             }
             _ => {
-                tokio::time::sleep(self.failure_delay).await;
+                tokio::time::sleep(self.failure_delay()).await;
                 Err(LoginError::Incorrect)
             }
         }
