@@ -15,6 +15,8 @@ pub struct Metrics {
     pub sessions_total: AtomicU64,
     pub logins_ok: AtomicU64,
     pub logins_failed: AtomicU64,
+    /// Logins refused before any password check (rate limit, check queue full).
+    pub logins_unchecked: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub transfers_ok: AtomicU64,
@@ -43,6 +45,10 @@ impl Metrics {
         } else {
             &self.logins_failed
         });
+    }
+
+    pub fn login_refused_unchecked(&self) {
+        inc(&self.logins_unchecked);
     }
 
     pub fn transfer(&self, upload: bool, bytes: Option<u64>) {
@@ -110,6 +116,10 @@ impl Metrics {
                 (
                     "{result=\"failed\"}".into(),
                     g(&self.logins_failed).to_string(),
+                ),
+                (
+                    "{result=\"unchecked\"}".into(),
+                    g(&self.logins_unchecked).to_string(),
                 ),
             ],
         );

@@ -51,6 +51,8 @@ pub struct ServerContext {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open passive listeners per address and user (`[passive] max_listeners_per_*`).
+    pub passive_caps: Arc<crate::data::passive::ListenerCaps>,
 }
 
 impl ServerContext {
@@ -109,6 +111,7 @@ impl Server {
         let auth = Authenticator::new(
             users,
             std::time::Duration::from_millis(config.server.login_failure_delay_ms),
+            &config.login,
         );
         let limits = ConnectionLimits::new(
             config.server.max_users,
@@ -137,8 +140,9 @@ impl Server {
         let sections = config.plugins.clone();
         let base = config.base_dir.clone();
         let kv2 = kv.clone();
+        let last_good = crate::plugins::last_good::LastGood::new(&config.data_dir());
         let plugins = tokio::task::spawn_blocking(move || {
-            crate::plugins::PluginHost::load(&sections, &base, kv2)
+            crate::plugins::PluginHost::load(&sections, &base, kv2, Some(last_good))
         })
         .await
         .map_err(|e| crate::plugins::PluginError::Instantiate {
@@ -171,6 +175,7 @@ impl Server {
             plugin_reloads: Default::default(),
             exec,
             metrics: plugins.metrics.clone(),
+            passive_caps: Default::default(),
             started: std::time::Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
         });

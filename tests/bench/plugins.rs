@@ -32,7 +32,8 @@ async fn measure(name: &str, wasm: Vec<u8>, settings: &str, n: usize) {
     ))
     .unwrap();
     let kv: ftpsd::state::SharedStore = Arc::new(ftpsd::state::MemoryStore::default());
-    let host = Arc::new(ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv).unwrap());
+    let host =
+        Arc::new(ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv, None).unwrap());
     let p = host.list()[0].clone();
     let req = event();
     for _ in 0..1000 {

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ftpsd_e2e::tools::{ftpsd_bin, run, text};
+use ftpsd_e2e::tools::{binary_with, ftpsd_bin, run, text};
 use ftpsd_e2e::{FtpClient, TestServer, bounded, built_plugin};
 
 async fn server() -> TestServer {
@@ -298,28 +298,6 @@ async fn graceful_shutdown_lets_a_running_transfer_complete() {
             .is_err(),
         "no longer accepting"
     );
-}
-
-/// The real binary on a fresh directory with `[server] data_dir = "data"`, the explicit
-/// listener on an ephemeral port and `extra` config; its stderr goes to `stderr.log`.
-/// Returns the directory, the child, the addresses it printed and the first user's login.
-async fn binary_with(
-    server_keys: &str,
-    extra: &str,
-) -> (tempfile::TempDir, ftpsd_e2e::tools::Spawned, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("ftpsd.toml"),
-        format!("[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n{server_keys}[explicit]\nlisten = \"127.0.0.1:0\"\n{extra}"),
-    )
-    .unwrap();
-    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
-    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
-        .unwrap()
-        .created_admin
-        .unwrap();
-    let spawned = ftpsd_e2e::tools::spawn_server(dir.path()).await;
-    (dir, spawned, user, pass)
 }
 
 #[tokio::test]

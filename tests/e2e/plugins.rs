@@ -201,6 +201,11 @@ async fn every_fault_kind_is_contained_and_the_server_keeps_serving() {
             r.text.contains(name),
             "{name}: the reply names the plugin: {r:?}"
         );
+        assert_eq!(
+            r.text,
+            format!("Policy check unavailable ({name}); try again later."),
+            "{name}: and nothing of the fault's internals"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{name}: bounded"
@@ -232,8 +237,9 @@ async fn every_fault_kind_is_contained_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
-async fn repeated_faults_quarantine_the_plugin() {
+async fn repeated_faults_quarantine_the_client_that_causes_them_not_the_plugin() {
     let srv = TestServer::builder()
+        .user("bob", "bob-pass", ftpsd::fs::Rights::All)
         .plugin(
             "flaky",
             plugin("flaky", &["upload"], Behavior::Trap),
@@ -242,16 +248,29 @@ async fn repeated_faults_quarantine_the_plugin() {
         .start()
         .await;
     let mut c = srv.alice().await;
-    for i in 0..5 {
+    for i in 0..3 {
         c.stor(&format!("f{i}.txt"), b"x").await;
     }
+    // alice made the plugin fail 3 times: from now on her uploads are refused, whatever
+    // on_error says (a client cannot use faults as a switch), and the plugin is not called.
+    let r = c.upload("STOR f3.txt", b"x").await;
+    assert_eq!(r.code, 451, "{r:?}");
+    assert!(
+        !r.text.contains("trap") && !r.text.contains("unreachable"),
+        "{r:?}"
+    );
     let p = srv.server.ctx.plugins.list()[0].clone();
-    assert!(p.is_quarantined());
+    assert!(!p.is_quarantined(), "the plugin itself stays");
+    assert_eq!(p.quarantined_clients().len(), 1);
     assert_eq!(
         p.fault_count.load(std::sync::atomic::Ordering::Relaxed),
         3,
         "not called once quarantined"
     );
+    // bob, even from the same address, still gets the plugin (and its on_error).
+    let mut b = srv.login_as("bob", "bob-pass").await;
+    b.stor("b.txt", b"x").await;
+    assert_eq!(p.fault_count.load(std::sync::atomic::Ordering::Relaxed), 4);
 }
 
 #[tokio::test]
@@ -279,7 +298,7 @@ async fn broken_plugins_are_clear_load_errors() {
         let kv: ftpsd::state::SharedStore = std::sync::Arc::new(
             ftpsd::state::RedbStore::open(&dir.path().join(format!("s{i}.redb"))).unwrap(),
         );
-        let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv) {
+        let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv, None) {
             Ok(_) => panic!("{expected}: loaded"),
             Err(e) => e.to_string(),
         };
@@ -292,7 +311,7 @@ async fn broken_plugins_are_clear_load_errors() {
 
 /// Writes a new version the way an operator's deploy does: temp file, then rename over.
 #[tokio::test]
-async fn hot_swap_keeps_the_old_version_on_a_truncated_file_and_unloads_on_removal() {
+async fn hot_swap_keeps_the_old_version_on_a_truncated_file_and_on_removal() {
     let srv = TestServer::builder()
         .plugin("swap", plugin("swap", &["upload"], Behavior::Allow), "")
         .start()
@@ -320,10 +339,12 @@ async fn hot_swap_keeps_the_old_version_on_a_truncated_file_and_unloads_on_remov
         "version two",
         "old version stays"
     );
+    // A removed file leaves the loaded version in force (a policy never lapses by `rm`).
     std::fs::remove_file(&path).unwrap();
-    until("unload", || n() >= 3).await;
-    c.stor("c.txt", b"3").await;
-    assert!(srv.server.ctx.plugins.list().is_empty());
+    until("removal noticed", || n() >= 3).await;
+    assert!(reloads.lock().unwrap()[2].1.is_err());
+    assert_eq!(c.upload("STOR c.txt", b"3").await.text, "version two");
+    assert_eq!(srv.server.ctx.plugins.list().len(), 1);
 }
 
 #[tokio::test]
@@ -500,7 +521,7 @@ async fn sdk_plugin_bad_settings_are_a_load_error_naming_plugin_and_key() {
     .unwrap();
     let kv: ftpsd::state::SharedStore =
         std::sync::Arc::new(ftpsd::state::RedbStore::open(&dir.path().join("s.redb")).unwrap());
-    let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv) {
+    let err = match ftpsd::plugins::PluginHost::load(&[section], dir.path(), kv, None) {
         Ok(_) => panic!("loaded with bad settings"),
         Err(e) => e.to_string(),
     };

@@ -30,6 +30,26 @@ pub struct FtpClient {
     pub tls: Arc<ClientConfig>,
     pub addr: SocketAddr,
     pub data_tls: bool,
+    /// The local address every connection of this client comes from (127.0.0.x: one of
+    /// "many clients" on loopback); None = the system's choice.
+    pub source: Option<std::net::IpAddr>,
+}
+
+/// A TCP connection to `addr` from `source` (any port), or from the system's choice.
+pub async fn tcp_from(
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let Some(ip) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.bind(SocketAddr::new(ip, 0))?;
+    sock.connect(addr).await
 }
 
 /// A client TLS config trusting the test certificate, with an in-memory session cache.
@@ -60,6 +80,7 @@ impl FtpClient {
             tls: tls_config(cert),
             addr,
             data_tls: false,
+            source: None,
         };
         let banner = c.read_reply().await;
         assert_eq!(banner.code, 220, "banner: {banner:?}");
@@ -74,6 +95,7 @@ impl FtpClient {
             tls: tls_config(cert),
             addr,
             data_tls: false,
+            source: None,
         };
         let first = c.read_reply().await;
         (c, first)
@@ -84,12 +106,22 @@ impl FtpClient {
     }
 
     pub async fn connect_explicit_with(addr: SocketAddr, tls: Arc<ClientConfig>) -> FtpClient {
-        let tcp = TcpStream::connect(addr).await.expect("connect");
+        Self::connect_explicit_from(None, addr, tls).await
+    }
+
+    /// Explicit TLS from the local address `source` (data connections come from it too).
+    pub async fn connect_explicit_from(
+        source: Option<std::net::IpAddr>,
+        addr: SocketAddr,
+        tls: Arc<ClientConfig>,
+    ) -> FtpClient {
+        let tcp = tcp_from(source, addr).await.expect("connect");
         let mut c = FtpClient {
             ctrl: Ctrl::Plain(BufReader::new(tcp)),
             tls,
             addr,
             data_tls: false,
+            source,
         };
         assert_eq!(c.read_reply().await.code, 220);
         c.cmd_ok("AUTH TLS", 234).await;
@@ -109,6 +141,7 @@ impl FtpClient {
             tls,
             addr,
             data_tls: true,
+            source: None,
         };
         assert_eq!(c.read_reply().await.code, 220);
         c
@@ -281,7 +314,7 @@ impl FtpClient {
         } else {
             self.pasv().await
         };
-        let tcp = TcpStream::connect(addr).await.expect("data connect");
+        let tcp = tcp_from(self.source, addr).await.expect("data connect");
         self.transfer_on(line, tcp).await
     }
 
@@ -436,4 +469,58 @@ impl DataConn {
             DataConn::Tls(s) => s.shutdown().await,
         }
     }
+}
+
+/// One login attempt as an attacker (or any client that must not panic) makes it: explicit
+/// TLS from `source`, USER, PASS. Returns the last reply code (the first one that is not the
+/// expected step), or None when the server closed the connection or TLS failed.
+pub async fn try_login(
+    addr: SocketAddr,
+    tls: Arc<ClientConfig>,
+    source: Option<std::net::IpAddr>,
+    user: &str,
+    pass: &str,
+) -> Option<u16> {
+    async fn code<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Option<u16> {
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await.ok()? == 0 {
+                return None;
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.get(..3)?.parse().ok();
+            }
+        }
+    }
+    let tcp = tcp_from(source, addr).await.ok()?;
+    let mut plain = BufReader::new(tcp);
+    match code(&mut plain).await? {
+        220 => {}
+        other => return Some(other),
+    }
+    plain.get_mut().write_all(b"AUTH TLS\r\n").await.ok()?;
+    match code(&mut plain).await? {
+        234 => {}
+        other => return Some(other),
+    }
+    let tls = tokio_rustls::TlsConnector::from(tls)
+        .connect(server_name(), plain.into_inner())
+        .await
+        .ok()?;
+    let mut c = BufReader::new(tls);
+    c.get_mut()
+        .write_all(format!("USER {user}\r\n").as_bytes())
+        .await
+        .ok()?;
+    c.get_mut().flush().await.ok()?;
+    match code(&mut c).await? {
+        331 => {}
+        other => return Some(other),
+    }
+    c.get_mut()
+        .write_all(format!("PASS {pass}\r\n").as_bytes())
+        .await
+        .ok()?;
+    c.get_mut().flush().await.ok()?;
+    code(&mut c).await
 }

@@ -35,11 +35,16 @@ pub fn deploy(path: &std::path::Path, bytes: &[u8]) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// Where `cargo xtask plugins` puts a plugin built with the SDK.
+pub fn built_plugin_path(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins")
+        .join(file)
+}
+
 /// A plugin built with the SDK (`cargo xtask plugins` puts it in target/plugins/).
 pub fn built_plugin(file: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/plugins")
-        .join(file);
+    let path = built_plugin_path(file);
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (run `cargo xtask plugins`; `cargo xtask test` does)",

@@ -257,7 +257,22 @@ impl TestServer {
 
     /// Explicit-TLS client logged in as `user`, with PBSZ 0 / PROT P / TYPE I.
     pub async fn login_as(&self, user: &str, pass: &str) -> crate::FtpClient {
-        let mut c = crate::FtpClient::connect_explicit(self.explicit(), &self.cert).await;
+        self.login_from(None, user, pass).await
+    }
+
+    /// As [`TestServer::login_as`], with every connection from the local address `source`.
+    pub async fn login_from(
+        &self,
+        source: Option<std::net::IpAddr>,
+        user: &str,
+        pass: &str,
+    ) -> crate::FtpClient {
+        let mut c = crate::FtpClient::connect_explicit_from(
+            source,
+            self.explicit(),
+            crate::client::tls_config(&self.cert),
+        )
+        .await;
         c.login(user, pass).await;
         c.protect().await;
         c.cmd_ok("TYPE I", 200).await;

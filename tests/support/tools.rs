@@ -154,3 +154,37 @@ impl Spawned {
             .unwrap()
     }
 }
+
+/// The real binary on a fresh directory with `[server] data_dir = "data"`, the explicit
+/// listener on an ephemeral port and `extra` config; its stderr goes to `stderr.log`.
+/// Returns the directory, the child, the addresses it printed and the first user's login.
+pub async fn binary_with(
+    server_keys: &str,
+    extra: &str,
+) -> (tempfile::TempDir, Spawned, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        format!("[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n{server_keys}[explicit]\nlisten = \"127.0.0.1:0\"\n{extra}"),
+    )
+    .unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, _) = ftpsd::bootstrap::prepare(&config)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let spawned = spawn_server(dir.path()).await;
+    (dir, spawned, user, pass)
+}
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}

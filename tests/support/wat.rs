@@ -24,6 +24,12 @@ pub enum Behavior {
     CountCalls,
     /// Allows and asks the host to execute `program args…`.
     Execute(&'static str, &'static [&'static str]),
+    /// Calls the host with `call` (JSON) forever; with `vary_at`, the two bytes at that offset
+    /// of the call are changed each time (a new key per call). Only the host's budget ends it.
+    HostLoop {
+        call: String,
+        vary_at: Option<usize>,
+    },
 }
 
 fn escape(s: &str) -> String {
@@ -61,6 +67,10 @@ pub fn module(name: &str, hooks: &[&str], b: Behavior, abi: i32, with_handle: bo
     };
     let good = format!("{{\"name\":\"{name}\",\"hooks\":[{hooks_json}],\"ok\":true,{verdict}}}");
     let incr = r#"{"op":"kv_incr","key":"calls","delta":1,"ttl_ms":null}"#;
+    let loop_data = match &b {
+        Behavior::HostLoop { call, .. } => escape(call),
+        _ => String::new(),
+    };
     let on_hook = match b {
         Behavior::Allow | Behavior::Deny(..) | Behavior::Execute(..) => "(call $good)".to_string(),
         Behavior::Loop => "(loop $l (br $l)) (i64.const 0)".to_string(),
@@ -82,10 +92,26 @@ pub fn module(name: &str, hooks: &[&str], b: Behavior, abi: i32, with_handle: bo
             "(drop (call $host (i32.const 12288) (i32.const {}))) (call $good)",
             incr.len()
         ),
+        Behavior::HostLoop { call, vary_at } => {
+            let vary = match vary_at {
+                Some(at) => format!(
+                    "(i32.store8 (i32.const {a}) (i32.add (i32.const 65) (i32.rem_u (local.get $i) (i32.const 26))))
+                     (i32.store8 (i32.const {b}) (i32.add (i32.const 65) (i32.rem_u (i32.div_u (local.get $i) (i32.const 26)) (i32.const 26))))",
+                    a = 20480 + at,
+                    b = 20480 + at + 1
+                ),
+                None => String::new(),
+            };
+            format!(
+                "(loop $l {vary} (drop (call $host (i32.const 20480) (i32.const {len}))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)) (call $good)",
+                len = call.len()
+            )
+        }
     };
     let handle = if with_handle {
         format!(
             r#"(func (export "ftpsd_handle") (param $p i32) (param $n i32) (result i64)
+                 (local $i i32)
                  (if (i32.or (i32.eq (i32.load8_u (i32.add (local.get $p) (i32.const 9))) (i32.const 100))
                              (i32.eq (i32.load8_u (i32.add (local.get $p) (i32.const 12))) (i32.const 102)))
                    (then (return (call $good))))
@@ -97,10 +123,11 @@ pub fn module(name: &str, hooks: &[&str], b: Behavior, abi: i32, with_handle: bo
     let wat = format!(
         r#"(module
              (import "ftpsd_v1" "host" (func $host (param i32 i32) (result i64)))
-             (memory (export "memory") 2)
+             (memory (export "memory") 3)
              (data (i32.const 16) "{good_data}")
              (data (i32.const 8192) "not json")
              (data (i32.const 12288) "{incr_data}")
+             (data (i32.const 20480) "{loop_data}")
              (func $good (result i64) (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const {good_len})))
              (func (export "ftpsd_abi_version") (result i32) (i32.const {abi}))
              (func (export "ftpsd_alloc") (param i32) (result i32) (i32.const 16384))
@@ -109,6 +136,7 @@ pub fn module(name: &str, hooks: &[&str], b: Behavior, abi: i32, with_handle: bo
         good_data = escape(&good),
         good_len = good.len(),
         incr_data = escape(incr),
+        loop_data = loop_data,
     );
     wat::parse_str(&wat).unwrap_or_else(|e| panic!("test WAT does not assemble: {e}\n{wat}"))
 }

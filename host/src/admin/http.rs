@@ -186,6 +186,31 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
             ),
         )
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Every response: not framable, no MIME sniffing, no referrer, not cached; the page may run
+/// only its own inline script and style and talk only to this origin.
+async fn security_headers(mut r: HttpResponse) -> HttpResponse {
+    use axum::http::HeaderValue;
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    r
 }
 
 #[derive(Debug, Deserialize)]

@@ -321,6 +321,7 @@ fn apply_config(ctx: &ServerContext) -> Vec<String> {
     ctx.auth.set_failure_delay(std::time::Duration::from_millis(
         newer.server.login_failure_delay_ms,
     ));
+    ctx.auth.set_limits(&newer.login);
     ctx.live.store(std::sync::Arc::new(newer));
     for s in applied {
         tracing::info!(section = s, "config change applied to new sessions");

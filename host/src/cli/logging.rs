@@ -29,6 +29,7 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     if let Some(dir) = config.log_dir() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("log dir {}: {e}", dir.display()))?;
+        restrict_log_dir(&dir);
         let (main, g) =
             tracing_appender::non_blocking(tracing_appender::rolling::daily(&dir, "ftpsd.log"));
         guards.push(g);
@@ -54,6 +55,35 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     }
     tracing_subscriber::registry().with(layers).init();
     Ok(guards)
+}
+
+/// Logs hold user names, addresses and paths: the folder is 0750 and its files 0640 (today's
+/// are created so before the appender opens them; the folder's mode covers later days too).
+fn restrict_log_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+    let today = time::OffsetDateTime::now_utc().date();
+    for stem in ["ftpsd.log", "transfers.log"] {
+        let name = format!(
+            "{stem}.{:04}-{:02}-{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        );
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(dir.join(name));
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("ftpsd.log") || name.starts_with("transfers.log") {
+                let _ = std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o640));
+            }
+        }
+    }
 }
 
 /// Directives added unless the configured one names the crate itself:

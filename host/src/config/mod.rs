@@ -34,6 +34,9 @@ pub struct Config {
     pub listing: ListingSection,
     #[serde(default)]
     pub access: AccessSection,
+    /// Bounds of the password-check path (argon2 workers, queue, per-address rate).
+    #[serde(default)]
+    pub login: crate::access::login_throttle::LoginLimits,
     /// A virtual file in every root listing (e.g. WELCOME.txt): downloadable, never writable.
     pub message: Option<MessageSection>,
     /// Policy plugins, called in this order.
@@ -166,6 +169,11 @@ pub struct PassiveSection {
     pub advertise: Option<PassiveAddress>,
     /// Per-client-network overrides, first match wins (LAN clients get the LAN address).
     pub overrides: Vec<PassiveOverride>,
+    /// Passive listeners (opened by PASV/EPSV, not yet connected) one client address may hold
+    /// at once; 0 = no cap. Unused listeners close after `data_timeout_secs` anyway.
+    pub max_listeners_per_ip: usize,
+    /// The same per user account (the anonymous account is counted by address); 0 = no cap.
+    pub max_listeners_per_user: usize,
 }
 
 impl Default for PassiveSection {
@@ -176,6 +184,8 @@ impl Default for PassiveSection {
             port_max: 50100,
             advertise: None,
             overrides: Vec::new(),
+            max_listeners_per_ip: 16,
+            max_listeners_per_user: 32,
         }
     }
 }
@@ -260,6 +270,7 @@ impl Config {
             active: ActiveSection::default(),
             listing: ListingSection::default(),
             access: AccessSection::default(),
+            login: Default::default(),
             message: None,
             plugins: Vec::new(),
             exec: Default::default(),
@@ -446,6 +457,7 @@ impl Config {
             ("[active]", d(&self.active) != d(&newer.active)),
             ("[listing]", d(&self.listing) != d(&newer.listing)),
             ("[access]", d(&self.access) != d(&newer.access)),
+            ("[login]", d(&self.login) != d(&newer.login)),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))

@@ -9,6 +9,7 @@ pub mod mapped_send;
 pub mod page_cache;
 pub mod passive;
 pub mod pending;
+pub mod stall;
 pub mod stream;
 pub mod transfer;
 

@@ -69,3 +69,114 @@ pub async fn accept_peer(listener: &TcpListener, peer_ip: IpAddr) -> Result<TcpS
         drop(stream);
     }
 }
+
+/// Open passive listeners per client address and per user, against `[passive]
+/// max_listeners_per_ip` / `max_listeners_per_user`: the port range is shared, so no address
+/// or account may hold more than its share of it. The anonymous account is counted by address
+/// only (its name is everyone's).
+#[derive(Default)]
+pub struct ListenerCaps {
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One open listener's place in [`ListenerCaps`]; dropping it frees the place.
+pub struct ListenerSlot {
+    caps: std::sync::Arc<ListenerCaps>,
+    keys: Vec<String>,
+}
+
+impl Drop for ListenerSlot {
+    fn drop(&mut self) {
+        let mut open = self.caps.open.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &self.keys {
+            if let Some(n) = open.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(k);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CapError {
+    #[error(
+        "Too many open passive listeners for your address ({0}); use the ones you opened or try again later."
+    )]
+    PerIp(usize),
+    #[error("Too many open passive listeners for your account ({0}); try again later.")]
+    PerUser(usize),
+}
+
+impl ListenerCaps {
+    /// Takes a place for a listener of `ip` (and `user`, unless None); 0 = no cap.
+    pub fn acquire(
+        self: &std::sync::Arc<Self>,
+        ip: IpAddr,
+        user: Option<&str>,
+        max_per_ip: usize,
+        max_per_user: usize,
+    ) -> Result<ListenerSlot, CapError> {
+        let ip_key = format!("ip:{}", crate::config::network::canonical(ip));
+        let user_key = user.map(|u| format!("user:{}", u.to_ascii_lowercase()));
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if max_per_ip > 0 && open.get(&ip_key).copied().unwrap_or(0) >= max_per_ip {
+            return Err(CapError::PerIp(max_per_ip));
+        }
+        if let Some(k) = &user_key
+            && max_per_user > 0
+            && open.get(k).copied().unwrap_or(0) >= max_per_user
+        {
+            return Err(CapError::PerUser(max_per_user));
+        }
+        let keys: Vec<String> = std::iter::once(ip_key).chain(user_key).collect();
+        for k in &keys {
+            *open.entry(k.clone()).or_insert(0) += 1;
+        }
+        Ok(ListenerSlot {
+            caps: self.clone(),
+            keys,
+        })
+    }
+
+    /// Listeners open now, all clients together.
+    pub fn open_total(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(k, _)| k.starts_with("ip:"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn caps_per_address_and_per_user_and_places_come_back() {
+        let caps = Arc::new(ListenerCaps::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let one = caps.acquire(a, Some("bob"), 2, 3).unwrap();
+        let _two = caps.acquire(a, Some("bob"), 2, 3).unwrap();
+        assert_eq!(caps.acquire(a, None, 2, 3).err(), Some(CapError::PerIp(2)));
+        let _three = caps.acquire(b, Some("Bob"), 2, 3).unwrap();
+        assert_eq!(
+            caps.acquire(b, Some("bob"), 2, 3).err(),
+            Some(CapError::PerUser(3))
+        );
+        assert!(caps.acquire(b, None, 2, 3).is_ok(), "anonymous: by address");
+        drop(one);
+        assert!(caps.acquire(a, Some("carol"), 2, 3).is_ok());
+        assert_eq!(
+            caps.acquire(a, None, 0, 0).map(|_| ()),
+            Ok(()),
+            "0 = no cap"
+        );
+    }
+}

@@ -6,14 +6,21 @@
 //! stall from every protected transfer. Clients that stay silent until the 150 reply (ftplib,
 //! the tests' rustls client) are handled as before: the handshake starts at the transfer
 //! command, with the configuration of its direction.
+//!
+//! A plan that no transfer command claims within `data_timeout_secs` expires: its listener
+//! closes and its port goes back to the range (a client sending PASV and then only NOOP must
+//! not hold ports for the whole session).
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::passive::ListenerSlot;
 use super::{DataError, DataStream, DataTls, passive, stream};
 
 /// What the transfer command decides: the protection it needs and how long to wait.
@@ -25,6 +32,8 @@ pub struct Go {
 /// The waiting task; dropping the plan (a new PASV, ABOR, the session's end) stops it.
 pub struct PendingPassive {
     go: Option<oneshot::Sender<Go>>,
+    claimed: Arc<AtomicBool>,
+    expired: Arc<AtomicBool>,
     task: JoinHandle<Result<DataStream, DataError>>,
 }
 
@@ -37,11 +46,41 @@ impl Drop for PendingPassive {
 impl PendingPassive {
     /// Starts waiting on `listener` for `peer_ip`. With `early` (PROT P in force), a client
     /// that starts its TLS handshake before the transfer command gets it answered at once.
-    pub fn start(listener: TcpListener, peer_ip: IpAddr, early: Option<DataTls>) -> Self {
+    /// Without a transfer command within `expires`, the listener closes and `slot` is freed.
+    pub fn start(
+        listener: TcpListener,
+        peer_ip: IpAddr,
+        early: Option<DataTls>,
+        expires: Duration,
+        slot: Option<ListenerSlot>,
+    ) -> Self {
         let (go_tx, go_rx) = oneshot::channel();
-        let task = tokio::spawn(prepare(listener, peer_ip, early, go_rx));
+        let claimed = Arc::new(AtomicBool::new(false));
+        let expired = Arc::new(AtomicBool::new(false));
+        let (c, e) = (claimed.clone(), expired.clone());
+        let task = tokio::spawn(async move {
+            let waiting = prepare(listener, peer_ip, early, go_rx, slot);
+            let mut waiting = std::pin::pin!(waiting);
+            tokio::select! {
+                biased;
+                r = &mut waiting => r,
+                _ = tokio::time::sleep(expires) => {
+                    if !c.load(Ordering::Acquire) {
+                        e.store(true, Ordering::Release);
+                        return Err(DataError::Open(format!(
+                            "the passive listener expired: no transfer command within {} s; send PASV or EPSV again",
+                            expires.as_secs()
+                        )));
+                    }
+                    // A transfer claimed it: its own timeouts apply from here.
+                    waiting.await
+                }
+            }
+        });
         PendingPassive {
             go: Some(go_tx),
+            claimed,
+            expired,
             task,
         }
     }
@@ -50,8 +89,15 @@ impl PendingPassive {
     /// handshake after that reply gets the configuration of the transfer's direction.
     pub fn go(&mut self, go: Go) {
         if let Some(tx) = self.go.take() {
+            self.claimed.store(true, Ordering::Release);
             let _ = tx.send(go);
         }
+    }
+
+    /// Whether the plan expired unclaimed (its listener is closed): a transfer command must
+    /// not use it. (A failed early connection is not "over": the transfer reports its error.)
+    pub fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
     }
 
     /// Waits for the connection, ready for the transfer (after `go`).
@@ -70,17 +116,20 @@ async fn prepare(
     peer_ip: IpAddr,
     early: Option<DataTls>,
     mut go_rx: oneshot::Receiver<Go>,
+    slot: Option<ListenerSlot>,
 ) -> Result<DataStream, DataError> {
     let tcp = tokio::select! {
         biased;
         go = &mut go_rx => {
             let go = go.map_err(|_| DataError::Open("transfer cancelled".into()))?;
             let tcp = passive::accept_from(&listener, peer_ip, go.timeout).await?;
+            drop((listener, slot));
             return finish(tcp, go).await;
         }
         tcp = passive::accept_peer(&listener, peer_ip) => tcp?,
     };
-    drop(listener);
+    // The port goes back to the range as soon as the client is connected.
+    drop((listener, slot));
     let _ = tcp.set_nodelay(true);
     let Some(early) = early else {
         let go = go_rx

@@ -15,6 +15,17 @@ pub enum DataStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl DataStream {
+    /// The socket, for the kernel's view of the transfer (see `stall`).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            DataStream::Plain(s) => s.as_raw_fd(),
+            DataStream::Tls(s) => s.get_ref().0.as_raw_fd(),
+        }
+    }
+}
+
 pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(t.config);
     let token = t.token;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::stall::with_stall;
 use super::{DataError, DataStream, ascii, mapped_send};
 
 pub const BUFFER: usize = 1024 * 1024;
@@ -72,7 +73,7 @@ pub async fn run(
         }
         (Job::Upload { plan, ascii }, data) => upload(plan, ascii, data, &progress, stall).await,
         (Job::Bytes(bytes), data) => {
-            with_stall(stall, data.write_all(&bytes))
+            with_stall(data.raw_fd(), stall, data.write_all(&bytes))
                 .await
                 .map_err(lost)?;
             progress.fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -81,7 +82,7 @@ pub async fn run(
     };
     if result.is_ok() {
         // close_notify + FIN: the client knows the download is complete, not truncated.
-        let closed = with_stall(stall, data.shutdown()).await;
+        let closed = with_stall(data.raw_fd(), stall, data.shutdown()).await;
         // An upload is complete and committed once the client's close_notify arrived; a client
         // that has already closed (and reset the connection over unread session tickets) does
         // not need ours.
@@ -90,15 +91,6 @@ pub async fn run(
         }
     }
     result
-}
-
-async fn with_stall<T>(
-    stall: Duration,
-    fut: impl Future<Output = std::io::Result<T>>,
-) -> std::io::Result<T> {
-    tokio::time::timeout(stall, fut)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "data connection stalled"))?
 }
 
 /// A fixed set of buffers shared by the async side and the blocking file thread.
@@ -140,7 +132,9 @@ async fn download(
         } else {
             &buf[..n]
         };
-        with_stall(stall, data.write_all(out)).await.map_err(lost)?;
+        with_stall(data.raw_fd(), stall, data.write_all(out))
+            .await
+            .map_err(lost)?;
         total += out.len() as u64;
         progress.store(total, Ordering::Relaxed);
     }
@@ -173,23 +167,22 @@ async fn upload(
         let mut plan = plan;
         let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
         let mut pending_cr = false;
-        let mut reserved = 0u64;
         let outcome = (|| -> Result<bool, DataError> {
             loop {
                 match full_rx.recv() {
                     Ok(Chunk::Data(buf, n)) => {
                         if ascii {
                             ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
-                            write_reserved(&mut plan, &converted, &mut reserved)?;
+                            write_reserved(&mut plan, &converted)?;
                         } else {
-                            write_reserved(&mut plan, &buf[..n], &mut reserved)?;
+                            write_reserved(&mut plan, &buf[..n])?;
                         }
                         let _ = free_async_tx.blocking_send(buf);
                     }
                     Ok(Chunk::Commit) => {
                         if ascii {
                             ascii::finish_from_wire(&mut converted, &mut pending_cr);
-                            write_reserved(&mut plan, &converted, &mut reserved)?;
+                            write_reserved(&mut plan, &converted)?;
                         }
                         plan.file.sync_all().map_err(local)?;
                         return Ok(true);
@@ -201,11 +194,11 @@ async fn upload(
         match outcome {
             Ok(true) => plan.commit().map_err(|e| DataError::Local(e.to_string())),
             Ok(false) => {
-                plan.abandon(reserved, false);
+                plan.abandon(false);
                 Err(DataError::Lost("upload ended before completion".into()))
             }
             Err(e) => {
-                plan.abandon(reserved, matches!(e, DataError::Quota(_)));
+                plan.abandon(matches!(e, DataError::Quota(_)));
                 Err(e)
             }
         }
@@ -217,7 +210,7 @@ async fn upload(
                 .recv()
                 .await
                 .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
-            let n = match with_stall(stall, data.read(&mut buf)).await {
+            let n = match with_stall(data.raw_fd(), stall, data.read(&mut buf)).await {
                 Ok(n) => n,
                 // Over TLS, EOF without close_notify means the upload was cut off (client gone,
                 // or a truncation attack): never commit it. Plain FTP cannot tell.
@@ -249,19 +242,12 @@ async fn upload(
 }
 
 /// Writes `bytes` after reserving them against the mount's quota.
-fn write_reserved(
-    plan: &mut crate::fs::upload::UploadPlan,
-    bytes: &[u8],
-    reserved: &mut u64,
-) -> Result<(), DataError> {
-    if let Some(q) = &plan.quota {
-        if !q.try_reserve(bytes.len() as u64) {
-            return Err(DataError::Quota(format!(
-                "Quota exceeded ({}); upload removed.",
-                q.describe()
-            )));
+fn write_reserved(plan: &mut crate::fs::upload::UploadPlan, bytes: &[u8]) -> Result<(), DataError> {
+    plan.reserve(bytes.len() as u64).map_err(|e| match e {
+        crate::fs::FsError::QuotaFull(q) => {
+            DataError::Quota(format!("Quota exceeded ({q}); upload removed."))
         }
-        *reserved += bytes.len() as u64;
-    }
+        other => DataError::Local(other.to_string()),
+    })?;
     plan.file.write_all(bytes).map_err(local)
 }

@@ -69,6 +69,11 @@ impl VirtualPath {
         self.parts.first().map(String::as_str)
     }
 
+    /// The names from the root down.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.parts.len()
     }

@@ -38,6 +38,17 @@ impl Quota {
             .is_ok()
     }
 
+    /// Reserves `n` bytes if they fit under the limit plus `allowance`: the bytes of an old
+    /// version this upload will replace, which leave the quota when it commits.
+    pub fn try_reserve_over(&self, n: u64, allowance: u64) -> bool {
+        let limit = self.limit().saturating_add(allowance);
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_add(n).filter(|t| *t <= limit)
+            })
+            .is_ok()
+    }
+
     pub fn release(&self, n: u64) {
         let _ = self
             .used
@@ -104,6 +115,17 @@ mod tests {
         assert!(!q.try_reserve(u64::MAX));
         q.release(1000);
         assert_eq!(q.used(), 0);
+    }
+
+    #[test]
+    fn a_replacement_may_use_the_space_of_what_it_replaces() {
+        // 1000-byte quota holding a 700-byte file, replaced by 700 bytes.
+        let q = Quota::new(1000, 700);
+        assert!(!q.try_reserve(700));
+        assert!(q.try_reserve_over(700, 700));
+        assert!(!q.try_reserve_over(301, 700));
+        q.release(700); // the commit frees the old version
+        assert_eq!(q.used(), 700);
     }
 
     #[test]

@@ -105,18 +105,71 @@ impl Sandbox {
     }
 
     pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
-        let md = self.root.metadata(p.relative())?;
+        let md = self
+            .root
+            .metadata(p.relative())
+            .map_err(|e| self.unseen(p, e.into()))?;
         Ok(info(p.file_name().unwrap_or("/").to_string(), &md))
     }
 
     pub fn is_dir(&self, p: &VirtualPath) -> Result<bool, FsError> {
-        Ok(self.root.metadata(p.relative())?.is_dir())
+        Ok(self
+            .root
+            .metadata(p.relative())
+            .map_err(|e| self.unseen(p, e.into()))?
+            .is_dir())
+    }
+
+    /// Whether `p` or a folder on its way is a symlink that cannot be followed inside the
+    /// sandbox (escaping or dangling): such entries are hidden from listings.
+    fn through_hidden_link(&self, p: &VirtualPath) -> bool {
+        let mut prefix = std::path::PathBuf::new();
+        for part in p.relative().components() {
+            prefix.push(part);
+            let is_link = self
+                .root
+                .symlink_metadata(&prefix)
+                .is_ok_and(|m| m.file_type().is_symlink());
+            if is_link && self.root.metadata(&prefix).is_err() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An error about `p` as a client may see it: what is hidden from listings does not
+    /// exist (never "Permission denied" or "File exists" about an entry nobody can see).
+    fn unseen(&self, p: &VirtualPath, e: FsError) -> FsError {
+        match e {
+            FsError::Denied | FsError::Exists | FsError::NotADirectory
+                if self.through_hidden_link(p) =>
+            {
+                FsError::NotFound
+            }
+            e => e,
+        }
+    }
+
+    /// As [`Sandbox::unseen`], for creating `p`: the name is taken by something hidden, which
+    /// the reply must not reveal; the refusal is a plain "Permission denied".
+    fn unseen_create(&self, p: &VirtualPath, e: FsError) -> FsError {
+        match e {
+            FsError::Exists | FsError::NotFound | FsError::NotADirectory
+                if self.through_hidden_link(p) =>
+            {
+                FsError::Denied
+            }
+            e => e,
+        }
     }
 
     /// Entries of a directory, sorted by name. Symlinks are shown as what they point to;
     /// entries that cannot be resolved inside the sandbox (escaping or dangling) are hidden.
     pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
-        let dir = self.root.open_dir(p.relative())?;
+        let dir = self
+            .root
+            .open_dir(p.relative())
+            .map_err(|e| self.unseen(p, e.into()))?;
         let mut out = Vec::new();
         for entry in dir.entries()? {
             let entry = entry?;
@@ -137,17 +190,24 @@ impl Sandbox {
     }
 
     pub fn mkdir(&self, p: &VirtualPath) -> Result<(), FsError> {
-        Ok(self.root.create_dir(p.relative())?)
+        self.root
+            .create_dir(p.relative())
+            .map_err(|e| self.unseen_create(p, e.into()))
     }
 
     pub fn rmdir(&self, p: &VirtualPath) -> Result<(), FsError> {
         if p.is_root() {
             return Err(FsError::Denied);
         }
-        Ok(self.root.remove_dir(p.relative())?)
+        self.root
+            .remove_dir(p.relative())
+            .map_err(|e| self.unseen(p, e.into()))
     }
 
     pub fn remove_file(&self, p: &VirtualPath) -> Result<(), FsError> {
+        if self.through_hidden_link(p) {
+            return Err(FsError::NotFound);
+        }
         if self.root.symlink_metadata(p.relative())?.is_dir() {
             return Err(FsError::IsADirectory);
         }
@@ -158,14 +218,20 @@ impl Sandbox {
         if from.is_root() || to.is_root() {
             return Err(FsError::Denied);
         }
-        Ok(self
-            .root
-            .rename(from.relative(), &self.root, to.relative())?)
+        if self.through_hidden_link(from) {
+            return Err(FsError::NotFound);
+        }
+        self.root
+            .rename(from.relative(), &self.root, to.relative())
+            .map_err(|e| self.unseen_create(to, e.into()))
     }
 
     /// Opens a regular file for download, positioned at `offset`; returns it with its size.
     pub fn open_read(&self, p: &VirtualPath, offset: u64) -> Result<(std::fs::File, u64), FsError> {
-        let f: File = self.root.open(p.relative())?;
+        let f: File = self
+            .root
+            .open(p.relative())
+            .map_err(|e| self.unseen(p, e.into()))?;
         let md = f.metadata()?;
         if md.is_dir() {
             return Err(FsError::IsADirectory);
@@ -189,7 +255,10 @@ impl Sandbox {
             WriteMode::Append => o.create(true).append(true),
             WriteMode::Resume(_) => o.create(true),
         };
-        let f = self.root.open_with(p.relative(), &o)?;
+        let f = self
+            .root
+            .open_with(p.relative(), &o)
+            .map_err(|e| self.unseen_create(p, e.into()))?;
         if f.metadata()?.is_dir() {
             return Err(FsError::IsADirectory);
         }

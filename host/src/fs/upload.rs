@@ -33,6 +33,20 @@ pub struct UploadPlan {
     pub quota: Option<Arc<Quota>>,
     sandbox: Arc<Sandbox>,
     finish: Finish,
+    /// Bytes reserved against the quota so far.
+    reserved: u64,
+    /// Committed or abandoned: nothing left for Drop to clean up.
+    done: bool,
+}
+
+impl Drop for UploadPlan {
+    /// A plan dropped without `commit` or `abandon` (a refused data connection, a cancelled
+    /// transfer) is abandoned: its temporary goes at once, never left for the next start.
+    fn drop(&mut self) {
+        if !self.done {
+            self.cleanup(false);
+        }
+    }
 }
 
 enum Finish {
@@ -73,6 +87,8 @@ impl UploadPlan {
                         keep,
                         restore,
                     },
+                    reserved: 0,
+                    done: false,
                 })
             };
         let atomic = |file: std::fs::File, temp: VirtualPath, replaced: u64| UploadPlan {
@@ -84,6 +100,8 @@ impl UploadPlan {
                 target: target.clone(),
                 replaced,
             },
+            reserved: 0,
+            done: false,
         };
         let plan = match (kind, mode) {
             (UploadKind::Append, _) => in_place(WriteMode::Append, existing, true)?,
@@ -129,45 +147,69 @@ impl UploadPlan {
         Ok(plan)
     }
 
+    /// Reserves `n` more bytes against the mount's quota. An atomic replacement may use the
+    /// space of the version it replaces (README: "replacing a file frees the old version's
+    /// space"); the old version leaves the quota when the new one commits.
+    pub fn reserve(&mut self, n: u64) -> Result<(), FsError> {
+        let Some(q) = &self.quota else {
+            return Ok(());
+        };
+        let allowance = match &self.finish {
+            Finish::Atomic { replaced, .. } => *replaced,
+            Finish::InPlace { .. } => 0,
+        };
+        if !q.try_reserve_over(n, allowance) {
+            return Err(FsError::QuotaFull(q.describe()));
+        }
+        self.reserved += n;
+        Ok(())
+    }
+
     /// The data is complete and fsynced: make it the file.
-    pub fn commit(self) -> Result<(), FsError> {
-        match self.finish {
+    pub fn commit(mut self) -> Result<(), FsError> {
+        self.done = true;
+        match &self.finish {
             Finish::Atomic {
                 temp,
                 target,
                 replaced,
             } => {
-                if let Err(e) = self.sandbox.rename(&temp, &target) {
-                    let _ = self.sandbox.remove_file(&temp);
+                if let Err(e) = self.sandbox.rename(temp, target) {
+                    let _ = self.sandbox.remove_file(temp);
+                    release(&self.quota, self.reserved);
                     return Err(e);
                 }
-                release(&self.quota, replaced);
+                release(&self.quota, *replaced);
                 Ok(())
             }
             Finish::InPlace { .. } => Ok(()),
         }
     }
 
-    /// The upload failed or was aborted after reserving `reserved` bytes. A quota failure always
-    /// removes what this upload wrote.
-    pub fn abandon(self, reserved: u64, quota_exceeded: bool) {
-        release(&self.quota, reserved);
-        match self.finish {
+    /// The upload failed or was aborted. A quota failure always removes what this upload wrote.
+    pub fn abandon(mut self, quota_exceeded: bool) {
+        self.done = true;
+        self.cleanup(quota_exceeded);
+    }
+
+    fn cleanup(&mut self, quota_exceeded: bool) {
+        release(&self.quota, std::mem::take(&mut self.reserved));
+        match &self.finish {
             Finish::Atomic { temp, .. } => {
-                let _ = self.sandbox.remove_file(&temp);
+                let _ = self.sandbox.remove_file(temp);
             }
             Finish::InPlace {
                 target,
                 keep,
                 restore,
             } => {
-                if restore || quota_exceeded {
+                if *restore || quota_exceeded {
                     match keep {
                         Some(len) => {
-                            let _ = self.file.set_len(len);
+                            let _ = self.file.set_len(*len);
                         }
                         None => {
-                            let _ = self.sandbox.remove_file(&target);
+                            let _ = self.sandbox.remove_file(target);
                         }
                     }
                 }

@@ -50,6 +50,15 @@ impl Vfs {
         &self.mounts[0]
     }
 
+    /// Upload temporaries of any session are invisible to every command: a path through one
+    /// does not exist (creating one is refused by `check_writable_name`).
+    fn visible(p: &VirtualPath) -> Result<(), FsError> {
+        if p.components().any(super::upload::is_temp_name) {
+            return Err(FsError::NotFound);
+        }
+        Ok(())
+    }
+
     pub fn locate(&self, p: &VirtualPath) -> Target<'_> {
         if let Some(first) = p.first() {
             if let Some(m) = self.mounts[1..]
@@ -111,6 +120,7 @@ impl Vfs {
 
     /// Lists a directory: real entries, plus (at the root) mount folders and the message file.
     pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
+        Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::NotADirectory),
             Target::Real { mount, rel } => {
@@ -126,6 +136,7 @@ impl Vfs {
     }
 
     pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
+        Self::visible(p)?;
         match self.locate(p) {
             Target::Message(m) => Ok(message_info(m)),
             Target::Real { mount, rel } => {
@@ -165,6 +176,7 @@ impl Vfs {
     }
 
     pub fn is_dir(&self, p: &VirtualPath) -> Result<bool, FsError> {
+        Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Ok(false),
             Target::Real { mount, rel } => mount.sandbox.is_dir(&rel),
@@ -191,6 +203,7 @@ impl Vfs {
     }
 
     pub fn rmdir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::NotADirectory),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
@@ -199,6 +212,7 @@ impl Vfs {
     }
 
     pub fn remove_file(&self, p: &VirtualPath) -> Result<(), FsError> {
+        Self::visible(p)?;
         self.check_writable_name(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::Reserved("the message file")),
@@ -215,6 +229,7 @@ impl Vfs {
 
     /// Renames within one mount; a file replaced by the rename leaves the quota.
     pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
+        Self::visible(from)?;
         self.check_writable_name(from)?;
         self.check_writable_name(to)?;
         match (self.locate(from), self.locate(to)) {
@@ -243,6 +258,7 @@ impl Vfs {
     }
 
     pub fn open_read(&self, p: &VirtualPath, offset: u64) -> Result<Readable, FsError> {
+        Self::visible(p)?;
         match self.locate(p) {
             Target::Message(m) => Ok(Readable::Bytes(m.bytes.clone())),
             Target::Real { mount, rel } => {
@@ -266,8 +282,15 @@ impl Vfs {
                 if rel.is_root() {
                     return Err(FsError::IsADirectory);
                 }
+                // A replacement may reuse the space of what it replaces.
+                let replacing = match kind {
+                    super::upload::UploadKind::Store | super::upload::UploadKind::Resume(_) => {
+                        existing.unwrap_or(0)
+                    }
+                    _ => 0,
+                };
                 if let Some(q) = &mount.quota
-                    && q.used() >= q.limit()
+                    && q.used() >= q.limit().saturating_add(replacing)
                 {
                     return Err(FsError::QuotaFull(q.describe()));
                 }

@@ -18,15 +18,21 @@ pub struct PluginSection {
     /// What a failed call means for a gate: `deny` (fail closed, default) or `allow`.
     #[serde(default)]
     pub on_error: FailurePolicy,
+    /// CPU time a call may use (the guest and the host work it asks for); a wall-clock cap of
+    /// 20x this (at least 1 s) bounds it on a saturated machine.
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
-    /// This many faults within `fault_window_secs` quarantine the plugin until it is reloaded.
+    /// This many faults caused by one client (its address, or its user once logged in) within
+    /// `fault_window_secs` quarantine that client for this plugin (see `plugins::faults`).
     #[serde(default = "default_faults")]
     pub max_faults: u32,
     #[serde(default = "default_window")]
     pub fault_window_secs: u64,
+    /// Bytes of keys and values the plugin may keep in the state store, in KiB.
+    #[serde(default = "default_state_quota")]
+    pub state_quota_kb: u64,
 }
 
 /// Deny-by-default capabilities granted by the operator.
@@ -60,6 +66,9 @@ fn default_faults() -> u32 {
 }
 fn default_window() -> u64 {
     60
+}
+fn default_state_quota() -> u64 {
+    4096
 }
 fn default_exec_timeout() -> u64 {
     30

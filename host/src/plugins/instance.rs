@@ -1,24 +1,26 @@
 //! A loaded plugin: compiled once, instantiated through `InstancePre`, calls served from a pool
 //! of instances (no global lock during a call; state lives in the host store, so any instance
-//! is as good as another). Every call is bounded — epoch deadline, memory limit, request and
-//! reply size — and any fault discards the instance; repeated faults quarantine the plugin.
+//! is as good as another). Every call is bounded — CPU-time deadline (see [`super::budget`]),
+//! memory limit, request and reply size, host calls — and any fault discards the instance;
+//! faults are charged to the client that caused them (see [`super::faults`]).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ftpsd_plugin_sdk::{
-    ABI_VERSION, Configured, Description, Hook, HostCall, HostReply, Request, Response,
-};
+use ftpsd_plugin_sdk::{ABI_VERSION, Configured, Description, Hook, Request, Response};
 use wasmtime::{
-    Caller, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
-    TypedFunc,
+    Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
+    TypedFunc, UpdateDeadline,
 };
 
+use super::budget::CallBudget;
 use super::config::PluginSection;
-use super::engine::{TICK, engine};
+use super::engine::engine;
+use super::faults::{FaultBook, Subject};
+use super::store::{StateUsage, StoreData};
 use super::{CallError, PluginError};
 use crate::state::SharedStore;
 
@@ -27,15 +29,10 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 pub const MAX_REPLY: usize = 64 * 1024;
 /// Instances kept for reuse per plugin.
 const POOL_MAX: usize = 16;
-
-pub struct StoreData {
-    limits: StoreLimits,
-    kv: SharedStore,
-    namespace: String,
-    plugin: String,
-    /// Captured stdout/stderr of the current call.
-    pub(super) output: Vec<u8>,
-}
+/// Largest plugin file accepted.
+pub const MAX_MODULE_BYTES: usize = 64 << 20;
+/// Longest reason kept from a compile or trap error (they can quote the whole input).
+const MAX_REASON: usize = 300;
 
 struct Pooled {
     store: Store<StoreData>,
@@ -56,10 +53,62 @@ pub struct Loaded {
     pre: InstancePre<StoreData>,
     kv: SharedStore,
     pool: Mutex<Vec<Pooled>>,
-    faults: Mutex<VecDeque<Instant>>,
-    quarantined: AtomicBool,
+    faults: Mutex<FaultBook>,
+    usage: Arc<StateUsage>,
     pub calls: AtomicU64,
     pub fault_count: AtomicU64,
+}
+
+/// A one-line, bounded version of an error text for logs and admin views.
+pub fn short_reason(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let mut out: String = line.chars().take(MAX_REASON).collect();
+    if line.chars().count() > MAX_REASON {
+        out.push_str(" ...");
+    }
+    out
+}
+
+/// Refuses what cannot be a plugin before the compiler sees it: too large, or neither a
+/// binary module (`\0asm`) nor WebAssembly text.
+pub fn check_module_bytes(plugin: &str, bytes: &[u8]) -> Result<(), PluginError> {
+    let not = |reason: String| PluginError::Compile {
+        plugin: plugin.to_string(),
+        reason,
+    };
+    if bytes.len() > MAX_MODULE_BYTES {
+        return Err(not(format!(
+            "the file has {} bytes; plugins are at most {} MiB",
+            bytes.len(),
+            MAX_MODULE_BYTES >> 20
+        )));
+    }
+    if bytes.starts_with(b"\0asm") {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).map(str::trim_start);
+    if matches!(text, Ok(t) if t.starts_with('(') || t.starts_with(";;")) {
+        return Ok(());
+    }
+    let head: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    Err(not(format!(
+        "not a WebAssembly module: a .wasm file starts with 00 61 73 6d (\\0asm), this one {} ({}; truncated, or not the built plugin?)",
+        if bytes.is_empty() {
+            "is empty".to_string()
+        } else {
+            format!("with {}", head.join(" "))
+        },
+        if bytes.is_empty() {
+            "0 bytes".to_string()
+        } else {
+            format!("{} bytes", bytes.len())
+        },
+    )))
 }
 
 impl Loaded {
@@ -70,9 +119,10 @@ impl Loaded {
         kv: SharedStore,
     ) -> Result<Loaded, PluginError> {
         let name = section.name.clone();
+        check_module_bytes(&name, bytes)?;
         let module = Module::new(engine(), bytes).map_err(|e| PluginError::Compile {
             plugin: name.clone(),
-            reason: format!("{e:#}"),
+            reason: short_reason(&format!("{e:#}")),
         })?;
         for export in [
             "memory",
@@ -91,10 +141,10 @@ impl Loaded {
         let mut linker: Linker<StoreData> = Linker::new(engine());
         let link = |e: wasmtime::Error| PluginError::Compile {
             plugin: name.clone(),
-            reason: format!("{e:#}"),
+            reason: short_reason(&format!("{e:#}")),
         };
         linker
-            .func_wrap("ftpsd_v1", "host", host_import)
+            .func_wrap("ftpsd_v1", "host", super::host_calls::host_import)
             .map_err(link)?;
         super::wasi::add_to_linker(&mut linker).map_err(link)?;
         linker
@@ -105,6 +155,11 @@ impl Loaded {
             .replace(':', "")
             .to_ascii_lowercase()[..16]
             .to_string();
+        let faults = FaultBook::new(
+            section.max_faults,
+            Duration::from_secs(section.fault_window_secs),
+        );
+        let usage = Arc::new(StateUsage::new(section.state_quota_kb.saturating_mul(1024)));
         let mut loaded = Loaded {
             name: name.clone(),
             path: section.path.clone(),
@@ -115,8 +170,8 @@ impl Loaded {
             pre,
             kv,
             pool: Mutex::new(Vec::new()),
-            faults: Mutex::new(VecDeque::new()),
-            quarantined: AtomicBool::new(false),
+            faults: Mutex::new(faults),
+            usage,
             calls: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
         };
@@ -155,13 +210,23 @@ impl Loaded {
             namespace: format!("plugin.{}", self.name),
             plugin: plugin.clone(),
             output: Vec::new(),
+            budget: CallBudget::start(self.cpu_limit()),
+            usage: self.usage.clone(),
         };
         let mut store = Store::new(engine(), data);
         store.limiter(|d| &mut d.limits);
-        store.set_epoch_deadline(self.deadline_ticks());
+        // The epoch ticks every millisecond; at each tick during guest code, the call's CPU
+        // time (not the wall clock) decides whether it goes on.
+        store.epoch_deadline_callback(|ctx| {
+            Ok(match ctx.data().budget.check() {
+                Ok(()) => UpdateDeadline::Continue(1),
+                Err(_) => UpdateDeadline::Interrupt,
+            })
+        });
+        store.set_epoch_deadline(1);
         let fail = |reason: String| PluginError::Instantiate {
             plugin: plugin.clone(),
-            reason,
+            reason: short_reason(&reason),
         };
         let instance: Instance = self
             .pre
@@ -214,9 +279,8 @@ impl Loaded {
         }
     }
 
-    fn deadline_ticks(&self) -> u64 {
-        (Duration::from_millis(self.section.timeout_ms).as_micros() / TICK.as_micros()).max(1)
-            as u64
+    fn cpu_limit(&self) -> Duration {
+        Duration::from_millis(self.section.timeout_ms.max(1))
     }
 
     /// One request/reply through guest memory, with bounds checks on everything the guest says.
@@ -225,7 +289,8 @@ impl Loaded {
         if bytes.len() > MAX_REQUEST {
             return Err(CallError::Oversized(bytes.len()));
         }
-        p.store.set_epoch_deadline(self.deadline_ticks());
+        p.store.data_mut().budget = CallBudget::start(self.cpu_limit());
+        p.store.set_epoch_deadline(1);
         p.store.data_mut().output.clear();
         let result = (|| {
             let ptr = p
@@ -261,20 +326,48 @@ impl Loaded {
         let output = std::mem::take(&mut p.store.data_mut().output);
         if !output.is_empty() {
             for line in String::from_utf8_lossy(&output).lines() {
-                tracing::info!(plugin = %self.name, "{line}");
+                super::host_calls::log_line(p.store.data_mut(), "info", line);
             }
         }
         result
     }
 
+    /// Whether the plugin as a whole is quarantined now (its own faults, not a client's).
     pub fn is_quarantined(&self) -> bool {
-        self.quarantined.load(Ordering::Acquire)
+        self.book().plugin_quarantined(Instant::now())
+    }
+
+    /// Clients this plugin refuses now because they made it fail, with the time left.
+    pub fn quarantined_clients(&self) -> Vec<(Subject, Duration)> {
+        self.book().quarantined_clients(Instant::now())
+    }
+
+    /// Ends every quarantine (an operator's reload).
+    pub fn clear_faults(&self) {
+        self.book().clear();
+    }
+
+    /// Bytes this plugin keeps in the state store, and its quota.
+    pub fn state_usage(&self) -> (u64, u64) {
+        (self.usage.used(), self.usage.limit)
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, FaultBook> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Calls a hook. Blocking (run it on the blocking pool).
     pub fn call(&self, req: &Request) -> Result<Response, CallError> {
-        if self.is_quarantined() {
-            return Err(CallError::Quarantined);
+        let subjects = super::faults::subjects_of(req);
+        {
+            let book = self.book();
+            let now = Instant::now();
+            if book.plugin_quarantined(now) {
+                return Err(CallError::Quarantined);
+            }
+            if let Some(s) = book.quarantined_client(&subjects, now) {
+                return Err(CallError::ClientQuarantined(s.to_string()));
+            }
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -283,140 +376,58 @@ impl Loaded {
             None => match self.instantiate() {
                 Ok(p) => p,
                 Err(e) => {
-                    self.fault(&e.to_string());
-                    return Err(CallError::Instantiate(e.to_string()));
+                    // No client caused this: it is the plugin's own fault.
+                    self.fault(&[], &e.to_string());
+                    return Err(CallError::Instantiate(short_reason(&e.to_string())));
                 }
             },
         };
         let result = self.raw_call(&mut inst, req).and_then(|bytes| {
             serde_json::from_slice::<Response>(&bytes)
-                .map_err(|e| CallError::Garbage(e.to_string()))
+                .map_err(|e| CallError::Garbage(short_reason(&e.to_string())))
         });
         match &result {
             Ok(_) => {
+                self.book().success();
                 let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
                 if pool.len() < POOL_MAX {
                     pool.push(inst);
                 }
             }
             // The instance may be in any state after a fault: it is dropped, never reused.
-            Err(e) => self.fault(&e.to_string()),
+            Err(e) => self.fault(&subjects, &e.to_string()),
         }
         result
     }
 
-    fn fault(&self, why: &str) {
+    fn fault(&self, subjects: &[Subject], why: &str) {
         self.fault_count.fetch_add(1, Ordering::Relaxed);
-        let window = Duration::from_secs(self.section.fault_window_secs);
-        let mut faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        faults.push_back(now);
-        while faults
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > window)
-        {
-            faults.pop_front();
-        }
-        tracing::warn!(plugin = %self.name, fault = %why, recent = faults.len(), "plugin call failed");
-        if faults.len() as u32 >= self.section.max_faults
-            && !self.quarantined.swap(true, Ordering::AcqRel)
-        {
-            tracing::error!(plugin = %self.name, faults = faults.len(), window_secs = window.as_secs(), "plugin quarantined until it is replaced or reloaded");
+        let verdict = self.book().fault(subjects, Instant::now());
+        let why = short_reason(why);
+        tracing::warn!(plugin = %self.name, fault = %why, charged_to = ?subjects, "plugin call failed");
+        match verdict {
+            super::faults::Verdict::Counted => {}
+            super::faults::Verdict::ClientQuarantined(who, d) => {
+                tracing::warn!(plugin = %self.name, clients = ?who, secs = d.as_secs(), "clients quarantined for this plugin after repeated faults; others keep it");
+            }
+            super::faults::Verdict::PluginQuarantined(d) => {
+                tracing::error!(plugin = %self.name, secs = d.as_secs(), "plugin quarantined after repeated faults of its own; retried after the backoff");
+            }
         }
     }
 }
 
 fn trap(e: wasmtime::Error) -> CallError {
+    if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
+        return CallError::Timeout;
+    }
     let text = format!("{e:#}");
-    if text.contains("interrupt") || text.contains("epoch") {
+    if text.contains("deadline:") || text.contains("interrupt") {
         CallError::Timeout
     } else {
-        CallError::Trap(text.lines().next().unwrap_or("trap").to_string())
+        CallError::Trap(short_reason(&text))
     }
-}
-
-/// `ftpsd_v1.host(ptr, len) -> packed`: a JSON [`HostCall`] in, a JSON [`HostReply`] written
-/// into memory from the guest's own `ftpsd_alloc` out.
-fn host_import(mut caller: Caller<'_, StoreData>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
-    let memory = caller
-        .get_export("memory")
-        .and_then(|e| e.into_memory())
-        .ok_or_else(|| wasmtime::format_err!("no memory"))?;
-    let len = len.max(0) as usize;
-    if len > MAX_REQUEST {
-        return Err(wasmtime::format_err!(
-            "host call of {len} bytes is too large"
-        ));
-    }
-    let start = ptr as u32 as usize;
-    let req = memory
-        .data(&caller)
-        .get(start..start.saturating_add(len))
-        .ok_or_else(|| wasmtime::format_err!("host call out of bounds"))?
-        .to_vec();
-    let reply = match serde_json::from_slice::<HostCall>(&req) {
-        Ok(call) => host_call(caller.data(), call),
-        Err(e) => HostReply::Error {
-            error: format!("bad host call: {e}"),
-        },
-    };
-    let out = serde_json::to_vec(&reply).unwrap_or_default();
-    let alloc = caller
-        .get_export("ftpsd_alloc")
-        .and_then(|e| e.into_func())
-        .ok_or_else(|| wasmtime::format_err!("no ftpsd_alloc"))?;
-    let alloc = alloc.typed::<i32, i32>(&caller)?;
-    let dst = alloc.call(&mut caller, out.len() as i32)?;
-    memory
-        .write(&mut caller, dst as u32 as usize, &out)
-        .map_err(|_| wasmtime::format_err!("ftpsd_alloc returned memory out of bounds"))?;
-    Ok(((dst as u32 as i64) << 32) | out.len() as i64)
-}
-
-fn host_call(d: &StoreData, call: HostCall) -> HostReply {
-    let now = crate::state::now_ms();
-    let ns = d.namespace.as_str();
-    let kv = d.kv.as_ref();
-    let exp = |ttl: Option<u64>| ttl.map(|t| now.saturating_add(t));
-    let r = match call {
-        HostCall::Log { level, message } => {
-            let message: String = message.chars().take(2048).collect();
-            match level.as_str() {
-                "error" => tracing::error!(plugin = %d.plugin, "{message}"),
-                "warn" => tracing::warn!(plugin = %d.plugin, "{message}"),
-                "debug" => tracing::debug!(plugin = %d.plugin, "{message}"),
-                _ => tracing::info!(plugin = %d.plugin, "{message}"),
-            }
-            Ok(HostReply::Done {})
-        }
-        HostCall::Now => Ok(HostReply::Number { number: now as i64 }),
-        HostCall::KvGet { key } => kv
-            .get(ns, &key, now)
-            .map(|value| HostReply::Value { value }),
-        HostCall::KvSet { key, value, ttl_ms } => kv
-            .set(ns, &key, &value, exp(ttl_ms))
-            .map(|_| HostReply::Done {}),
-        HostCall::KvDelete { key } => kv.delete(ns, &key).map(|_| HostReply::Done {}),
-        HostCall::KvCas {
-            key,
-            expected,
-            new,
-            ttl_ms,
-        } => kv
-            .cas(
-                ns,
-                &key,
-                expected.as_deref(),
-                new.as_deref(),
-                exp(ttl_ms),
-                now,
-            )
-            .map(|swapped| HostReply::Swapped { swapped }),
-        HostCall::KvIncr { key, delta, ttl_ms } => kv
-            .incr(ns, &key, delta, exp(ttl_ms), now)
-            .map(|number| HostReply::Number { number }),
-    };
-    r.unwrap_or_else(|e| HostReply::Error {
-        error: e.to_string(),
-    })
 }

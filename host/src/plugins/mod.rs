@@ -3,10 +3,15 @@
 //! plugin returns actions, and the host performs them only within the capabilities the operator
 //! granted. Plugins are swapped atomically while the server runs (see [`watch`]).
 
+pub mod budget;
 pub mod config;
 pub mod engine;
 pub mod exec;
+pub mod faults;
+pub mod host_calls;
 pub mod instance;
+pub mod last_good;
+pub mod store;
 pub mod wasi;
 pub mod watch;
 
@@ -65,8 +70,10 @@ pub enum CallError {
     Oversized(usize),
     #[error("cannot instantiate: {0}")]
     Instantiate(String),
-    #[error("quarantined after repeated faults")]
+    #[error("quarantined after repeated faults of its own")]
     Quarantined,
+    #[error("{0} is quarantined for this plugin after repeated faults")]
+    ClientQuarantined(String),
 }
 
 /// The outcome of a gate.
@@ -82,6 +89,8 @@ pub enum Decision {
 
 pub struct PluginHost {
     plugins: ArcSwap<Vec<Arc<Loaded>>>,
+    /// Where each plugin's last good version is kept (None: not kept, e.g. `plugin check`).
+    pub last_good: Option<last_good::LastGood>,
     pub kv: SharedStore,
     /// Hook calls and their latency as sessions see them.
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -93,48 +102,136 @@ pub fn load_section(
     base: &Path,
     kv: SharedStore,
 ) -> Result<Loaded, PluginError> {
+    load_with_bytes(section, base, kv).map(|(p, _)| p)
+}
+
+/// As [`load_section`], also returning the module's bytes (to keep them as the last good).
+fn load_with_bytes(
+    section: &PluginSection,
+    base: &Path,
+    kv: SharedStore,
+) -> Result<(Loaded, Vec<u8>), PluginError> {
     let path = if section.path.is_absolute() {
         section.path.clone()
     } else {
         base.join(&section.path)
     };
-    let bytes = std::fs::read(&path).map_err(|source| PluginError::Read {
-        plugin: section.name.clone(),
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = read_module(&section.name, &path)?;
     let mut s = section.clone();
     s.path = path;
-    Loaded::load(&bytes, s, kv)
+    Loaded::load(&bytes, s, kv).map(|p| (p, bytes))
+}
+
+/// Reads a plugin file, refusing one too large to be a plugin before reading it.
+fn read_module(plugin: &str, path: &Path) -> Result<Vec<u8>, PluginError> {
+    let read = |source| PluginError::Read {
+        plugin: plugin.to_string(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read)?.len();
+    if size > instance::MAX_MODULE_BYTES as u64 {
+        return Err(PluginError::Compile {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "the file has {size} bytes; plugins are at most {} MiB",
+                instance::MAX_MODULE_BYTES >> 20
+            ),
+        });
+    }
+    std::fs::read(path).map_err(read)
 }
 
 impl PluginHost {
-    /// Loads every configured plugin; any failure is a start-up error naming the plugin.
+    /// Loads every configured plugin. A plugin whose file is missing or broken starts from
+    /// its last good version when one is kept (with a loud warning); otherwise any failure is
+    /// a start-up error naming the plugin.
     pub fn load(
         sections: &[PluginSection],
         base: &Path,
         kv: SharedStore,
+        last_good: Option<last_good::LastGood>,
     ) -> Result<PluginHost, PluginError> {
         let mut seen = std::collections::HashSet::new();
         let mut loaded = Vec::new();
+        let host = PluginHost {
+            plugins: ArcSwap::from_pointee(Vec::new()),
+            last_good,
+            kv: kv.clone(),
+            metrics: Default::default(),
+        };
         for s in sections {
             if !seen.insert(s.name.clone()) {
                 return Err(PluginError::Duplicate(s.name.clone()));
             }
-            let p = load_section(s, base, kv.clone())?;
+            let p = match host.load_keeping(s, base) {
+                Ok(p) => p,
+                Err(e) => host.start_from_last_good(s, base, e)?,
+            };
             tracing::info!(plugin = %p.name, hash = %p.hash, hooks = ?p.hooks, "plugin loaded");
             loaded.push(Arc::new(p));
         }
-        Ok(PluginHost {
-            plugins: ArcSwap::from_pointee(loaded),
-            kv,
-            metrics: Default::default(),
-        })
+        host.plugins.store(Arc::new(loaded));
+        Ok(host)
+    }
+
+    /// Loads a section from its file and, when it works, keeps the file as the last good.
+    pub fn load_keeping(
+        &self,
+        section: &PluginSection,
+        base: &Path,
+    ) -> Result<Loaded, PluginError> {
+        let (p, bytes) = load_with_bytes(section, base, self.kv.clone())?;
+        if let Some(lg) = &self.last_good {
+            lg.save(&p.name, &bytes);
+        }
+        Ok(p)
+    }
+
+    /// The configured file failed at start-up with `err`: the last good version, if one is
+    /// kept and loads with these settings; else `err`.
+    fn start_from_last_good(
+        &self,
+        section: &PluginSection,
+        base: &Path,
+        err: PluginError,
+    ) -> Result<Loaded, PluginError> {
+        // Bad settings or a duplicate are the config's fault: no file would help.
+        if matches!(
+            err,
+            PluginError::Settings { .. } | PluginError::Duplicate(_)
+        ) {
+            return Err(err);
+        }
+        let Some(lg) = &self.last_good else {
+            return Err(err);
+        };
+        let Some(bytes) = lg.read(&section.name) else {
+            return Err(err);
+        };
+        let mut s = section.clone();
+        if !s.path.is_absolute() {
+            s.path = base.join(&s.path);
+        }
+        match Loaded::load(&bytes, s, self.kv.clone()) {
+            Ok(p) => {
+                tracing::error!(
+                    plugin = %section.name,
+                    error = %err,
+                    fallback = %lg.path(&section.name).display(),
+                    hash = %p.hash,
+                    "PLUGIN FILE UNUSABLE: started from its last good version; replace the file to load a new one"
+                );
+                Ok(p)
+            }
+            Err(_) => Err(err),
+        }
     }
 
     pub fn empty(kv: SharedStore) -> PluginHost {
         PluginHost {
             plugins: ArcSwap::from_pointee(Vec::new()),
+            last_good: None,
             kv,
             metrics: Default::default(),
         }
@@ -185,9 +282,30 @@ impl PluginHost {
         self.plugins.load().iter().any(|p| p.hooks.contains(&hook))
     }
 
+    /// One call of one plugin on the blocking pool, timed for the hook metrics. Every hook
+    /// goes through here.
+    async fn ask(
+        &self,
+        p: &Arc<Loaded>,
+        req: &Arc<Request>,
+    ) -> Result<ftpsd_plugin_sdk::Response, CallError> {
+        let (pp, rr) = (p.clone(), req.clone());
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || pp.call(&rr))
+            .await
+            .unwrap_or_else(|e| Err(CallError::Trap(e.to_string())));
+        self.metrics.hook(started.elapsed());
+        result
+    }
+
     /// Asks every plugin subscribed to the request's hook, in order; the first deny wins.
-    /// A failed call follows the plugin's policy: fail closed (default) denies with 421 at
-    /// connect and login, 451 elsewhere.
+    ///
+    /// A failed call follows the plugin's `on_error` (deny: 421 at connect and login, 451
+    /// elsewhere; allow: as if allowed), except for a client the plugin quarantined for its
+    /// own repeated faults: that client is refused whatever `on_error` says, so `on_error =
+    /// "allow"` is never a switch a client can pull. At connect, a plugin that also gates
+    /// login does not refuse on failure: nothing can happen before login, where it decides.
+    /// The client sees which plugin failed, never why; the log has the reason on one line.
     pub async fn gate(&self, req: Request) -> Decision {
         let Some(hook) = req.hook() else {
             return Decision::Allow;
@@ -198,13 +316,7 @@ impl PluginHost {
         }
         let req = Arc::new(req);
         for p in subs {
-            let (pp, rr) = (p.clone(), req.clone());
-            let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || pp.call(&rr))
-                .await
-                .unwrap_or_else(|e| Err(CallError::Trap(e.to_string())));
-            self.metrics.hook(started.elapsed());
-            match result {
+            match self.ask(&p, &req).await {
                 Ok(resp) => {
                     if let Verdict::Deny { code, message } = resp.verdict {
                         let code = if (400..600).contains(&code) {
@@ -219,7 +331,17 @@ impl PluginHost {
                         };
                     }
                 }
-                Err(e) if p.section.on_error == FailurePolicy::Deny => {
+                Err(e) => {
+                    let client_quarantined = matches!(e, CallError::ClientQuarantined(_));
+                    let closed = client_quarantined || p.section.on_error == FailurePolicy::Deny;
+                    let deferred = hook == Hook::Connect
+                        && p.hooks.contains(&Hook::Login)
+                        && !client_quarantined;
+                    if !closed || deferred {
+                        tracing::debug!(plugin = %p.name, ?hook, error = %e, "failed gate passes (on_error or deferred to login)");
+                        continue;
+                    }
+                    tracing::info!(plugin = %p.name, ?hook, error = %e, "gate refused: plugin call failed");
                     let code = if matches!(hook, Hook::Connect | Hook::Login) {
                         421
                     } else {
@@ -227,14 +349,10 @@ impl PluginHost {
                     };
                     return Decision::Deny {
                         code,
-                        message: format!(
-                            "Policy check unavailable ({}: {e}); try again later.",
-                            p.name
-                        ),
+                        message: format!("Policy check unavailable ({}); try again later.", p.name),
                         by: p.name.clone(),
                     };
                 }
-                Err(_) => {}
             }
         }
         Decision::Allow
@@ -249,8 +367,7 @@ impl PluginHost {
         let req = Arc::new(req);
         let mut texts = Vec::new();
         for p in self.subscribers(hook) {
-            let (pp, rr) = (p.clone(), req.clone());
-            if let Ok(Ok(resp)) = tokio::task::spawn_blocking(move || pp.call(&rr)).await
+            if let Ok(resp) = self.ask(&p, &req).await
                 && let Some(text) = resp.info
             {
                 texts.push(text);
@@ -279,11 +396,7 @@ impl PluginHost {
         let req = Arc::new(req);
         let mut actions = Vec::new();
         for p in subs {
-            let (pp, rr) = (p.clone(), req.clone());
-            let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || pp.call(&rr)).await;
-            self.metrics.hook(started.elapsed());
-            if let Ok(Ok(resp)) = result {
+            if let Ok(resp) = self.ask(&p, &req).await {
                 actions.extend(resp.actions.into_iter().map(|a| (p.clone(), a)));
             }
         }

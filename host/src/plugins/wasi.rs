@@ -4,7 +4,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::instance::StoreData;
+use super::store::StoreData;
 
 const MODULE: &str = "wasi_snapshot_preview1";
 const ESUCCESS: i32 = 0;

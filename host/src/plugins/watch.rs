@@ -1,7 +1,8 @@
 //! Hot swap: watch the plugin files and the config file; on a close-after-write or
 //! rename-into event wait for quiet, compile off the async runtime, check ABI and settings,
 //! then swap atomically. A truncated or half-written file fails to compile and never replaces
-//! a working plugin; a removed file unloads the plugin. A changed `[[plugins]]` list in the
+//! a working plugin; a removed file leaves the loaded version in force (`rm; cp` must never
+//! open a gap), as does a file that does not load. A changed `[[plugins]]` list in the
 //! config file is applied as a whole: new and changed sections load, unchanged ones stay as
 //! they are, removed ones unload, the order follows the file; a config that does not parse
 //! changes nothing. Every outcome is logged.
@@ -14,7 +15,7 @@ use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::{Loaded, PluginHost, PluginSection, load_section};
+use super::{Loaded, PluginHost, PluginSection};
 
 const QUIET: Duration = Duration::from_millis(50);
 
@@ -162,13 +163,18 @@ fn watch_dirs(
 pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
     let name = section.name.clone();
     if !section.path.exists() {
-        host.remove(&name);
-        tracing::warn!(plugin = %name, file = %section.path.display(), "plugin file removed; plugin unloaded");
-        return record(log, &name, Ok("unloaded".into()));
+        // A policy must not lapse while its file is being replaced (rm; cp) or by mistake:
+        // the loaded version stays until a new file loads or the config drops the plugin.
+        tracing::warn!(plugin = %name, file = %section.path.display(), "plugin file removed; the loaded version stays in force (remove the plugin from the config to unload it)");
+        return record(
+            log,
+            &name,
+            Err("file removed; the loaded version stays".into()),
+        );
     }
-    let kv = host.kv.clone();
+    let h = host.clone();
     let loaded =
-        tokio::task::spawn_blocking(move || load_section(&section, Path::new("/"), kv)).await;
+        tokio::task::spawn_blocking(move || h.load_keeping(&section, Path::new("/"))).await;
     match loaded {
         Ok(Ok(p)) => {
             let hash = p.hash.clone();
@@ -229,9 +235,9 @@ async fn reload_config(
             next.push(old.clone());
             continue;
         }
-        let (section, kv) = (s.clone(), host.kv.clone());
+        let (section, h) = (s.clone(), host.clone());
         let loaded =
-            tokio::task::spawn_blocking(move || load_section(&section, Path::new("/"), kv)).await;
+            tokio::task::spawn_blocking(move || h.load_keeping(&section, Path::new("/"))).await;
         match loaded {
             Ok(Ok(p)) => {
                 tracing::info!(plugin = %s.name, hash = %p.hash, "plugin (re)loaded from the changed config");

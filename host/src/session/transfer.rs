@@ -82,6 +82,18 @@ impl Session {
                 .await?;
             return Ok(false);
         }
+        if let Some(crate::data::DataPlan::Passive(p)) = &self.data
+            && p.is_expired()
+        {
+            self.data = None;
+            let secs = self.cfg.data_timeout().as_secs();
+            self.reply(
+                425,
+                format!("The passive listener was closed after {secs} s unused; send PASV or EPSV again."),
+            )
+            .await?;
+            return Ok(false);
+        }
         if self.require_tls && self.prot != Protection::Private {
             self.data = None;
             self.reply(

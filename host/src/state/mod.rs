@@ -21,6 +21,8 @@ pub enum StoreError {
     Backend(String),
     #[error("value of '{0}' is not an integer")]
     NotANumber(String),
+    #[error("state quota: {0}")]
+    Quota(String),
 }
 
 /// A live entry: the value and its expiry (Unix ms; None = never).

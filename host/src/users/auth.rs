@@ -2,8 +2,12 @@
 //! verification plus the same configured delay, and give the same error.
 //! Verified passwords are remembered for a few minutes as a keyed hash (as SFTPGo does),
 //! so a client that logs in again does not pay argon2 twice; the cache never holds plaintext.
+//! Checks that do need argon2 are bounded: each address has a token bucket, identical checks
+//! running at once share one verification (rclone opens many connections with the same
+//! password), and the verification itself runs on the fixed pool of [`super::verifier`].
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,7 +17,9 @@ use aws_lc_rs::hmac;
 
 use super::file::{ANONYMOUS_NAMES, ResolvedMount, UsersFile};
 use super::password;
+use super::verifier::{Busy, Verifier};
 use crate::access::IpRules;
+use crate::access::login_throttle::{LoginLimits, LoginThrottle};
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_MAX: usize = 10_000;
@@ -44,7 +50,27 @@ pub enum LoginError {
     /// Deliberately one case for unknown user, disabled user and wrong password.
     #[error("Login incorrect.")]
     Incorrect,
+    /// The address used up its password checks for now; nothing was checked.
+    #[error("Too many login attempts from your address; try again in {0} s.")]
+    Throttled(u64),
+    /// The check could not run now (queue full or waited too long); nothing was checked.
+    #[error("The server is busy checking passwords; try again shortly.")]
+    Busy,
 }
+
+impl LoginError {
+    /// 530 for a refused login; 421 (the session closes) when no check was made.
+    pub fn code(&self) -> u16 {
+        match self {
+            LoginError::Incorrect => 530,
+            LoginError::Throttled(_) | LoginError::Busy => 421,
+        }
+    }
+}
+
+/// Checks in flight, by (user, keyed hash of the password): later identical checks wait for
+/// the first one's result instead of running argon2 again.
+type InFlight = Mutex<HashMap<(String, Vec<u8>), Vec<tokio::sync::oneshot::Sender<Option<bool>>>>>;
 
 pub struct Authenticator {
     users: RwLock<Arc<UsersFile>>,
@@ -53,19 +79,39 @@ pub struct Authenticator {
     cache: Mutex<HashMap<String, (hmac::Tag, String, Instant)>>,
     /// Milliseconds every refused login waits; a config reload may change it.
     failure_delay_ms: AtomicU64,
+    pub throttle: Arc<LoginThrottle>,
+    verifier: Verifier,
+    in_flight: InFlight,
 }
 
 impl Authenticator {
-    pub fn new(users: UsersFile, failure_delay: Duration) -> Authenticator {
+    pub fn new(users: UsersFile, failure_delay: Duration, limits: &LoginLimits) -> Authenticator {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let cache_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("system RNG available");
+        let throttle = Arc::new(LoginThrottle::new(limits));
+        let t = throttle.clone();
+        let rank = Arc::new(move |ip| t.failures(ip, Instant::now()));
         Authenticator {
             users: RwLock::new(Arc::new(users)),
             generation: AtomicU64::new(0),
             cache_key,
             cache: Mutex::new(HashMap::new()),
             failure_delay_ms: AtomicU64::new(failure_delay.as_millis() as u64),
+            throttle,
+            verifier: Verifier::new(limits.workers(), limits, rank),
+            in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// New login limits (config reload); the worker count stays until a restart.
+    pub fn set_limits(&self, limits: &LoginLimits) {
+        self.throttle.set_limits(limits);
+        self.verifier.set_limits(limits);
+    }
+
+    /// Password-check workers and checks waiting now (metrics, admin).
+    pub fn check_load(&self) -> (usize, usize) {
+        (self.verifier.workers(), self.verifier.queued())
     }
 
     /// How long a refused login waits, whoever refuses it (password, IP rules, a plugin), so
@@ -114,7 +160,7 @@ impl Authenticator {
         anonymous_account(&self.users(), name)
     }
 
-    pub async fn login(&self, name: &str, pass: &str) -> Result<Account, LoginError> {
+    pub async fn login(&self, name: &str, pass: &str, ip: IpAddr) -> Result<Account, LoginError> {
         let users = self.users();
         let entry = users.find(name).filter(|u| !u.disabled).cloned();
         let stored = entry
@@ -126,11 +172,7 @@ impl Authenticator {
         let ok = if cached {
             true
         } else {
-            let pass = pass.to_string();
-            let stored_c = stored.clone();
-            let verified = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_c))
-                .await
-                .unwrap_or(false);
+            let verified = self.verify_shared(name, &tag, pass, &stored, ip).await?;
             verified && entry.is_some()
         };
         match entry {
@@ -142,8 +184,64 @@ impl Authenticator {
                 account_of(&users, &u).ok_or(LoginError::Incorrect)
             }
             _ => {
+                self.throttle.record_failure(ip, Instant::now());
                 tokio::time::sleep(self.failure_delay()).await;
                 Err(LoginError::Incorrect)
+            }
+        }
+    }
+
+    /// One argon2 verification for all identical checks running at once; the first pays a
+    /// token of its address's bucket and waits for a worker, the others wait for its result.
+    async fn verify_shared(
+        &self,
+        name: &str,
+        tag: &hmac::Tag,
+        pass: &str,
+        stored: &str,
+        ip: IpAddr,
+    ) -> Result<bool, LoginError> {
+        let key = (name.to_ascii_lowercase(), tag.as_ref().to_vec());
+        let waiter = {
+            let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            match map.get_mut(&key) {
+                Some(waiting) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    waiting.push(tx);
+                    Some(rx)
+                }
+                None => {
+                    map.insert(key.clone(), Vec::new());
+                    None
+                }
+            }
+        };
+        if let Some(rx) = waiter {
+            return match rx.await {
+                Ok(Some(ok)) => Ok(ok),
+                _ => Err(LoginError::Busy),
+            };
+        }
+        // The leader: whatever happens (even if this future is dropped), the waiters learn.
+        let mut leader = Leader {
+            map: &self.in_flight,
+            key: Some(key),
+            result: None,
+        };
+        if let Err(t) = self.throttle.try_check(ip, Instant::now()) {
+            return Err(LoginError::Throttled(t.retry_after_secs));
+        }
+        let result = self.verifier.verify(ip, pass, stored).await;
+        match result {
+            Ok(ok) => {
+                leader.result = Some(ok);
+                Ok(ok)
+            }
+            Err(busy) => {
+                tracing::info!(%ip, reason = %busy, "password check refused: server busy");
+                Err(match busy {
+                    Busy::PerIp | Busy::QueueFull | Busy::Waited => LoginError::Busy,
+                })
             }
         }
     }
@@ -170,6 +268,28 @@ impl Authenticator {
             }
         }
         cache.insert(name.to_ascii_lowercase(), (tag, stored, Instant::now()));
+    }
+}
+
+/// Hands the leader's result to the identical checks that waited for it (None: try later).
+struct Leader<'a> {
+    map: &'a InFlight,
+    key: Option<(String, Vec<u8>)>,
+    result: Option<bool>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let waiting = self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key)
+            .unwrap_or_default();
+        for tx in waiting {
+            let _ = tx.send(self.result);
+        }
     }
 }
 

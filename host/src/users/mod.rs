@@ -6,6 +6,7 @@ pub mod csv_import;
 pub mod file;
 pub mod password;
 pub mod reload;
+pub mod verifier;
 
 pub use auth::{Authenticator, LoginError};
 pub use file::{UserEntry, UsersFile, UsersFileError};

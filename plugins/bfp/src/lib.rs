@@ -97,23 +97,31 @@ impl Bfp {
         (secs.max(1.0) * 1000.0) as u64
     }
 
+    /// Counts a failure and bans at the threshold. Safe under concurrency: the failure window
+    /// is set by whoever creates the counter, and of the failures that reach the threshold at
+    /// once exactly one creates the ban (compare-and-swap) and escalates — a burst is one ban.
     fn record_failure(&self, ip: &str, user: &str, subject: &str, host: &mut dyn Host) {
         let s = &self.settings;
+        let window_ms = Some(s.window_secs * 1000);
         let fail_key = bans::key("fail", subject);
-        let failures = host.kv_incr(&fail_key, 1, None);
-        if failures == 1 {
-            // The window starts at the first failure.
-            host.kv_set(&fail_key, "1", Some(s.window_secs * 1000));
-        }
+        let failures = if host.kv_cas(&fail_key, None, Some("1"), window_ms) {
+            1
+        } else {
+            let n = host.kv_incr(&fail_key, 1, None);
+            if n == 1 {
+                // The counter expired in between: this failure starts a new window.
+                host.kv_cas(&fail_key, Some("1"), Some("1"), window_ms);
+            }
+            n
+        };
         if (failures as u64) < s.max_failures {
             return;
         }
-        let strikes = host.kv_incr(
-            &bans::key("strikes", subject),
-            1,
-            Some(s.strike_memory_secs * 1000),
-        ) - 1;
-        let strikes = strikes.max(0) as u64;
+        let strikes_key = bans::key("strikes", subject);
+        let strikes = host
+            .kv_get(&strikes_key)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
         let now = host.now_ms();
         let ms = self.ban_ms(strikes);
         let record = BanRecord {
@@ -125,7 +133,11 @@ impl Bfp {
             strikes,
         };
         let value = serde_json::to_string(&record).unwrap_or_default();
-        host.kv_set(&bans::key("ban", subject), &value, Some(ms));
+        if !host.kv_cas(&bans::key("ban", subject), None, Some(&value), Some(ms)) {
+            // Another failure of the same burst banned the subject already.
+            return;
+        }
+        host.kv_incr(&strikes_key, 1, Some(s.strike_memory_secs * 1000));
         host.kv_delete(&fail_key);
         host.log(
             "warn",

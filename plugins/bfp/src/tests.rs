@@ -146,3 +146,21 @@ fn cidr_matching() {
     assert!(any.contains("8.8.8.8".parse().unwrap()));
     assert!("nope".parse::<Cidr>().is_err());
 }
+
+#[test]
+fn failures_of_one_burst_make_one_ban() {
+    // Failures that all passed the ban check before any of them banned (a concurrent burst)
+    // reach the threshold together: exactly one ban, one strike.
+    let mut h = Harness::<Bfp>::new(json!({"max_failures": 3}));
+    h.host.now_ms = 1_000_000;
+    let bfp = Bfp {
+        settings: Settings::default(),
+        safe: Vec::new(),
+    };
+    for _ in 0..6 {
+        bfp.record_failure("10.1.1.1", "bob", "10.1.1.1", &mut h.host);
+    }
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.1.1.1").unwrap()).unwrap();
+    assert_eq!((rec.strikes, rec.until_ms - rec.since_ms), (0, 15 * MIN));
+    assert_eq!(h.host.kv_get("strikes:10.1.1.1").as_deref(), Some("1"));
+}

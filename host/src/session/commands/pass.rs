@@ -1,7 +1,7 @@
 use std::io;
 
 use crate::session::{Session, login};
-use crate::users::Authenticator;
+use crate::users::{Authenticator, LoginError};
 
 pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
     if s.login.is_some() {
@@ -18,8 +18,16 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
         tracing::info!(peer = %s.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
         return login::complete(s, account).await;
     }
-    match ctx.auth.login(&name, &pass).await {
+    match ctx.auth.login(&name, &pass, s.peer.ip()).await {
         Ok(account) => login::complete(s, account).await,
+        Err(e @ (LoginError::Throttled(_) | LoginError::Busy)) => {
+            // Nothing was checked: no failure to count, no plugin to tell. The session ends
+            // (421), so a client cannot keep a connection queuing checks.
+            tracing::info!(user = %name, peer = %s.peer, reason = %e, "login not checked");
+            s.ctx.metrics.login_refused_unchecked();
+            s.quit = true;
+            s.reply(e.code(), e.to_string()).await
+        }
         Err(e) => {
             tracing::info!(user = %name, peer = %s.peer, "login failed");
             s.ctx.metrics.login(false);

@@ -52,6 +52,24 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
 pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
     s.data = None;
     let cfg = &s.cfg.passive;
+    let user = s
+        .login
+        .as_ref()
+        .filter(|l| !l.account.anonymous)
+        .map(|l| l.account.name.clone());
+    let slot = match s.ctx.passive_caps.acquire(
+        s.peer.ip(),
+        user.as_deref(),
+        cfg.max_listeners_per_ip,
+        cfg.max_listeners_per_user,
+    ) {
+        Ok(slot) => slot,
+        Err(e) => {
+            tracing::info!(peer = %s.peer, reason = %e, "passive listener refused");
+            s.reply(425, e.to_string()).await?;
+            return Ok(None);
+        }
+    };
     match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
         Ok(listener) => {
             let port = listener.local_addr()?.port();
@@ -63,6 +81,8 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
                 listener,
                 s.peer.ip(),
                 early,
+                s.cfg.data_timeout(),
+                Some(slot),
             )));
             Ok(Some(port))
         }

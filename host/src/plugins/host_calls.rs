@@ -1,0 +1,192 @@
+//! The `ftpsd_v1.host` import: what a plugin may ask of the host (log, clock, key-value store),
+//! each call counted against the current call's budget. Log volume and state writes are
+//! capped per call, and the state a plugin keeps is capped by its `state_quota_kb`.
+
+use ftpsd_plugin_sdk::{HostCall, HostReply};
+use wasmtime::Caller;
+
+use super::budget::MAX_WRITE_BYTES;
+use super::instance::{MAX_REPLY, MAX_REQUEST};
+use super::store::StoreData;
+use crate::state::{Entry, StoreError};
+
+/// Longest key a plugin may store.
+const MAX_KEY: usize = 512;
+
+/// `ftpsd_v1.host(ptr, len) -> packed`: a JSON [`HostCall`] in, a JSON [`HostReply`] written
+/// into memory from the guest's own `ftpsd_alloc` out. A call over its budget traps here, so
+/// a plugin cannot outlast its deadline inside host calls.
+pub fn host_import(mut caller: Caller<'_, StoreData>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
+    if let Err(e) = caller.data_mut().budget.host_call() {
+        return Err(wasmtime::format_err!("deadline: {e}"));
+    }
+    let memory = caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| wasmtime::format_err!("no memory"))?;
+    let len = len.max(0) as usize;
+    if len > MAX_REQUEST {
+        return Err(wasmtime::format_err!(
+            "host call of {len} bytes is too large"
+        ));
+    }
+    let start = ptr as u32 as usize;
+    let req = memory
+        .data(&caller)
+        .get(start..start.saturating_add(len))
+        .ok_or_else(|| wasmtime::format_err!("host call out of bounds"))?
+        .to_vec();
+    let reply = match serde_json::from_slice::<HostCall>(&req) {
+        Ok(call) => host_call(caller.data_mut(), call),
+        Err(e) => HostReply::Error {
+            error: format!("bad host call: {e}"),
+        },
+    };
+    let out = serde_json::to_vec(&reply).unwrap_or_default();
+    if out.len() > MAX_REPLY {
+        return Err(wasmtime::format_err!("host reply too large"));
+    }
+    let alloc = caller
+        .get_export("ftpsd_alloc")
+        .and_then(|e| e.into_func())
+        .ok_or_else(|| wasmtime::format_err!("no ftpsd_alloc"))?;
+    let alloc = alloc.typed::<i32, i32>(&caller)?;
+    let dst = alloc.call(&mut caller, out.len() as i32)?;
+    memory
+        .write(&mut caller, dst as u32 as usize, &out)
+        .map_err(|_| wasmtime::format_err!("ftpsd_alloc returned memory out of bounds"))?;
+    Ok(((dst as u32 as i64) << 32) | out.len() as i64)
+}
+
+/// Logs a plugin's line (host `log` or captured output) within the call's log budget.
+pub fn log_line(d: &mut StoreData, level: &str, message: &str) {
+    let granted = d.budget.take_log(message.len());
+    if granted < message.len() {
+        if !d.budget.log_capped {
+            d.budget.log_capped = true;
+            tracing::warn!(plugin = %d.plugin, cap_bytes = super::budget::MAX_LOG_BYTES, "plugin log output over its per-call cap; the rest of this call's output is dropped");
+        }
+        if granted == 0 {
+            return;
+        }
+    }
+    let mut end = granted;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let message = one_line(&message[..end]);
+    match level {
+        "error" => tracing::error!(plugin = %d.plugin, "{message}"),
+        "warn" => tracing::warn!(plugin = %d.plugin, "{message}"),
+        "debug" => tracing::debug!(plugin = %d.plugin, "{message}"),
+        _ => tracing::info!(plugin = %d.plugin, "{message}"),
+    }
+}
+
+/// A plugin's text on one log line: control characters become spaces.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn host_call(d: &mut StoreData, call: HostCall) -> HostReply {
+    let now = crate::state::now_ms();
+    let exp = |ttl: Option<u64>| ttl.map(|t| now.saturating_add(t));
+    let r = match call {
+        HostCall::Log { level, message } => {
+            let message: String = message.chars().take(2048).collect();
+            log_line(d, &level, &message);
+            Ok(HostReply::Done {})
+        }
+        HostCall::Now => Ok(HostReply::Number { number: now as i64 }),
+        HostCall::KvGet { key } => {
+            d.kv.get(&d.namespace, &key, now)
+                .map(|value| HostReply::Value { value })
+        }
+        HostCall::KvSet { key, value, ttl_ms } => {
+            let new = Some((value, exp(ttl_ms)));
+            metered(d, &key, now, &mut |_| Ok(new.clone())).map(|_| HostReply::Done {})
+        }
+        HostCall::KvDelete { key } => {
+            metered(d, &key, now, &mut |_| Ok(None)).map(|_| HostReply::Done {})
+        }
+        HostCall::KvCas {
+            key,
+            expected,
+            new,
+            ttl_ms,
+        } => {
+            let mut swapped = false;
+            metered(d, &key, now, &mut |cur| {
+                if cur.as_ref().map(|(v, _)| v.as_str()) != expected.as_deref() {
+                    return Ok(cur);
+                }
+                swapped = true;
+                Ok(new.clone().map(|v| (v, exp(ttl_ms))))
+            })
+            .map(|_| HostReply::Swapped { swapped })
+        }
+        HostCall::KvIncr { key, delta, ttl_ms } => {
+            let mut result = 0;
+            metered(d, &key, now, &mut |cur| {
+                let (n, old) = match cur {
+                    Some((v, e)) => (
+                        v.parse::<i64>()
+                            .map_err(|_| StoreError::NotANumber(key.clone()))?,
+                        e,
+                    ),
+                    None => (0, None),
+                };
+                result = n.saturating_add(delta);
+                Ok(Some((result.to_string(), exp(ttl_ms).or(old))))
+            })
+            .map(|_| HostReply::Number { number: result })
+        }
+    };
+    r.unwrap_or_else(|e| HostReply::Error {
+        error: e.to_string(),
+    })
+}
+
+/// One atomic read-modify-write of a key, within the call's write budget and the plugin's
+/// state quota.
+fn metered(
+    d: &mut StoreData,
+    key: &str,
+    now: u64,
+    f: &mut dyn FnMut(Option<Entry>) -> Result<Option<Entry>, StoreError>,
+) -> Result<(), StoreError> {
+    if key.len() > MAX_KEY {
+        return Err(StoreError::Quota(format!(
+            "key of {} bytes (at most {MAX_KEY})",
+            key.len()
+        )));
+    }
+    d.usage.refresh(&d.kv, &d.namespace);
+    let usage = d.usage.clone();
+    let spent = d.budget.write_bytes;
+    let mut written = 0usize;
+    d.kv.update(&d.namespace, key, now, &mut |cur| {
+        let size = |e: &Option<Entry>| e.as_ref().map(|(v, _)| key.len() + v.len()).unwrap_or(0);
+        let before = size(&cur);
+        let next = f(cur)?;
+        let after = size(&next);
+        written = after;
+        if spent + after > MAX_WRITE_BYTES {
+            return Err(StoreError::Quota(format!(
+                "more than {MAX_WRITE_BYTES} bytes written in one call"
+            )));
+        }
+        let delta = after as i64 - before as i64;
+        if !usage.change(delta) {
+            return Err(StoreError::Quota(format!(
+                "the plugin's state would pass its quota of {} KiB",
+                usage.limit / 1024
+            )));
+        }
+        Ok(next)
+    })?;
+    d.budget.write_bytes += written;
+    Ok(())
+}
