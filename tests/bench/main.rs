@@ -6,6 +6,7 @@ mod ceilings;
 mod plugins;
 mod server;
 mod sessions;
+mod storm;
 mod transfers;
 
 use std::time::Duration;
@@ -44,6 +45,10 @@ fn main() {
 
 async fn run(scale: Scale) {
     let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::args().any(|a| a == "--storm-only") {
+        storm_figures(dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
+        return;
+    }
     if std::env::args().any(|a| a == "--plugins-only") {
         println!("== plugins ==");
         plugins::run().await;
@@ -100,6 +105,8 @@ async fn run(scale: Scale) {
     transfer_figures(&srv, dir.path(), scale.file_mib, &ceilings).await;
     session_figures(&srv, &scale).await;
     srv.stop();
+    let storm_dir = tempfile::tempdir().expect("tempdir");
+    storm_figures(storm_dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
 
     println!();
     println!("== plugins ==");
@@ -150,6 +157,42 @@ async fn session_figures(srv: &server::BenchServer, scale: &Scale) {
     );
     let (p50, p99) = sessions::login_latency(srv, scale.logins).await;
     println!("  median {p50:.2} ms, p99 {p99:.2} ms");
+}
+
+/// Waves of 300 wrong passwords from 60 addresses, with bfp: peak RSS and legitimate logins.
+async fn storm_figures(dir: &std::path::Path, waves: usize) {
+    println!();
+    println!(
+        "== login storm: {waves} waves of 300 wrong passwords from 60 addresses, bfp loaded; one legitimate client logging in meanwhile =="
+    );
+    let s = storm::run(dir, waves).await;
+    println!("  wrong-password attempts       {:>8}", s.attempts);
+    println!(
+        "  server RSS idle → peak        {:>8.0} → {:.0} MiB (target peak < 200 MiB: {})",
+        s.rss_idle_mib,
+        s.rss_peak_mib,
+        if s.rss_peak_mib < 200.0 {
+            "ok"
+        } else {
+            "MISSED"
+        }
+    );
+    println!(
+        "  legitimate logins, cached password (connect → 230, TLS): {} ok: median {:.1} ms, p99 {:.1} ms",
+        s.legit_logins, s.p50_ms, s.p99_ms,
+    );
+    println!(
+        "  legitimate first logins (argon2 check): {} ok: median {:.1} ms, p99 {:.1} ms; {} refused (target p99 < 2000 ms, 0 refused: {})",
+        s.first_logins,
+        s.first_p50_ms,
+        s.first_p99_ms,
+        s.legit_failed,
+        if s.first_p99_ms < 2000.0 && s.legit_failed == 0 {
+            "ok"
+        } else {
+            "MISSED"
+        }
+    );
 }
 
 /// Single-stream RETR and STOR, FTPS and plain, each against its same-run ceiling.

@@ -25,6 +25,16 @@ impl BenchServer {
 
     /// With extra config (e.g. `[[plugins]]` sections) and its own passive range.
     pub async fn start_with(dir: &Path, extra: &str, ports: (u16, u16)) -> BenchServer {
+        Self::start_with_users(dir, extra, ports, &[]).await
+    }
+
+    /// As [`BenchServer::start_with`], with more users (name, password) sharing bench's home.
+    pub async fn start_with_users(
+        dir: &Path,
+        extra: &str,
+        ports: (u16, u16),
+        more_users: &[(String, String)],
+    ) -> BenchServer {
         let config = format!(
             "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
              [explicit]\nlisten = \"127.0.0.1:0\"\nrequire_tls = false\n\
@@ -42,6 +52,14 @@ impl BenchServer {
             "bench-home".into(),
             Rights::All,
         ));
+        for (name, pass) in more_users {
+            users.users.push(UserEntry::new(
+                name,
+                ftpsd::users::password::hash(pass),
+                "bench-home".into(),
+                Rights::All,
+            ));
+        }
         users.save().unwrap();
         let home = users.mounts_of(&users.users[0]).unwrap()[0].real.clone();
         std::fs::create_dir_all(&home).unwrap();

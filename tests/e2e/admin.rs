@@ -75,6 +75,23 @@ async fn the_api_needs_the_token() {
     // The page itself is public (it asks for the token).
     let (code, page) = http(&srv, "GET", "/", None).await;
     assert!(code == 200 && page.contains("ftpsd admin"), "{code}");
+    // Every answer, the page and a refusal alike, carries the security headers.
+    for path in ["/", "/api/stats"] {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-D", "-", "-o", "/dev/null"])
+            .arg(format!("http://{}{path}", srv.server.admin.unwrap()));
+        let headers = String::from_utf8_lossy(&run(c).await.stdout).to_lowercase();
+        for h in [
+            "x-frame-options: deny",
+            "x-content-type-options: nosniff",
+            "content-security-policy: default-src 'none';",
+            "frame-ancestors 'none'",
+            "referrer-policy: no-referrer",
+            "cache-control: no-store",
+        ] {
+            assert!(headers.contains(h), "{path}: {h} missing in\n{headers}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -405,6 +422,19 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
         text(&out)
     );
     server.stop().await;
+    // The log folder and its files are not readable by other users.
+    let mode = |p: std::path::PathBuf| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(dir.path().join("logs")), 0o750);
+    for stem in ["ftpsd.log", "transfers.log"] {
+        assert_eq!(
+            mode(dir.path().join(format!("logs/{stem}.{day}"))),
+            0o640,
+            "{stem}"
+        );
+    }
     // One transfer line with user, IP, command, path, bytes, duration and result.
     let xfer =
         std::fs::read_to_string(dir.path().join(format!("logs/transfers.log.{day}"))).unwrap();

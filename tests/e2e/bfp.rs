@@ -186,3 +186,54 @@ async fn ipv4_clients_of_a_dual_stack_listener_are_banned_by_their_ipv4_address(
     let (_c, first) = FtpClient::connect_raw(v4, srv.cert_path()).await;
     assert_eq!(first.code, 220, "lifted by its IPv4 address: {first:?}");
 }
+
+#[tokio::test]
+async fn a_burst_of_failures_from_one_address_is_one_ban() {
+    // Enough workers and queue room that all 12 checks run at once and their login hooks
+    // reach the plugin together.
+    let srv = TestServer::builder()
+        .plugin(
+            "bfp",
+            built_plugin("bfp.wasm"),
+            "settings = { max_failures = 3 }",
+        )
+        .config(|c| {
+            c.login.max_concurrent_checks = 12;
+            c.login.max_queued_per_ip = 12;
+        })
+        .start()
+        .await;
+    let from: std::net::IpAddr = "127.0.0.77".parse().unwrap();
+    let tls = ftpsd_e2e::client::tls_config(srv.cert_path());
+    let burst: Vec<_> = (0..12)
+        .map(|i| {
+            let (addr, tls) = (srv.explicit(), tls.clone());
+            tokio::spawn(async move {
+                ftpsd_e2e::client::try_login(addr, tls, Some(from), "alice", &format!("no{i}"))
+                    .await
+            })
+        })
+        .collect();
+    for b in burst {
+        bounded("burst", b).await.unwrap();
+    }
+    let kv = srv.server.ctx.plugins.kv.clone();
+    let now = ftpsd::state::now_ms();
+    let ban = kv
+        .get("plugin.bfp", "ban:127.0.0.77", now)
+        .unwrap()
+        .expect("banned");
+    let ban: ftpsd_plugin_sdk::bans::BanRecord = serde_json::from_str(&ban).unwrap();
+    assert_eq!(
+        (ban.strikes, (ban.until_ms - ban.since_ms) / 1000),
+        (0, 900),
+        "a first ban, not an escalated one"
+    );
+    assert_eq!(
+        kv.get("plugin.bfp", "strikes:127.0.0.77", now)
+            .unwrap()
+            .as_deref(),
+        Some("1"),
+        "one strike for one burst"
+    );
+}

@@ -469,6 +469,12 @@ impl DataConn {
             DataConn::Tls(s) => s.shutdown().await,
         }
     }
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            DataConn::Plain(s) => s.flush().await,
+            DataConn::Tls(s) => s.flush().await,
+        }
+    }
 }
 
 /// One login attempt as an attacker (or any client that must not panic) makes it: explicit

@@ -29,8 +29,17 @@ pub struct Go {
     pub timeout: Duration,
 }
 
+/// A listener's place in the per-address/per-user caps, freed by whoever is first: the task
+/// when the listener closes (client connected, or expired), or the plan when it is dropped.
+type SharedSlot = Arc<std::sync::Mutex<Option<ListenerSlot>>>;
+
+fn free(slot: &SharedSlot) {
+    drop(slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+}
+
 /// The waiting task; dropping the plan (a new PASV, ABOR, the session's end) stops it.
 pub struct PendingPassive {
+    slot: SharedSlot,
     go: Option<oneshot::Sender<Go>>,
     claimed: Arc<AtomicBool>,
     expired: Arc<AtomicBool>,
@@ -40,6 +49,7 @@ pub struct PendingPassive {
 impl Drop for PendingPassive {
     fn drop(&mut self) {
         self.task.abort();
+        free(&self.slot);
     }
 }
 
@@ -58,8 +68,10 @@ impl PendingPassive {
         let claimed = Arc::new(AtomicBool::new(false));
         let expired = Arc::new(AtomicBool::new(false));
         let (c, e) = (claimed.clone(), expired.clone());
+        let slot: SharedSlot = Arc::new(std::sync::Mutex::new(slot));
+        let task_slot = slot.clone();
         let task = tokio::spawn(async move {
-            let waiting = prepare(listener, peer_ip, early, go_rx, slot);
+            let waiting = prepare(listener, peer_ip, early, go_rx, task_slot.clone());
             let mut waiting = std::pin::pin!(waiting);
             tokio::select! {
                 biased;
@@ -67,6 +79,7 @@ impl PendingPassive {
                 _ = tokio::time::sleep(expires) => {
                     if !c.load(Ordering::Acquire) {
                         e.store(true, Ordering::Release);
+                        free(&task_slot);
                         return Err(DataError::Open(format!(
                             "the passive listener expired: no transfer command within {} s; send PASV or EPSV again",
                             expires.as_secs()
@@ -78,6 +91,7 @@ impl PendingPassive {
             }
         });
         PendingPassive {
+            slot,
             go: Some(go_tx),
             claimed,
             expired,
@@ -116,20 +130,22 @@ async fn prepare(
     peer_ip: IpAddr,
     early: Option<DataTls>,
     mut go_rx: oneshot::Receiver<Go>,
-    slot: Option<ListenerSlot>,
+    slot: SharedSlot,
 ) -> Result<DataStream, DataError> {
     let tcp = tokio::select! {
         biased;
         go = &mut go_rx => {
             let go = go.map_err(|_| DataError::Open("transfer cancelled".into()))?;
             let tcp = passive::accept_from(&listener, peer_ip, go.timeout).await?;
-            drop((listener, slot));
+            drop(listener);
+            free(&slot);
             return finish(tcp, go).await;
         }
         tcp = passive::accept_peer(&listener, peer_ip) => tcp?,
     };
     // The port goes back to the range as soon as the client is connected.
-    drop((listener, slot));
+    drop(listener);
+    free(&slot);
     let _ = tcp.set_nodelay(true);
     let Some(early) = early else {
         let go = go_rx

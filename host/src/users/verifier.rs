@@ -138,16 +138,16 @@ impl Verifier {
                 return Err(Busy::PerIp);
             }
             if q.jobs.len() >= q.max_queued {
-                // Full: the waiting check of the worst-ranked address leaves, unless the new
-                // one ranks no better.
-                let rank = &self.shared.rank;
-                let new_rank = rank(ip);
+                // Full: the waiting check of the worst-ranked address (most recent failures,
+                // then most checks waiting) leaves, unless the new one ranks no better.
+                let new_rank = standing(&self.shared, &q, ip, 1);
                 let worst = q
                     .jobs
                     .iter()
                     .enumerate()
-                    .max_by_key(|(_, j)| (rank(j.ip), j.seq))
-                    .map(|(i, j)| (i, rank(j.ip)));
+                    .map(|(i, j)| (i, standing(&self.shared, &q, j.ip, 0), j.seq))
+                    .max_by_key(|(_, r, seq)| (*r, *seq))
+                    .map(|(i, r, _)| (i, r));
                 match worst {
                     Some((i, r)) if r > new_rank => {
                         let evicted = q.jobs.swap_remove(i);
@@ -176,6 +176,15 @@ impl Verifier {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How an address ranks in the queue: its recent failures, then how many checks it has
+/// waiting or running (`extra` counts one about to be added). Lower goes first.
+fn standing(shared: &Shared, q: &Queue, ip: IpAddr, extra: usize) -> (u32, usize) {
+    (
+        (shared.rank)(ip),
+        q.per_ip.get(&ip).copied().unwrap_or(0) + extra,
+    )
 }
 
 fn release(q: &mut Queue, ip: IpAddr) {
@@ -208,7 +217,7 @@ fn next_job(shared: &Shared) -> Job {
             .jobs
             .iter()
             .enumerate()
-            .min_by_key(|(_, j)| ((shared.rank)(j.ip), j.seq))
+            .min_by_key(|(_, j)| (standing(shared, &q, j.ip, 0), j.seq))
             .map(|(i, _)| i);
         if let Some(i) = best {
             return q.jobs.swap_remove(i);
