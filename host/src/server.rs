@@ -53,6 +53,8 @@ pub struct ServerContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Open passive listeners per address and user (`[passive] max_listeners_per_*`).
     pub passive_caps: Arc<crate::data::passive::ListenerCaps>,
+    /// TLS resumption scopes of logged-in users (`require_session_reuse = "user"`).
+    pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
 }
 
 impl ServerContext {
@@ -176,6 +178,7 @@ impl Server {
             exec,
             metrics: plugins.metrics.clone(),
             passive_caps: Default::default(),
+            tls_scopes: Default::default(),
             started: std::time::Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
         });
@@ -410,10 +413,14 @@ async fn admit(
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),
         ListenerKind::Implicit => {
-            let acceptor =
-                tokio_rustls::TlsAcceptor::from(scope.control_config(&ctx.tls.load().control));
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                scope.control_config(&ctx.tls.load().control, token),
+            );
             let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
-            match tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await {
+            let accepted =
+                tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await;
+            scope.control_done();
+            match accepted {
                 Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "implicit TLS handshake failed");

@@ -115,7 +115,9 @@ async fn curl_ccc_both_shutdown_modes() {
     .await;
     assert!(!out.status.success(), "{}", text(&out));
     let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_session_reuse = false)
+        .config(|c| {
+            c.explicit.as_mut().unwrap().require_session_reuse = ftpsd::tls::SessionReuse::Off
+        })
         .start()
         .await;
     srv.write("alice", "hello.txt", b"hello from ftpsd\n");
@@ -298,7 +300,9 @@ async fn stock_python_ftplib_needs_reuse_off() {
     );
     // …and served on a listener with require_session_reuse = false.
     let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_session_reuse = false)
+        .config(|c| {
+            c.explicit.as_mut().unwrap().require_session_reuse = ftpsd::tls::SessionReuse::Off
+        })
         .start()
         .await;
     let out = python(&srv, srv.explicit().port(), "stock").await;

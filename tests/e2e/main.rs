@@ -19,5 +19,6 @@ mod plugins;
 mod ratio;
 mod robustness;
 mod security;
+mod session_reuse;
 mod transfers;
 mod web;

@@ -157,7 +157,10 @@ fn client_tls(srv: &TestServer, tls12_only: bool) -> Arc<rustls::ClientConfig> {
 }
 
 async fn must_resume_this_control_session(tls12_only: bool) {
-    let srv = TestServer::start().await;
+    let srv = TestServer::builder()
+        .user("bob", "bob-pass", ftpsd::fs::Rights::All)
+        .start()
+        .await;
     srv.write("alice", "f.txt", b"data");
     let login = |cfg: Arc<rustls::ClientConfig>| {
         let srv = &srv;
@@ -181,29 +184,34 @@ async fn must_resume_this_control_session(tls12_only: bool) {
     assert_eq!(r.code, 522, "{r:?}");
     assert!(r.text.contains("session reuse"), "{r:?}");
 
-    // 2. A data connection that offers *another* control connection's session: the server
-    //    does not even find it (a full handshake), and refuses the connection.
+    // 2. A data connection that offers *another* control connection's session. The other
+    //    connection is a stranger at the same address that has not logged in: its keys may be
+    //    resumed only tentatively (user mode, see tls::scope) and count only if it logs in as
+    //    alice. It leaves instead: refused, and no data went over it.
     let mut a = login(client_tls(&srv, tls12_only)).await;
-    let other_cfg = client_tls(&srv, tls12_only);
-    let mut b = FtpClient::connect_explicit_with(srv.explicit(), other_cfg.clone()).await;
-    b.cmd_ok("NOOP", 200).await; // reading delivers the session tickets
-    let addr = a.pasv().await;
-    a.cmd_ok("RETR f.txt", 150).await;
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    if let Ok(mut tls) = tokio_rustls::TlsConnector::from(other_cfg)
-        .connect(server_name(), tcp)
-        .await
-    {
-        assert_eq!(
-            tls.get_ref().1.handshake_kind(),
-            Some(rustls::HandshakeKind::Full),
-            "the foreign session must not be resumed"
-        );
-        let mut buf = Vec::new();
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut buf).await;
-        assert!(buf.is_empty(), "no data over a foreign session");
+    for stranger_logs_in_as in [None, Some(("bob", "bob-pass"))] {
+        let other_cfg = client_tls(&srv, tls12_only);
+        let mut b = FtpClient::connect_explicit_with(srv.explicit(), other_cfg.clone()).await;
+        b.cmd_ok("NOOP", 200).await; // reading delivers the session tickets
+        let addr = a.pasv().await;
+        a.cmd_ok("RETR f.txt", 150).await;
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(other_cfg)
+            .connect(server_name(), tcp)
+            .await;
+        match stranger_logs_in_as {
+            None => {
+                b.cmd_ok("QUIT", 221).await;
+            }
+            Some((user, pass)) => b.login(user, pass).await,
+        };
+        if let Ok(mut tls) = tls {
+            let mut buf = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut buf).await;
+            assert!(buf.is_empty(), "no data over a foreign session");
+        }
+        assert_eq!(a.read_reply().await.code, 522);
     }
-    assert_eq!(a.read_reply().await.code, 522);
 
     // 3. The client resuming its own session works on the same control connection, also for
     //    uploads and again after them.
@@ -230,7 +238,9 @@ async fn must_resume_this_control_session(tls12_only: bool) {
 #[tokio::test]
 async fn session_reuse_check_can_be_switched_off_per_listener() {
     let srv = TestServer::builder()
-        .config(|c| c.explicit.as_mut().unwrap().require_session_reuse = false)
+        .config(|c| {
+            c.explicit.as_mut().unwrap().require_session_reuse = ftpsd::tls::SessionReuse::Off
+        })
         .start()
         .await;
     srv.write("alice", "f.txt", b"data");

@@ -6,6 +6,7 @@
 //! - `bench` — builds and runs the benchmark, printing figures next to same-run ceilings.
 
 mod plugins;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -71,13 +72,8 @@ fn status(mut c: Command) -> anyhow::Result<()> {
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    for tool in ["curl", "lftp", "python3"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            eprintln!(
-                "xtask: warning: '{tool}' not found; interop tests need it (apt-get install {tool}, or run .ci/run)"
-            );
-        }
-    }
+    // The clients and servers the end-to-end tests drive, installed when missing.
+    tools::ensure(&root())?;
     // Plugins first: their native tests, then the .wasm files the end-to-end tests load.
     plugins::test_native(&root())?;
     plugins::build(&root())?;

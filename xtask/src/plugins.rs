@@ -4,7 +4,8 @@
 //! Toolchain, as `../shared/wasm-toolchain.md` describes:
 //! - Route A: an installed rustup target `wasm32-wasip1` (what a plugin author has).
 //! - Route B: Debian's rustc-web + rust-web-src + wasi-libc + lld-22 with `-Zbuild-std`,
-//!   installing the packages when missing (as root). Never `rustup target add` (no network).
+//!   installing the packages when missing (as root). Before installing them, xtask tries
+//!   `rustup target add` once, bounded (it can download only where the network allows).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,9 +91,38 @@ fn install_debian() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `rustup target add wasm32-wasip1`, bounded: where the network allows it (it did not here
+/// before 2026-12-04), a normal user's route; else nothing changes.
+fn rustup_add_target() -> bool {
+    let Ok(mut child) = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    for _ in 0..1200 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success() && rustup_has_target();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
 pub fn detect() -> anyhow::Result<Route> {
     if rustup_has_target() {
         return Ok(Route::Rustup);
+    }
+    if !debian_ready() {
+        eprintln!("xtask: trying `rustup target add {TARGET}` (at most 2 minutes)");
+        if rustup_add_target() {
+            return Ok(Route::Rustup);
+        }
+        eprintln!("xtask: rustup could not add {TARGET}; using Debian's toolchain instead");
     }
     if !debian_ready() {
         install_debian()?;

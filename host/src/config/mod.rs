@@ -149,9 +149,11 @@ pub struct ListenerSection {
     /// Explicit listener: refuse USER before AUTH TLS and data without PROT P.
     #[serde(default = "yes")]
     pub require_tls: bool,
-    /// A protected data connection must resume this control connection's TLS session.
-    #[serde(default = "yes")]
-    pub require_session_reuse: bool,
+    /// A protected data connection must resume a TLS session of this user at this address
+    /// (`"user"`, default, also `true`), of this control connection (`"connection"`), or
+    /// nothing (`"off"`, also `false`). See `tls::scope`.
+    #[serde(default)]
+    pub require_session_reuse: crate::tls::SessionReuse,
 }
 
 fn yes() -> bool {
@@ -259,12 +261,12 @@ impl Config {
             explicit: Some(ListenerSection {
                 listen: ([127, 0, 0, 1], 2121).into(),
                 require_tls: true,
-                require_session_reuse: true,
+                require_session_reuse: crate::tls::SessionReuse::User,
             }),
             implicit: Some(ListenerSection {
                 listen: ([127, 0, 0, 1], 2990).into(),
                 require_tls: true,
-                require_session_reuse: true,
+                require_session_reuse: crate::tls::SessionReuse::User,
             }),
             passive: PassiveSection::default(),
             active: ActiveSection::default(),

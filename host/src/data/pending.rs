@@ -5,7 +5,13 @@
 //! poll timeout of about 200 ms. Accepting and answering such a handshake at once removes that
 //! stall from every protected transfer. Clients that stay silent until the 150 reply (ftplib,
 //! the tests' rustls client) are handled as before: the handshake starts at the transfer
-//! command, with the configuration of its direction.
+//! command.
+//!
+//! When the client's handshake is already under way as the transfer command arrives, the 1xx
+//! reply waits for it to finish (see [`PendingPassive::settled`]): the session tickets the
+//! handshake sends are then in the client's hands before it starts, and ends, its transfer.
+//! Clients that read them only when they close an upload (curl), or that resume from the
+//! last data connection's ticket (PHP), so always hold a fresh ticket for the next transfer.
 //!
 //! A plan that no transfer command claims within `data_timeout_secs` expires: its listener
 //! closes and its port goes back to the range (a client sending PASV and then only NOOP must
@@ -13,11 +19,11 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::passive::ListenerSlot;
@@ -37,9 +43,28 @@ fn free(slot: &SharedSlot) {
     drop(slot.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
+/// Where the client's TLS handshake stands when the transfer command comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No connection yet.
+    Undecided,
+    /// Connected; no TLS bytes seen yet.
+    Connected,
+    /// No handshake under way: the 1xx reply comes first (the client may wait for it).
+    NotStarted,
+    /// The client's handshake bytes are here; it is being answered.
+    Handshaking,
+    /// That handshake ended (secured, or failed).
+    Settled,
+}
+
 /// The waiting task; dropping the plan (a new PASV, ABOR, the session's end) stops it.
 pub struct PendingPassive {
     slot: SharedSlot,
+    phase: watch::Receiver<Phase>,
+    /// The listener's and the accepted connection's sockets (-1 when none), to see whether a
+    /// connection or TLS bytes wait on them.
+    fds: Arc<[AtomicI32; 2]>,
     go: Option<oneshot::Sender<Go>>,
     claimed: Arc<AtomicBool>,
     expired: Arc<AtomicBool>,
@@ -70,8 +95,23 @@ impl PendingPassive {
         let (c, e) = (claimed.clone(), expired.clone());
         let slot: SharedSlot = Arc::new(std::sync::Mutex::new(slot));
         let task_slot = slot.clone();
+        let (phase_tx, phase_rx) = watch::channel(Phase::Undecided);
+        // The listener's socket is known before the task first runs: a client connecting at
+        // once (curl) is seen even if its command is read before the task gets a turn.
+        let fds = Arc::new([
+            AtomicI32::new(std::os::fd::AsRawFd::as_raw_fd(&listener)),
+            AtomicI32::new(-1),
+        ]);
+        let task_fds = fds.clone();
         let task = tokio::spawn(async move {
-            let waiting = prepare(listener, peer_ip, early, go_rx, task_slot.clone());
+            let waiting = prepare(
+                listener,
+                peer_ip,
+                early,
+                go_rx,
+                task_slot.clone(),
+                (phase_tx, task_fds),
+            );
             let mut waiting = std::pin::pin!(waiting);
             tokio::select! {
                 biased;
@@ -92,6 +132,8 @@ impl PendingPassive {
         });
         PendingPassive {
             slot,
+            phase: phase_rx,
+            fds,
             go: Some(go_tx),
             claimed,
             expired,
@@ -105,6 +147,42 @@ impl PendingPassive {
         if let Some(tx) = self.go.take() {
             self.claimed.store(true, Ordering::Release);
             let _ = tx.send(go);
+        }
+    }
+
+    /// After [`PendingPassive::go`]: returns once it is known that no handshake is under way,
+    /// or once the one under way has ended; at most after `limit`.
+    pub async fn settled(&mut self, limit: Duration) {
+        let _ = tokio::time::timeout(
+            limit,
+            self.phase
+                .wait_for(|p| matches!(p, Phase::NotStarted | Phase::Settled)),
+        )
+        .await;
+    }
+
+    /// Before the transfer command is handled (whatever its reply): lets a handshake the
+    /// client already started finish first, at most for `limit`, so that no reply (150, or a
+    /// refusal after which the client closes) overtakes the session tickets it sends. A client
+    /// whose connection still waits in the accept queue, or whose handshake bytes are not read
+    /// yet, has started too.
+    pub async fn settle_early(&mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let phase = *self.phase.borrow();
+            let started = match phase {
+                Phase::Handshaking => true,
+                Phase::NotStarted | Phase::Settled => false,
+                Phase::Connected => fd_readable(self.fds[1].load(Ordering::Acquire)),
+                Phase::Undecided => fd_readable(self.fds[0].load(Ordering::Acquire)),
+            };
+            if !started {
+                return;
+            }
+            let changed = tokio::time::timeout_at(deadline, self.phase.wait_for(|p| *p != phase));
+            if !matches!(changed.await, Ok(Ok(_))) {
+                return;
+            }
         }
     }
 
@@ -125,45 +203,63 @@ impl PendingPassive {
     }
 }
 
+fn cancelled<T>(_: T) -> DataError {
+    DataError::Open("transfer cancelled".into())
+}
+
 async fn prepare(
     listener: TcpListener,
     peer_ip: IpAddr,
     early: Option<DataTls>,
     mut go_rx: oneshot::Receiver<Go>,
     slot: SharedSlot,
+    (phase, fds): (watch::Sender<Phase>, Arc<[AtomicI32; 2]>),
 ) -> Result<DataStream, DataError> {
+    use std::os::fd::AsRawFd;
     let tcp = tokio::select! {
         biased;
         go = &mut go_rx => {
-            let go = go.map_err(|_| DataError::Open("transfer cancelled".into()))?;
-            let tcp = passive::accept_from(&listener, peer_ip, go.timeout).await?;
+            let go = go.map_err(cancelled)?;
+            // The command came first; the client may already be in the accept queue.
+            let queued =
+                tokio::time::timeout(Duration::ZERO, passive::accept_peer(&listener, peer_ip)).await;
+            let tcp = match queued {
+                Ok(tcp) => tcp?,
+                Err(_) => {
+                    phase.send_replace(Phase::NotStarted);
+                    passive::accept_from(&listener, peer_ip, go.timeout).await?
+                }
+            };
+            fds[0].store(-1, Ordering::Release);
             drop(listener);
             free(&slot);
-            return finish(tcp, go).await;
+            fds[1].store(tcp.as_raw_fd(), Ordering::Release);
+            return on_go(tcp, go, &phase).await;
         }
         tcp = passive::accept_peer(&listener, peer_ip) => tcp?,
     };
+    fds[0].store(-1, Ordering::Release);
+    fds[1].store(tcp.as_raw_fd(), Ordering::Release);
+    phase.send_replace(Phase::Connected);
     // The port goes back to the range as soon as the client is connected.
     drop(listener);
     free(&slot);
     let _ = tcp.set_nodelay(true);
     let Some(early) = early else {
-        let go = go_rx
-            .await
-            .map_err(|_| DataError::Open("transfer cancelled".into()))?;
-        return finish(tcp, go).await;
+        let go = go_rx.await.map_err(cancelled)?;
+        return on_go(tcp, go, &phase).await;
     };
     let mut first_byte = [0u8; 1];
     tokio::select! {
         biased;
-        go = &mut go_rx => {
-            let go = go.map_err(|_| DataError::Open("transfer cancelled".into()))?;
-            finish(tcp, go).await
-        }
+        go = &mut go_rx => on_go(tcp, go.map_err(cancelled)?, &phase).await,
         first = tcp.peek(&mut first_byte) => {
             first.map_err(|e| DataError::Open(e.to_string()))?;
-            let secured = stream::accept_tls(tcp, early).await?;
-            let go = go_rx.await.map_err(|_| DataError::Open("transfer cancelled".into()))?;
+            phase.send_replace(Phase::Handshaking);
+            let secured = stream::accept_tls(tcp, early).await;
+            phase.send_replace(Phase::Settled);
+            let secured = secured?;
+            let go = go_rx.await.map_err(cancelled)?;
             if go.tls.is_none() {
                 return Err(DataError::Open(
                     "the data connection was secured with TLS before PROT C; send PASV again"
@@ -175,11 +271,48 @@ async fn prepare(
     }
 }
 
-/// The transfer command came first: protect the connection as it asks.
-async fn finish(tcp: TcpStream, go: Go) -> Result<DataStream, DataError> {
+/// The transfer command is here and the client connected: protect the connection as the
+/// command asks. If the client's handshake bytes are already waiting, the handshake counts
+/// as early (the 1xx reply waits for it).
+async fn on_go(
+    tcp: TcpStream,
+    go: Go,
+    phase: &watch::Sender<Phase>,
+) -> Result<DataStream, DataError> {
     let _ = tcp.set_nodelay(true);
-    match go.tls {
-        None => Ok(DataStream::Plain(tcp)),
-        Some(t) => stream::accept_tls(tcp, t).await,
+    let Some(t) = go.tls else {
+        phase.send_replace(Phase::NotStarted);
+        return Ok(DataStream::Plain(tcp));
+    };
+    if !bytes_waiting(&tcp) {
+        phase.send_replace(Phase::NotStarted);
+        return stream::accept_tls(tcp, t).await;
     }
+    phase.send_replace(Phase::Handshaking);
+    let secured = stream::accept_tls(tcp, t).await;
+    phase.send_replace(Phase::Settled);
+    secured
+}
+
+/// Whether the client has sent bytes not read yet (without reading them).
+fn bytes_waiting(tcp: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    fd_readable(tcp.as_raw_fd())
+}
+
+/// Whether a socket has something to read now: bytes on a connection, a connection in a
+/// listener's queue. A stale number (the task ended, the number was reused) costs at most a
+/// wait that ends at once: the phase's sender is gone by then.
+fn fd_readable(fd: i32) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait; a bad descriptor only sets POLLNVAL.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & libc::POLLIN != 0
 }

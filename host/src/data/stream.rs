@@ -12,7 +12,7 @@ use super::{DataError, DataTls};
 
 pub enum DataStream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<super::hold::HoldIo>>),
 }
 
 impl DataStream {
@@ -21,7 +21,14 @@ impl DataStream {
         use std::os::fd::AsRawFd;
         match self {
             DataStream::Plain(s) => s.as_raw_fd(),
-            DataStream::Tls(s) => s.get_ref().0.as_raw_fd(),
+            DataStream::Tls(s) => s.get_ref().0.tcp().as_raw_fd(),
+        }
+    }
+
+    /// Lets held session tickets go out with what is written next (see `hold`).
+    pub fn release_held(&mut self) {
+        if let DataStream::Tls(s) = self {
+            s.get_mut().0.release();
         }
     }
 }
@@ -29,19 +36,34 @@ impl DataStream {
 pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(t.config);
     let token = t.token;
-    let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
+    let io = super::hold::HoldIo::new(tcp, t.hold.clone());
+    let accept = acceptor.accept_with(io, |c| c.set_resumption_data(&token));
     let tls = tokio::time::timeout(t.handshake_timeout, accept)
         .await
         .map_err(|_| DataError::Tls("handshake timed out".into()))?
         .map_err(|e| DataError::Tls(e.to_string()))?;
     if t.require_reuse {
+        // A resumption of keys a control connection received before it logged in counts once
+        // that connection has logged in as this session's user (see `tls::scope`).
+        if let Some((tentative, user)) = &t.tentative
+            && let Some(pending) = tentative.used()
+            && !pending.owned_by(user, t.handshake_timeout).await
+        {
+            tracing::warn!(
+                "data connection resumed keys of a control connection that did not log in as this user; refused"
+            );
+            return Err(DataError::ReuseRequired);
+        }
         let conn = tls.get_ref().1;
-        // The config's resumption scope finds only this control session's TLS sessions, so
-        // any resumption is of ours; TLS 1.3 tickets must also carry the session's token.
+        // The config's resumption scope finds only the scope's TLS sessions, so any
+        // resumption is of ours; TLS 1.3 tickets must also carry one of the scope's tokens.
         let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let resumed_ours = match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => {
-                resumed && conn.received_resumption_data() == Some(&t.token[..])
+                resumed
+                    && conn
+                        .received_resumption_data()
+                        .is_some_and(|d| t.scope.knows_token(d))
             }
             _ => resumed,
         };

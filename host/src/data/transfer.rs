@@ -81,6 +81,8 @@ pub async fn run(
         }
     };
     if result.is_ok() {
+        // An upload's held tickets go out now, before our close_notify (see `hold`).
+        data.release_held();
         // close_notify + FIN: the client knows the download is complete, not truncated.
         let closed = with_stall(data.raw_fd(), stall, data.shutdown()).await;
         // An upload is complete and committed once the client's close_notify arrived; a client

@@ -71,6 +71,14 @@ pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
                 .await;
         }
     };
+    if s.require_reuse == crate::tls::SessionReuse::User {
+        // From now on this session's data connections may resume any TLS session this user
+        // got from this address, and the others' may resume this one's.
+        let shared = s.ctx.tls_scopes.for_user(&account.name, s.peer.ip());
+        shared.adopt(&s.tls_scope);
+        s.tls_scope.set_owner(Some(&account.name));
+        s.tls_scope = shared;
+    }
     tracing::info!(user = %account.name, peer = %s.peer, tls = s.control.is_tls(), anonymous = account.anonymous, "login");
     let text = if account.anonymous {
         "Anonymous login ok; access is restricted.".to_string()

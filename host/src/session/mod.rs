@@ -49,7 +49,7 @@ pub struct Session {
     pub cfg: Arc<crate::Config>,
     pub kind: ListenerKind,
     pub require_tls: bool,
-    pub require_reuse: bool,
+    pub require_reuse: crate::tls::SessionReuse,
     pub control: ControlConn,
     pub peer: SocketAddr,
     pub local: SocketAddr,
@@ -86,6 +86,11 @@ impl Session {
         let cfg = ctx.live.load_full();
         let listener = ctx.listener(&cfg, kind);
         let (require_tls, require_reuse) = (listener.require_tls, listener.require_session_reuse);
+        if require_reuse == crate::tls::SessionReuse::User {
+            // Until it logs in, its keys may be offered tentatively by its client's other
+            // sessions (see `tls::scope`).
+            ctx.tls_scopes.register_pending(peer.ip(), &scope);
+        }
         Session {
             kind,
             require_tls,
@@ -130,6 +135,9 @@ impl Session {
         }
         if let Some(t) = self.transfer.take() {
             t.abort().await;
+        }
+        if self.login.is_none() {
+            self.tls_scope.set_owner(None);
         }
         self.control.shutdown().await;
     }

@@ -107,21 +107,33 @@ impl Session {
     }
 
     /// TLS parameters for a data connection under the current PROT level (None for PROT C).
-    /// Download connections (and handshakes started before the direction is known) send fresh
-    /// session tickets; uploads send none (see `TlsConfigs::data_upload`).
-    pub fn data_tls(&self, with_tickets: bool) -> Option<DataTls> {
+    /// An upload's tickets are held until it completes (see `data::hold`).
+    pub fn data_tls(&self, upload: bool) -> Option<DataTls> {
         (self.prot == Protection::Private).then(|| {
-            let configs = self.ctx.tls.load();
-            let shared = if with_tickets {
-                &configs.data_download
-            } else {
-                &configs.data_upload
-            };
+            let hold = upload.then(Default::default);
+            let user = self.login.as_ref().map(|l| l.account.name.clone());
+            let tentative = user
+                .filter(|_| self.require_reuse == crate::tls::SessionReuse::User)
+                .map(|user| {
+                    let t = crate::tls::scope::Tentative {
+                        registry: self.ctx.tls_scopes.clone(),
+                        ip: self.peer.ip(),
+                        found: Default::default(),
+                    };
+                    (t, user)
+                });
             DataTls {
-                config: self.tls_scope.data_config(shared),
+                config: self.tls_scope.data_config(
+                    &self.ctx.tls.load().data,
+                    hold.clone(),
+                    tentative.as_ref().map(|(t, _)| t.clone()),
+                ),
                 token: self.tls_token,
-                require_reuse: self.require_reuse,
+                scope: self.tls_scope.clone(),
+                require_reuse: self.require_reuse != crate::tls::SessionReuse::Off,
                 handshake_timeout: self.cfg.tls_handshake_timeout(),
+                hold,
+                tentative,
             }
         })
     }
@@ -175,9 +187,12 @@ impl Session {
         let Some(plan) = self.data.take() else {
             return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
         };
-        let tls = self.data_tls(!job.is_upload());
+        let tls = self.data_tls(job.is_upload());
         let timeout = self.cfg.data_timeout();
-        let connection = open(plan, tls, timeout);
+        let mut connection = open(plan, tls, timeout);
+        if let crate::data::Opening::Passive(p) = &mut connection {
+            p.settled(self.cfg.tls_handshake_timeout()).await;
+        }
         self.reply(150, opening).await?;
         let progress = Arc::new(AtomicU64::new(0));
         let p = progress.clone();

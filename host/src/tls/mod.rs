@@ -21,10 +21,52 @@ pub use certgen::{CertRequest, GeneratedCert, KeyKind, generate};
 pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
 
 /// Session tickets sent after a control handshake. rustls clients use each TLS 1.3 ticket once
-/// and keep at most 8 per server; OpenSSL and GnuTLS clients reuse one. Upload data connections
-/// send none (see `data_upload`), download ones send two, so a rustls client can make 8
-/// protected uploads in a row before a download or listing must replenish its tickets.
+/// and keep at most 8 per server; GnuTLS clients (lftp) reuse one.
 const CONTROL_TICKETS: usize = 8;
+/// Session tickets sent after every data handshake, uploads included. OpenSSL clients (curl,
+/// PHP) and rustls clients use each TLS 1.3 ticket once: without a fresh ticket from each
+/// data connection, the next one could not resume (curl keeps only the newest ticket; PHP
+/// resumes from the one its last data connection received). Clients read them before closing
+/// (curl and PHP read at close; the server replies 150 only once an early handshake has
+/// finished, so the tickets are there before the client starts sending). Two, so a client that
+/// uses one per connection gains one.
+const DATA_TICKETS: usize = 2;
+
+/// Which TLS sessions a protected data connection must resume (`require_session_reuse` of a
+/// listener; see [`scope`] for what each mode allows). `true` means the default, `"user"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionReuse {
+    /// Any TLS handshake is accepted on data connections (the address check still applies).
+    Off,
+    /// A session of this control connection only.
+    Connection,
+    /// A session of this user from this client address (any of its control connections).
+    #[default]
+    User,
+}
+
+impl<'de> serde::Deserialize<'de> for SessionReuse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(SessionReuse::User),
+            Raw::Bool(false) => Ok(SessionReuse::Off),
+            Raw::Text(t) => match t.as_str() {
+                "user" => Ok(SessionReuse::User),
+                "connection" => Ok(SessionReuse::Connection),
+                "off" => Ok(SessionReuse::Off),
+                other => Err(serde::de::Error::custom(format!(
+                    "require_session_reuse = \"{other}\": expected \"user\" (default), \"connection\", \"off\", true or false"
+                ))),
+            },
+        }
+    }
+}
 
 /// Minimum protocol version accepted (config `tls.min_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -39,14 +81,8 @@ pub enum MinVersion {
 #[derive(Clone)]
 pub struct TlsConfigs {
     pub control: Arc<ServerConfig>,
-    /// Upload data connections send no session tickets: clients never read an upload
-    /// connection, would close it with unread ticket bytes, and the RST can eat the upload's tail.
-    pub data_upload: Arc<ServerConfig>,
-    /// Download data connections send two fresh tickets (stamped with the same control token):
-    /// a client that uses each TLS 1.3 ticket once (rustls) gains one per download, so uploads
-    /// interleaved with any download never run it dry; and clients read downloads anyway.
-    /// Handshakes a client starts before its transfer command (curl) use it too.
-    pub data_download: Arc<ServerConfig>,
+    /// Data connections, both directions: each sends `DATA_TICKETS` fresh tickets.
+    pub data: Arc<ServerConfig>,
 }
 
 impl TlsConfigs {
@@ -121,8 +157,7 @@ impl TlsConfigs {
         };
         Ok(TlsConfigs {
             control: build(CONTROL_TICKETS)?,
-            data_upload: build(0)?,
-            data_download: build(2)?,
+            data: build(DATA_TICKETS)?,
         })
     }
 }

@@ -13,9 +13,13 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
         return s.reply(503, "AUTH is only accepted before login.").await;
     }
     s.reply(234, "Proceed with TLS negotiation.").await?;
-    let config = s.tls_scope.control_config(&s.ctx.tls.load().control);
+    let config = s
+        .tls_scope
+        .control_config(&s.ctx.tls.load().control, s.tls_token);
     let timeout = s.cfg.tls_handshake_timeout();
-    if let Err(e) = s.control.upgrade(config, s.tls_token, timeout).await {
+    let upgraded = s.control.upgrade(config, s.tls_token, timeout).await;
+    s.tls_scope.control_done();
+    if let Err(e) = upgraded {
         tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
         return Err(e);
     }

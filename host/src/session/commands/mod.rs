@@ -78,6 +78,12 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
             .reply(530, "Please log in with USER and PASS first.")
             .await;
     }
+    // No reply overtakes a TLS handshake the client already began on its data connection
+    // (a 150, or a refusal such as curl's SIZE of a missing file, after which the client closes
+    // it): the tickets that handshake sends reach the client first (see `data::pending`).
+    if let Some(crate::data::DataPlan::Passive(p)) = s.data.as_mut() {
+        p.settle_early(s.cfg.tls_handshake_timeout()).await;
+    }
     // RNTO must follow RNFR directly.
     let rename_from = if matches!(cmd, C::Rnto(_)) {
         s.rename_from.take()

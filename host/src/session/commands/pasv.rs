@@ -73,10 +73,8 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
     match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
         Ok(listener) => {
             let port = listener.local_addr()?.port();
-            // Tickets, as for downloads: a client that handshakes early (curl) may be one that
-            // uses each ticket once; after an upload the unread tickets only cost our
-            // close_notify, which an upload does not need (see `data::transfer::run`).
-            let early = s.data_tls(true);
+            // Direction unknown: tickets go out at once (curl reads them when it closes).
+            let early = s.data_tls(false);
             s.data = Some(DataPlan::Passive(PendingPassive::start(
                 listener,
                 s.peer.ip(),
