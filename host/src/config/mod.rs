@@ -130,6 +130,11 @@ pub struct TlsSection {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub min_version: MinVersion,
+    /// An upload over TLS counts only when the client ends it with close_notify (vsftpd's
+    /// `strict_ssl_write_shutdown`): without it, a cut connection cannot be told from a
+    /// complete upload. `false` keeps uploads of clients that just close the socket
+    /// (netkit ftp-ssl) — and also truncated ones.
+    pub require_close_notify: bool,
 }
 
 impl Default for TlsSection {
@@ -138,6 +143,7 @@ impl Default for TlsSection {
             cert: None,
             key: None,
             min_version: MinVersion::Tls12,
+            require_close_notify: true,
         }
     }
 }

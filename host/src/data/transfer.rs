@@ -29,9 +29,11 @@ pub enum Job {
     /// RETR: file → client.
     Download { file: std::fs::File, ascii: bool },
     /// STOR/APPE/STOU: client → file; fsynced and committed (atomic rename) before success.
+    /// With `require_close_notify`, a TLS upload must end with close_notify to count.
     Upload {
         plan: crate::fs::upload::UploadPlan,
         ascii: bool,
+        require_close_notify: bool,
     },
     /// LIST/NLST/MLSD output, or the message file: prepared bytes → client.
     Bytes(std::sync::Arc<[u8]>),
@@ -71,7 +73,14 @@ pub async fn run(
         (Job::Download { file, ascii }, data) => {
             download(file, ascii, data, &progress, stall).await
         }
-        (Job::Upload { plan, ascii }, data) => upload(plan, ascii, data, &progress, stall).await,
+        (
+            Job::Upload {
+                plan,
+                ascii,
+                require_close_notify,
+            },
+            data,
+        ) => upload(plan, ascii, require_close_notify, data, &progress, stall).await,
         (Job::Bytes(bytes), data) => {
             with_stall(data.raw_fd(), stall, data.write_all(&bytes))
                 .await
@@ -152,6 +161,7 @@ enum Chunk {
 async fn upload(
     plan: crate::fs::upload::UploadPlan,
     ascii: bool,
+    require_close_notify: bool,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
@@ -215,11 +225,14 @@ async fn upload(
             let n = match with_stall(data.raw_fd(), stall, data.read(&mut buf)).await {
                 Ok(n) => n,
                 // Over TLS, EOF without close_notify means the upload was cut off (client gone,
-                // or a truncation attack): never commit it. Plain FTP cannot tell.
+                // or a truncation attack): never commit it. Plain FTP cannot tell. An operator
+                // may accept it (`[tls] require_close_notify = false`) for clients that never
+                // send one.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !require_close_notify => 0,
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(DataError::Lost(
-                        "upload cut off: the connection closed without TLS close_notify".into(),
-                    ));
+                    return Err(DataError::Lost(format!(
+                        "the client closed the data connection without TLS close_notify after {total} bytes; the upload was not kept (a cut connection looks the same)"
+                    )));
                 }
                 Err(e) => return Err(lost(e)),
             };

@@ -2,6 +2,8 @@
 //! sandbox that performs real I/O beneath the user's home with cap-std (no path can escape:
 //! `..`, absolute paths and symlinks pointing outside are refused by the kernel-level checks).
 
+pub mod attributes;
+pub mod checksum;
 pub mod listing;
 pub mod name_glob;
 pub mod path;

@@ -243,6 +243,45 @@ impl Sandbox {
         Ok((f, md.len()))
     }
 
+    /// The entry at `p` (file or directory) as an open descriptor, for changing its times or
+    /// mode in place (futimens/fchmod on what the sandbox resolved, never a path again).
+    fn open_entry(&self, p: &VirtualPath) -> Result<std::fs::File, FsError> {
+        match self.root.open(p.relative()) {
+            Ok(f) => Ok(f.into_std()),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(self
+                .root
+                .open_dir(p.relative())
+                .map_err(|e| self.unseen(p, e.into()))?
+                .into_std_file()),
+            Err(e) => Err(self.unseen(p, e.into())),
+        }
+    }
+
+    /// MFMT / SITE UTIME.
+    pub fn set_modified(&self, p: &VirtualPath, t: SystemTime) -> Result<(), FsError> {
+        let f = self.open_entry(p)?;
+        Ok(f.set_times(std::fs::FileTimes::new().set_modified(t))?)
+    }
+
+    /// SITE CHMOD: permission bits only (no set-id, no sticky).
+    pub fn set_mode(&self, p: &VirtualPath, mode: u32) -> Result<(), FsError> {
+        use std::os::unix::fs::PermissionsExt;
+        let f = self.open_entry(p)?;
+        Ok(f.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?)
+    }
+
+    /// Bytes an unprivileged writer may still put on the filesystem of the sandbox.
+    pub fn free_space(&self) -> Result<u64, FsError> {
+        use std::os::fd::AsRawFd;
+        let dir = self.root.try_clone()?.into_std_file();
+        // SAFETY: statvfs is plain data, fstatvfs fills it for a valid descriptor.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstatvfs(dir.as_raw_fd(), &mut st) } != 0 {
+            return Err(FsError::Io(std::io::Error::last_os_error()));
+        }
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+
     pub fn open_write(&self, p: &VirtualPath, mode: WriteMode) -> Result<std::fs::File, FsError> {
         if p.is_root() {
             return Err(FsError::IsADirectory);

@@ -52,7 +52,7 @@ impl Vfs {
 
     /// Upload temporaries of any session are invisible to every command: a path through one
     /// does not exist (creating one is refused by `check_writable_name`).
-    fn visible(p: &VirtualPath) -> Result<(), FsError> {
+    pub(super) fn visible(p: &VirtualPath) -> Result<(), FsError> {
         if p.components().any(super::upload::is_temp_name) {
             return Err(FsError::NotFound);
         }

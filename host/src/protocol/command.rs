@@ -51,6 +51,57 @@ pub enum Command {
     Prot(ProtectionLevel),
     Ccc,
     Site(SiteCommand),
+    /// MFMT time path: set a file's modification time (draft-somers-ftp-mfxx).
+    Mfmt {
+        time: String,
+        path: String,
+    },
+    /// HASH path (draft-bryan-ftpext-hash), with the algorithm chosen by OPTS HASH.
+    Hash(String),
+    /// XCRC/XMD5/XSHA1/XSHA256 path [start [end]]: the older, server-specific checksums.
+    XHash {
+        algo: HashAlgo,
+        path: String,
+        range: Option<(u64, Option<u64>)>,
+    },
+    /// RANG start end: the byte range of the next HASH (draft-bryan-ftp-range).
+    Rang(u64, u64),
+    /// AVBL [path]: bytes the user may still store there (draft-peterson-streamlined-ftp).
+    Avbl(Option<String>),
+}
+
+/// Checksums HASH and the X* commands compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgo {
+    Sha256,
+    Sha1,
+    Md5,
+    Crc32,
+}
+
+impl HashAlgo {
+    pub const ALL: [HashAlgo; 4] = [
+        HashAlgo::Sha256,
+        HashAlgo::Sha1,
+        HashAlgo::Md5,
+        HashAlgo::Crc32,
+    ];
+
+    /// The name HASH, FEAT and OPTS HASH use.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgo::Sha256 => "SHA-256",
+            HashAlgo::Sha1 => "SHA-1",
+            HashAlgo::Md5 => "MD5",
+            HashAlgo::Crc32 => "CRC32",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<HashAlgo> {
+        HashAlgo::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
+    }
 }
 
 /// `SITE` subcommands (RFC 959 leaves them to the server).
@@ -59,6 +110,17 @@ pub enum SiteCommand {
     /// The user's upload/download standing.
     Ratio,
     Help,
+    /// SITE UTIME: set a modification time; both forms clients send are accepted:
+    /// `SITE UTIME time path` and `SITE UTIME path atime mtime ctime UTC` (lftp).
+    Utime {
+        time: String,
+        path: String,
+    },
+    /// SITE CHMOD mode path (octal permission bits).
+    Chmod {
+        mode: u32,
+        path: String,
+    },
     /// Anything else: answered 502 naming it.
     Unsupported(String),
 }
@@ -251,6 +313,14 @@ fn parse_verb(verb: &str, arg: &str, original: &str) -> Result<Command, ParseErr
         "SMNT" => return Err(ParseError::NotImplemented("SMNT")),
         "REIN" => return Err(ParseError::NotImplemented("REIN")),
         "SITE" => C::Site(parse_site(arg)?),
+        "MFMT" => super::args::mfmt(arg)?,
+        "HASH" => C::Hash(required("HASH", arg)?),
+        "XCRC" => super::args::xhash(HashAlgo::Crc32, "XCRC", arg)?,
+        "XMD5" => super::args::xhash(HashAlgo::Md5, "XMD5", arg)?,
+        "XSHA1" => super::args::xhash(HashAlgo::Sha1, "XSHA1", arg)?,
+        "XSHA256" => super::args::xhash(HashAlgo::Sha256, "XSHA256", arg)?,
+        "RANG" => super::args::rang(arg)?,
+        "AVBL" => C::Avbl(optional(arg)),
         "MIC" | "CONF" | "ENC" | "ADAT" => {
             return Err(ParseError::NotImplemented("RFC 2228 security data"));
         }
@@ -264,15 +334,18 @@ fn printable(s: &str) -> String {
 }
 
 fn parse_site(arg: &str) -> Result<SiteCommand, ParseError> {
-    let sub = arg
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
+    let arg = arg.trim_start();
+    let (sub, rest) = match arg.find(' ') {
+        Some(i) => (&arg[..i], &arg[i + 1..]),
+        None => (arg, ""),
+    };
+    let sub = sub.to_ascii_uppercase();
     Ok(match sub.as_str() {
         "" => return Err(ParseError::MissingArgument("SITE")),
         "RATIO" => SiteCommand::Ratio,
         "HELP" => SiteCommand::Help,
+        "UTIME" => super::args::site_utime(rest)?,
+        "CHMOD" => super::args::site_chmod(rest)?,
         _ => SiteCommand::Unsupported(printable(&sub)),
     })
 }
@@ -538,7 +611,10 @@ mod tests {
         assert_eq!(parse_line(b"FOO bar").unwrap_err().code(), 500);
         assert_eq!(
             parse_line(b"SITE CHMOD 777 x"),
-            Ok(Command::Site(SiteCommand::Unsupported("CHMOD".into())))
+            Ok(Command::Site(SiteCommand::Chmod {
+                mode: 0o777,
+                path: "x".into()
+            }))
         );
         assert_eq!(
             parse_line(b"site ratio"),

@@ -68,6 +68,10 @@ pub struct Session {
     pub data: Option<DataPlan>,
     pub epsv_all: bool,
     pub facts: Facts,
+    /// OPTS HASH: the algorithm HASH uses.
+    pub hash_algo: crate::protocol::command::HashAlgo,
+    /// RANG: the byte range (end inclusive) of the next HASH.
+    pub hash_range: Option<(u64, u64)>,
     pub transfer: Option<RunningTransfer>,
     pub quit: bool,
     pub started: Instant,
@@ -116,6 +120,8 @@ impl Session {
             data: None,
             epsv_all: false,
             facts: Facts::default(),
+            hash_algo: crate::protocol::command::HashAlgo::Sha256,
+            hash_range: None,
             transfer: None,
             quit: false,
             started: Instant::now(),
@@ -133,9 +139,7 @@ impl Session {
         if let Err(e) = self.serve().await {
             tracing::debug!(peer = %self.peer, error = %e, "control connection ended");
         }
-        if let Some(t) = self.transfer.take() {
-            t.abort().await;
-        }
+        self.cut_transfer("the session ended").await;
         if self.login.is_none() {
             self.tls_scope.set_owner(None);
         }
@@ -217,7 +221,7 @@ impl Session {
         tokio::select! {
             finished = t.finish() => self.transfer_done(finished).await,
             reason = ended(&mut kill) => {
-                if let Some(t) = self.transfer.take() { t.abort().await; }
+                self.cut_transfer("session ended by the server").await;
                 let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;
                 self.quit = true;
                 Ok(())
@@ -225,7 +229,7 @@ impl Session {
             line = self.control.read_line() => {
                 match line? {
                     None => {
-                        if let Some(t) = self.transfer.take() { t.abort().await; }
+                        self.cut_transfer("the client closed the control connection").await;
                         self.quit = true;
                         Ok(())
                     }

@@ -153,6 +153,25 @@ impl Session {
         Ok(())
     }
 
+    /// Stops the running transfer for `why` (ABOR, the client or the server ending the
+    /// session): it still gets its one transfer-log line and its failed count. Returns the
+    /// bytes it had moved.
+    pub async fn cut_transfer(&mut self, why: &str) -> u64 {
+        let Some(t) = self.transfer.take() else {
+            return 0;
+        };
+        self.note_transfer(None);
+        let bytes = t.bytes();
+        let f = Finished {
+            reply: Reply::new(426, format!("Transfer aborted: {why}.")),
+            bytes: None,
+        };
+        self.ctx.metrics.transfer(t.is_upload(), None);
+        self.transfer_log(&t, &f);
+        t.abort().await;
+        bytes
+    }
+
     /// One xferlog-like line per transfer: user, IP, command, path, bytes, duration, result.
     fn transfer_log(&self, t: &RunningTransfer, f: &Finished) {
         let (command, path) = t.what.split_once(' ').unwrap_or((t.what.as_str(), ""));

@@ -4,11 +4,9 @@ use crate::session::Session;
 
 pub async fn handle(s: &mut Session) -> io::Result<()> {
     s.data = None;
-    s.note_transfer(None);
-    match s.transfer.take() {
-        Some(t) => {
-            let bytes = t.bytes();
-            t.abort().await;
+    match s.transfer.is_some() {
+        true => {
+            let bytes = s.cut_transfer("ABOR").await;
             s.reply(
                 426,
                 format!("Connection closed; transfer aborted after {bytes} bytes."),
@@ -16,6 +14,6 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
             .await?;
             s.reply(226, "Abort successful.").await
         }
-        None => s.reply(225, "No transfer to abort.").await,
+        false => s.reply(225, "No transfer to abort.").await,
     }
 }

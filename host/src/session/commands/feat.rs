@@ -20,9 +20,24 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
         "REST STREAM",
         "TVFS",
         "UTF8",
+        "MFMT",
+        "AVBL",
+        "RANG STREAM",
+        "XCRC",
+        "XMD5",
+        "XSHA1",
+        "XSHA256",
     ] {
         lines.push(format!(" {f}"));
     }
+    let algos: Vec<String> = crate::protocol::command::HashAlgo::ALL
+        .iter()
+        .map(|a| {
+            let star = if *a == s.hash_algo { "*" } else { "" };
+            format!("{}{star}", a.name())
+        })
+        .collect();
+    lines.push(format!(" HASH {}", algos.join(";")));
     lines.push(format!(" MLST {}", s.facts.feat_string()));
     lines.push("End".into());
     s.send(Reply::multi(211, lines)).await

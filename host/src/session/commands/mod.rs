@@ -5,6 +5,7 @@ pub mod abor;
 pub mod allo;
 pub mod appe;
 pub mod auth;
+pub mod avbl;
 pub mod ccc;
 pub mod cdup;
 pub mod cwd;
@@ -12,9 +13,11 @@ pub mod dele;
 pub mod eprt;
 pub mod epsv;
 pub mod feat;
+pub mod hash;
 pub mod help;
 pub mod list;
 pub mod mdtm;
+pub mod mfmt;
 pub mod mkd;
 pub mod mlsd;
 pub mod mlst;
@@ -35,6 +38,7 @@ pub mod rmd;
 pub mod rnfr;
 pub mod rnto;
 pub mod site;
+pub mod site_chmod;
 pub mod size;
 pub mod stat;
 pub mod stor;
@@ -133,5 +137,10 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         C::Prot(level) => prot::handle(s, level).await,
         C::Ccc => ccc::handle(s).await,
         C::Site(sub) => site::handle(s, sub).await,
+        C::Mfmt { time, path } => mfmt::handle(s, time, path).await,
+        C::Hash(arg) => hash::hash(s, arg).await,
+        C::XHash { algo, path, range } => hash::xhash(s, algo, path, range).await,
+        C::Rang(start, end) => hash::rang(s, start, end).await,
+        C::Avbl(arg) => avbl::handle(s, arg).await,
     }
 }

@@ -19,6 +19,25 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
             }
             _ => s.reply(501, "OPTS UTF8 takes ON or OFF.").await,
         },
+        "HASH" => {
+            if rest.is_empty() {
+                let name = s.hash_algo.name();
+                return s.reply(200, name).await;
+            }
+            match crate::protocol::command::HashAlgo::from_name(&rest) {
+                Some(a) => {
+                    s.hash_algo = a;
+                    s.reply(200, a.name()).await
+                }
+                None => {
+                    s.reply(
+                        501,
+                        "Unknown algorithm; this server has SHA-256, SHA-1, MD5 and CRC32.",
+                    )
+                    .await
+                }
+            }
+        }
         "MLST" => {
             s.facts = Facts::select(&rest);
             let selected = s.facts.selected_string();

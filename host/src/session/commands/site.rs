@@ -16,6 +16,8 @@ pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
                 vec![
                     "SITE subcommands:".into(),
                     " RATIO  your uploads, downloads and what you may still download".into(),
+                    " UTIME  YYYYMMDDHHMMSS path: set a modification time".into(),
+                    " CHMOD  mode path: set permission bits (octal, up to 777)".into(),
                     " HELP   this list".into(),
                     "End of SITE help.".into(),
                 ],
@@ -37,6 +39,8 @@ pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
             lines.extend(info.iter().map(|t| crate::session::hooks::one_line(t)));
             s.send(Reply::multi(200, lines)).await
         }
+        SiteCommand::Utime { time, path } => super::mfmt::set(s, time, path, "SITE UTIME").await,
+        SiteCommand::Chmod { mode, path } => super::site_chmod::handle(s, mode, path).await,
         SiteCommand::Unsupported(name) => {
             s.reply(
                 502,

@@ -67,7 +67,11 @@ pub async fn upload(
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(
-        Job::Upload { plan, ascii },
+        Job::Upload {
+            plan,
+            ascii,
+            require_close_notify: s.cfg.tls.require_close_notify,
+        },
         opening,
         format!("{verb} {path}"),
         "Transfer complete".into(),

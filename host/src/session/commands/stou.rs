@@ -39,7 +39,11 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
-        Job::Upload { plan, ascii },
+        Job::Upload {
+            plan,
+            ascii,
+            require_close_notify: s.cfg.tls.require_close_notify,
+        },
         opening,
         format!("STOU {path}"),
         format!("Transfer complete; stored as FILE: {name}"),
