@@ -22,7 +22,8 @@ async fn explicit_tls_login_and_session_commands() {
     assert!(help.text.contains("MLSD") && help.text.lines().count() > 2);
     c.cmd_ok("HELP RETR", 214).await;
     c.cmd_ok("HELP SITE", 214).await;
-    c.cmd_ok("HELP XCRC", 502).await;
+    c.cmd_ok("HELP XCRC", 214).await;
+    c.cmd_ok("HELP XYZZY", 502).await;
     c.cmd_ok("QUIT", 221).await;
     assert!(c.is_closed().await);
 }
@@ -49,6 +50,14 @@ async fn feat_lists_exactly_what_is_implemented() {
             "REST STREAM",
             "TVFS",
             "UTF8",
+            "MFMT",
+            "AVBL",
+            "RANG STREAM",
+            "XCRC",
+            "XMD5",
+            "XSHA1",
+            "XSHA256",
+            "HASH SHA-256*;SHA-1;MD5;CRC32",
             "MLST type*;size*;modify*;perm*;"
         ]
     );

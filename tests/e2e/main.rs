@@ -20,5 +20,8 @@ mod ratio;
 mod robustness;
 mod security;
 mod session_reuse;
+mod sync_clients;
+mod sync_commands;
 mod transfers;
+mod upload_endings;
 mod web;

@@ -22,7 +22,7 @@ async fn overlong_lines_and_garbage_get_500_and_the_session_goes_on() {
     assert_eq!(r.code, 500);
     assert!(r.text.contains("UTF-8"), "{r:?}");
     c.cmd_ok("FOO", 500).await;
-    c.cmd_ok("SITE CHMOD 777 x", 502).await;
+    c.cmd_ok("SITE NOSUCH 777 x", 502).await;
     c.cmd_ok("ACCT x", 502).await;
     c.cmd_ok("RETR", 501).await;
     c.cmd_ok("PORT 1,2,3", 501).await;

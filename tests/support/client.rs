@@ -469,6 +469,13 @@ impl DataConn {
             DataConn::Tls(s) => s.shutdown().await,
         }
     }
+    /// Closes the connection without TLS close_notify (as clients that just close the socket).
+    pub fn close_without_notify(self) {
+        match self {
+            DataConn::Plain(s) => drop(s),
+            DataConn::Tls(s) => drop(s.into_inner().0),
+        }
+    }
     pub async fn flush(&mut self) -> std::io::Result<()> {
         match self {
             DataConn::Plain(s) => s.flush().await,

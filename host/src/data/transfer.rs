@@ -250,10 +250,14 @@ async fn upload(
     .await;
     drop(full_tx);
     let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
-    // The writer's verdict first: a quota or disk error explains a receive error after it.
-    written?;
-    received?;
-    Ok(total)
+    // A quota or disk error explains a receive error after it; otherwise the receiving side
+    // says why the upload ended (the writer only saw it stop).
+    match (written, received) {
+        (Err(e @ (DataError::Quota(_) | DataError::Local(_))), _) => Err(e),
+        (_, Err(r)) => Err(r),
+        (Err(w), Ok(())) => Err(w),
+        (Ok(()), Ok(())) => Ok(total),
+    }
 }
 
 /// Writes `bytes` after reserving them against the mount's quota.
