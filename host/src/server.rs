@@ -52,7 +52,7 @@ pub struct ServerContext {
     /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Open passive listeners per address and user (`[passive] max_listeners_per_*`).
-    pub passive_caps: Arc<crate::data::passive::ListenerCaps>,
+    pub passive_caps: Arc<crate::data::listener_caps::ListenerCaps>,
     /// TLS resumption scopes of logged-in users (`require_session_reuse = "user"`).
     pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
 }

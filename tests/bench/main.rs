@@ -3,6 +3,7 @@
 //! (loopback TCP, one-core AES-256-GCM, fdatasync'd disk writes), since the machine is shared.
 
 mod ceilings;
+mod ftplib;
 mod plugins;
 mod server;
 mod sessions;
@@ -157,6 +158,19 @@ async fn session_figures(srv: &server::BenchServer, scale: &Scale) {
     );
     let (p50, p99) = sessions::login_latency(srv, scale.logins).await;
     println!("  median {p50:.2} ms, p99 {p99:.2} ms");
+
+    println!();
+    println!(
+        "== Python ftplib (OpenSSL, Nagle on, session-reuse subclass), TLS 1.3, 4 KiB files =="
+    );
+    match ftplib::run(srv, 50).await {
+        Some((up, down)) => println!(
+            "  upload {up:.2} ms, download {down:.2} ms per file: upload/download {:.2} (target ≤ 2: {})",
+            up / down,
+            if up <= 2.0 * down { "ok" } else { "MISSED" }
+        ),
+        None => println!("  (python3 ftplib run failed)"),
+    }
 }
 
 /// Waves of 300 wrong passwords from 60 addresses, with bfp: peak RSS and legitimate logins.

@@ -149,3 +149,32 @@ async fn passive_listeners_are_capped_per_address_and_per_account() {
     let r = fifth.cmd("EPSV").await;
     assert_eq!(r.code, 229, "{r:?}");
 }
+
+#[tokio::test]
+async fn when_the_range_is_exhausted_the_heaviest_address_makes_way() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.passive.port_min = 47100;
+            c.passive.port_max = 47109;
+        })
+        .start()
+        .await;
+    let a: IpAddr = "127.0.0.41".parse().unwrap();
+    let b: IpAddr = "127.0.0.42".parse().unwrap();
+    let mut hoard = Vec::new();
+    for _ in 0..10 {
+        let mut c = srv.login_from(Some(a), "alice", "alice-pass").await;
+        c.epsv().await;
+        hoard.push(c);
+    }
+    let mut one_more = srv.login_from(Some(a), "alice", "alice-pass").await;
+    let r = one_more.cmd("EPSV").await;
+    assert_eq!(r.code, 425, "the heaviest address gets no more: {r:?}");
+    // Another address still gets a port: a's oldest unused listener made way.
+    let mut other = srv.login_from(Some(b), "alice", "alice-pass").await;
+    srv.write("alice", "f.txt", b"fair");
+    assert_eq!(other.retr("f.txt").await, b"fair");
+    let r = hoard[0].cmd("LIST").await;
+    assert_eq!(r.code, 425, "{r:?}");
+    assert!(r.text.contains("make room"), "{r:?}");
+}

@@ -192,8 +192,8 @@ impl Default for PassiveSection {
             port_max: 50100,
             advertise: None,
             overrides: Vec::new(),
-            max_listeners_per_ip: 16,
-            max_listeners_per_user: 32,
+            max_listeners_per_ip: 64,
+            max_listeners_per_user: 64,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod advertise;
 pub mod ascii;
 pub mod file_read;
 pub mod hold;
+pub mod listener_caps;
 pub mod mapped_send;
 pub mod page_cache;
 pub mod passive;

@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::passive::ListenerSlot;
+use super::listener_caps::ListenerSlot;
 use super::{DataError, DataStream, DataTls, passive, stream};
 
 /// What the transfer command decides: the protection it needs and how long to wait.
@@ -93,6 +93,7 @@ impl PendingPassive {
         let claimed = Arc::new(AtomicBool::new(false));
         let expired = Arc::new(AtomicBool::new(false));
         let (c, e) = (claimed.clone(), expired.clone());
+        let made_way = slot.as_ref().map(|s| s.closed.clone());
         let slot: SharedSlot = Arc::new(std::sync::Mutex::new(slot));
         let task_slot = slot.clone();
         let (phase_tx, phase_rx) = watch::channel(Phase::Undecided);
@@ -113,9 +114,22 @@ impl PendingPassive {
                 (phase_tx, task_fds),
             );
             let mut waiting = std::pin::pin!(waiting);
+            let made_way = async {
+                match made_way {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 r = &mut waiting => r,
+                _ = made_way, if !c.load(Ordering::Acquire) => {
+                    e.store(true, Ordering::Release);
+                    free(&task_slot);
+                    Err(DataError::Open(
+                        "the passive listener was closed to make room for other clients; send PASV or EPSV again".into(),
+                    ))
+                }
                 _ = tokio::time::sleep(expires) => {
                     if !c.load(Ordering::Acquire) {
                         e.store(true, Ordering::Release);

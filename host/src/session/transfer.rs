@@ -89,7 +89,7 @@ impl Session {
             let secs = self.cfg.data_timeout().as_secs();
             self.reply(
                 425,
-                format!("The passive listener was closed after {secs} s unused; send PASV or EPSV again."),
+                format!("The passive listener was closed (unused for {secs} s, or to make room for other clients); send PASV or EPSV again."),
             )
             .await?;
             return Ok(false);

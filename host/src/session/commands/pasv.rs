@@ -70,7 +70,21 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
             return Ok(None);
         }
     };
-    match passive::bind(s.local.ip(), cfg.port_min, cfg.port_max) {
+    let (ip, min, max) = (s.local.ip(), cfg.port_min, cfg.port_max);
+    let mut bound = passive::bind(ip, min, max);
+    if matches!(bound, Err(passive::PassiveError::Exhausted(..)))
+        && s.ctx.passive_caps.make_way_for(s.peer.ip())
+    {
+        // The listener that made way closes as its task ends: a few short tries.
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            bound = passive::bind(ip, min, max);
+            if bound.is_ok() {
+                break;
+            }
+        }
+    }
+    match bound {
         Ok(listener) => {
             let port = listener.local_addr()?.port();
             // Direction unknown: tickets go out at once (curl reads them when it closes).
