@@ -97,6 +97,8 @@ pub enum Verdict {
 }
 
 pub struct FaultBook {
+    /// The end of the latest client quarantine (an upper bound for all of them).
+    quarantined_until: Option<Instant>,
     max: u32,
     window: Duration,
     clients: HashMap<Subject, Record>,
@@ -107,6 +109,7 @@ pub struct FaultBook {
 impl FaultBook {
     pub fn new(max_faults: u32, window: Duration) -> FaultBook {
         FaultBook {
+            quarantined_until: None,
             max: max_faults,
             window,
             clients: HashMap::new(),
@@ -121,6 +124,11 @@ impl FaultBook {
             .iter()
             .find(|s| self.clients.get(*s).is_some_and(|r| r.quarantined(now)))
             .map(String::as_str)
+    }
+
+    /// Whether any client is quarantined now (cheap: most calls need no more).
+    pub fn any_client_quarantined(&self, now: Instant) -> bool {
+        self.quarantined_until.is_some_and(|u| now < u)
     }
 
     /// Whether the plugin as a whole is quarantined now. After the backoff, calls are tried
@@ -162,6 +170,9 @@ impl FaultBook {
             if let Some(d) = r.fault(now, self.max, self.window) {
                 started.push(s.clone());
                 longest = longest.max(d);
+                let until = now + d;
+                self.quarantined_until =
+                    Some(self.quarantined_until.map_or(until, |u| u.max(until)));
             }
         }
         if started.is_empty() {
@@ -182,6 +193,7 @@ impl FaultBook {
     /// Lifts every quarantine (an operator's reload).
     pub fn clear(&mut self) {
         self.clients.clear();
+        self.quarantined_until = None;
         self.plugin = Record::default();
         self.plugin_backoff = FIRST_PLUGIN_BACKOFF;
     }

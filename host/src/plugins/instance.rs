@@ -217,8 +217,8 @@ impl Loaded {
         store.limiter(|d| &mut d.limits);
         // The epoch ticks every millisecond; at each tick during guest code, the call's CPU
         // time (not the wall clock) decides whether it goes on.
-        store.epoch_deadline_callback(|ctx| {
-            Ok(match ctx.data().budget.check() {
+        store.epoch_deadline_callback(|mut ctx| {
+            Ok(match ctx.data_mut().budget.check() {
                 Ok(()) => UpdateDeadline::Continue(1),
                 Err(_) => UpdateDeadline::Interrupt,
             })
@@ -358,15 +358,18 @@ impl Loaded {
 
     /// Calls a hook. Blocking (run it on the blocking pool).
     pub fn call(&self, req: &Request) -> Result<Response, CallError> {
-        let subjects = super::faults::subjects_of(req);
         {
             let book = self.book();
             let now = Instant::now();
             if book.plugin_quarantined(now) {
                 return Err(CallError::Quarantined);
             }
-            if let Some(s) = book.quarantined_client(&subjects, now) {
-                return Err(CallError::ClientQuarantined(s.to_string()));
+            // Whom the call is about matters only once some client is quarantined.
+            if book.any_client_quarantined(now) {
+                let subjects = super::faults::subjects_of(req);
+                if let Some(s) = book.quarantined_client(&subjects, now) {
+                    return Err(CallError::ClientQuarantined(s.to_string()));
+                }
             }
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
@@ -395,7 +398,7 @@ impl Loaded {
                 }
             }
             // The instance may be in any state after a fault: it is dropped, never reused.
-            Err(e) => self.fault(&subjects, &e.to_string()),
+            Err(e) => self.fault(&super::faults::subjects_of(req), &e.to_string()),
         }
         result
     }
