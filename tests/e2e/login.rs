@@ -52,7 +52,6 @@ async fn feat_lists_exactly_what_is_implemented() {
             "UTF8",
             "MFMT",
             "AVBL",
-            "RANG STREAM",
             "XCRC",
             "XMD5",
             "XSHA1",

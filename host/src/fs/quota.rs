@@ -57,6 +57,15 @@ impl Quota {
             });
     }
 
+    /// As [`Quota::describe`], leaving out `own` bytes (an upload's reservation that goes).
+    pub fn describe_without(&self, own: u64) -> String {
+        format!(
+            "{:.1} of {:.1} MB used",
+            self.used().saturating_sub(own) as f64 / 1048576.0,
+            self.limit() as f64 / 1048576.0
+        )
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "{:.1} of {:.1} MB used",

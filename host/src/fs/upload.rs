@@ -159,7 +159,7 @@ impl UploadPlan {
             Finish::InPlace { .. } => 0,
         };
         if !q.try_reserve_over(n, allowance) {
-            return Err(FsError::QuotaFull(q.describe()));
+            return Err(FsError::QuotaFull(q.describe_without(self.reserved)));
         }
         self.reserved += n;
         Ok(())

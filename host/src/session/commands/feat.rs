@@ -22,7 +22,6 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
         "UTF8",
         "MFMT",
         "AVBL",
-        "RANG STREAM",
         "XCRC",
         "XMD5",
         "XSHA1",

@@ -8,7 +8,8 @@ use std::io;
 use crate::protocol::command::HashAlgo;
 use crate::session::Session;
 
-/// HASH path: `213 <algo> <start>-<end> <hex> <path>`.
+/// HASH path: `213 <algo> <start>-<end> <hex> <path>`, `end` the last byte hashed (a whole
+/// 50-byte file is `0-49`, an empty one `0-0`), as in draft-bryan-ftpext-hash.
 pub async fn hash(s: &mut Session, arg: String) -> io::Result<()> {
     let (start, end) = match s.hash_range.take() {
         Some((start, end)) => (start, Some(end.saturating_add(1))),
@@ -18,15 +19,10 @@ pub async fn hash(s: &mut Session, arg: String) -> io::Result<()> {
     let Some((path, sum)) = compute(s, arg, algo, start, end, "HASH").await? else {
         return Ok(());
     };
+    let last = sum.end.saturating_sub(1).max(sum.start);
     s.reply(
         213,
-        format!(
-            "{} {}-{} {} {path}",
-            algo.name(),
-            sum.start,
-            sum.end,
-            sum.hex
-        ),
+        format!("{} {}-{last} {} {path}", algo.name(), sum.start, sum.hex),
     )
     .await
 }

@@ -12,12 +12,14 @@ pub async fn handle(s: &mut Session, time: String, arg: String) -> io::Result<()
     set(s, time, arg, "MFMT").await
 }
 
-/// Sets the time and replies: `213 Modify=...; path` for MFMT, 200 for SITE UTIME.
+/// Sets the time and replies: `213 Modify=...; path` for MFMT, 200 for SITE UTIME; both name
+/// the time the filesystem keeps (it may clamp a far-future one).
 pub async fn set(s: &mut Session, time: String, arg: String, verb: &str) -> io::Result<()> {
     let Some(t) = timestamp::parse(&time) else {
-        return s
-            .reply(501, format!("{verb}: '{time}' is not YYYYMMDDHHMMSS."))
-            .await;
+        let text = format!(
+            "{verb}: '{time}' is not a time that can be set (YYYYMMDDHHMMSS, UTC, from 1970 on)."
+        );
+        return s.reply(501, text).await;
     };
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
@@ -29,11 +31,17 @@ pub async fn set(s: &mut Session, time: String, arg: String, verb: &str) -> io::
         return Ok(());
     }
     let p = path.clone();
-    match s.fs(move |v| v.set_modified(&p, t)).await {
-        Ok(()) if verb == "MFMT" => s.reply(213, format!("Modify={}; {path}", mdtm(t))).await,
-        Ok(()) => {
-            s.reply(200, format!("Modification time of {path} set."))
-                .await
+    let set = s
+        .fs(move |v| v.set_modified(&p, t).and_then(|()| v.stat(&p)))
+        .await;
+    match set {
+        Ok(e) if verb == "MFMT" => {
+            let text = format!("Modify={}; {path}", mdtm(e.modified));
+            s.reply(213, text).await
+        }
+        Ok(e) => {
+            let text = format!("Modification time of {path} set to {}.", mdtm(e.modified));
+            s.reply(200, text).await
         }
         Err(e) => s.fs_error(&path, e).await,
     }

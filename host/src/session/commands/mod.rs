@@ -88,6 +88,32 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     if let Some(crate::data::DataPlan::Passive(p)) = s.data.as_mut() {
         p.settle_early(s.cfg.tls_handshake_timeout()).await;
     }
+    // REST applies to the transfer command that follows it (data-channel setup may come in
+    // between); any other command drops it, so a stale offset never hits a later STOR. RANG
+    // sets the range of the next HASH only (transfers take no range here) and a transfer
+    // command drops it too.
+    if !matches!(
+        cmd,
+        C::Rest(_)
+            | C::Retr(_)
+            | C::Stor(_)
+            | C::Appe(_)
+            | C::Pasv
+            | C::Epsv(_)
+            | C::Port(_)
+            | C::Eprt(_)
+            | C::Type(_)
+            | C::Mode(_)
+            | C::Stru(_)
+            | C::Prot(_)
+            | C::Pbsz(_)
+            | C::Allo
+    ) {
+        s.rest = 0;
+    }
+    if matches!(cmd, C::Retr(_) | C::Stor(_) | C::Appe(_) | C::Stou(_)) {
+        s.hash_range = None;
+    }
     // RNTO must follow RNFR directly.
     let rename_from = if matches!(cmd, C::Rnto(_)) {
         s.rename_from.take()

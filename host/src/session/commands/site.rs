@@ -16,7 +16,7 @@ pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
                 vec![
                     "SITE subcommands:".into(),
                     " RATIO  your uploads, downloads and what you may still download".into(),
-                    " UTIME  YYYYMMDDHHMMSS path: set a modification time".into(),
+                    " UTIME  YYYYMMDDHHMMSS path (or path atime mtime ctime UTC): set a modification time".into(),
                     " CHMOD  mode path: set permission bits (octal, up to 777)".into(),
                     " HELP   this list".into(),
                     "End of SITE help.".into(),
