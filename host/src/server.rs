@@ -369,7 +369,9 @@ async fn admit(
         Err(_) => return None,
     };
     if !ctx.ip_rules.load().admits(peer.ip()) {
-        tracing::info!(%peer, "connection refused by the IP access rules");
+        if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "ip rules") {
+            tracing::info!(%peer, left_out, "connection refused by the IP access rules");
+        }
         refuse(
             ctx,
             kind,
@@ -382,7 +384,9 @@ async fn admit(
     let guard = match ctx.limits.try_acquire(peer.ip()) {
         Ok(g) => g,
         Err(e) => {
-            tracing::info!(%peer, reason = %e, "connection refused by limits");
+            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "limits") {
+                tracing::info!(%peer, reason = %e, left_out, "connection refused by limits");
+            }
             refuse(ctx, kind, tcp, format!("421 {e}\r\n")).await;
             return None;
         }
@@ -402,7 +406,9 @@ async fn admit(
             .gate(ftpsd_plugin_sdk::Request::Connect(ev))
             .await
         {
-            tracing::info!(%peer, plugin = %by, "connection refused by a plugin");
+            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "plugin") {
+                tracing::info!(%peer, plugin = %by, left_out, "connection refused by a plugin");
+            }
             let text = format!("421 {}\r\n", crate::session::hooks::one_line(&message));
             refuse(ctx, kind, tcp, text).await;
             return None;

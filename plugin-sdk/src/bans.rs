@@ -30,9 +30,28 @@ pub struct BanRecord {
 /// The subject of a ban: the IP, or IP and user.
 pub fn subject(ip: &str, user: Option<&str>) -> String {
     match user {
-        Some(u) => format!("{ip}|{}", u.to_ascii_lowercase()),
+        Some(u) => format!("{ip}|{}", user_part(u)),
         None => ip.to_string(),
     }
+}
+
+/// Longest user name kept whole in a subject.
+pub const MAX_USER_PART: usize = 64;
+
+/// A user name as bans key it: lower case, and bounded — a name typed at USER is the
+/// client's choice, and a key per long name would let one client fill the plugin's state.
+/// Longer names keep their first 47 characters and a hash of the whole name.
+pub fn user_part(user: &str) -> String {
+    let lower = user.to_ascii_lowercase();
+    if lower.chars().count() <= MAX_USER_PART {
+        return lower;
+    }
+    // FNV-1a: stable across builds and platforms, which a ban stored on disk needs.
+    let hash = lower.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let head: String = lower.chars().take(47).collect();
+    format!("{head}~{hash:016x}")
 }
 
 /// `<kind>:<subject>`.
@@ -68,5 +87,15 @@ mod tests {
         assert!(!is_state_of("other:10.0.0.1", Some("10.0.0.1")));
         assert!(is_state_of("ban:10.0.0.12", None));
         assert_eq!(subject("1.2.3.4", Some("Bob")), "1.2.3.4|bob");
+    }
+
+    #[test]
+    fn long_user_names_are_bounded_and_still_distinct() {
+        let a = user_part(&"A".repeat(5000));
+        let b = user_part(&format!("{}b", "a".repeat(4999)));
+        assert_eq!(a.chars().count(), MAX_USER_PART);
+        assert_ne!(a, b);
+        assert_eq!(a, user_part(&"a".repeat(5000)));
+        assert_eq!(user_part(&"é".repeat(64)), "é".repeat(64));
     }
 }

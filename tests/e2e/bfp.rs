@@ -237,3 +237,107 @@ async fn a_burst_of_failures_from_one_address_is_one_ban() {
         "one strike for one burst"
     );
 }
+
+#[tokio::test]
+async fn a_full_state_store_does_not_switch_brute_force_protection_off() {
+    // An attacker spreads failures over ever new user names (`ip+user`: one counter each)
+    // until bfp's state is full. From then on bfp cannot record a failure; that must not
+    // mean "no failure": the call faults, the fault is the attacker's, and the attacker's
+    // address ends up refused — its correct password too — while others still log in.
+    let srv = TestServer::builder()
+        .plugin(
+            "bfp",
+            built_plugin("bfp.wasm"),
+            "state_quota_kb = 1\nmax_faults = 3\nsettings = { max_failures = 3, key_by = \"ip+user\" }",
+        )
+        .config(|c| {
+            c.login.per_ip_burst = 1000;
+            c.login.per_ip_per_minute = 1000;
+        })
+        .start()
+        .await;
+    let attacker: std::net::IpAddr = "127.0.0.78".parse().unwrap();
+    let tls = ftpsd_e2e::client::tls_config(srv.cert_path());
+    let mut refused_at = None;
+    for i in 0..300 {
+        // Long names: each counter costs as much as bfp lets a name cost.
+        let user = format!("{i}{}", "x".repeat(200));
+        let code = ftpsd_e2e::client::try_login(
+            srv.explicit(),
+            tls.clone(),
+            Some(attacker),
+            &user,
+            "guess",
+        )
+        .await;
+        if code != Some(530) {
+            refused_at = Some((i, code));
+            break;
+        }
+    }
+    let (i, code) = refused_at.expect("the attacker is stopped once the store is full");
+    assert_eq!(code, Some(421), "refused at the door after {i} failures");
+    assert!(
+        srv.plugin_state_bytes("bfp") <= 1024,
+        "the quota held: {} bytes",
+        srv.plugin_state_bytes("bfp")
+    );
+    let ok = ftpsd_e2e::client::try_login(
+        srv.explicit(),
+        tls.clone(),
+        Some(attacker),
+        "alice",
+        "alice-pass",
+    )
+    .await;
+    assert_eq!(ok, Some(421), "the attacker's address stays refused");
+    let other: std::net::IpAddr = "127.0.0.79".parse().unwrap();
+    let ok =
+        ftpsd_e2e::client::try_login(srv.explicit(), tls, Some(other), "alice", "alice-pass").await;
+    assert_eq!(ok, Some(230), "everyone else keeps logging in");
+}
+
+#[tokio::test]
+async fn a_banned_correct_password_costs_what_a_wrong_one_costs() {
+    // A correct password is answered from the cache of recent checks (no argon2, no throttle
+    // token). Refused by a ban, it must cost what a wrong guess costs — else the banned
+    // attacker tells the right guess by its speed, or by it being the one guess not
+    // throttled. Here the address has 6 checks; once they are spent, right and wrong guesses
+    // alike are turned away unchecked (421).
+    let srv = TestServer::builder()
+        .plugin(
+            "bfp",
+            built_plugin("bfp.wasm"),
+            "settings = { max_failures = 3, key_by = \"ip+user\" }",
+        )
+        .config(|c| {
+            c.login.per_ip_burst = 6;
+            c.login.per_ip_per_minute = 1;
+        })
+        .start()
+        .await;
+    let from: std::net::IpAddr = "127.0.0.80".parse().unwrap();
+    let tls = ftpsd_e2e::client::tls_config(srv.cert_path());
+    let login = |pass: &'static str| {
+        let (addr, tls) = (srv.explicit(), tls.clone());
+        async move { ftpsd_e2e::client::try_login(addr, tls, Some(from), "alice", pass).await }
+    };
+    assert_eq!(login("alice-pass").await, Some(230), "check 1; now cached");
+    for _ in 0..3 {
+        assert_eq!(login("wrong").await, Some(530), "checks 2-4");
+    }
+    // Banned (per address and user, so the connection gets to PASS): right and wrong
+    // guesses get the same reply and each spends a check.
+    assert_eq!(
+        login("alice-pass").await,
+        Some(530),
+        "check 5: refused by the ban"
+    );
+    assert_eq!(login("wrong").await, Some(530), "check 6");
+    assert_eq!(
+        login("alice-pass").await,
+        Some(421),
+        "no checks left: as a wrong guess"
+    );
+    assert_eq!(login("wrong").await, Some(421));
+}

@@ -82,6 +82,31 @@ async fn replies_never_reveal_entries_hidden_from_listings() {
     assert!(r.code >= 400, "{r:?}");
 }
 
+#[tokio::test]
+async fn uploads_and_renames_never_replace_a_hidden_entry() {
+    let srv = TestServer::start().await;
+    let home = srv.home("alice");
+    std::os::unix::fs::symlink("/etc", home.join("esc")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/x", home.join("dangling")).unwrap();
+    let mut c = srv.alice().await;
+    c.stor("mine.txt", b"mine").await;
+    for name in ["esc", "dangling"] {
+        for cmd in ["STOR", "APPE"] {
+            let r = c.upload(&format!("{cmd} {name}"), b"replaced").await;
+            assert_eq!(r.code, 550, "{cmd} {name}: {r:?}");
+            assert!(r.text.contains("Permission denied"), "{cmd} {name}: {r:?}");
+        }
+        c.cmd_ok("RNFR mine.txt", 350).await;
+        let r = c.cmd(&format!("RNTO {name}")).await;
+        assert_eq!(r.code, 550, "RNTO {name}: {r:?}");
+        assert!(r.text.contains("Permission denied"), "RNTO {name}: {r:?}");
+        let link = home.join(name).symlink_metadata().unwrap();
+        assert!(link.file_type().is_symlink(), "{name} is still the link");
+    }
+    assert_eq!(std::fs::read(home.join("mine.txt")).unwrap(), b"mine");
+    assert!(std::fs::read_link(home.join("esc")).unwrap() == std::path::Path::new("/etc"));
+}
+
 fn quota_user() -> String {
     format!(
         "[[user]]\nname = \"q\"\npassword = \"{}\"\n[[user.mount]]\npath = \"{{DIR}}/q\"\nat = \"/\"\nrights = \"a\"\nquota_mb = 1\n",

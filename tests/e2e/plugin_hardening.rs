@@ -142,20 +142,12 @@ async fn non_wasm_files_are_refused_by_their_magic_number_with_a_short_message()
     c.args(["plugin", "check"]).arg(&zeros);
     let out = run(c).await;
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("not a WebAssembly module"), "{}", text(&out));
+    assert!(
+        err.contains("not a valid WebAssembly module"),
+        "{}",
+        text(&out)
+    );
     assert!(err.len() < 1000, "short: {} bytes", err.len());
-}
-
-fn kv_bytes(srv: &TestServer, plugin: &str) -> usize {
-    srv.server
-        .ctx
-        .plugins
-        .kv
-        .list(&format!("plugin.{plugin}"), ftpsd::state::now_ms())
-        .unwrap()
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .sum()
 }
 
 #[tokio::test]
@@ -199,7 +191,7 @@ async fn host_calls_are_budgeted_and_state_is_capped() {
     let started = std::time::Instant::now();
     let r = c.upload("STOR a.txt", b"x").await;
     assert_eq!(r.code, 451, "{r:?}");
-    let stored = kv_bytes(&srv, "hoarder");
+    let stored = srv.plugin_state_bytes("hoarder");
     assert!(
         stored > 8 * 1024 && stored <= 16 * 1024,
         "state quota of 16 KiB: {stored} bytes stored"
@@ -214,7 +206,7 @@ async fn host_calls_are_budgeted_and_state_is_capped() {
     );
     // A second call cannot grow the state past the quota either.
     let _ = c.upload("STOR b.txt", b"x").await;
-    assert!(kv_bytes(&srv, "hoarder") <= 16 * 1024);
+    assert!(srv.plugin_state_bytes("hoarder") <= 16 * 1024);
 }
 
 /// Spins `n` iterations of a plain loop: CPU work the plugin really does.
@@ -276,4 +268,42 @@ async fn a_saturated_machine_does_not_make_a_healthy_plugin_fault() {
     let p = srv.server.ctx.plugins.list()[0].clone();
     assert_eq!(p.fault_count.load(Ordering::Relaxed), 0, "{codes:?}");
     assert!(codes.iter().all(|c| *c == 226), "{codes:?}");
+}
+
+#[tokio::test]
+async fn a_relative_config_path_still_watches_plugin_files_and_reloads_them() {
+    // `ftpsd serve --config ftpsd.toml`, as the README runs it: plugin paths are relative to
+    // the config, and the watcher must still recognise their (absolute) file events.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    let wasm = dir.path().join("plugins/block_ext.wasm");
+    std::fs::write(&wasm, built_plugin("block_ext.wasm")).unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        format!(
+            "[server]\ndata_dir = \"data\"\n[explicit]\nlisten = \"127.0.0.1:0\"\n\
+             [[plugins]]\nname = \"block-ext\"\npath = \"plugins/block_ext.wasm\"\n{BLOCK_EXE}\n"
+        ),
+    )
+    .unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    ftpsd::bootstrap::prepare(&config).unwrap();
+    let server = ftpsd_e2e::tools::spawn_server(dir.path()).await;
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    std::fs::write(&wasm, b"garbage").unwrap();
+    until("the garbage file is noticed", || {
+        log().contains("new plugin version rejected")
+    })
+    .await;
+    // SIGHUP reloads from the same (absolute) paths: the same verdict, no "/./plugins".
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
+    until("the reload is logged", || {
+        log().contains("kept the old version")
+    })
+    .await;
+    let text = log();
+    assert!(!text.contains("cannot read"), "{text}");
+    assert!(!text.contains("/./"), "{text}");
+    server.stop().await;
 }

@@ -250,6 +250,19 @@ impl TestServer {
         &self.cert
     }
 
+    /// Bytes (keys and values) a plugin keeps in the state store now.
+    pub fn plugin_state_bytes(&self, plugin: &str) -> usize {
+        self.server
+            .ctx
+            .plugins
+            .kv
+            .list(&format!("plugin.{plugin}"), ftpsd::state::now_ms())
+            .unwrap()
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    }
+
     /// Explicit-TLS client, logged in as alice with PBSZ 0 / PROT P / TYPE I.
     pub async fn alice(&self) -> crate::FtpClient {
         self.login_as("alice", "alice-pass").await

@@ -8,6 +8,8 @@ use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Layer, fmt};
 
+use super::log_text::EscapeControls;
+
 /// Installs the subscriber; keep the guards alive while the server runs (they flush the files).
 pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     let directive = std::env::var("FTPSD_LOG").unwrap_or_else(|_| config.server.log_level.clone());
@@ -19,11 +21,19 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
     if config.log.stderr {
         // Colours only for a person at a terminal: journald, files and pipes get plain text.
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let l = fmt::layer().with_writer(std::io::stderr).with_ansi(colour);
+        let l = fmt::layer().with_ansi(colour);
         layers.push(if json {
-            l.json().with_filter(filter()).boxed()
+            l.json()
+                .with_writer(std::io::stderr)
+                .with_filter(filter())
+                .boxed()
+        } else if colour {
+            // A person at a terminal: the colours are escape sequences of their own.
+            l.with_writer(std::io::stderr).with_filter(filter()).boxed()
         } else {
-            l.with_filter(filter()).boxed()
+            l.with_writer(EscapeControls(std::io::stderr))
+                .with_filter(filter())
+                .boxed()
         });
     }
     if let Some(dir) = config.log_dir() {
@@ -33,24 +43,28 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
         let (main, g) =
             tracing_appender::non_blocking(tracing_appender::rolling::daily(&dir, "ftpsd.log"));
         guards.push(g);
-        let l = fmt::layer().with_writer(main).with_ansi(false);
+        let l = fmt::layer().with_ansi(false);
         layers.push(if json {
-            l.json().with_filter(filter()).boxed()
+            l.json().with_writer(main).with_filter(filter()).boxed()
         } else {
-            l.with_filter(filter()).boxed()
+            l.with_writer(EscapeControls(main))
+                .with_filter(filter())
+                .boxed()
         });
         let (xfer, g) =
             tracing_appender::non_blocking(tracing_appender::rolling::daily(&dir, "transfers.log"));
         guards.push(g);
         let only_transfers = Targets::new().with_target("xferlog", tracing::Level::INFO);
-        let l = fmt::layer()
-            .with_writer(xfer)
-            .with_ansi(false)
-            .with_target(false);
+        let l = fmt::layer().with_ansi(false).with_target(false);
         layers.push(if json {
-            l.json().with_filter(only_transfers).boxed()
+            l.json()
+                .with_writer(xfer)
+                .with_filter(only_transfers)
+                .boxed()
         } else {
-            l.with_filter(only_transfers).boxed()
+            l.with_writer(EscapeControls(xfer))
+                .with_filter(only_transfers)
+                .boxed()
         });
     }
     tracing_subscriber::registry().with(layers).init();

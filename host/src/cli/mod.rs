@@ -4,6 +4,7 @@ mod admin;
 mod bans;
 mod cert;
 mod check_config;
+mod log_text;
 mod logging;
 mod plugin;
 mod serve;

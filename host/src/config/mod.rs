@@ -301,11 +301,15 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut cfg: Config =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
-        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute from the start: the plugin watcher compares the paths it is told about
+        // with the (absolute) paths in file events, and a reload must not depend on the
+        // directory it happens to run in.
+        let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        cfg.base_dir = source.parent().map(Path::to_path_buf).unwrap_or_default();
         if cfg.base_dir.as_os_str().is_empty() {
             cfg.base_dir = PathBuf::from(".");
         }
-        cfg.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+        cfg.source = Some(source);
         cfg.validate(path, text)?;
         Ok(cfg)
     }

@@ -137,6 +137,17 @@ impl Sandbox {
         false
     }
 
+    /// Refuses to write to or rename onto `p` when it is (or passes through) a hidden entry: a
+    /// rename over a symlink replaces the link, so an upload could otherwise remove what the
+    /// operator put there and nobody can see. "Permission denied", as for any name taken by
+    /// something hidden.
+    pub fn refuse_hidden_target(&self, p: &VirtualPath) -> Result<(), FsError> {
+        if self.through_hidden_link(p) {
+            return Err(FsError::Denied);
+        }
+        Ok(())
+    }
+
     /// An error about `p` as a client may see it: what is hidden from listings does not
     /// exist (never "Permission denied" or "File exists" about an entry nobody can see).
     fn unseen(&self, p: &VirtualPath, e: FsError) -> FsError {
@@ -221,6 +232,7 @@ impl Sandbox {
         if self.through_hidden_link(from) {
             return Err(FsError::NotFound);
         }
+        self.refuse_hidden_target(to)?;
         self.root
             .rename(from.relative(), &self.root, to.relative())
             .map_err(|e| self.unseen_create(to, e.into()))

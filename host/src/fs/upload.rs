@@ -75,6 +75,7 @@ impl UploadPlan {
         kind: UploadKind,
         existing: Option<u64>,
     ) -> Result<UploadPlan, FsError> {
+        sandbox.refuse_hidden_target(target)?;
         let in_place =
             |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<UploadPlan, FsError> {
                 let file = sandbox.open_write(target, wm)?;

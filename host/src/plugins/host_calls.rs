@@ -37,7 +37,7 @@ pub fn host_import(mut caller: Caller<'_, StoreData>, ptr: i32, len: i32) -> was
         .ok_or_else(|| wasmtime::format_err!("host call out of bounds"))?
         .to_vec();
     let reply = match serde_json::from_slice::<HostCall>(&req) {
-        Ok(call) => host_call(caller.data_mut(), call),
+        Ok(call) => host_call(caller.data_mut(), call)?,
         Err(e) => HostReply::Error {
             error: format!("bad host call: {e}"),
         },
@@ -90,7 +90,12 @@ pub fn one_line(s: &str) -> String {
         .collect()
 }
 
-fn host_call(d: &mut StoreData, call: HostCall) -> HostReply {
+/// Runs one call. A store operation that cannot be done — a write past the state quota or the
+/// per-call write cap, a store that fails — faults the call instead of answering: a plugin
+/// that cannot read a ban or record a failed login would otherwise decide as if there were
+/// none (fail open). The fault is charged to the client the call is about, as any other, so
+/// the client filling the store is the one quarantined.
+fn host_call(d: &mut StoreData, call: HostCall) -> wasmtime::Result<HostReply> {
     let now = crate::state::now_ms();
     let exp = |ttl: Option<u64>| ttl.map(|t| now.saturating_add(t));
     let r = match call {
@@ -144,9 +149,13 @@ fn host_call(d: &mut StoreData, call: HostCall) -> HostReply {
             .map(|_| HostReply::Number { number: result })
         }
     };
-    r.unwrap_or_else(|e| HostReply::Error {
-        error: e.to_string(),
-    })
+    match r {
+        Ok(reply) => Ok(reply),
+        Err(e @ StoreError::NotANumber(_)) => Ok(HostReply::Error {
+            error: e.to_string(),
+        }),
+        Err(e) => Err(wasmtime::format_err!("{e}")),
+    }
 }
 
 /// One atomic read-modify-write of a key, within the call's write budget and the plugin's

@@ -97,7 +97,7 @@ pub fn check_module_bytes(plugin: &str, bytes: &[u8]) -> Result<(), PluginError>
     }
     let head: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
     Err(not(format!(
-        "not a WebAssembly module: a .wasm file starts with 00 61 73 6d (\\0asm), this one {} ({}; truncated, or not the built plugin?)",
+        "a .wasm file starts with 00 61 73 6d (\\0asm), this one {} ({}; truncated, or not the built plugin?)",
         if bytes.is_empty() {
             "is empty".to_string()
         } else {

@@ -86,16 +86,17 @@ impl Session {
         }
     }
 
-    /// login hook, after the password check. Returns false (having replied) on a deny; for a
-    /// failed password the plugins are told and the verdict does not matter.
+    /// login hook, after the password check: the refusal (code, text) of a correct password
+    /// a plugin denies, None to go on. For a failed password the plugins are told and the
+    /// verdict does not matter.
     pub async fn login_hook(
         &mut self,
         user: &str,
         success: bool,
         anonymous: bool,
-    ) -> io::Result<bool> {
+    ) -> Option<(u16, String)> {
         if !self.ctx.plugins.has(Hook::Login) {
-            return Ok(true);
+            return None;
         }
         let ev = LoginEvent {
             ip: self.ip(),
@@ -105,17 +106,14 @@ impl Session {
         };
         let decision = self.ctx.plugins.gate(Request::Login(ev)).await;
         if !success {
-            return Ok(true);
+            return None;
         }
         match decision {
-            Decision::Allow => Ok(true),
+            Decision::Allow => None,
             Decision::Deny { code, message, by } => {
                 tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
-                // The same delay as a wrong password, so a refusal is no timing oracle.
-                tokio::time::sleep(self.ctx.auth.failure_delay()).await;
                 let code = if code == 421 { 421 } else { 530 };
-                self.reply(code, one_line(&message)).await?;
-                Ok(false)
+                Some((code, one_line(&message)))
             }
         }
     }

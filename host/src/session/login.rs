@@ -34,21 +34,46 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
     .map_err(|e| e.to_string())?
 }
 
-/// Completes a login whose password (or anonymity) was accepted: per-user IP rules, session
-/// limits, the view. Replies 230 or 530.
-pub async fn complete(s: &mut Session, account: Account) -> io::Result<()> {
-    if !account.ip_rules.admits(s.peer.ip()) {
-        // Same reply and delay as a wrong password: the ban on this address is no oracle.
+/// The password a login was accepted with, kept until the login completes: refusing it must
+/// cost what refusing a wrong one costs.
+pub struct Proof {
+    pub pass: String,
+    pub from_cache: bool,
+}
+
+/// Completes a login whose password (`proof`) or anonymity was accepted: per-user IP rules,
+/// plugins, session limits, the view. Replies 230, or 530 (421) as a wrong password would.
+pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -> io::Result<()> {
+    let refusal = if !account.ip_rules.admits(s.peer.ip()) {
         tracing::info!(user = %account.name, peer = %s.peer, "login refused by the user's IP rules");
-        tokio::time::sleep(s.ctx.auth.failure_delay()).await;
-        return s
-            .reply(530, crate::users::LoginError::Incorrect.to_string())
-            .await;
+        Some((530, crate::users::LoginError::Incorrect.to_string()))
+    } else {
+        // A plugin may refuse a correct password (e.g. a banned address), never accept a
+        // wrong one.
+        s.login_hook(&account.name, true, account.anonymous).await
+    };
+    if let Some((code, text)) = refusal {
+        // Same cost, delay and reply as a wrong password: a ban is no password oracle.
+        let e = match &proof {
+            Some(p) => {
+                s.ctx
+                    .auth
+                    .refuse(&account.name, &p.pass, s.peer.ip(), p.from_cache)
+                    .await
+            }
+            None => {
+                tokio::time::sleep(s.ctx.auth.failure_delay()).await;
+                crate::users::LoginError::Incorrect
+            }
+        };
+        if e != crate::users::LoginError::Incorrect {
+            // The check a wrong password would have had was not made: the same 421.
+            s.quit = true;
+            return s.reply(e.code(), e.to_string()).await;
+        }
+        return s.reply(code, text).await;
     }
-    // A plugin may refuse a correct password (e.g. a banned address), never accept a wrong one.
-    if !s.login_hook(&account.name, true, account.anonymous).await? {
-        return Ok(());
-    }
+    drop(proof);
     let guard = match s.ctx.sessions.register(
         &account.name,
         s.peer.ip(),

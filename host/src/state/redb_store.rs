@@ -42,6 +42,16 @@ impl RedbStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
+        // Bans name addresses and users; plugin state may hold anything: owner only.
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path);
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
         let db = Database::create(path)
             .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(err)?;

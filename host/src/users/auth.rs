@@ -24,6 +24,14 @@ use crate::access::login_throttle::{LoginLimits, LoginThrottle};
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_MAX: usize = 10_000;
 
+/// A password check that passed.
+#[derive(Debug)]
+pub struct Checked {
+    pub account: Account,
+    /// Answered from the cache of recent checks (no argon2 was paid).
+    pub from_cache: bool,
+}
+
 /// A logged-in user as the session needs it.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -160,7 +168,9 @@ impl Authenticator {
         anonymous_account(&self.users(), name)
     }
 
-    pub async fn login(&self, name: &str, pass: &str, ip: IpAddr) -> Result<Account, LoginError> {
+    /// Checks a password. The result says how: a password answered from the cache cost no
+    /// argon2, and a refusal of it must pay that cost ([`Authenticator::refuse`]).
+    pub async fn login(&self, name: &str, pass: &str, ip: IpAddr) -> Result<Checked, LoginError> {
         let users = self.users();
         let entry = users.find(name).filter(|u| !u.disabled).cloned();
         let stored = entry
@@ -181,7 +191,11 @@ impl Authenticator {
                     self.remember(name, tag, stored);
                 }
                 // Validated at load, so mounts resolve; a failure here is a refused login.
-                account_of(&users, &u).ok_or(LoginError::Incorrect)
+                let account = account_of(&users, &u).ok_or(LoginError::Incorrect)?;
+                Ok(Checked {
+                    account,
+                    from_cache: cached,
+                })
             }
             _ => {
                 self.throttle.record_failure(ip, Instant::now());
@@ -189,6 +203,27 @@ impl Authenticator {
                 Err(LoginError::Incorrect)
             }
         }
+    }
+
+    /// Refuses a correct password (a ban, the user's IP rules) exactly as a wrong one is
+    /// refused: the same throttle token and argon2 check when the password came from the cache,
+    /// the same failure record and delay. Otherwise the reply's timing (or a throttled
+    /// attempt's 421) would tell a banned attacker which guess was right.
+    pub async fn refuse(&self, name: &str, pass: &str, ip: IpAddr, from_cache: bool) -> LoginError {
+        if from_cache {
+            let stored = self
+                .users()
+                .find(name)
+                .map(|u| u.password.clone())
+                .unwrap_or_else(|| password::dummy_hash().to_string());
+            let tag = hmac::sign(&self.cache_key, pass.as_bytes());
+            if let Err(e) = self.verify_shared(name, &tag, pass, &stored, ip).await {
+                return e;
+            }
+        }
+        self.throttle.record_failure(ip, Instant::now());
+        tokio::time::sleep(self.failure_delay()).await;
+        LoginError::Incorrect
     }
 
     /// One argon2 verification for all identical checks running at once; the first pays a

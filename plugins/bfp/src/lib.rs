@@ -126,7 +126,7 @@ impl Bfp {
         let ms = self.ban_ms(strikes);
         let record = BanRecord {
             ip: ip.into(),
-            user: (s.key_by == KeyBy::IpUser).then(|| user.to_ascii_lowercase()),
+            user: (s.key_by == KeyBy::IpUser).then(|| bans::user_part(user)),
             since_ms: now,
             until_ms: now + ms,
             failures: failures as u64,

@@ -16,10 +16,16 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
     {
         // Any password; by custom an e-mail address, logged for the operator.
         tracing::info!(peer = %s.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
-        return login::complete(s, account).await;
+        return login::complete(s, account, None).await;
     }
     match ctx.auth.login(&name, &pass, s.peer.ip()).await {
-        Ok(account) => login::complete(s, account).await,
+        Ok(checked) => {
+            let proof = login::Proof {
+                pass,
+                from_cache: checked.from_cache,
+            };
+            login::complete(s, checked.account, Some(proof)).await
+        }
         Err(e @ (LoginError::Throttled(_) | LoginError::Busy)) => {
             // Nothing was checked: no failure to count, no plugin to tell. The session ends
             // (421), so a client cannot keep a connection queuing checks.
@@ -32,7 +38,7 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
             tracing::info!(user = %name, peer = %s.peer, "login failed");
             s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
-            s.login_hook(&name, false, false).await?;
+            s.login_hook(&name, false, false).await;
             s.reply(530, e.to_string()).await
         }
     }
