@@ -8,6 +8,7 @@ mod cli;
 mod data_limits;
 mod exec_folder;
 mod files;
+mod gates;
 mod interop;
 mod invisible;
 mod ipv6;

@@ -149,9 +149,19 @@ impl Spawned {
     pub async fn stop(mut self) -> std::process::ExitStatus {
         // SAFETY: kill has no memory preconditions.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        // Drop then finds the child reaped (its status kept): nothing more to do.
         tokio::task::spawn_blocking(move || self.child.wait().unwrap())
             .await
             .unwrap()
+    }
+}
+
+/// A test that fails (panics) before `stop` still ends its server: no stray process keeps
+/// ports, files and CPU after the test.
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

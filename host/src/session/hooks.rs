@@ -79,7 +79,6 @@ impl Session {
                 if let Some(p) = path {
                     self.blocked(p, command, &by, &message);
                 }
-                self.data = None;
                 self.reply(code, one_line(&message)).await?;
                 Ok(false)
             }

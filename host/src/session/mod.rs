@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod control;
+pub mod gates;
 pub mod hooks;
 pub mod login;
 pub mod transfer;

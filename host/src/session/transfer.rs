@@ -76,6 +76,7 @@ impl RunningTransfer {
 impl Session {
     /// Checks that a data connection can be made under the current settings; replies and
     /// returns false if not. Call before touching files so a refusal has no side effects.
+    /// (The plan is dropped by `dispatch` after any data verb, refused or not.)
     pub async fn data_ready(&mut self) -> io::Result<bool> {
         if self.data.is_none() {
             self.reply(425, "Use PASV, EPSV, PORT or EPRT first.")
@@ -85,7 +86,6 @@ impl Session {
         if let Some(crate::data::DataPlan::Passive(p)) = &self.data
             && p.is_expired()
         {
-            self.data = None;
             let secs = self.cfg.data_timeout().as_secs();
             self.reply(
                 425,
@@ -95,7 +95,6 @@ impl Session {
             return Ok(false);
         }
         if self.require_tls && self.prot != Protection::Private {
-            self.data = None;
             self.reply(
                 521,
                 "Data connections must be protected on this server: send PBSZ 0 and PROT P.",

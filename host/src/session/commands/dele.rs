@@ -6,10 +6,7 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_delete() {
-        return s.denied(&path, "deleting").await;
-    }
-    if !s.command_hook("DELE", Some(&path)).await? {
+    if !s.gate("DELE", &path).await? {
         return Ok(());
     }
     let p = path.clone();

@@ -78,11 +78,7 @@ async fn compute(
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(None);
     };
-    if !s.rights_at(&path).can_read() {
-        s.denied(&path, "reading").await?;
-        return Ok(None);
-    }
-    if !s.command_hook(verb, Some(&path)).await? {
+    if !s.gate(verb, &path).await? {
         return Ok(None);
     }
     let _turn = crate::fs::checksum::turn().await;

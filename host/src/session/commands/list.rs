@@ -46,17 +46,13 @@ pub async fn entries(
         },
         None => s.user().cwd.clone(),
     };
-    let rights = s.rights_at(&path);
-    if !rights.can_read() {
-        s.denied(&path, "listing").await?;
+    if !s.gate(verb, &path).await? {
         return Ok(None);
     }
     if !s.data_ready().await? {
         return Ok(None);
     }
-    if !s.command_hook(verb, Some(&path)).await? {
-        return Ok(None);
-    }
+    let rights = s.rights_at(&path);
     let p = path.clone();
     let result = s
         .fs(move |v| {
@@ -88,7 +84,6 @@ pub async fn entries(
             Ok(Some((path, Vec::new(), rights, None)))
         }
         Err(e) => {
-            s.data = None;
             s.fs_error(&path, e).await?;
             Ok(None)
         }

@@ -7,8 +7,8 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_read() {
-        return s.denied(&path, "reading").await;
+    if !s.gate("MDTM", &path).await? {
+        return Ok(());
     }
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {

@@ -24,10 +24,7 @@ pub async fn set(s: &mut Session, time: String, arg: String, verb: &str) -> io::
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_overwrite() {
-        return s.denied(&path, "changing modification times").await;
-    }
-    if !s.command_hook(verb, Some(&path)).await? {
+    if !s.gate(verb, &path).await? {
         return Ok(());
     }
     let p = path.clone();

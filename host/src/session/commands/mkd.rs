@@ -7,10 +7,7 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_create() {
-        return s.denied(&path, "creating directories").await;
-    }
-    if !s.command_hook("MKD", Some(&path)).await? {
+    if !s.gate("MKD", &path).await? {
         return Ok(());
     }
     let p = path.clone();

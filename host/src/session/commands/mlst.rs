@@ -12,10 +12,10 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         },
         None => s.user().cwd.clone(),
     };
-    let rights = s.rights_at(&path);
-    if !rights.can_read() {
-        return s.denied(&path, "listing").await;
+    if !s.gate("MLST", &path).await? {
+        return Ok(());
     }
+    let rights = s.rights_at(&path);
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
         Ok(mut e) => {

@@ -1,5 +1,8 @@
-//! One file per FTP verb. `dispatch` applies the rules every verb shares (login required,
-//! TLS required, EPSV ALL) so each verb file holds only its own logic.
+//! One file per FTP verb. `dispatch` applies the rules every verb shares — login required,
+//! what REST/RANG/RNFR state survives a command, the data plan consumed by the verb that uses
+//! it — and path verbs pass their declared gates (`session::gates`: right, then the `command`
+//! hook), so each verb file holds only its own logic. TLS-required (USER, PROT, data
+//! connections) and EPSV ALL (PASV, PORT) stay with the verbs they concern.
 
 pub mod abor;
 pub mod allo;
@@ -114,13 +117,20 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     if matches!(cmd, C::Retr(_) | C::Stor(_) | C::Appe(_) | C::Stou(_)) {
         s.hash_range = None;
     }
+    // A data plan (PASV/EPSV/PORT/EPRT) is for one transfer: the verb that would use it
+    // consumes it, whether it runs or is refused (rights, plugin, missing file), so a refusal
+    // never leaves a listener or an early data connection behind.
+    let uses_data = matches!(
+        cmd,
+        C::Retr(_) | C::Stor(_) | C::Stou(_) | C::Appe(_) | C::List(_) | C::Nlst(_) | C::Mlsd(_)
+    );
     // RNTO must follow RNFR directly.
     let rename_from = if matches!(cmd, C::Rnto(_)) {
         s.rename_from.take()
     } else {
         s.rename_from.take().and(None)
     };
-    match cmd {
+    let result = match cmd {
         C::User(name) => user::handle(s, name).await,
         C::Pass(pass) => pass::handle(s, pass).await,
         C::Quit => quit::handle(s).await,
@@ -168,5 +178,9 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         C::XHash { algo, path, range } => hash::xhash(s, algo, path, range).await,
         C::Rang(start, end) => hash::rang(s, start, end).await,
         C::Avbl(arg) => avbl::handle(s, arg).await,
+    };
+    if uses_data {
+        s.data = None;
     }
+    result
 }

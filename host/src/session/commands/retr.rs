@@ -20,17 +20,13 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let p = path.clone();
     let readable = match s.fs(move |v| v.open_read(&p, offset)).await {
         Ok(r) => r,
-        Err(e) => {
-            s.data = None;
-            return s.fs_error(&path, e).await;
-        }
+        Err(e) => return s.fs_error(&path, e).await,
     };
     let size = match &readable {
         Readable::File(_, size) => *size,
         Readable::Bytes(b) => b.len() as u64,
     };
     if offset > size {
-        s.data = None;
         return s
             .reply(
                 554,

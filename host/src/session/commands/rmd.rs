@@ -6,8 +6,8 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_delete() {
-        return s.denied(&path, "removing directories").await;
+    if !s.gate("RMD", &path).await? {
+        return Ok(());
     }
     let cwd = s.user().cwd.as_string();
     if path.is_root() || cwd == path.as_string() || cwd.starts_with(&format!("{path}/")) {
@@ -17,9 +17,6 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
                 format!("{path}: cannot remove the current directory or one above it."),
             )
             .await;
-    }
-    if !s.command_hook("RMD", Some(&path)).await? {
-        return Ok(());
     }
     let p = path.clone();
     match s.fs(move |v| v.rmdir(&p)).await {

@@ -7,8 +7,8 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_delete() {
-        return s.denied(&path, "renaming").await;
+    if !s.gate("RNFR", &path).await? {
+        return Ok(());
     }
     let fixed = match s.user().vfs.locate(&path) {
         Target::Message(_) => true,
@@ -21,9 +21,6 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
                 FsError::Reserved("the root, a mount folder or the message file"),
             )
             .await;
-    }
-    if !s.command_hook("RNFR", Some(&path)).await? {
-        return Ok(());
     }
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {

@@ -10,10 +10,7 @@ pub async fn handle(s: &mut Session, mode: u32, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_overwrite() {
-        return s.denied(&path, "changing permissions").await;
-    }
-    if !s.command_hook("SITE CHMOD", Some(&path)).await? {
+    if !s.gate("SITE CHMOD", &path).await? {
         return Ok(());
     }
     let p = path.clone();

@@ -72,8 +72,8 @@ async fn listing(s: &mut Session, arg: String) -> io::Result<()> {
     let Some(path) = s.resolve(&arg).await? else {
         return Ok(());
     };
-    if !s.rights_at(&path).can_read() {
-        return s.denied(&path, "listing").await;
+    if !s.gate("STAT", &path).await? {
+        return Ok(());
     }
     let p = path.clone();
     let entries = s

@@ -44,7 +44,6 @@ pub async fn upload(
         Err(e) => return refuse(s, &path, e).await,
     };
     if existing.is_some() && !rights.can_overwrite() {
-        s.data = None;
         return s
             .reply(
                 550,
@@ -84,6 +83,5 @@ pub async fn upload(
 }
 
 async fn refuse(s: &mut Session, path: &VirtualPath, e: FsError) -> io::Result<()> {
-    s.data = None;
     s.fs_error(path, e).await
 }

@@ -30,10 +30,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     let d = dir.clone();
     let (plan, path) = match s.fs(move |v| v.open_unique(&d, &base)).await {
         Ok(r) => r,
-        Err(e) => {
-            s.data = None;
-            return s.fs_error(&dir, e).await;
-        }
+        Err(e) => return s.fs_error(&dir, e).await,
     };
     let name = path.file_name().unwrap_or_default().to_string();
     let ascii = s.transfer_type == TransferType::Ascii;
