@@ -308,8 +308,13 @@ async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpL
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::error!(error = %e, "accept failed");
+                // EMFILE and friends: back off briefly instead of spinning (and log once a
+                // minute, not at every retry).
+                if let Some(left_out) =
+                    crate::access::refusal_log::admit_subject("listener", "accept failed")
+                {
+                    tracing::error!(error = %e, left_out, "accept failed");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }

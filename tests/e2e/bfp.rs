@@ -341,3 +341,34 @@ async fn a_banned_correct_password_costs_what_a_wrong_one_costs() {
     );
     assert_eq!(login("wrong").await, Some(421));
 }
+
+#[tokio::test]
+async fn per_user_keying_still_bans_an_address_that_guesses_many_names() {
+    let srv = server("settings = { key_by = \"ip+user\", max_failures_per_ip = 5 }").await;
+    let from: std::net::IpAddr = "127.0.0.81".parse().unwrap();
+    let tls = ftpsd_e2e::client::tls_config(srv.cert_path());
+    for i in 0..5 {
+        let code = ftpsd_e2e::client::try_login(
+            srv.explicit(),
+            tls.clone(),
+            Some(from),
+            &format!("name{i}"),
+            "guess",
+        )
+        .await;
+        assert_eq!(code, Some(530), "failure {i}");
+    }
+    let code = ftpsd_e2e::client::try_login(
+        srv.explicit(),
+        tls.clone(),
+        Some(from),
+        "alice",
+        "alice-pass",
+    )
+    .await;
+    assert_eq!(code, Some(421), "the address is refused at the door");
+    let other: std::net::IpAddr = "127.0.0.82".parse().unwrap();
+    let code =
+        ftpsd_e2e::client::try_login(srv.explicit(), tls, Some(other), "alice", "alice-pass").await;
+    assert_eq!(code, Some(230));
+}

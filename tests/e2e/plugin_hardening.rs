@@ -307,3 +307,55 @@ async fn a_relative_config_path_still_watches_plugin_files_and_reloads_them() {
     assert!(!text.contains("/./"), "{text}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn new_plugin_settings_and_a_sighup_right_after_leave_the_new_settings_in_force() {
+    // The operator edits a plugin's settings and sends SIGHUP at once: the config watcher and
+    // the SIGHUP reload both run; whichever ends last must not put the old settings back.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(
+        dir.path().join("plugins/block_ext.wasm"),
+        built_plugin("block_ext.wasm"),
+    )
+    .unwrap();
+    let config = |pattern: &str| {
+        format!(
+            "[server]\ndata_dir = \"data\"\nlogin_failure_delay_ms = 10\n[explicit]\nlisten = \"127.0.0.1:0\"\n\
+             [[plugins]]\nname = \"block-ext\"\npath = \"plugins/block_ext.wasm\"\n\
+             settings = {{ patterns = [\"{pattern}\"] }}\n"
+        )
+    };
+    std::fs::write(dir.path().join("ftpsd.toml"), config("*.exe")).unwrap();
+    let loaded = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, _) = ftpsd::bootstrap::prepare(&loaded)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let server = ftpsd_e2e::tools::spawn_server(dir.path()).await;
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    let reloads_done = || log().matches("reload: certificate").count();
+    let mut c =
+        ftpsd_e2e::FtpClient::connect_explicit(server.ftp, &dir.path().join("data/tls/cert.pem"))
+            .await;
+    c.login(&user, &pass).await;
+    c.protect().await;
+    assert!(c.upload("STOR a.exe", b"x").await.code >= 500);
+    for round in 1..=2 {
+        if round == 1 {
+            std::fs::write(dir.path().join("ftpsd.toml"), config("*.bat")).unwrap();
+        }
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) };
+        until("the SIGHUP reload is done", || reloads_done() >= round).await;
+        let bat = c.upload(&format!("STOR r{round}.bat"), b"x").await;
+        assert!(
+            bat.code >= 500,
+            "round {round}: .bat must be refused: {bat:?}\n{}",
+            log()
+        );
+        let exe = c.upload(&format!("STOR r{round}.exe"), b"x").await;
+        assert_eq!(exe.code, 226, "round {round}: .exe allowed now: {exe:?}");
+    }
+    server.stop().await;
+}

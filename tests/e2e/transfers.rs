@@ -195,6 +195,23 @@ async fn appe_and_stou() {
     assert!(done.text.contains("log.txt.1"), "{done:?}");
     assert_eq!(srv.read("alice", "log.txt.1"), b"unique");
     assert_eq!(srv.read("alice", "log.txt"), b"one,two");
+    // STOU dir/name stores in dir, and names the path; without a name, `file`, `file.1`.
+    c.cmd_ok("MKD sub", 257).await;
+    let (prelim, mut conn) = c.open_transfer("STOU sub/log.txt").await.unwrap();
+    assert!(prelim.text.starts_with("FILE: /sub/log.txt"), "{prelim:?}");
+    conn.write_all(b"in sub").await.unwrap();
+    conn.shutdown().await.unwrap();
+    assert_eq!(c.read_reply().await.code, 226);
+    assert_eq!(srv.read("alice", "sub/log.txt"), b"in sub");
+    for expected in ["file", "file.1"] {
+        let (prelim, mut conn) = c.open_transfer("STOU").await.unwrap();
+        assert!(
+            prelim.text.starts_with(&format!("FILE: {expected}")),
+            "{prelim:?}"
+        );
+        conn.shutdown().await.unwrap();
+        assert_eq!(c.read_reply().await.code, 226);
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
-//! Log lines for refused connections, at most one per address and reason a minute: an
-//! attacker whose every connection is refused at the door (a ban, a limit) must not be able to
-//! fill the operator's disk with the same line. The next line after a quiet minute says how
-//! many were left out.
+//! Log lines for refusals an outsider can repeat at will — at the door (a ban, a limit), a
+//! quarantined client's gate, an unchecked login, a failing accept — at most one per subject
+//! (usually the address) and reason a minute: nobody can fill the operator's disk with the
+//! same line. The next line after a quiet minute says how many were left out.
 //!
 //! Pure logic with an explicit clock; one process-wide instance (`global`).
 
@@ -17,13 +17,13 @@ const MAX_ENTRIES: usize = 8192;
 
 #[derive(Default)]
 pub struct RefusalLog {
-    seen: HashMap<(IpAddr, &'static str), (Instant, u64)>,
+    seen: HashMap<(String, &'static str), (Instant, u64)>,
 }
 
 impl RefusalLog {
     /// Whether to log this refusal now; `Some(n)` with the number left out since the last
     /// line logged for the same address and reason.
-    pub fn admit(&mut self, ip: IpAddr, reason: &'static str, now: Instant) -> Option<u64> {
+    pub fn admit(&mut self, subject: &str, reason: &'static str, now: Instant) -> Option<u64> {
         if self.seen.len() >= MAX_ENTRIES {
             self.seen
                 .retain(|_, (at, _)| now.saturating_duration_since(*at) < WINDOW);
@@ -31,7 +31,8 @@ impl RefusalLog {
                 self.seen.clear();
             }
         }
-        match self.seen.get_mut(&(ip, reason)) {
+        let key = (subject.to_string(), reason);
+        match self.seen.get_mut(&key) {
             Some((at, skipped)) if now.saturating_duration_since(*at) < WINDOW => {
                 *skipped += 1;
                 None
@@ -43,21 +44,27 @@ impl RefusalLog {
                 Some(n)
             }
             None => {
-                self.seen.insert((ip, reason), (now, 0));
+                self.seen.insert(key, (now, 0));
                 Some(0)
             }
         }
     }
 }
 
-/// The process-wide log limiter: `Some(n)` to log (n left out before), None to stay quiet.
+/// The process-wide log limiter for refusals of `ip`: `Some(n)` to log (n left out before),
+/// None to stay quiet.
 pub fn admit(ip: IpAddr, reason: &'static str) -> Option<u64> {
+    admit_subject(&ip.to_string(), reason)
+}
+
+/// As [`admit`], for any subject (a plugin's client, the listener).
+pub fn admit_subject(subject: &str, reason: &'static str) -> Option<u64> {
     static GLOBAL: OnceLock<Mutex<RefusalLog>> = OnceLock::new();
     GLOBAL
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .admit(ip, reason, Instant::now())
+        .admit(subject, reason, Instant::now())
 }
 
 #[cfg(test)]
@@ -68,8 +75,7 @@ mod tests {
     fn one_line_a_minute_per_address_and_reason_then_the_count_left_out() {
         let mut log = RefusalLog::default();
         let t = Instant::now();
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let (a, b) = ("10.0.0.1", "10.0.0.2");
         assert_eq!(log.admit(a, "plugin", t), Some(0));
         for i in 1..=100 {
             assert_eq!(log.admit(a, "plugin", t + Duration::from_millis(i)), None);
@@ -85,8 +91,8 @@ mod tests {
         let mut log = RefusalLog::default();
         let t = Instant::now();
         for i in 0..(MAX_ENTRIES as u32 * 3) {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(i));
-            log.admit(ip, "plugin", t);
+            let ip = std::net::Ipv4Addr::from(i).to_string();
+            log.admit(&ip, "plugin", t);
             assert!(log.seen.len() <= MAX_ENTRIES);
         }
     }

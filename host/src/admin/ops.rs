@@ -212,6 +212,25 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
         }
         Request::Reload => {
             let mut lines = Vec::new();
+            // The config's [[plugins]] first (new settings, added and removed plugins), as
+            // the config watcher would; then every plugin from its file.
+            if let Some(path) = &ctx.config.source {
+                let before = ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0);
+                crate::plugins::watch::reload_config(&ctx.plugins, path, &ctx.plugin_reloads).await;
+                let log = ctx
+                    .plugin_reloads
+                    .lock()
+                    .map(|l| l.clone())
+                    .unwrap_or_default();
+                for (n, r) in log.iter().skip(before) {
+                    if n == crate::plugins::watch::CONFIG_ENTRY
+                        && let Ok(summary) = r
+                        && !summary.is_empty()
+                    {
+                        lines.push(format!("[[plugins]]: {summary}"));
+                    }
+                }
+            }
             for req in [Request::ReloadUsers, Request::ReloadPlugins] {
                 match Box::pin(handle_live(ctx, req)).await {
                     Response::Reloaded(l) => lines.extend(l),

@@ -102,11 +102,11 @@ fn print(resp: Response) -> anyhow::Result<()> {
                 println!(
                     "{:>5}  {:<16} {:<39} {:>7}s  {:<4} {:<24} {transfer}",
                     x.id,
-                    x.user,
+                    super::log_text::printable(&x.user),
                     x.ip,
                     now.saturating_sub(x.since_ms) / 1000,
                     if x.tls { "yes" } else { "no" },
-                    x.command.chars().take(24).collect::<String>()
+                    super::log_text::printable(&x.command.chars().take(24).collect::<String>())
                 );
             }
         }
@@ -119,7 +119,12 @@ fn print(resp: Response) -> anyhow::Result<()> {
                     .record
                     .map(|r| (r.until_ms.saturating_sub(now) / 1000).to_string())
                     .unwrap_or_else(|| "?".into());
-                println!("{:<40} {:<12} {:>8}", x.subject, x.plugin, left);
+                println!(
+                    "{:<40} {:<12} {:>8}",
+                    super::log_text::printable(&x.subject),
+                    x.plugin,
+                    left
+                );
             }
         }
         Response::Lifted(n) => println!("{n} ban(s) lifted."),

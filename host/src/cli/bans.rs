@@ -87,7 +87,11 @@ fn print_bans(bans: &[ftpsd::admin::bans::Ban]) {
         };
         println!(
             "{:<40} {:<12} {:>8} {:>7} {:>10}",
-            b.subject, b.plugin, failures, strikes, left
+            super::log_text::printable(&b.subject),
+            b.plugin,
+            failures,
+            strikes,
+            left
         );
     }
 }

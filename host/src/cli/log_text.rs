@@ -32,30 +32,42 @@ impl<W: Write> Write for Escaping<W> {
 }
 
 /// One formatted event (the formatter writes each in one call): control characters escaped,
-/// except tabs and the newline that ends it. C1 controls (U+0080..U+009F) too, which some
-/// terminals obey like escape sequences.
+/// except tabs and the newline that ends it; C1 controls (U+0080..U+009F, which some terminals
+/// obey like escape sequences), line separators and bidi overrides (which reorder what the
+/// operator reads) too.
 pub fn escape(buf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(buf.len());
-    let last = buf.len().saturating_sub(1);
-    let mut i = 0;
-    while i < buf.len() {
-        let b = buf[i];
-        if (b < 0x20 && b != b'\t' && !(b == b'\n' && i == last)) || b == 0x7f {
-            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
-        } else if b == 0xc2 && buf.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) {
-            out.extend_from_slice(format!("\\u{{{:x}}}", buf[i + 1]).as_bytes());
-            i += 1;
+    let text = String::from_utf8_lossy(buf);
+    let body = text.strip_suffix('\n');
+    let mut out = printable(body.unwrap_or(&text)).into_bytes();
+    if body.is_some() {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `s` safe to show on a terminal or in a log line: control characters (but tab), C1
+/// controls, line/paragraph separators and bidi embedding/override/isolate characters as
+/// `\x1b` / `\u{202e}`. For everything a client chose (user names, paths) shown to an operator.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let u = c as u32;
+        if (u < 0x20 && c != '\t') || u == 0x7f {
+            out.push_str(&format!("\\x{u:02x}"));
+        } else if (0x80..=0x9f).contains(&u)
+            || matches!(u, 0x2028 | 0x2029 | 0x202a..=0x202e | 0x2066..=0x2069 | 0x200e | 0x200f)
+        {
+            out.push_str(&format!("\\u{{{u:x}}}"));
         } else {
-            out.push(b);
+            out.push(c);
         }
-        i += 1;
     }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, printable};
 
     #[test]
     fn forged_lines_and_terminal_escapes_are_escaped() {
@@ -68,6 +80,10 @@ mod tests {
         assert_eq!(
             escape("x\u{9b}y é\t\n".as_bytes()),
             "x\\u{9b}y é\t\n".as_bytes()
+        );
+        assert_eq!(
+            printable("evil\u{202e}txt.exe\u{2028}x"),
+            "evil\\u{202e}txt.exe\\u{2028}x"
         );
     }
 }

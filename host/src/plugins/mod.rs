@@ -94,6 +94,10 @@ pub struct PluginHost {
     pub kv: SharedStore,
     /// Hook calls and their latency as sessions see them.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Held by every reload (file watcher, config watcher, SIGHUP, admin API) for its whole
+    /// run: two reloads that overlap would otherwise each swap in what they read, and the
+    /// slower one would put back settings the other had just replaced.
+    pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
 /// Reads and loads one plugin section (relative paths against `base`).
@@ -159,6 +163,7 @@ impl PluginHost {
             last_good,
             kv: kv.clone(),
             metrics: Default::default(),
+            reloading: Default::default(),
         };
         for s in sections {
             if !seen.insert(s.name.clone()) {
@@ -234,6 +239,7 @@ impl PluginHost {
             last_good: None,
             kv,
             metrics: Default::default(),
+            reloading: Default::default(),
         }
     }
 
@@ -341,7 +347,13 @@ impl PluginHost {
                         tracing::debug!(plugin = %p.name, ?hook, error = %e, "failed gate passes (on_error or deferred to login)");
                         continue;
                     }
-                    tracing::info!(plugin = %p.name, ?hook, error = %e, "gate refused: plugin call failed");
+                    let whom = faults::subjects_of(&req).join(",");
+                    if let Some(left_out) = crate::access::refusal_log::admit_subject(
+                        &format!("{}/{whom}", p.name),
+                        "gate refused",
+                    ) {
+                        tracing::info!(plugin = %p.name, ?hook, error = %e, left_out, "gate refused: plugin call failed");
+                    }
                     let code = if matches!(hook, Hook::Connect | Hook::Login) {
                         421
                     } else {

@@ -160,7 +160,17 @@ fn watch_dirs(
     Ok(())
 }
 
+/// Reloads one plugin from its file, with the settings in force: those of the loaded version
+/// when there is one (a reload that waited for another must not put back what that one
+/// replaced), else `section` (a configured plugin that never loaded).
 pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
+    let _turn = host.reloading.lock().await;
+    let section = host
+        .list()
+        .iter()
+        .find(|p| p.name == section.name)
+        .map(|p| p.section.clone())
+        .unwrap_or(section);
     let name = section.name.clone();
     if !section.path.exists() {
         // A policy must not lapse while its file is being replaced (rm; cp) or by mistake:
@@ -190,13 +200,15 @@ pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &Re
     }
 }
 
-/// Applies a changed config file's `[[plugins]]` list. Returns the new sections (resolved), or
-/// None if the file does not parse (nothing changes then).
-async fn reload_config(
+/// Applies a changed config file's `[[plugins]]` list: plugins whose section changed are
+/// loaded anew, removed ones unloaded, the others kept. Returns the new sections (resolved),
+/// or None if the file does not parse (nothing changes then).
+pub async fn reload_config(
     host: &Arc<PluginHost>,
     path: &Path,
     log: &ReloadLog,
 ) -> Option<Vec<PluginSection>> {
+    let _turn = host.reloading.lock().await;
     let p = path.to_path_buf();
     let parsed = tokio::task::spawn_blocking(move || crate::Config::load(&p))
         .await

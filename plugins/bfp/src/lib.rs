@@ -12,6 +12,8 @@
 //! path = "plugins/bfp.wasm"
 //! settings = { max_failures = 3, window_secs = 900, ban_secs = 900, escalation = 2.0,
 //!              safe_list = ["127.0.0.1", "10.0.0.0/8"], key_by = "ip" }
+//! # key_by = "ip+user" bans an address per user name, and the whole address after
+//! # max_failures_per_ip failures over all names (default 10 × max_failures).
 //! ```
 
 mod cidr;
@@ -44,6 +46,10 @@ pub struct Settings {
     pub safe_list: Vec<String>,
     /// `ip`: ban the address; `ip+user`: ban the address for that user name only.
     pub key_by: KeyBy,
+    /// With `ip+user`: failures of an address over all user names that ban the address as a
+    /// whole (default 10 × `max_failures`). One address trying many names is guessing too,
+    /// and each name costs a counter: without this bound it could fill the plugin's state.
+    pub max_failures_per_ip: Option<u64>,
 }
 
 impl Default for Settings {
@@ -57,6 +63,7 @@ impl Default for Settings {
             strike_memory_secs: 24 * 3600,
             safe_list: Vec::new(),
             key_by: KeyBy::Ip,
+            max_failures_per_ip: None,
         }
     }
 }
@@ -97,10 +104,30 @@ impl Bfp {
         (secs.max(1.0) * 1000.0) as u64
     }
 
-    /// Counts a failure and bans at the threshold. Safe under concurrency: the failure window
+    /// Counts a failure of `subject` and of its address as a whole (`ip+user`).
+    fn record_failure(&self, ip: &str, user: &str, subject: &str, host: &mut dyn Host) {
+        let s = &self.settings;
+        if s.key_by == KeyBy::IpUser {
+            let per_ip = s
+                .max_failures_per_ip
+                .unwrap_or(s.max_failures.saturating_mul(10));
+            self.count(ip, None, ip, per_ip, host);
+        }
+        let user = (s.key_by == KeyBy::IpUser).then_some(user);
+        self.count(ip, user, subject, s.max_failures, host);
+    }
+
+    /// Counts a failure and bans at `threshold`. Safe under concurrency: the failure window
     /// is set by whoever creates the counter, and of the failures that reach the threshold at
     /// once exactly one creates the ban (compare-and-swap) and escalates — a burst is one ban.
-    fn record_failure(&self, ip: &str, user: &str, subject: &str, host: &mut dyn Host) {
+    fn count(
+        &self,
+        ip: &str,
+        user: Option<&str>,
+        subject: &str,
+        threshold: u64,
+        host: &mut dyn Host,
+    ) {
         let s = &self.settings;
         let window_ms = Some(s.window_secs * 1000);
         let fail_key = bans::key("fail", subject);
@@ -114,7 +141,7 @@ impl Bfp {
             }
             n
         };
-        if (failures as u64) < s.max_failures {
+        if (failures as u64) < threshold {
             return;
         }
         let strikes_key = bans::key("strikes", subject);
@@ -126,7 +153,7 @@ impl Bfp {
         let ms = self.ban_ms(strikes);
         let record = BanRecord {
             ip: ip.into(),
-            user: (s.key_by == KeyBy::IpUser).then(|| bans::user_part(user)),
+            user: user.map(bans::user_part),
             since_ms: now,
             until_ms: now + ms,
             failures: failures as u64,
@@ -158,6 +185,9 @@ impl Plugin for Bfp {
         if s.max_failures == 0 {
             return Err("max_failures: must be at least 1".into());
         }
+        if s.max_failures_per_ip == Some(0) {
+            return Err("max_failures_per_ip: must be at least 1".into());
+        }
         if s.window_secs == 0 || s.ban_secs == 0 {
             return Err("window_secs and ban_secs: must be at least 1".into());
         }
@@ -177,10 +207,8 @@ impl Plugin for Bfp {
     }
 
     fn connect(&mut self, ev: &ConnectEvent, host: &mut dyn Host) -> Response {
-        if self.settings.key_by == KeyBy::Ip
-            && !self.is_safe(&ev.ip)
-            && host.kv_get(&bans::key("ban", &ev.ip)).is_some()
-        {
+        // `ban:<ip>`: the address's ban (`ip`), or its ban over all names (`ip+user`).
+        if !self.is_safe(&ev.ip) && host.kv_get(&bans::key("ban", &ev.ip)).is_some() {
             return Response::deny(
                 421,
                 "Too many failed logins from your address; try again later.",
@@ -194,12 +222,16 @@ impl Plugin for Bfp {
             return Response::allow();
         }
         let subject = self.subject(&ev.ip, &ev.user);
-        if host.kv_get(&bans::key("ban", &subject)).is_some() {
+        let banned = host.kv_get(&bans::key("ban", &subject)).is_some()
+            || (subject != ev.ip && host.kv_get(&bans::key("ban", &ev.ip)).is_some());
+        if banned {
             // Same reply as a wrong password (the host adds the same delay).
             return Response::deny(530, LOGIN_INCORRECT);
         }
         if ev.success {
             // A read first: most logins have no failures to forget, and a write costs a commit.
+            // The address's count over all names (`ip+user`) stays: a correct password for
+            // one name does not excuse guessing at others.
             let fail_key = bans::key("fail", &subject);
             if host.kv_get(&fail_key).is_some() {
                 host.kv_delete(&fail_key);

@@ -164,3 +164,37 @@ fn failures_of_one_burst_make_one_ban() {
     assert_eq!((rec.strikes, rec.until_ms - rec.since_ms), (0, 15 * MIN));
     assert_eq!(h.host.kv_get("strikes:10.1.1.1").as_deref(), Some("1"));
 }
+
+#[test]
+fn ip_user_mode_bans_the_whole_address_after_failures_over_many_names() {
+    let mut h = Harness::<Bfp>::new(json!({ "key_by": "ip+user", "max_failures": 3 }));
+    h.host.now_ms = 1_000_000;
+    // 29 failures over 29 names: no name reaches 3, the address not yet 30.
+    for i in 0..29 {
+        assert!(!h.call(login("10.0.0.7", &format!("u{i}"), false)).is_deny());
+    }
+    assert!(!h.call(connect("10.0.0.7")).is_deny());
+    // A correct password of another name does not reset the address's count.
+    assert!(!h.call(login("10.0.0.7", "carol", true)).is_deny());
+    assert!(!h.call(login("10.0.0.7", "u29", false)).is_deny());
+    assert!(h.call(connect("10.0.0.7")).is_deny(), "the address is banned");
+    assert_eq!(
+        h.call(login("10.0.0.7", "carol", true)),
+        Response::deny(530, LOGIN_INCORRECT),
+        "for every name"
+    );
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.7").unwrap()).unwrap();
+    assert_eq!((rec.user, rec.failures), (None, 30));
+    assert!(!h.call(connect("10.0.0.8")).is_deny(), "others are not");
+}
+
+#[test]
+fn ip_user_mode_per_ip_limit_is_configurable_and_zero_is_refused() {
+    let mut h = Harness::<Bfp>::new(json!({ "key_by": "ip+user", "max_failures_per_ip": 2 }));
+    assert!(!h.call(login("10.0.0.5", "a", false)).is_deny());
+    assert!(!h.call(login("10.0.0.5", "b", false)).is_deny());
+    assert!(h.call(connect("10.0.0.5")).is_deny());
+    let mut bad = Bfp::default();
+    let settings: Settings = serde_json::from_value(json!({ "max_failures_per_ip": 0 })).unwrap();
+    assert!(bad.configure(settings).is_err());
+}

@@ -29,7 +29,11 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
         Err(e @ (LoginError::Throttled(_) | LoginError::Busy)) => {
             // Nothing was checked: no failure to count, no plugin to tell. The session ends
             // (421), so a client cannot keep a connection queuing checks.
-            tracing::info!(user = %name, peer = %s.peer, reason = %e, "login not checked");
+            if let Some(left_out) =
+                crate::access::refusal_log::admit(s.peer.ip(), "login not checked")
+            {
+                tracing::info!(user = %name, peer = %s.peer, reason = %e, left_out, "login not checked");
+            }
             s.ctx.metrics.login_refused_unchecked();
             s.quit = true;
             s.reply(e.code(), e.to_string()).await

@@ -9,19 +9,30 @@ use crate::session::hooks::Post;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     s.rest = 0;
-    let dir = s.user().cwd.clone();
+    // `STOU dir/name`: a unique name like `name` in `dir` (relative to the cwd).
+    let (dir_part, wanted) = match arg.as_deref().map(|a| a.rsplit_once('/')) {
+        Some(Some((dir, name))) => (Some(if dir.is_empty() { "/" } else { dir }), Some(name)),
+        Some(None) => (None, arg.as_deref()),
+        None => (None, None),
+    };
+    let dir = match dir_part {
+        Some(d) => match s.resolve(d).await? {
+            Some(p) => p,
+            None => return Ok(()),
+        },
+        None => s.user().cwd.clone(),
+    };
     if !s.rights_at(&dir).can_create() {
         return s.denied(&dir, "uploading").await;
     }
     if !s.data_ready().await? {
         return Ok(());
     }
-    let base = arg
-        .as_deref()
-        .and_then(|a| a.rsplit('/').next())
+    // Without a usable name, `file` (then `file.1`, ...): nothing about the server in it.
+    let base = wanted
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("ftpsd-{}", std::process::id()));
+        .unwrap_or("file")
+        .to_string();
     if let Ok(candidate) = dir.resolve(&base)
         && !s.upload_hook(&candidate, "STOU").await?
     {
@@ -32,7 +43,12 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         Ok(r) => r,
         Err(e) => return s.fs_error(&dir, e).await,
     };
-    let name = path.file_name().unwrap_or_default().to_string();
+    // The name as the client can use it: relative to its cwd when stored there, else the path.
+    let name = if dir == s.user().cwd {
+        path.file_name().unwrap_or_default().to_string()
+    } else {
+        path.as_string()
+    };
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
