@@ -177,7 +177,10 @@ fn ip_user_mode_bans_the_whole_address_after_failures_over_many_names() {
     // A correct password of another name does not reset the address's count.
     assert!(!h.call(login("10.0.0.7", "carol", true)).is_deny());
     assert!(!h.call(login("10.0.0.7", "u29", false)).is_deny());
-    assert!(h.call(connect("10.0.0.7")).is_deny(), "the address is banned");
+    assert!(
+        h.call(connect("10.0.0.7")).is_deny(),
+        "the address is banned"
+    );
     assert_eq!(
         h.call(login("10.0.0.7", "carol", true)),
         Response::deny(530, LOGIN_INCORRECT),
