@@ -177,7 +177,7 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                 .collect(),
         ),
         Request::ReloadPlugins => {
-            let before = ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0);
+            let before = reload_count(ctx);
             for p in ctx.plugins.list().iter() {
                 crate::plugins::watch::reload_one(
                     &ctx.plugins,
@@ -186,14 +186,9 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                 )
                 .await;
             }
-            let log = ctx
-                .plugin_reloads
-                .lock()
-                .map(|l| l.clone())
-                .unwrap_or_default();
             Response::Reloaded(
-                log.iter()
-                    .skip(before)
+                reloads_since(ctx, before)
+                    .iter()
                     .map(|(n, r)| match r {
                         Ok(h) => format!("{n}: {h}"),
                         Err(e) => format!("{n}: kept the old version: {e}"),
@@ -215,14 +210,9 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             // The config's [[plugins]] first (new settings, added and removed plugins), as
             // the config watcher would; then every plugin from its file.
             if let Some(path) = &ctx.config.source {
-                let before = ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0);
+                let before = reload_count(ctx);
                 crate::plugins::watch::reload_config(&ctx.plugins, path, &ctx.plugin_reloads).await;
-                let log = ctx
-                    .plugin_reloads
-                    .lock()
-                    .map(|l| l.clone())
-                    .unwrap_or_default();
-                for (n, r) in log.iter().skip(before) {
+                for (n, r) in &reloads_since(ctx, before) {
                     if n == crate::plugins::watch::CONFIG_ENTRY
                         && let Ok(summary) = r
                         && !summary.is_empty()
@@ -266,6 +256,19 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             })
         }
     }
+}
+
+/// How many plugin reload attempts are recorded so far.
+fn reload_count(ctx: &ServerContext) -> usize {
+    ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0)
+}
+
+/// The plugin reload attempts recorded after the first `before`.
+fn reloads_since(ctx: &ServerContext, before: usize) -> Vec<(String, Result<String, String>)> {
+    ctx.plugin_reloads
+        .lock()
+        .map(|l| l.iter().skip(before).cloned().collect())
+        .unwrap_or_default()
 }
 
 async fn handle_live_bans(ctx: &std::sync::Arc<ServerContext>) -> Response {

@@ -173,10 +173,7 @@ impl Authenticator {
     pub async fn login(&self, name: &str, pass: &str, ip: IpAddr) -> Result<Checked, LoginError> {
         let users = self.users();
         let entry = users.find(name).filter(|u| !u.disabled).cloned();
-        let stored = entry
-            .as_ref()
-            .map(|u| u.password.clone())
-            .unwrap_or_else(|| password::dummy_hash().to_string());
+        let stored = stored_hash(entry.as_ref());
         let tag = hmac::sign(&self.cache_key, pass.as_bytes());
         let cached = entry.is_some() && self.cache_hit(name, &tag, &stored);
         let ok = if cached {
@@ -211,11 +208,7 @@ impl Authenticator {
     /// attempt's 421) would tell a banned attacker which guess was right.
     pub async fn refuse(&self, name: &str, pass: &str, ip: IpAddr, from_cache: bool) -> LoginError {
         if from_cache {
-            let stored = self
-                .users()
-                .find(name)
-                .map(|u| u.password.clone())
-                .unwrap_or_else(|| password::dummy_hash().to_string());
+            let stored = stored_hash(self.users().find(name));
             let tag = hmac::sign(&self.cache_key, pass.as_bytes());
             if let Err(e) = self.verify_shared(name, &tag, pass, &stored, ip).await {
                 return e;
@@ -326,6 +319,14 @@ impl Drop for Leader<'_> {
             let _ = tx.send(self.result);
         }
     }
+}
+
+/// The hash a password is checked against: the user's, or a dummy one (same cost) when there
+/// is no such user.
+fn stored_hash(entry: Option<&super::file::UserEntry>) -> String {
+    entry
+        .map(|u| u.password.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string())
 }
 
 fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> {

@@ -38,10 +38,10 @@ pub async fn upload(
     }
     let p = path.clone();
     let existing = match s.fs(move |v| v.stat(&p)).await {
-        Ok(e) if e.is_dir => return refuse(s, &path, FsError::IsADirectory).await,
+        Ok(e) if e.is_dir => return s.fs_error(&path, FsError::IsADirectory).await,
         Ok(e) => Some(e.size),
         Err(FsError::NotFound) => None,
-        Err(e) => return refuse(s, &path, e).await,
+        Err(e) => return s.fs_error(&path, e).await,
     };
     if existing.is_some() && !rights.can_overwrite() {
         return s
@@ -61,7 +61,7 @@ pub async fn upload(
     let p = path.clone();
     let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
         Ok(plan) => plan,
-        Err(e) => return refuse(s, &path, e).await,
+        Err(e) => return s.fs_error(&path, e).await,
     };
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
@@ -80,8 +80,4 @@ pub async fn upload(
         },
     )
     .await
-}
-
-async fn refuse(s: &mut Session, path: &VirtualPath, e: FsError) -> io::Result<()> {
-    s.fs_error(path, e).await
 }
