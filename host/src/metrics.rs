@@ -33,8 +33,8 @@ fn inc(c: &AtomicU64) {
 }
 
 impl Metrics {
-    pub fn reply(&self, code: u16) {
-        if let Some(c) = self.replies.get((code / 100) as usize) {
+    pub fn reply(&self, code: crate::protocol::Code) {
+        if let Some(c) = self.replies.get(code.class() as usize) {
             inc(c);
         }
     }
@@ -220,13 +220,13 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Code;
 
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
         let m = Metrics::default();
-        m.reply(226);
-        m.reply(530);
-        m.reply(999);
+        m.reply(Code::TRANSFER_COMPLETE);
+        m.reply(Code::NOT_LOGGED_IN);
         m.login(false);
         m.transfer(true, Some(10));
         m.transfer(false, None);

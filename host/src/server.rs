@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::protocol::{Code, Reply};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -381,7 +382,7 @@ async fn admit(
             ctx,
             kind,
             tcp,
-            "421 Access denied for your address.\r\n".into(),
+            Reply::new(Code::SERVICE_CLOSING, "Access denied for your address."),
         )
         .await;
         return None;
@@ -392,7 +393,13 @@ async fn admit(
             if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "limits") {
                 tracing::info!(%peer, reason = %e, left_out, "connection refused by limits");
             }
-            refuse(ctx, kind, tcp, format!("421 {e}\r\n")).await;
+            refuse(
+                ctx,
+                kind,
+                tcp,
+                Reply::new(Code::SERVICE_CLOSING, e.to_string()),
+            )
+            .await;
             return None;
         }
     };
@@ -414,8 +421,8 @@ async fn admit(
             if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "plugin") {
                 tracing::info!(%peer, plugin = %by, left_out, "connection refused by a plugin");
             }
-            let text = format!("421 {}\r\n", crate::session::hooks::one_line(&message));
-            refuse(ctx, kind, tcp, text).await;
+            let text = crate::session::refusal::one_line(&message);
+            refuse(ctx, kind, tcp, Reply::new(Code::SERVICE_CLOSING, text)).await;
             return None;
         }
     }
@@ -455,19 +462,21 @@ async fn admit(
 
 /// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client
 /// can read why.
-async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, text: String) {
+async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, reply: Reply) {
+    let text = reply.to_wire();
+    ctx.metrics.reply(reply.code);
     let timeout = ctx.live.load().tls_handshake_timeout();
     let _ = tokio::time::timeout(timeout, async {
         match kind {
             ListenerKind::Explicit => {
                 let mut tcp = tcp;
-                let _ = tcp.write_all(text.as_bytes()).await;
+                let _ = tcp.write_all(&text).await;
                 let _ = tcp.shutdown().await;
             }
             ListenerKind::Implicit => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
                 if let Ok(mut tls) = acceptor.accept(tcp).await {
-                    let _ = tls.write_all(text.as_bytes()).await;
+                    let _ = tls.write_all(&text).await;
                     let _ = tls.shutdown().await;
                 }
             }

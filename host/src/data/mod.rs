@@ -19,6 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::protocol::Code;
+
 pub use pending::{Go, PendingPassive};
 pub use stream::DataStream;
 
@@ -69,14 +71,14 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub fn code(&self) -> u16 {
+    pub fn code(&self) -> Code {
         match self {
-            DataError::Open(_) => 425,
-            DataError::ReuseRequired | DataError::Tls(_) => 522,
-            DataError::Lost(_) => 426,
-            DataError::Local(_) => 451,
-            DataError::Refused(_) => 550,
-            DataError::Quota(_) => 552,
+            DataError::Open(_) => Code::CANT_OPEN_DATA,
+            DataError::ReuseRequired | DataError::Tls(_) => Code::DATA_NEGOTIATION_FAILED,
+            DataError::Lost(_) => Code::TRANSFER_ABORTED,
+            DataError::Local(_) => Code::LOCAL_ERROR,
+            DataError::Refused(_) => Code::FILE_UNAVAILABLE,
+            DataError::Quota(_) => Code::STORAGE_EXCEEDED,
         }
     }
 }

@@ -11,6 +11,7 @@ use cap_std::fs::{Dir, File, OpenOptions};
 
 use super::listing::EntryInfo;
 use super::{PathError, VirtualPath};
+use crate::protocol::Code;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
@@ -43,19 +44,19 @@ pub enum FsError {
 impl FsError {
     /// The FTP reply for this error: 550 for the file's own state, 553 for a name the server
     /// will not take, 452 for a full disk, 451 for a local I/O failure.
-    pub fn code(&self) -> u16 {
+    pub fn code(&self) -> Code {
         match self {
             FsError::NotFound
             | FsError::Denied
             | FsError::Exists
             | FsError::NotADirectory
             | FsError::IsADirectory
-            | FsError::NotEmpty => 550,
-            FsError::BadName(_) | FsError::Reserved(_) => 553,
-            FsError::CrossMount => 550,
-            FsError::QuotaFull(_) => 552,
-            FsError::NoSpace => 452,
-            FsError::Io(_) => 451,
+            | FsError::NotEmpty => Code::FILE_UNAVAILABLE,
+            FsError::BadName(_) | FsError::Reserved(_) => Code::NAME_NOT_ALLOWED,
+            FsError::CrossMount => Code::FILE_UNAVAILABLE,
+            FsError::QuotaFull(_) => Code::STORAGE_EXCEEDED,
+            FsError::NoSpace => Code::NO_SPACE,
+            FsError::Io(_) => Code::LOCAL_ERROR,
         }
     }
 }

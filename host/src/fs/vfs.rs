@@ -228,9 +228,21 @@ impl Vfs {
     }
 
     /// Renames within one mount; a file replaced by the rename leaves the quota.
+    /// Whether `p` may be renamed at all (RNFR asks before RNTO names the target): not the
+    /// root, a mount folder, the message file or an upload temporary.
+    pub fn renamable(&self, p: &VirtualPath) -> Result<(), FsError> {
+        Self::visible(p)?;
+        self.check_writable_name(p)?;
+        match self.locate(p) {
+            Target::Real { rel, .. } if !rel.is_root() => Ok(()),
+            _ => Err(FsError::Reserved(
+                "the root, a mount folder or the message file",
+            )),
+        }
+    }
+
     pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
-        Self::visible(from)?;
-        self.check_writable_name(from)?;
+        self.renamable(from)?;
         self.check_writable_name(to)?;
         match (self.locate(from), self.locate(to)) {
             (Target::Real { mount: a, rel: ra }, Target::Real { mount: b, rel: rb }) => {

@@ -24,6 +24,7 @@ use ftpsd_plugin_sdk::{Action, Hook, Request, Verdict};
 pub use config::{FailurePolicy, PluginSection};
 pub use instance::Loaded;
 
+use crate::protocol::Code;
 use crate::state::SharedStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +82,7 @@ pub enum CallError {
 pub enum Decision {
     Allow,
     Deny {
-        code: u16,
+        code: crate::protocol::Code,
         message: String,
         by: String,
     },
@@ -325,11 +326,7 @@ impl PluginHost {
             match self.ask(&p, &req).await {
                 Ok(resp) => {
                     if let Verdict::Deny { code, message } = resp.verdict {
-                        let code = if (400..600).contains(&code) {
-                            code
-                        } else {
-                            550
-                        };
+                        let code = Code::refusal(code, Code::FILE_UNAVAILABLE);
                         return Decision::Deny {
                             code,
                             message,
@@ -355,9 +352,9 @@ impl PluginHost {
                         tracing::info!(plugin = %p.name, ?hook, error = %e, left_out, "gate refused: plugin call failed");
                     }
                     let code = if matches!(hook, Hook::Connect | Hook::Login) {
-                        421
+                        Code::SERVICE_CLOSING
                     } else {
-                        451
+                        Code::LOCAL_ERROR
                     };
                     return Decision::Deny {
                         code,

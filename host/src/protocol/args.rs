@@ -145,8 +145,8 @@ mod tests {
                 path: "my file.txt".into()
             })
         );
-        assert_eq!(parse_line(b"MFMT 2020 x").unwrap_err().code(), 501);
-        assert_eq!(parse_line(b"MFMT").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"MFMT 2020 x").unwrap_err().code().get(), 501);
+        assert_eq!(parse_line(b"MFMT").unwrap_err().code().get(), 501);
         assert_eq!(
             parse_line(b"SITE UTIME 20200101120000 a b.txt"),
             Ok(Command::Site(SiteCommand::Utime {
@@ -161,7 +161,10 @@ mod tests {
                 path: "a b.txt".into()
             }))
         );
-        assert_eq!(parse_line(b"SITE UTIME x.txt").unwrap_err().code(), 501);
+        assert_eq!(
+            parse_line(b"SITE UTIME x.txt").unwrap_err().code().get(),
+            501
+        );
     }
 
     #[test]
@@ -179,7 +182,11 @@ mod tests {
             "SITE CHMOD 644",
             "SITE CHMOD x f",
         ] {
-            assert_eq!(parse_line(bad.as_bytes()).unwrap_err().code(), 501, "{bad}");
+            assert_eq!(
+                parse_line(bad.as_bytes()).unwrap_err().code().get(),
+                501,
+                "{bad}"
+            );
         }
     }
 
@@ -217,10 +224,10 @@ mod tests {
                 range: None
             })
         );
-        assert_eq!(parse_line(b"XCRC f 9 3").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"XCRC f 9 3").unwrap_err().code().get(), 501);
         assert_eq!(parse_line(b"HASH a b"), Ok(Command::Hash("a b".into())));
         assert_eq!(parse_line(b"RANG 0 99"), Ok(Command::Rang(0, 99)));
-        assert_eq!(parse_line(b"RANG x").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"RANG x").unwrap_err().code().get(), 501);
         assert_eq!(HashAlgo::from_name("sha-256"), Some(HashAlgo::Sha256));
         assert_eq!(HashAlgo::from_name("SHA-512"), None);
     }

@@ -181,15 +181,17 @@ pub enum ParseError {
 
 impl ParseError {
     /// The FTP reply code for this error (RFC 959 §4.2).
-    pub fn code(&self) -> u16 {
+    pub fn code(&self) -> super::Code {
         match self {
             ParseError::Empty
             | ParseError::TooLong
             | ParseError::NotUtf8
-            | ParseError::Unknown(_) => 500,
-            ParseError::NotImplemented(_) => 502,
-            ParseError::MissingArgument(_) | ParseError::BadArgument { .. } => 501,
-            ParseError::UnsupportedParameter(_) => 504,
+            | ParseError::Unknown(_) => super::Code::SYNTAX_ERROR,
+            ParseError::NotImplemented(_) => super::Code::NOT_IMPLEMENTED,
+            ParseError::MissingArgument(_) | ParseError::BadArgument { .. } => {
+                super::Code::BAD_ARGUMENTS
+            }
+            ParseError::UnsupportedParameter(_) => super::Code::BAD_PARAMETER,
         }
     }
 }
@@ -555,12 +557,21 @@ mod tests {
             parse_line(b"EPRT |2|::1|2000|"),
             Ok(Command::Eprt("[::1]:2000".parse().unwrap()))
         );
-        assert_eq!(parse_line(b"PORT 1,2,3,256,1,1").unwrap_err().code(), 501);
-        assert_eq!(parse_line(b"PORT 1,2,3,4,5").unwrap_err().code(), 501);
-        assert_eq!(parse_line(b"PORT 1,2,3,4,5,6,7").unwrap_err().code(), 501);
-        assert_eq!(parse_line(b"EPRT |3|x|1|").unwrap_err().code(), 501);
         assert_eq!(
-            parse_line(b"EPRT 1|127.0.0.1|2000|").unwrap_err().code(),
+            parse_line(b"PORT 1,2,3,256,1,1").unwrap_err().code().get(),
+            501
+        );
+        assert_eq!(parse_line(b"PORT 1,2,3,4,5").unwrap_err().code().get(), 501);
+        assert_eq!(
+            parse_line(b"PORT 1,2,3,4,5,6,7").unwrap_err().code().get(),
+            501
+        );
+        assert_eq!(parse_line(b"EPRT |3|x|1|").unwrap_err().code().get(), 501);
+        assert_eq!(
+            parse_line(b"EPRT 1|127.0.0.1|2000|")
+                .unwrap_err()
+                .code()
+                .get(),
             501
         );
     }
@@ -579,11 +590,11 @@ mod tests {
             parse_line(b"TYPE L 8"),
             Ok(Command::Type(TransferType::Image))
         );
-        assert_eq!(parse_line(b"TYPE E").unwrap_err().code(), 504);
-        assert_eq!(parse_line(b"TYPE Z").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"TYPE E").unwrap_err().code().get(), 504);
+        assert_eq!(parse_line(b"TYPE Z").unwrap_err().code().get(), 501);
         assert_eq!(parse_line(b"MODE S"), Ok(Command::Mode('S')));
-        assert_eq!(parse_line(b"MODE B").unwrap_err().code(), 504);
-        assert_eq!(parse_line(b"STRU R").unwrap_err().code(), 504);
+        assert_eq!(parse_line(b"MODE B").unwrap_err().code().get(), 504);
+        assert_eq!(parse_line(b"STRU R").unwrap_err().code().get(), 504);
     }
 
     #[test]
@@ -596,19 +607,19 @@ mod tests {
             parse_line(b"AUTH TLS-P"),
             Ok(Command::Auth(AuthMechanism::TlsP))
         );
-        assert_eq!(parse_line(b"AUTH KERBEROS").unwrap_err().code(), 504);
+        assert_eq!(parse_line(b"AUTH KERBEROS").unwrap_err().code().get(), 504);
         assert_eq!(
             parse_line(b"PROT P"),
             Ok(Command::Prot(ProtectionLevel::Private))
         );
         assert_eq!(parse_line(b"PBSZ 0"), Ok(Command::Pbsz(0)));
-        assert_eq!(parse_line(b"PBSZ -1").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"PBSZ -1").unwrap_err().code().get(), 501);
     }
 
     #[test]
     fn errors_have_codes() {
         assert_eq!(parse_line(b"").unwrap_err(), ParseError::Empty);
-        assert_eq!(parse_line(b"FOO bar").unwrap_err().code(), 500);
+        assert_eq!(parse_line(b"FOO bar").unwrap_err().code().get(), 500);
         assert_eq!(
             parse_line(b"SITE CHMOD 777 x"),
             Ok(Command::Site(SiteCommand::Chmod {
@@ -620,8 +631,8 @@ mod tests {
             parse_line(b"site ratio"),
             Ok(Command::Site(SiteCommand::Ratio))
         );
-        assert_eq!(parse_line(b"SITE").unwrap_err().code(), 501);
-        assert_eq!(parse_line(b"RETR").unwrap_err().code(), 501);
+        assert_eq!(parse_line(b"SITE").unwrap_err().code().get(), 501);
+        assert_eq!(parse_line(b"RETR").unwrap_err().code().get(), 501);
         assert_eq!(
             parse_line(b"USER \xff\xfe").unwrap_err(),
             ParseError::NotUtf8
@@ -633,7 +644,8 @@ mod tests {
         assert_eq!(
             parse_line(b"REST 99999999999999999999999")
                 .unwrap_err()
-                .code(),
+                .code()
+                .get(),
             501
         );
     }

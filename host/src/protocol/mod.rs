@@ -1,9 +1,11 @@
 //! The FTP wire language with no I/O: parsing control lines into commands and rendering replies.
 
 pub mod args;
+pub mod code;
 pub mod command;
 pub mod reply;
 pub mod timestamp;
 
+pub use code::Code;
 pub use command::{Command, ParseError, parse_line};
 pub use reply::Reply;

@@ -3,14 +3,16 @@
 
 use std::fmt::Write as _;
 
+use super::Code;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    pub code: u16,
+    pub code: Code,
     pub lines: Vec<String>,
 }
 
 impl Reply {
-    pub fn new(code: u16, text: impl Into<String>) -> Self {
+    pub fn new(code: Code, text: impl Into<String>) -> Self {
         Reply {
             code,
             lines: vec![text.into()],
@@ -18,7 +20,7 @@ impl Reply {
     }
 
     /// A multi-line reply: the first and last line carry the code, the middle lines are indented.
-    pub fn multi(code: u16, lines: Vec<String>) -> Self {
+    pub fn multi(code: Code, lines: Vec<String>) -> Self {
         if lines.is_empty() {
             return Reply::new(code, "");
         }
@@ -46,7 +48,7 @@ impl Reply {
     }
 
     pub fn is_positive(&self) -> bool {
-        self.code < 400
+        self.code.is_positive()
     }
 }
 
@@ -73,24 +75,33 @@ mod tests {
 
     #[test]
     fn single_line() {
-        assert_eq!(Reply::new(200, "OK").to_wire(), b"200 OK\r\n");
+        assert_eq!(Reply::new(Code::OK, "OK").to_wire(), b"200 OK\r\n");
     }
 
     #[test]
     fn multi_line_form() {
-        let r = Reply::multi(211, vec!["Features:".into(), " UTF8".into(), "End".into()]);
+        let r = Reply::multi(
+            Code::SYSTEM_STATUS,
+            vec!["Features:".into(), " UTF8".into(), "End".into()],
+        );
         assert_eq!(r.to_wire(), b"211-Features:\r\n UTF8\r\n211 End\r\n");
     }
 
     #[test]
     fn middle_line_that_looks_like_a_code_is_indented() {
-        let r = Reply::multi(213, vec!["Status".into(), "213 fake".into(), "End".into()]);
+        let r = Reply::multi(
+            Code::FILE_STATUS,
+            vec!["Status".into(), "213 fake".into(), "End".into()],
+        );
         assert_eq!(r.to_wire(), b"213-Status\r\n 213 fake\r\n213 End\r\n");
     }
 
     #[test]
     fn newlines_cannot_inject_lines() {
-        assert_eq!(Reply::new(550, "a\r\n230 b").to_wire(), b"550 a??230 b\r\n");
+        assert_eq!(
+            Reply::new(Code::FILE_UNAVAILABLE, "a\r\n230 b").to_wire(),
+            b"550 a??230 b\r\n"
+        );
     }
 
     #[test]

@@ -8,9 +8,8 @@
 //! and PWD are not gated (entering a folder shows nothing); transfers have hooks of their own
 //! (`upload`, `ratio-check`).
 
-use std::io;
-
 use super::Session;
+use super::refusal::{Handled, Refusal};
 use crate::fs::{Rights, VirtualPath};
 
 /// The right a verb needs at its path.
@@ -92,18 +91,16 @@ pub fn path_gate(verb: &str) -> &'static PathGate {
 }
 
 impl Session {
-    /// Applies `verb`'s row to `path`: the right, then the `command` hook. Replies (550 with
-    /// the action, or the plugin's refusal) and returns false when refused.
-    pub async fn gate(&mut self, verb: &str, path: &VirtualPath) -> io::Result<bool> {
+    /// Applies `verb`'s row to `path`: the right, then the `command` hook.
+    pub async fn gate(&mut self, verb: &str, path: &VirtualPath) -> Handled {
         let g = path_gate(verb);
         if !g.need.allowed(self.rights_at(path)) {
-            self.denied(path, g.action).await?;
-            return Ok(false);
+            return Err(Refusal::right(path, g.action));
         }
         if g.hook {
             return self.command_hook(verb, Some(path)).await;
         }
-        Ok(true)
+        Ok(())
     }
 }
 

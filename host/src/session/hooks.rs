@@ -2,7 +2,6 @@
 //! the plugins and turning a deny into the reply the client sees. Host refusals and plugin
 //! refusals are both announced on the file-blocked hook.
 
-use std::io;
 use std::path::PathBuf;
 
 use ftpsd_plugin_sdk::{
@@ -11,23 +10,11 @@ use ftpsd_plugin_sdk::{
 };
 
 use super::Session;
+use super::refusal::{Handled, Refusal, one_line};
 use crate::fs::VirtualPath;
 use crate::plugins::Decision;
 use crate::plugins::exec::{Job, Status};
-
-/// A plugin's message as one safe reply line.
-pub fn one_line(s: &str) -> String {
-    let line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    if line.trim().is_empty() {
-        "Refused by site policy.".into()
-    } else {
-        line
-    }
-}
+use crate::protocol::Code;
 
 /// What to do once a transfer has completed successfully.
 pub enum Post {
@@ -65,23 +52,17 @@ impl Session {
         self.ctx.plugins.notify(Request::FileBlocked(ev));
     }
 
-    /// Replies for a plugin deny and announces it. Returns Ok(false) so callers can `return`.
-    async fn refused(
-        &mut self,
-        decision: Decision,
-        path: Option<&VirtualPath>,
-        command: &str,
-    ) -> io::Result<bool> {
+    /// A plugin's deny as the command's refusal (`Session::refuse` replies and announces it).
+    fn verdict(decision: Decision, path: Option<&VirtualPath>, command: &str) -> Handled {
         match decision {
-            Decision::Allow => Ok(true),
-            Decision::Deny { code, message, by } => {
-                tracing::info!(plugin = %by, %command, path = ?path.map(|p| p.as_string()), "refused by plugin");
-                if let Some(p) = path {
-                    self.blocked(p, command, &by, &message);
-                }
-                self.reply(code, one_line(&message)).await?;
-                Ok(false)
-            }
+            Decision::Allow => Ok(()),
+            Decision::Deny { code, message, by } => Err(Refusal::Plugin {
+                code,
+                message,
+                by,
+                command: command.into(),
+                path: path.cloned(),
+            }),
         }
     }
 
@@ -93,7 +74,7 @@ impl Session {
         user: &str,
         success: bool,
         anonymous: bool,
-    ) -> Option<(u16, String)> {
+    ) -> Option<(Code, String)> {
         if !self.ctx.plugins.has(Hook::Login) {
             return None;
         }
@@ -111,16 +92,20 @@ impl Session {
             Decision::Allow => None,
             Decision::Deny { code, message, by } => {
                 tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
-                let code = if code == 421 { 421 } else { 530 };
+                let code = if code == Code::SERVICE_CLOSING {
+                    code
+                } else {
+                    Code::NOT_LOGGED_IN
+                };
                 Some((code, one_line(&message)))
             }
         }
     }
 
     /// upload-accepted gate: STOR, APPE, STOU, RNTO into `path`.
-    pub async fn upload_hook(&mut self, path: &VirtualPath, command: &str) -> io::Result<bool> {
+    pub async fn upload_hook(&mut self, path: &VirtualPath, command: &str) -> Handled {
         if !self.ctx.plugins.has(Hook::Upload) {
-            return Ok(true);
+            return Ok(());
         }
         let ev = UploadEvent {
             ip: self.ip(),
@@ -134,17 +119,13 @@ impl Session {
                 .unwrap_or_default(),
         };
         let d = self.ctx.plugins.gate(Request::Upload(ev)).await;
-        self.refused(d, Some(path), command).await
+        Self::verdict(d, Some(path), command)
     }
 
     /// command gate: any other file operation.
-    pub async fn command_hook(
-        &mut self,
-        command: &str,
-        path: Option<&VirtualPath>,
-    ) -> io::Result<bool> {
+    pub async fn command_hook(&mut self, command: &str, path: Option<&VirtualPath>) -> Handled {
         if !self.ctx.plugins.has(Hook::Command) {
-            return Ok(true);
+            return Ok(());
         }
         let ev = CommandEvent {
             ip: self.ip(),
@@ -153,7 +134,7 @@ impl Session {
             path: path.map(|p| p.as_string()),
         };
         let d = self.ctx.plugins.gate(Request::Command(ev)).await;
-        self.refused(d, path, command).await
+        Self::verdict(d, path, command)
     }
 
     /// The ratio-check event for the logged-in user, with their persisted counters.
@@ -184,20 +165,15 @@ impl Session {
     }
 
     /// ratio-check before RETR.
-    pub async fn ratio_hook(
-        &mut self,
-        path: &VirtualPath,
-        size: u64,
-        offset: u64,
-    ) -> io::Result<bool> {
+    pub async fn ratio_hook(&mut self, path: &VirtualPath, size: u64, offset: u64) -> Handled {
         if !self.ctx.plugins.has(Hook::RatioCheck) {
-            return Ok(true);
+            return Ok(());
         }
         let ev = self
             .ratio_event(path.as_string(), size, offset, false)
             .await;
         let d = self.ctx.plugins.gate(Request::RatioCheck(ev)).await;
-        self.refused(d, Some(path), "RETR").await
+        Self::verdict(d, Some(path), "RETR")
     }
 
     /// `SITE RATIO`: the user's counters and what the ratio plugins say about them.

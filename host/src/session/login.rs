@@ -4,8 +4,9 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{LoggedIn, Session};
+use super::{Handled, LoggedIn, Refusal, Session};
 use crate::fs::{Mount, Sandbox, Vfs, VirtualPath};
+use crate::protocol::{Code, Reply};
 use crate::server::ServerContext;
 use crate::users::auth::Account;
 
@@ -43,10 +44,13 @@ pub struct Proof {
 
 /// Completes a login whose password (`proof`) or anonymity was accepted: per-user IP rules,
 /// plugins, session limits, the view. Replies 230, or 530 (421) as a wrong password would.
-pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -> io::Result<()> {
+pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -> Handled {
     let refusal = if !account.ip_rules.admits(s.peer.ip()) {
         tracing::info!(user = %account.name, peer = %s.peer, "login refused by the user's IP rules");
-        Some((530, crate::users::LoginError::Incorrect.to_string()))
+        Some((
+            Code::NOT_LOGGED_IN,
+            crate::users::LoginError::Incorrect.to_string(),
+        ))
     } else {
         // A plugin may refuse a correct password (e.g. a banned address), never accept a
         // wrong one.
@@ -69,9 +73,9 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         if e != crate::users::LoginError::Incorrect {
             // The check a wrong password would have had was not made: the same 421.
             s.quit = true;
-            return s.reply(e.code(), e.to_string()).await;
+            return Err(Refusal::new(e.code(), e.to_string()));
         }
-        return s.reply(code, text).await;
+        return Err(Refusal::new(code, text));
     }
     drop(proof);
     let guard = match s.ctx.sessions.register(
@@ -81,19 +85,17 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         s.cfg.access.no_double_login,
     ) {
         Ok(g) => g,
-        Err(e) => return s.reply(530, e.to_string()).await,
+        Err(e) => return Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string())),
     };
     let generation = s.ctx.auth.generation();
     let vfs = match build_vfs(&s.ctx, &account).await {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(user = %account.name, error = %e, "login refused");
-            return s
-                .reply(
-                    530,
-                    "Login refused: the home directory is not available; ask the administrator.",
-                )
-                .await;
+            return Err(Refusal::new(
+                Code::NOT_LOGGED_IN,
+                "Login refused: the home directory is not available; ask the administrator.",
+            ));
         }
     };
     if s.require_reuse == crate::tls::SessionReuse::User {
@@ -118,7 +120,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         generation,
     });
     s.ctx.metrics.login(true);
-    s.reply(230, text).await
+    s.reply(Code::LOGGED_IN, text).await
 }
 
 /// Before each command: if the users file changed, rebuild the account and view. Returns false
@@ -132,10 +134,10 @@ pub async fn refresh(s: &mut Session) -> io::Result<bool> {
     let (name, anonymous) = (l.account.name.clone(), l.account.anonymous);
     let Some(account) = s.ctx.auth.current(&name, anonymous) else {
         s.quit = true;
-        s.reply(
-            421,
+        s.send(Reply::new(
+            Code::SERVICE_CLOSING,
             "Your account was removed or disabled; closing the session.",
-        )
+        ))
         .await?;
         return Ok(false);
     };
@@ -150,10 +152,10 @@ pub async fn refresh(s: &mut Session) -> io::Result<bool> {
         }
         Err(e) => {
             s.quit = true;
-            s.reply(
-                421,
+            s.send(Reply::new(
+                Code::SERVICE_CLOSING,
                 format!("Your account cannot be used any more ({e}); closing the session."),
-            )
+            ))
             .await?;
             Ok(false)
         }

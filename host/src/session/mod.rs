@@ -5,6 +5,7 @@ pub mod control;
 pub mod gates;
 pub mod hooks;
 pub mod login;
+pub mod refusal;
 pub mod transfer;
 
 use std::io;
@@ -20,11 +21,12 @@ use crate::data::DataPlan;
 use crate::fs::listing::Facts;
 use crate::fs::{FsError, Rights, Target, Vfs, VirtualPath};
 use crate::protocol::command::TransferType;
-use crate::protocol::{Command, Reply, parse_line};
+use crate::protocol::{Code, Command, Reply, parse_line};
 use crate::server::{ListenerKind, ServerContext};
 use crate::users::auth::Account;
 
 pub use control::{ControlConn, ControlStream, Line};
+pub use refusal::{Handled, Refusal};
 pub use transfer::RunningTransfer;
 
 /// Data-channel protection level (PROT).
@@ -134,7 +136,7 @@ impl Session {
     /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
     pub async fn run(mut self) {
         let banner = self.cfg.server.banner.clone();
-        if self.send(Reply::new(220, banner)).await.is_err() {
+        if self.send(Reply::new(Code::READY, banner)).await.is_err() {
             return;
         }
         if let Err(e) = self.serve().await {
@@ -191,18 +193,18 @@ impl Session {
         let mut shutdown = self.ctx.shutdown.subscribe();
         tokio::select! {
             _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
-                let _ = self.send(Reply::new(421, "Server shutting down; closing control connection.")).await;
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, "Server shutting down; closing control connection.")).await;
                 Ok(None)
             }
             r = timeout_at(deadline, self.control.read_line()) => match r {
                 Ok(r) => r,
                 Err(_) => {
-                    let _ = self.send(Reply::new(421, format!("{what}: closing control connection."))).await;
+                    let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("{what}: closing control connection."))).await;
                     Ok(None)
                 }
             },
             reason = ended(&mut kill) => {
-                let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
                 Ok(None)
             }
         }
@@ -223,7 +225,7 @@ impl Session {
             finished = t.finish() => self.transfer_done(finished).await,
             reason = ended(&mut kill) => {
                 self.cut_transfer("session ended by the server").await;
-                let _ = self.send(Reply::new(421, format!("Session ended by the server: {reason}."))).await;
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
                 self.quit = true;
                 Ok(())
             }
@@ -235,11 +237,17 @@ impl Session {
                         Ok(())
                     }
                     Some(Line::Complete(bytes)) => match parse_line(&bytes) {
-                        Ok(Command::Abor) => commands::abor::handle(self).await,
-                        Ok(Command::Stat(None)) => commands::stat::handle(self, None).await,
+                        Ok(Command::Abor) => {
+                            let h = commands::abor::handle(self).await;
+                            self.conclude(h).await
+                        }
+                        Ok(Command::Stat(None)) => {
+                            let h = commands::stat::handle(self, None).await;
+                            self.conclude(h).await
+                        }
                         _ => { *held = Some(Line::Complete(bytes)); Ok(()) }
                     },
-                    Some(Line::TooLong) => self.send(Reply::new(500, "Command line too long.")).await,
+                    Some(Line::TooLong) => self.send(Reply::new(Code::SYNTAX_ERROR, "Command line too long.")).await,
                 }
             }
         }
@@ -250,7 +258,7 @@ impl Session {
             Line::TooLong => {
                 return self
                     .send(Reply::new(
-                        500,
+                        Code::SYNTAX_ERROR,
                         crate::protocol::ParseError::TooLong.to_string(),
                     ))
                     .await;
@@ -312,8 +320,14 @@ impl Session {
         self.control.send(&reply).await
     }
 
-    pub async fn reply(&mut self, code: u16, text: impl Into<String>) -> io::Result<()> {
-        self.send(Reply::new(code, text)).await
+    /// Sends a multi-line or prepared reply of a handler's own.
+    pub async fn answer(&mut self, reply: Reply) -> Handled {
+        Ok(self.send(reply).await?)
+    }
+
+    /// Sends a reply of a handler's own (refusals go through `Refusal`).
+    pub async fn reply(&mut self, code: Code, text: impl Into<String>) -> Handled {
+        Ok(self.send(Reply::new(code, text)).await?)
     }
 
     /// The logged-in user's state. Dispatch guarantees login before file commands run.
@@ -323,15 +337,9 @@ impl Session {
             .expect("dispatch checks login before file commands")
     }
 
-    /// Resolves a client path against the cwd; replies 553 and returns None on a bad name.
-    pub async fn resolve(&mut self, arg: &str) -> io::Result<Option<VirtualPath>> {
-        match self.user().cwd.resolve(arg) {
-            Ok(p) => Ok(Some(p)),
-            Err(e) => {
-                self.reply(553, e.to_string()).await?;
-                Ok(None)
-            }
-        }
+    /// Resolves a client path against the cwd.
+    pub fn resolve(&self, arg: &str) -> Result<VirtualPath, Refusal> {
+        self.user().cwd.resolve(arg).map_err(Refusal::BadName)
     }
 
     /// Runs a blocking filesystem operation on the user's view (mounts, message file).
@@ -353,19 +361,16 @@ impl Session {
         }
     }
 
-    /// Replies with a filesystem error about `path`.
-    pub async fn fs_error(&mut self, path: &VirtualPath, e: FsError) -> io::Result<()> {
-        self.reply(e.code(), format!("{path}: {e}")).await
-    }
-
-    /// Replies 550 for a right the user does not have.
-    pub async fn denied(&mut self, path: &VirtualPath, what: &str) -> io::Result<()> {
-        let text = format!(
-            "{path}: Permission denied ({what} not allowed for user {}).",
-            self.user().account.name
-        );
-        self.blocked(path, what, "host", &text);
-        self.reply(550, text).await
+    /// Runs a blocking filesystem operation on `path`; its error is the command's refusal.
+    pub async fn fs_at<T: Send + 'static>(
+        &self,
+        path: &VirtualPath,
+        f: impl FnOnce(&Vfs, &VirtualPath) -> Result<T, FsError> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let p = path.clone();
+        self.fs(move |v| f(v, &p))
+            .await
+            .map_err(|e| Refusal::fs(path, e))
     }
 }
 

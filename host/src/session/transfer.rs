@@ -9,10 +9,11 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 
 use super::hooks::Post;
+use super::refusal::{Handled, Refusal};
 use super::{Protection, Session};
 use crate::data::transfer::{Job, run};
 use crate::data::{DataError, DataTls, open};
-use crate::protocol::Reply;
+use crate::protocol::{Code, Reply};
 
 pub struct RunningTransfer {
     handle: JoinHandle<Result<u64, DataError>>,
@@ -44,7 +45,10 @@ impl RunningTransfer {
             Ok(Ok(bytes)) => {
                 tracing::info!(what = %self.what, bytes, secs, "transfer complete");
                 Finished {
-                    reply: Reply::new(226, format!("{} ({bytes} bytes).", self.done_text)),
+                    reply: Reply::new(
+                        Code::TRANSFER_COMPLETE,
+                        format!("{} ({bytes} bytes).", self.done_text),
+                    ),
                     bytes: Some(bytes),
                 }
             }
@@ -56,7 +60,10 @@ impl RunningTransfer {
                 }
             }
             Err(e) => Finished {
-                reply: Reply::new(451, format!("Local error: transfer task failed ({e}).")),
+                reply: Reply::new(
+                    Code::LOCAL_ERROR,
+                    format!("Local error: transfer task failed ({e})."),
+                ),
                 bytes: None,
             },
         }
@@ -74,35 +81,34 @@ impl RunningTransfer {
 }
 
 impl Session {
-    /// Checks that a data connection can be made under the current settings; replies and
-    /// returns false if not. Call before touching files so a refusal has no side effects.
+    /// Checks that a data connection can be made under the current settings. Call before
+    /// touching files so a refusal has no side effects.
     /// (The plan is dropped by `dispatch` after any data verb, refused or not.)
-    pub async fn data_ready(&mut self) -> io::Result<bool> {
+    pub fn data_ready(&self) -> Handled {
         if self.data.is_none() {
-            self.reply(425, "Use PASV, EPSV, PORT or EPRT first.")
-                .await?;
-            return Ok(false);
+            return Err(Refusal::new(
+                Code::CANT_OPEN_DATA,
+                "Use PASV, EPSV, PORT or EPRT first.",
+            ));
         }
         if let Some(crate::data::DataPlan::Passive(p)) = &self.data
             && p.is_expired()
         {
             let secs = self.cfg.data_timeout().as_secs();
-            self.reply(
-                425,
-                format!("The passive listener was closed (unused for {secs} s, or to make room for other clients); send PASV or EPSV again."),
-            )
-            .await?;
-            return Ok(false);
+            return Err(Refusal::new(
+                Code::CANT_OPEN_DATA,
+                format!(
+                    "The passive listener was closed (unused for {secs} s, or to make room for other clients); send PASV or EPSV again."
+                ),
+            ));
         }
         if self.require_tls && self.prot != Protection::Private {
-            self.reply(
-                521,
+            return Err(Refusal::new(
+                Code::PROTECTION_REQUIRED,
                 "Data connections must be protected on this server: send PBSZ 0 and PROT P.",
-            )
-            .await?;
-            return Ok(false);
+            ));
         }
-        Ok(true)
+        Ok(())
     }
 
     /// TLS parameters for a data connection under the current PROT level (None for PROT C).
@@ -162,7 +168,7 @@ impl Session {
         self.note_transfer(None);
         let bytes = t.bytes();
         let f = Finished {
-            reply: Reply::new(426, format!("Transfer aborted: {why}.")),
+            reply: Reply::new(Code::TRANSFER_ABORTED, format!("Transfer aborted: {why}.")),
             bytes: None,
         };
         self.ctx.metrics.transfer(t.is_upload(), None);
@@ -188,7 +194,7 @@ impl Session {
             bytes = f.bytes.unwrap_or_else(|| t.bytes()),
             secs = t.started.elapsed().as_secs_f64(),
             result = if f.bytes.is_some() { "ok" } else { "failed" },
-            code = f.reply.code,
+            code = f.reply.code.get(),
             "transfer"
         );
     }
@@ -201,9 +207,12 @@ impl Session {
         what: String,
         done_text: String,
         post: Post,
-    ) -> io::Result<()> {
+    ) -> Handled {
         let Some(plan) = self.data.take() else {
-            return self.reply(425, "Use PASV, EPSV, PORT or EPRT first.").await;
+            return Err(Refusal::new(
+                Code::CANT_OPEN_DATA,
+                "Use PASV, EPSV, PORT or EPRT first.",
+            ));
         };
         let tls = self.data_tls(job.is_upload());
         let timeout = self.cfg.data_timeout();
@@ -211,7 +220,7 @@ impl Session {
         if let crate::data::Opening::Passive(p) = &mut connection {
             p.settled(self.cfg.tls_handshake_timeout()).await;
         }
-        self.reply(150, opening).await?;
+        self.reply(Code::OPENING_DATA, opening).await?;
         let progress = Arc::new(AtomicU64::new(0));
         let p = progress.clone();
         let handle = tokio::spawn(async move {

@@ -20,6 +20,7 @@ use super::password;
 use super::verifier::{Busy, Verifier};
 use crate::access::IpRules;
 use crate::access::login_throttle::{LoginLimits, LoginThrottle};
+use crate::protocol::Code;
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_MAX: usize = 10_000;
@@ -68,10 +69,10 @@ pub enum LoginError {
 
 impl LoginError {
     /// 530 for a refused login; 421 (the session closes) when no check was made.
-    pub fn code(&self) -> u16 {
+    pub fn code(&self) -> Code {
         match self {
-            LoginError::Incorrect => 530,
-            LoginError::Throttled(_) | LoginError::Busy => 421,
+            LoginError::Incorrect => Code::NOT_LOGGED_IN,
+            LoginError::Throttled(_) | LoginError::Busy => Code::SERVICE_CLOSING,
         }
     }
 }

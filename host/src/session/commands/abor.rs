@@ -1,19 +1,20 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     s.data = None;
     match s.transfer.is_some() {
         true => {
             let bytes = s.cut_transfer("ABOR").await;
             s.reply(
-                426,
+                Code::TRANSFER_ABORTED,
                 format!("Connection closed; transfer aborted after {bytes} bytes."),
             )
             .await?;
-            s.reply(226, "Abort successful.").await
+            s.reply(Code::TRANSFER_COMPLETE, "Abort successful.").await
         }
-        false => s.reply(225, "No transfer to abort.").await,
+        false => s.reply(Code::DATA_OPEN, "No transfer to abort.").await,
     }
 }

@@ -1,10 +1,11 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     s.reply(
-        202,
+        Code::SUPERFLUOUS,
         "ALLO not needed; storage is allocated as data arrives.",
     )
     .await

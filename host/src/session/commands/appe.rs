@@ -1,12 +1,10 @@
-use std::io;
+use crate::session::Handled;
 
 use crate::fs::upload::UploadKind;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
     s.rest = 0;
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
+    let path = s.resolve(&arg)?;
     super::stor::upload(s, path, UploadKind::Append, "APPE").await
 }

@@ -1,18 +1,26 @@
 //! AUTH TLS/SSL/TLS-C/TLS-P (RFC 4217): reply 234 in plaintext, then the TLS handshake.
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::protocol::command::AuthMechanism;
 use crate::session::{Protection, Session};
 
-pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
+pub async fn handle(s: &mut Session, mech: AuthMechanism) -> Handled {
     if s.control.is_tls() {
-        return s.reply(503, "Already using TLS.").await;
+        return Err(Refusal::new(Code::BAD_SEQUENCE, "Already using TLS."));
     }
     if s.ccc_done || s.login.is_some() {
-        return s.reply(503, "AUTH is only accepted before login.").await;
+        return Err(Refusal::new(
+            Code::BAD_SEQUENCE,
+            "AUTH is only accepted before login.",
+        ));
     }
-    s.reply(234, "Proceed with TLS negotiation.").await?;
+    s.reply(
+        Code::SECURITY_EXCHANGE_DONE,
+        "Proceed with TLS negotiation.",
+    )
+    .await?;
     let config = s
         .tls_scope
         .control_config(&s.ctx.tls.load().control, s.tls_token);
@@ -21,7 +29,7 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> io::Result<()> {
     s.tls_scope.control_done();
     if let Err(e) = upgraded {
         tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
-        return Err(e);
+        return Err(e.into());
     }
     // Historic mechanisms SSL and TLS-P imply a protected data channel.
     if matches!(mech, AuthMechanism::Ssl | AuthMechanism::TlsP) {

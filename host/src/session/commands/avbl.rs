@@ -1,22 +1,22 @@
 //! AVBL [path]: the bytes the user may still store there (the mount's quota, else the free
 //! space of its filesystem), as `213 <n>` (rclone `about`, draft-peterson-streamlined-ftp).
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some(path) = s.resolve(arg.as_deref().unwrap_or(".")).await? else {
-        return Ok(());
-    };
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
+    let path = s.resolve(arg.as_deref().unwrap_or("."))?;
     if !s.rights_at(&path).can_create() {
-        return s
-            .reply(550, format!("{path}: you cannot store anything here."))
-            .await;
+        return Err(Refusal::new(
+            Code::FILE_UNAVAILABLE,
+            format!("{path}: you cannot store anything here."),
+        ));
     }
     let p = path.clone();
     match s.fs(move |v| v.available(&p)).await {
-        Ok(n) => s.reply(213, n.to_string()).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(n) => s.reply(Code::FILE_STATUS, n.to_string()).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

@@ -1,24 +1,26 @@
 //! CCC (RFC 4217 §6): the control channel goes back to plaintext (for NAT helpers that need
 //! to read PORT/PASV), while data connections stay protected.
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     if !s.control.is_tls() {
-        return s.reply(533, "CCC needs a TLS control connection.").await;
+        return Err(Refusal::new(
+            Code::PROTECTION_DENIED,
+            "CCC needs a TLS control connection.",
+        ));
     }
     if s.login.is_none() {
-        return s
-            .reply(
-                533,
-                "Log in before CCC, so the password never travels in plaintext.",
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::PROTECTION_DENIED,
+            "Log in before CCC, so the password never travels in plaintext.",
+        ));
     }
     s.reply(
-        200,
+        Code::OK,
         "Control connection is plaintext from now on; data connections stay protected.",
     )
     .await?;

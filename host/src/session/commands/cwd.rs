@@ -1,17 +1,16 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::{FsError, VirtualPath};
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
     change_to(s, path).await
 }
 
 /// Shared with CDUP: enter `path` if it is a directory (mount folders included).
-pub async fn change_to(s: &mut Session, path: VirtualPath) -> io::Result<()> {
+pub async fn change_to(s: &mut Session, path: VirtualPath) -> Handled {
     let p = path.clone();
     match s.fs(move |v| v.is_dir(&p)).await {
         Ok(true) => {
@@ -19,9 +18,9 @@ pub async fn change_to(s: &mut Session, path: VirtualPath) -> io::Result<()> {
             if let Some(l) = s.login.as_mut() {
                 l.cwd = path;
             }
-            s.reply(250, text).await
+            s.reply(Code::FILE_ACTION_OK, text).await
         }
-        Ok(false) => s.fs_error(&path, FsError::NotADirectory).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(false) => Err(Refusal::fs(&path, FsError::NotADirectory)),
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

@@ -1,17 +1,17 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("DELE", &path).await? {
-        return Ok(());
-    }
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("DELE", &path).await?;
     let p = path.clone();
     match s.fs(move |v| v.remove_file(&p)).await {
-        Ok(()) => s.reply(250, format!("{path}: deleted.")).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(()) => {
+            s.reply(Code::FILE_ACTION_OK, format!("{path}: deleted."))
+                .await
+        }
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

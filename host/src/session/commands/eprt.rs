@@ -1,8 +1,8 @@
-use std::io;
+use crate::session::Handled;
 use std::net::SocketAddr;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, target: SocketAddr) -> io::Result<()> {
+pub async fn handle(s: &mut Session, target: SocketAddr) -> Handled {
     super::port::set_active(s, target, "EPRT").await
 }

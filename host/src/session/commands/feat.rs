@@ -1,11 +1,12 @@
 //! FEAT lists exactly the extensions implemented (RFC 2389).
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::protocol::Reply;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     let mut lines = vec!["Features:".to_string()];
     for f in [
         "AUTH TLS",
@@ -39,5 +40,5 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
     lines.push(format!(" HASH {}", algos.join(";")));
     lines.push(format!(" MLST {}", s.facts.feat_string()));
     lines.push("End".into());
-    s.send(Reply::multi(211, lines)).await
+    s.answer(Reply::multi(Code::SYSTEM_STATUS, lines)).await
 }

@@ -3,25 +3,24 @@
 //! the read right and passes the `command` hook, not ratio-check (32 bytes leave, not the
 //! file). At most one checksum per core runs at a time across the server.
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::protocol::command::HashAlgo;
 use crate::session::Session;
 
 /// HASH path: `213 <algo> <start>-<end> <hex> <path>`, `end` the last byte hashed (a whole
 /// 50-byte file is `0-49`, an empty one `0-0`), as in draft-bryan-ftpext-hash.
-pub async fn hash(s: &mut Session, arg: String) -> io::Result<()> {
+pub async fn hash(s: &mut Session, arg: String) -> Handled {
     let (start, end) = match s.hash_range.take() {
         Some((start, end)) => (start, Some(end.saturating_add(1))),
         None => (0, None),
     };
     let algo = s.hash_algo;
-    let Some((path, sum)) = compute(s, arg, algo, start, end, "HASH").await? else {
-        return Ok(());
-    };
+    let (path, sum) = compute(s, arg, algo, start, end, "HASH").await?;
     let last = sum.end.saturating_sub(1).max(sum.start);
     s.reply(
-        213,
+        Code::FILE_STATUS,
         format!("{} {}-{last} {} {path}", algo.name(), sum.start, sum.hex),
     )
     .await
@@ -33,7 +32,7 @@ pub async fn xhash(
     algo: HashAlgo,
     arg: String,
     range: Option<(u64, Option<u64>)>,
-) -> io::Result<()> {
+) -> Handled {
     let (start, end) = range.unwrap_or((0, None));
     let verb = match algo {
         HashAlgo::Crc32 => "XCRC",
@@ -41,32 +40,32 @@ pub async fn xhash(
         HashAlgo::Sha1 => "XSHA1",
         HashAlgo::Sha256 => "XSHA256",
     };
-    let Some((_, sum)) = compute(s, arg, algo, start, end, verb).await? else {
-        return Ok(());
-    };
-    s.reply(250, sum.hex.to_ascii_uppercase()).await
+    let (_, sum) = compute(s, arg, algo, start, end, verb).await?;
+    s.reply(Code::FILE_ACTION_OK, sum.hex.to_ascii_uppercase())
+        .await
 }
 
 /// RANG start end: the byte range (end inclusive) of the next HASH; `RANG 1 0` resets.
-pub async fn rang(s: &mut Session, start: u64, end: u64) -> io::Result<()> {
+pub async fn rang(s: &mut Session, start: u64, end: u64) -> Handled {
     if start == 1 && end == 0 {
         s.hash_range = None;
-        return s.reply(350, "Byte range reset.").await;
+        return s.reply(Code::PENDING, "Byte range reset.").await;
     }
     if end < start {
-        return s
-            .reply(501, "RANG: the end must not be before the start.")
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_ARGUMENTS,
+            "RANG: the end must not be before the start.",
+        ));
     }
     s.hash_range = Some((start, end));
     s.reply(
-        350,
+        Code::PENDING,
         format!("Restarting at {start}. End byte range at {end}."),
     )
     .await
 }
 
-/// Rights, hook and the checksum itself; replies on failure (None).
+/// Rights, hook and the checksum itself.
 async fn compute(
     s: &mut Session,
     arg: String,
@@ -74,28 +73,17 @@ async fn compute(
     start: u64,
     end: Option<u64>,
     verb: &str,
-) -> io::Result<Option<(crate::fs::VirtualPath, crate::fs::attributes::Checksum)>> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(None);
-    };
-    if !s.gate(verb, &path).await? {
-        return Ok(None);
-    }
+) -> Result<(crate::fs::VirtualPath, crate::fs::attributes::Checksum), Refusal> {
+    let path = s.resolve(&arg)?;
+    s.gate(verb, &path).await?;
     let _turn = crate::fs::checksum::turn().await;
     let p = path.clone();
     match s.fs(move |v| v.checksum(&p, algo, start, end)).await {
-        Ok(sum) => Ok(Some((path, sum))),
-        Err(crate::fs::FsError::IsADirectory) => {
-            s.reply(
-                553,
-                format!("{path}: is a directory; checksums are of files."),
-            )
-            .await?;
-            Ok(None)
-        }
-        Err(e) => {
-            s.fs_error(&path, e).await?;
-            Ok(None)
-        }
+        Ok(sum) => Ok((path, sum)),
+        Err(crate::fs::FsError::IsADirectory) => Err(Refusal::new(
+            Code::NAME_NOT_ALLOWED,
+            format!("{path}: is a directory; checksums are of files."),
+        )),
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

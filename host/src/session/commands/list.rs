@@ -1,7 +1,7 @@
 //! LIST: `ls -l` lines over the data connection. Listing helpers shared by NLST and MLSD live
 //! here too, since all three resolve a directory the same way.
 
-use std::io;
+use crate::session::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::listing::{EntryInfo, list_line};
@@ -10,11 +10,9 @@ use crate::fs::{FsError, Rights, VirtualPath};
 use crate::session::Session;
 use crate::session::hooks::Post;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let direct = s.cfg.listing.list_files_directly;
-    let Some((path, entries, _, _)) = entries(s, arg, direct, "LIST").await? else {
-        return Ok(());
-    };
+    let (path, entries, _, _) = entries(s, arg, direct, "LIST").await?;
     let now = std::time::SystemTime::now();
     let mut text = String::new();
     for e in &entries {
@@ -24,8 +22,8 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     send_listing(s, path, text.into_bytes(), "LIST").await
 }
 
-/// Resolves and reads the directory to list, with the rights that apply there. Replies and
-/// returns None when that fails (or, with `legacy_always_positive`, lists nothing).
+/// Resolves and reads the directory to list, with the rights that apply there (with
+/// `legacy_always_positive`, a failure lists nothing).
 /// LIST and NLST expand wildcards in the argument's last component (`NLST logs/*.txt`) when
 /// no file has that literal name; the fourth value is then the argument's directory part, for
 /// NLST to put before each name. MLSD takes no wildcards (RFC 3659).
@@ -34,24 +32,17 @@ pub async fn entries(
     arg: Option<String>,
     files_too: bool,
     verb: &str,
-) -> io::Result<Option<(VirtualPath, Vec<EntryInfo>, Rights, Option<String>)>> {
+) -> Result<(VirtualPath, Vec<EntryInfo>, Rights, Option<String>), Refusal> {
     let glob = match verb {
         "LIST" | "NLST" => arg.as_deref().and_then(NameGlob::parse),
         _ => None,
     };
     let path = match arg {
-        Some(a) => match s.resolve(&a).await? {
-            Some(p) => p,
-            None => return Ok(None),
-        },
+        Some(a) => s.resolve(&a)?,
         None => s.user().cwd.clone(),
     };
-    if !s.gate(verb, &path).await? {
-        return Ok(None);
-    }
-    if !s.data_ready().await? {
-        return Ok(None);
-    }
+    s.gate(verb, &path).await?;
+    s.data_ready()?;
     let rights = s.rights_at(&path);
     let p = path.clone();
     let result = s
@@ -79,14 +70,9 @@ pub async fn entries(
         })
         .await;
     match result {
-        Ok((entries, prefix)) => Ok(Some((path, entries, rights, prefix))),
-        Err(_) if s.cfg.listing.legacy_always_positive => {
-            Ok(Some((path, Vec::new(), rights, None)))
-        }
-        Err(e) => {
-            s.fs_error(&path, e).await?;
-            Ok(None)
-        }
+        Ok((entries, prefix)) => Ok((path, entries, rights, prefix)),
+        Err(_) if s.cfg.listing.legacy_always_positive => Ok((path, Vec::new(), rights, None)),
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }
 
@@ -95,7 +81,7 @@ pub async fn send_listing(
     path: VirtualPath,
     bytes: Vec<u8>,
     verb: &str,
-) -> io::Result<()> {
+) -> Handled {
     let opening = format!("Opening data connection for {verb} {path}.");
     s.start_transfer(
         Job::Bytes(bytes.into()),

@@ -1,18 +1,15 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::listing::mdtm;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("MDTM", &path).await? {
-        return Ok(());
-    }
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("MDTM", &path).await?;
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
-        Ok(e) => s.reply(213, mdtm(e.modified)).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(e) => s.reply(Code::FILE_STATUS, mdtm(e.modified)).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

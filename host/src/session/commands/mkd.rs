@@ -1,21 +1,21 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::protocol::reply::quote_path;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("MKD", &path).await? {
-        return Ok(());
-    }
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("MKD", &path).await?;
     let p = path.clone();
     match s.fs(move |v| v.mkdir(&p)).await {
         Ok(()) => {
-            s.reply(257, format!("{} created.", quote_path(&path.as_string())))
-                .await
+            s.reply(
+                Code::PATH_CREATED,
+                format!("{} created.", quote_path(&path.as_string())),
+            )
+            .await
         }
-        Err(e) => s.fs_error(&path, e).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

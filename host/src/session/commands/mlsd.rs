@@ -1,13 +1,10 @@
-use std::io;
+use crate::session::Handled;
 
 use crate::fs::listing::mlsx_line;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some((path, entries, rights, _)) = super::list::entries(s, arg, false, "MLSD").await?
-    else {
-        return Ok(());
-    };
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
+    let (path, entries, rights, _) = super::list::entries(s, arg, false, "MLSD").await?;
     let facts = s.facts;
     let mut text = String::new();
     for e in &entries {

@@ -1,20 +1,16 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::listing::mlsx_line;
 use crate::protocol::Reply;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let path = match arg {
-        Some(a) => match s.resolve(&a).await? {
-            Some(p) => p,
-            None => return Ok(()),
-        },
+        Some(a) => s.resolve(&a)?,
         None => s.user().cwd.clone(),
     };
-    if !s.gate("MLST", &path).await? {
-        return Ok(());
-    }
+    s.gate("MLST", &path).await?;
     let rights = s.rights_at(&path);
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
@@ -22,12 +18,12 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
             // MLST names the object by its full path (RFC 3659 §7.2).
             e.name = path.as_string();
             let line = format!(" {}", mlsx_line(&e, s.facts, rights, None));
-            s.send(Reply::multi(
-                250,
+            s.answer(Reply::multi(
+                Code::FILE_ACTION_OK,
                 vec![format!("Listing {path}"), line, "End".into()],
             ))
             .await
         }
-        Err(e) => s.fs_error(&path, e).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

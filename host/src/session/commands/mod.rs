@@ -51,7 +51,10 @@ pub mod syst;
 pub mod type_;
 pub mod user;
 
+use crate::protocol::Code;
 use std::io;
+
+use crate::session::Refusal;
 
 use super::Session;
 use crate::protocol::Command;
@@ -82,7 +85,10 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     use Command as C;
     if s.login.is_none() && !allowed_before_login(&cmd) {
         return s
-            .reply(530, "Please log in with USER and PASS first.")
+            .refuse(Refusal::new(
+                Code::NOT_LOGGED_IN,
+                "Please log in with USER and PASS first.",
+            ))
             .await;
     }
     // No reply overtakes a TLS handshake the client already began on its data connection
@@ -182,5 +188,5 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     if uses_data {
         s.data = None;
     }
-    result
+    s.conclude(result).await
 }

@@ -1,8 +1,9 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
 /// Only stream mode exists; the parser already refused the others with 504.
-pub async fn handle(s: &mut Session) -> io::Result<()> {
-    s.reply(200, "Mode set to S.").await
+pub async fn handle(s: &mut Session) -> Handled {
+    s.reply(Code::OK, "Mode set to S.").await
 }

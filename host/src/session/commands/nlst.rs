@@ -1,12 +1,9 @@
-use std::io;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
-    let Some((path, entries, _, glob_dir)) = super::list::entries(s, arg, true, "NLST").await?
-    else {
-        return Ok(());
-    };
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
+    let (path, entries, _, glob_dir) = super::list::entries(s, arg, true, "NLST").await?;
     // Names from a wildcard keep the directory as typed (`NLST logs/*.txt` → `logs/a.txt`),
     // so an `mget` can RETR each name as it comes.
     let prefix = glob_dir.unwrap_or_default();

@@ -1,7 +1,8 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
-    s.reply(200, "NOOP ok.").await
+pub async fn handle(s: &mut Session) -> Handled {
+    s.reply(Code::OK, "NOOP ok.").await
 }

@@ -1,14 +1,15 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::{Session, login};
 use crate::users::{Authenticator, LoginError};
 
-pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
+pub async fn handle(s: &mut Session, pass: String) -> Handled {
     if s.login.is_some() {
-        return s.reply(230, "Already logged in.").await;
+        return s.reply(Code::LOGGED_IN, "Already logged in.").await;
     }
     let Some(name) = s.pending_user.take() else {
-        return s.reply(503, "Send USER first.").await;
+        return Err(Refusal::new(Code::BAD_SEQUENCE, "Send USER first."));
     };
     let ctx = s.ctx.clone();
     if Authenticator::is_anonymous_name(&name)
@@ -36,14 +37,14 @@ pub async fn handle(s: &mut Session, pass: String) -> io::Result<()> {
             }
             s.ctx.metrics.login_refused_unchecked();
             s.quit = true;
-            s.reply(e.code(), e.to_string()).await
+            Err(Refusal::new(e.code(), e.to_string()))
         }
         Err(e) => {
             tracing::info!(user = %name, peer = %s.peer, "login failed");
             s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
             s.login_hook(&name, false, false).await;
-            s.reply(530, e.to_string()).await
+            Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string()))
         }
     }
 }

@@ -1,43 +1,45 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 use std::net::IpAddr;
 
 use crate::data::{DataPlan, PendingPassive, advertise, passive};
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     if s.epsv_all {
-        return s.reply(501, "PASV refused after EPSV ALL; use EPSV.").await;
+        return Err(Refusal::new(
+            Code::BAD_ARGUMENTS,
+            "PASV refused after EPSV ALL; use EPSV.",
+        ));
     }
     if !s.cfg.passive.enabled {
-        return s
-            .reply(
-                502,
-                "Passive mode is disabled on this server; use PORT or EPRT.",
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::NOT_IMPLEMENTED,
+            "Passive mode is disabled on this server; use PORT or EPRT.",
+        ));
     }
     let ip = match advertise::passive_address(&s.cfg.passive, s.peer.ip(), s.local.ip()).await {
         Ok(IpAddr::V4(ip)) => ip,
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(ip) => ip,
             None => {
-                return s
-                    .reply(425, "PASV cannot describe an IPv6 address; use EPSV.")
-                    .await;
+                return Err(Refusal::new(
+                    Code::CANT_OPEN_DATA,
+                    "PASV cannot describe an IPv6 address; use EPSV.",
+                ));
             }
         },
         Err(e) => {
-            return s
-                .reply(425, format!("Cannot determine the passive address: {e}."))
-                .await;
+            return Err(Refusal::new(
+                Code::CANT_OPEN_DATA,
+                format!("Cannot determine the passive address: {e}."),
+            ));
         }
     };
-    let Some(port) = open_listener(s).await? else {
-        return Ok(());
-    };
+    let port = open_listener(s).await?;
     let [a, b, c, d] = ip.octets();
     s.reply(
-        227,
+        Code::PASSIVE,
         format!(
             "Entering Passive Mode ({a},{b},{c},{d},{},{}).",
             port >> 8,
@@ -48,8 +50,7 @@ pub async fn handle(s: &mut Session) -> io::Result<()> {
 }
 
 /// Binds a passive listener on the control connection's local address; shared with EPSV.
-/// Replies 425 and returns None when the port range is exhausted.
-pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
+pub async fn open_listener(s: &mut Session) -> Result<u16, Refusal> {
     s.data = None;
     let cfg = &s.cfg.passive;
     let user = s
@@ -66,8 +67,7 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
         Ok(slot) => slot,
         Err(e) => {
             tracing::info!(peer = %s.peer, reason = %e, "passive listener refused");
-            s.reply(425, e.to_string()).await?;
-            return Ok(None);
+            return Err(Refusal::new(Code::CANT_OPEN_DATA, e.to_string()));
         }
     };
     let (ip, min, max) = (s.local.ip(), cfg.port_min, cfg.port_max);
@@ -96,12 +96,11 @@ pub async fn open_listener(s: &mut Session) -> io::Result<Option<u16>> {
                 s.cfg.data_timeout(),
                 Some(slot),
             )));
-            Ok(Some(port))
+            Ok(port)
         }
         Err(e) => {
             tracing::warn!(error = %e, "passive listener");
-            s.reply(425, e.to_string()).await?;
-            Ok(None)
+            Err(Refusal::new(Code::CANT_OPEN_DATA, e.to_string()))
         }
     }
 }

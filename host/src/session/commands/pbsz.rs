@@ -1,17 +1,20 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, size: u64) -> io::Result<()> {
+pub async fn handle(s: &mut Session, size: u64) -> Handled {
     if !s.control.is_tls() && !s.ccc_done {
-        return s
-            .reply(503, "PBSZ needs a TLS control connection (AUTH TLS first).")
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_SEQUENCE,
+            "PBSZ needs a TLS control connection (AUTH TLS first).",
+        ));
     }
     s.pbsz = true;
     if size == 0 {
-        s.reply(200, "PBSZ=0").await
+        s.reply(Code::OK, "PBSZ=0").await
     } else {
-        s.reply(200, "PBSZ=0 (TLS needs no buffer size).").await
+        s.reply(Code::OK, "PBSZ=0 (TLS needs no buffer size).")
+            .await
     }
 }

@@ -1,54 +1,50 @@
 //! PORT, and the active-mode checks shared with EPRT: the target must be the control peer's
 //! own address and an unprivileged port (no FTP bounce, RFC 2577).
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 use std::net::SocketAddr;
 
 use crate::config::network::canonical;
 use crate::data::DataPlan;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, target: SocketAddr) -> io::Result<()> {
+pub async fn handle(s: &mut Session, target: SocketAddr) -> Handled {
     set_active(s, target, "PORT").await
 }
 
-pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::Result<()> {
+pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> Handled {
     s.data = None;
     if !s.cfg.active.enabled {
-        return s
-            .reply(
-                502,
-                format!("{verb}: active mode is disabled on this server; use PASV or EPSV."),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::NOT_IMPLEMENTED,
+            format!("{verb}: active mode is disabled on this server; use PASV or EPSV."),
+        ));
     }
     if s.epsv_all {
-        return s
-            .reply(501, format!("{verb} refused after EPSV ALL; use EPSV."))
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_ARGUMENTS,
+            format!("{verb} refused after EPSV ALL; use EPSV."),
+        ));
     }
     if canonical(target.ip()) != canonical(s.peer.ip()) {
         tracing::warn!(peer = %s.peer, %target, "refused PORT to a foreign address (FTP bounce)");
-        return s
-            .reply(
-                504,
-                format!(
-                    "{verb} refused: the data address must be your own ({}).",
-                    canonical(s.peer.ip())
-                ),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_PARAMETER,
+            format!(
+                "{verb} refused: the data address must be your own ({}).",
+                canonical(s.peer.ip())
+            ),
+        ));
     }
     if target.port() < 1024 {
-        return s
-            .reply(
-                504,
-                format!(
-                    "{verb} refused: port {} is privileged; use 1024 or above.",
-                    target.port()
-                ),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_PARAMETER,
+            format!(
+                "{verb} refused: port {} is privileged; use 1024 or above.",
+                target.port()
+            ),
+        ));
     }
     let source_port = if s.cfg.active.source_port_minus_one {
         s.local.port().saturating_sub(1)
@@ -60,5 +56,6 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> io::
     let source = SocketAddr::new(canonical(s.local.ip()), source_port);
     let target = SocketAddr::new(canonical(target.ip()), target.port());
     s.data = Some(DataPlan::Active { target, source });
-    s.reply(200, format!("{verb} command successful.")).await
+    s.reply(Code::OK, format!("{verb} command successful."))
+        .await
 }

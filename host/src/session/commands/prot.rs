@@ -1,38 +1,37 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::protocol::command::ProtectionLevel;
 use crate::session::{Protection, Session};
 
-pub async fn handle(s: &mut Session, level: ProtectionLevel) -> io::Result<()> {
+pub async fn handle(s: &mut Session, level: ProtectionLevel) -> Handled {
     if !s.control.is_tls() && !s.ccc_done {
-        return s
-            .reply(503, "PROT needs a TLS control connection (AUTH TLS first).")
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_SEQUENCE,
+            "PROT needs a TLS control connection (AUTH TLS first).",
+        ));
     }
     if !s.pbsz {
-        return s.reply(503, "Send PBSZ 0 before PROT.").await;
+        return Err(Refusal::new(Code::BAD_SEQUENCE, "Send PBSZ 0 before PROT."));
     }
     match level {
         ProtectionLevel::Private => {
             s.prot = Protection::Private;
-            s.reply(200, "Data channel protection level set to P (TLS).")
+            s.reply(Code::OK, "Data channel protection level set to P (TLS).")
                 .await
         }
-        ProtectionLevel::Clear if s.require_tls => {
-            s.reply(
-                534,
-                "PROT C refused: this server requires protected data connections.",
-            )
-            .await
-        }
+        ProtectionLevel::Clear if s.require_tls => Err(Refusal::new(
+            Code::POLICY_DENIED,
+            "PROT C refused: this server requires protected data connections.",
+        )),
         ProtectionLevel::Clear => {
             s.prot = Protection::Clear;
-            s.reply(200, "Data channel protection level set to C (clear).")
+            s.reply(Code::OK, "Data channel protection level set to C (clear).")
                 .await
         }
-        ProtectionLevel::Unsupported(c) => {
-            s.reply(536, format!("PROT {c} is not supported with TLS; use P."))
-                .await
-        }
+        ProtectionLevel::Unsupported(c) => Err(Refusal::new(
+            Code::PROT_NOT_SUPPORTED,
+            format!("PROT {c} is not supported with TLS; use P."),
+        )),
     }
 }

@@ -1,10 +1,14 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::protocol::reply::quote_path;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     let cwd = quote_path(&s.user().cwd.as_string());
-    s.reply(257, format!("{cwd} is the current directory."))
-        .await
+    s.reply(
+        Code::PATH_CREATED,
+        format!("{cwd} is the current directory."),
+    )
+    .await
 }

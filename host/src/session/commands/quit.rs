@@ -1,8 +1,9 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session) -> io::Result<()> {
+pub async fn handle(s: &mut Session) -> Handled {
     s.quit = true;
-    s.reply(221, "Goodbye.").await
+    s.reply(Code::CLOSING, "Goodbye.").await
 }

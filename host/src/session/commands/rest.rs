@@ -1,11 +1,12 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, offset: u64) -> io::Result<()> {
+pub async fn handle(s: &mut Session, offset: u64) -> Handled {
     s.rest = offset;
     s.reply(
-        350,
+        Code::PENDING,
         format!("Restarting at {offset}. Send RETR or STOR to continue."),
     )
     .await

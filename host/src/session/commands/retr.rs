@@ -1,4 +1,5 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::vfs::Readable;
@@ -6,37 +7,29 @@ use crate::protocol::command::TransferType;
 use crate::session::Session;
 use crate::session::hooks::Post;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let offset = std::mem::take(&mut s.rest);
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
+    let path = s.resolve(&arg)?;
     if !s.rights_at(&path).can_read() {
-        return s.denied(&path, "downloading").await;
+        return Err(Refusal::right(&path, "downloading"));
     }
-    if !s.data_ready().await? {
-        return Ok(());
-    }
+    s.data_ready()?;
     let p = path.clone();
     let readable = match s.fs(move |v| v.open_read(&p, offset)).await {
         Ok(r) => r,
-        Err(e) => return s.fs_error(&path, e).await,
+        Err(e) => return Err(Refusal::fs(&path, e)),
     };
     let size = match &readable {
         Readable::File(_, size) => *size,
         Readable::Bytes(b) => b.len() as u64,
     };
     if offset > size {
-        return s
-            .reply(
-                554,
-                format!("Restart offset {offset} is beyond the end of {path} ({size} bytes)."),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::BAD_RESTART,
+            format!("Restart offset {offset} is beyond the end of {path} ({size} bytes)."),
+        ));
     }
-    if !s.ratio_hook(&path, size, offset).await? {
-        return Ok(());
-    }
+    s.ratio_hook(&path, size, offset).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let job = match readable {
         Readable::File(file, _) => Job::Download { file, ascii },

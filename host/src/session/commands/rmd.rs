@@ -1,26 +1,24 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("RMD", &path).await? {
-        return Ok(());
-    }
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("RMD", &path).await?;
     let cwd = s.user().cwd.as_string();
     if path.is_root() || cwd == path.as_string() || cwd.starts_with(&format!("{path}/")) {
-        return s
-            .reply(
-                550,
-                format!("{path}: cannot remove the current directory or one above it."),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::FILE_UNAVAILABLE,
+            format!("{path}: cannot remove the current directory or one above it."),
+        ));
     }
     let p = path.clone();
     match s.fs(move |v| v.rmdir(&p)).await {
-        Ok(()) => s.reply(250, format!("{path}: directory removed.")).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(()) => {
+            s.reply(Code::FILE_ACTION_OK, format!("{path}: directory removed."))
+                .await
+        }
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

@@ -1,24 +1,24 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::VirtualPath;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> Handled {
     let Some(from) = from else {
-        return s.reply(503, "Send RNFR first.").await;
+        return Err(Refusal::new(Code::BAD_SEQUENCE, "Send RNFR first."));
     };
-    let Some(to) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
+    let to = s.resolve(&arg)?;
     if !s.rights_at(&to).can_delete() {
-        return s.denied(&to, "renaming").await;
+        return Err(Refusal::right(&to, "renaming"));
     }
-    if !s.upload_hook(&to, "RNTO").await? {
-        return Ok(());
-    }
+    s.upload_hook(&to, "RNTO").await?;
     let (f, t) = (from.clone(), to.clone());
     match s.fs(move |v| v.rename(&f, &t)).await {
-        Ok(()) => s.reply(250, format!("Renamed {from} to {to}.")).await,
-        Err(e) => s.fs_error(&to, e).await,
+        Ok(()) => {
+            s.reply(Code::FILE_ACTION_OK, format!("Renamed {from} to {to}."))
+                .await
+        }
+        Err(e) => Err(Refusal::fs(&to, e)),
     }
 }

@@ -1,18 +1,19 @@
 //! SITE: server-specific commands. `SITE RATIO` shows the user's transfer counters and what the
 //! ratio plugins make of them; `SITE HELP` lists the subcommands.
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::protocol::Reply;
 use crate::protocol::command::SiteCommand;
 use crate::session::Session;
 use ftpsd_plugin_sdk::human_bytes;
 
-pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
+pub async fn handle(s: &mut Session, sub: SiteCommand) -> Handled {
     match sub {
         SiteCommand::Help => {
-            s.send(Reply::multi(
-                214,
+            s.answer(Reply::multi(
+                Code::HELP,
                 vec![
                     "SITE subcommands:".into(),
                     " RATIO  your uploads, downloads and what you may still download".into(),
@@ -36,17 +37,14 @@ pub async fn handle(s: &mut Session, sub: SiteCommand) -> io::Result<()> {
             if info.is_empty() {
                 lines.push("No ratio applies to you.".into());
             }
-            lines.extend(info.iter().map(|t| crate::session::hooks::one_line(t)));
-            s.send(Reply::multi(200, lines)).await
+            lines.extend(info.iter().map(|t| crate::session::refusal::one_line(t)));
+            s.answer(Reply::multi(Code::OK, lines)).await
         }
         SiteCommand::Utime { time, path } => super::mfmt::set(s, time, path, "SITE UTIME").await,
         SiteCommand::Chmod { mode, path } => super::site_chmod::handle(s, mode, path).await,
         SiteCommand::Unsupported(name) => {
-            s.reply(
-                502,
-                format!("SITE {name} is not implemented; try SITE HELP."),
-            )
-            .await
+            Err(Refusal::new(Code::NOT_IMPLEMENTED, format!("SITE {name} is not implemented; try SITE HELP."),
+            ))
         }
     }
 }

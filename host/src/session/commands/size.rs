@@ -1,19 +1,16 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::FsError;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("SIZE", &path).await? {
-        return Ok(());
-    }
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("SIZE", &path).await?;
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
-        Ok(e) if e.is_dir => s.fs_error(&path, FsError::IsADirectory).await,
-        Ok(e) => s.reply(213, e.size.to_string()).await,
-        Err(e) => s.fs_error(&path, e).await,
+        Ok(e) if e.is_dir => Err(Refusal::fs(&path, FsError::IsADirectory)),
+        Ok(e) => s.reply(Code::FILE_STATUS, e.size.to_string()).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

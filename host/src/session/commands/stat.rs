@@ -1,20 +1,21 @@
 //! STAT: server/session status (211), transfer progress during a transfer (213),
 //! or a listing over the control connection (213, RFC 959).
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::fs::listing::list_line;
 use crate::protocol::Reply;
 use crate::session::{Protection, Session};
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     if let Some(t) = &s.transfer {
         let text = format!(
             "Status: {} in progress, {} bytes transferred.",
             t.what,
             t.bytes()
         );
-        return s.reply(213, text).await;
+        return s.reply(Code::FILE_STATUS, text).await;
     }
     match arg {
         None => status(s).await,
@@ -22,7 +23,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
     }
 }
 
-async fn status(s: &mut Session) -> io::Result<()> {
+async fn status(s: &mut Session) -> Handled {
     let mut lines = vec!["ftpsd status:".to_string()];
     lines.push(format!(" Connected from {}", s.peer));
     match &s.login {
@@ -65,16 +66,12 @@ async fn status(s: &mut Session) -> io::Result<()> {
         s.transfer_type
     ));
     lines.push("End of status".into());
-    s.send(Reply::multi(211, lines)).await
+    s.answer(Reply::multi(Code::SYSTEM_STATUS, lines)).await
 }
 
-async fn listing(s: &mut Session, arg: String) -> io::Result<()> {
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
-    if !s.gate("STAT", &path).await? {
-        return Ok(());
-    }
+async fn listing(s: &mut Session, arg: String) -> Handled {
+    let path = s.resolve(&arg)?;
+    s.gate("STAT", &path).await?;
     let p = path.clone();
     let entries = s
         .fs(move |v| {
@@ -91,8 +88,8 @@ async fn listing(s: &mut Session, arg: String) -> io::Result<()> {
             let mut lines = vec![format!("Status of {path}:")];
             lines.extend(entries.iter().map(|e| format!(" {}", list_line(e, now))));
             lines.push("End of status".into());
-            s.send(Reply::multi(213, lines)).await
+            s.answer(Reply::multi(Code::FILE_STATUS, lines)).await
         }
-        Err(e) => s.fs_error(&path, e).await,
+        Err(e) => Err(Refusal::fs(&path, e)),
     }
 }

@@ -1,7 +1,8 @@
 //! STOR, and the upload path shared with APPE: rights (a new name needs create; an existing
 //! file needs overwrite), quota and upload mode are checked before the 150 reply.
 
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::upload::UploadKind;
@@ -10,11 +11,9 @@ use crate::protocol::command::TransferType;
 use crate::session::Session;
 use crate::session::hooks::Post;
 
-pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let offset = std::mem::take(&mut s.rest);
-    let Some(path) = s.resolve(&arg).await? else {
-        return Ok(());
-    };
+    let path = s.resolve(&arg)?;
     let kind = if offset > 0 {
         UploadKind::Resume(offset)
     } else {
@@ -23,45 +22,34 @@ pub async fn handle(s: &mut Session, arg: String) -> io::Result<()> {
     upload(s, path, kind, "STOR").await
 }
 
-pub async fn upload(
-    s: &mut Session,
-    path: VirtualPath,
-    kind: UploadKind,
-    verb: &str,
-) -> io::Result<()> {
+pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: &str) -> Handled {
     let rights = s.rights_at(&path);
     if !rights.can_create() {
-        return s.denied(&path, "uploading").await;
+        return Err(Refusal::right(&path, "uploading"));
     }
-    if !s.data_ready().await? {
-        return Ok(());
-    }
+    s.data_ready()?;
     let p = path.clone();
     let existing = match s.fs(move |v| v.stat(&p)).await {
-        Ok(e) if e.is_dir => return s.fs_error(&path, FsError::IsADirectory).await,
+        Ok(e) if e.is_dir => return Err(Refusal::fs(&path, FsError::IsADirectory)),
         Ok(e) => Some(e.size),
         Err(FsError::NotFound) => None,
-        Err(e) => return s.fs_error(&path, e).await,
+        Err(e) => return Err(Refusal::fs(&path, e)),
     };
     if existing.is_some() && !rights.can_overwrite() {
-        return s
-            .reply(
-                550,
-                format!(
-                    "{path}: file exists and overwriting is not allowed for user {}.",
-                    s.user().account.name
-                ),
-            )
-            .await;
+        return Err(Refusal::new(
+            Code::FILE_UNAVAILABLE,
+            format!(
+                "{path}: file exists and overwriting is not allowed for user {}.",
+                s.user().account.name
+            ),
+        ));
     }
-    if !s.upload_hook(&path, verb).await? {
-        return Ok(());
-    }
+    s.upload_hook(&path, verb).await?;
     let real = s.user().vfs.real_path(&path).unwrap_or_default();
     let p = path.clone();
     let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
         Ok(plan) => plan,
-        Err(e) => return s.fs_error(&path, e).await,
+        Err(e) => return Err(Refusal::fs(&path, e)),
     };
     let ascii = s.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");

@@ -1,13 +1,13 @@
 //! STOU: store under a name the server picks (RFC 959; reply text per RFC 1123 `FILE: name`).
 
-use std::io;
+use crate::session::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::protocol::command::TransferType;
 use crate::session::Session;
 use crate::session::hooks::Post;
 
-pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
+pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     s.rest = 0;
     // `STOU dir/name`: a unique name like `name` in `dir` (relative to the cwd).
     let (dir_part, wanted) = match arg.as_deref().map(|a| a.rsplit_once('/')) {
@@ -16,32 +16,25 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> io::Result<()> {
         None => (None, None),
     };
     let dir = match dir_part {
-        Some(d) => match s.resolve(d).await? {
-            Some(p) => p,
-            None => return Ok(()),
-        },
+        Some(d) => s.resolve(d)?,
         None => s.user().cwd.clone(),
     };
     if !s.rights_at(&dir).can_create() {
-        return s.denied(&dir, "uploading").await;
+        return Err(Refusal::right(&dir, "uploading"));
     }
-    if !s.data_ready().await? {
-        return Ok(());
-    }
+    s.data_ready()?;
     // Without a usable name, `file` (then `file.1`, ...): nothing about the server in it.
     let base = wanted
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .unwrap_or("file")
         .to_string();
-    if let Ok(candidate) = dir.resolve(&base)
-        && !s.upload_hook(&candidate, "STOU").await?
-    {
-        return Ok(());
+    if let Ok(candidate) = dir.resolve(&base) {
+        s.upload_hook(&candidate, "STOU").await?;
     }
     let d = dir.clone();
     let (plan, path) = match s.fs(move |v| v.open_unique(&d, &base)).await {
         Ok(r) => r,
-        Err(e) => return s.fs_error(&dir, e).await,
+        Err(e) => return Err(Refusal::fs(&dir, e)),
     };
     // The name as the client can use it: relative to its cwd when stored there, else the path.
     let name = if dir == s.user().cwd {

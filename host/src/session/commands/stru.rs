@@ -1,8 +1,9 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::session::Session;
 
 /// Only file structure exists; the parser already refused the others with 504.
-pub async fn handle(s: &mut Session) -> io::Result<()> {
-    s.reply(200, "Structure set to F.").await
+pub async fn handle(s: &mut Session) -> Handled {
+    s.reply(Code::OK, "Structure set to F.").await
 }

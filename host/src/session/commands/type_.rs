@@ -1,15 +1,16 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::Handled;
 
 use crate::protocol::command::TransferType;
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, t: TransferType) -> io::Result<()> {
+pub async fn handle(s: &mut Session, t: TransferType) -> Handled {
     s.transfer_type = t;
     match t {
         TransferType::Ascii => {
-            s.reply(200, "Type set to A (line endings converted).")
+            s.reply(Code::OK, "Type set to A (line endings converted).")
                 .await
         }
-        TransferType::Image => s.reply(200, "Type set to I (binary).").await,
+        TransferType::Image => s.reply(Code::OK, "Type set to I (binary).").await,
     }
 }

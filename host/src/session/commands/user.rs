@@ -1,16 +1,21 @@
-use std::io;
+use crate::protocol::Code;
+use crate::session::{Handled, Refusal};
 
 use crate::session::Session;
 
-pub async fn handle(s: &mut Session, name: String) -> io::Result<()> {
+pub async fn handle(s: &mut Session, name: String) -> Handled {
     if s.require_tls && !s.control.is_tls() && !s.ccc_done {
-        return s.reply(530, "TLS required: send AUTH TLS before USER (this server does not accept plaintext logins).").await;
+        return Err(Refusal::new(
+            Code::NOT_LOGGED_IN,
+            "TLS required: send AUTH TLS before USER (this server does not accept plaintext logins).",
+        ));
     }
     if s.login.is_some() {
-        return s
-            .reply(530, "Already logged in; reconnect to change user.")
-            .await;
+        return Err(Refusal::new(
+            Code::NOT_LOGGED_IN,
+            "Already logged in; reconnect to change user.",
+        ));
     }
     s.pending_user = Some(name);
-    s.reply(331, "Password required.").await
+    s.reply(Code::NEED_PASSWORD, "Password required.").await
 }
