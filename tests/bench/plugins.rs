@@ -105,7 +105,7 @@ async fn swap_latency() {
         std::fs::rename(&tmp, &path).unwrap();
         loop {
             let d = srv.server.ctx.plugins.gate(event()).await;
-            if matches!(d, ftpsd::plugins::Decision::Deny { code: c, .. } if c == code) {
+            if matches!(d, ftpsd::plugins::Decision::Deny { code: c, .. } if c.get() == code) {
                 break;
             }
             assert!(t.elapsed() < Duration::from_secs(10), "swap never happened");
