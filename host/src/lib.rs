@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod bootstrap;
 pub mod config;
+pub mod context;
 pub mod data;
 pub mod fs;
 pub mod metrics;

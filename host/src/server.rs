@@ -9,68 +9,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::access::ConnectionLimits;
-use crate::access::sessions::SessionRegistry;
-use crate::config::{Config, ListenerSection};
-use crate::fs::quota::QuotaRegistry;
-use crate::fs::vfs::VirtualFile;
+use crate::config::Config;
+pub use crate::context::{ContextParts, ListenerKind, ServerContext};
 use crate::session::{ControlStream, Session};
 use crate::tls::{TlsConfigs, TlsFileError};
 use crate::users::{Authenticator, UsersFile, UsersFileError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenerKind {
-    Explicit,
-    Implicit,
-}
-
-/// Everything sessions share.
-pub struct ServerContext {
-    /// The config the server started with: listeners, data dir, admin, log, exec, message.
-    pub config: Config,
-    /// The config in force for new sessions; a reload (SIGHUP) swaps it when the file is
-    /// valid. Sessions take a snapshot when they start (`Session::cfg`).
-    pub live: arc_swap::ArcSwap<Config>,
-    /// Swapped whole by a certificate reload (SIGHUP); sessions take the current one.
-    pub tls: arc_swap::ArcSwap<TlsConfigs>,
-    pub auth: Authenticator,
-    pub limits: ConnectionLimits,
-    pub sessions: Arc<SessionRegistry>,
-    pub quotas: QuotaRegistry,
-    pub message: Option<Arc<VirtualFile>>,
-    /// Global allow/deny rules, swapped by a reload.
-    pub ip_rules: arc_swap::ArcSwap<crate::access::IpRules>,
-    /// Why the last users-file reload was rejected (None after a good one).
-    pub users_reload_error: std::sync::Mutex<Option<String>>,
-    pub plugins: Arc<crate::plugins::PluginHost>,
-    /// Outcome of each plugin hot-swap attempt, newest last.
-    pub plugin_reloads: crate::plugins::watch::ReloadLog,
-    /// Runs the programs of execute actions.
-    pub exec: Arc<crate::plugins::exec::Runner>,
-    pub started: std::time::Instant,
-    /// Becomes true at shutdown: idle sessions close at once, running transfers finish first.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-    /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Open passive listeners per address and user (`[passive] max_listeners_per_*`).
-    pub passive_caps: Arc<crate::data::listener_caps::ListenerCaps>,
-    /// TLS resumption scopes of logged-in users (`require_session_reuse = "user"`).
-    pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
-}
-
-impl ServerContext {
-    /// A listener's options (require_tls, session reuse) as `cfg` has them, or as the server
-    /// started when a reload removed that listener (it stays bound until a restart).
-    pub fn listener<'a>(&'a self, cfg: &'a Config, kind: ListenerKind) -> &'a ListenerSection {
-        let pick = |c: &'a Config| match kind {
-            ListenerKind::Explicit => c.explicit.as_ref(),
-            ListenerKind::Implicit => c.implicit.as_ref(),
-        };
-        pick(cfg)
-            .or_else(|| pick(&self.config))
-            .expect("a session only exists for a configured listener")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -116,10 +59,7 @@ impl Server {
             std::time::Duration::from_millis(config.server.login_failure_delay_ms),
             &config.login,
         );
-        let limits = ConnectionLimits::new(
-            config.server.max_users,
-            config.server.max_connections_per_ip,
-        );
+        let users_path = config.users_file();
         let mut bound = Vec::new();
         for (kind, section, name) in [
             (ListenerKind::Explicit, &config.explicit, "explicit FTPS"),
@@ -152,37 +92,13 @@ impl Server {
             plugin: "?".into(),
             reason: e.to_string(),
         })??;
-        let plugins = Arc::new(plugins);
-        let message = config.message.as_ref().map(|m| {
-            Arc::new(VirtualFile {
-                name: m.name.clone(),
-                bytes: m.text.as_bytes().into(),
-                modified: std::time::SystemTime::now(),
-            })
-        });
-        let ip_rules = config.access.rules();
-        let users_path = config.users_file();
-        let exec = Arc::new(crate::plugins::exec::Runner::new(&config.exec));
-        let ctx = Arc::new(ServerContext {
-            live: arc_swap::ArcSwap::from_pointee(config.clone()),
+        let ctx = Arc::new(ServerContext::build(ContextParts {
             config,
-            tls: arc_swap::ArcSwap::from_pointee(tls),
+            tls,
             auth,
-            limits,
-            sessions: Arc::new(SessionRegistry::default()),
-            quotas: QuotaRegistry::default(),
-            message,
-            ip_rules: arc_swap::ArcSwap::from_pointee(ip_rules),
-            users_reload_error: std::sync::Mutex::new(None),
-            plugins: plugins.clone(),
-            plugin_reloads: Default::default(),
-            exec,
-            metrics: plugins.metrics.clone(),
-            passive_caps: Default::default(),
-            tls_scopes: Default::default(),
-            started: std::time::Instant::now(),
-            shutdown: tokio::sync::watch::channel(false).0,
-        });
+            plugins: Arc::new(plugins),
+        }));
+        let plugins = ctx.plugins.clone();
         let plugin_watcher = match crate::plugins::watch::watch(
             plugins,
             ctx.config.plugins.clone(),

@@ -17,27 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::AdminError;
 use super::ops::{self, Request};
-use crate::server::ServerContext;
-
-/// `[admin]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminSection {
-    pub enabled: bool,
-    pub listen: SocketAddr,
-    /// Default `<data_dir>/admin.token`, created (mode 0600) with a random token if missing.
-    pub token_file: Option<std::path::PathBuf>,
-}
-
-impl Default for AdminSection {
-    fn default() -> Self {
-        AdminSection {
-            enabled: false,
-            listen: ([127, 0, 0, 1], 8021).into(),
-            token_file: None,
-        }
-    }
-}
+use crate::context::ServerContext;
 
 /// Reads the token file, creating it with a fresh random token (mode 0600) if missing.
 pub fn token(path: &Path) -> Result<String, AdminError> {

@@ -8,6 +8,7 @@ pub mod client;
 pub mod http;
 pub mod logs;
 pub mod ops;
+pub mod section;
 pub mod socket;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bans::{self, Ban};
 use crate::access::sessions::SessionView;
-use crate::server::ServerContext;
+use crate::context::ServerContext;
 use crate::state::KvStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

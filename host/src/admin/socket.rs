@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::AdminError;
 use super::ops::{self, Request, Response};
-use crate::server::ServerContext;
+use crate::context::ServerContext;
 
 const MAX_REQUEST: u64 = 64 * 1024;
 

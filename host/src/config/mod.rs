@@ -50,7 +50,7 @@ pub struct Config {
     pub log: LogSection,
     /// The HTTP admin listener (API, metrics, web page); off by default.
     #[serde(default)]
-    pub admin: crate::admin::http::AdminSection,
+    pub admin: crate::admin::section::AdminSection,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,

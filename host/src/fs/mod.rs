@@ -10,6 +10,7 @@ pub mod path;
 pub mod quota;
 pub mod rights;
 pub mod sandbox;
+pub mod temp_name;
 pub mod upload;
 pub mod vfs;
 pub mod walk;

@@ -186,7 +186,7 @@ impl Sandbox {
         for entry in dir.entries()? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if super::upload::is_temp_name(&name) {
+            if super::temp_name::is_temp_name(&name) {
                 continue;
             }
             if !super::listing::fits_on_a_line(&name) {

@@ -16,8 +16,7 @@ use super::sandbox::WriteMode;
 use super::{FsError, Sandbox, VirtualPath};
 use crate::users::file::UploadMode;
 
-/// Name prefix of atomic-upload temporaries; hidden from listings, cleaned at start.
-pub const TEMP_PREFIX: &str = ".ftpsd-upload-";
+use super::temp_name::is_temp_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadKind {
@@ -230,7 +229,7 @@ fn create_temp(
     dir: &VirtualPath,
 ) -> Result<(std::fs::File, VirtualPath), FsError> {
     for _ in 0..16 {
-        let name = format!("{TEMP_PREFIX}{:016x}.tmp", rand::random::<u64>());
+        let name = super::temp_name::random_temp_name();
         let temp = dir.join(&name);
         match sandbox.open_write(&temp, WriteMode::CreateNew) {
             Ok(f) => return Ok((f, temp)),
@@ -239,10 +238,6 @@ fn create_temp(
         }
     }
     Err(FsError::Exists)
-}
-
-pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp")
 }
 
 /// Removes atomic-upload leftovers below `dir` (a server killed mid-upload); bounded walk.

@@ -53,7 +53,7 @@ impl Vfs {
     /// Upload temporaries of any session are invisible to every command: a path through one
     /// does not exist (creating one is refused by `check_writable_name`).
     pub(super) fn visible(p: &VirtualPath) -> Result<(), FsError> {
-        if p.components().any(super::upload::is_temp_name) {
+        if p.components().any(super::temp_name::is_temp_name) {
             return Err(FsError::NotFound);
         }
         Ok(())
@@ -188,7 +188,7 @@ impl Vfs {
         if p.len() == 1 && p.first().is_some_and(|n| self.reserved_root_name(n)) {
             return Err(FsError::Reserved("a mount folder or the message file"));
         }
-        if p.file_name().is_some_and(super::upload::is_temp_name) {
+        if p.file_name().is_some_and(super::temp_name::is_temp_name) {
             return Err(FsError::Reserved("upload temporaries"));
         }
         Ok(())

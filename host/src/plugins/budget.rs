@@ -7,6 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+/// Largest request the host sends and largest reply it reads.
+pub const MAX_REQUEST: usize = 64 * 1024;
+pub const MAX_REPLY: usize = 64 * 1024;
 /// Host calls one plugin call may make.
 pub const MAX_HOST_CALLS: u32 = 256;
 /// Log bytes (host `log` and captured stdout/stderr) one call may produce; the rest is dropped

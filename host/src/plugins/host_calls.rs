@@ -5,8 +5,7 @@
 use ftpsd_plugin_sdk::{HostCall, HostReply};
 use wasmtime::Caller;
 
-use super::budget::MAX_WRITE_BYTES;
-use super::instance::{MAX_REPLY, MAX_REQUEST};
+use super::budget::{MAX_REPLY, MAX_REQUEST, MAX_WRITE_BYTES};
 use super::store::StoreData;
 use crate::state::{Entry, StoreError};
 

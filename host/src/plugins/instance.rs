@@ -24,9 +24,7 @@ use super::store::{StateUsage, StoreData};
 use super::{CallError, PluginError};
 use crate::state::SharedStore;
 
-/// Largest request the host sends and largest reply it reads.
-pub const MAX_REQUEST: usize = 64 * 1024;
-pub const MAX_REPLY: usize = 64 * 1024;
+pub use super::budget::{MAX_REPLY, MAX_REQUEST};
 /// Instances kept for reuse per plugin.
 const POOL_MAX: usize = 16;
 /// Largest plugin file accepted.

@@ -133,7 +133,7 @@ pub fn rang(arg: &str) -> Result<Command, ParseError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::command::parse_line;
+    use super::super::parse::parse_line;
     use super::*;
 
     #[test]

@@ -3,9 +3,11 @@
 pub mod args;
 pub mod code;
 pub mod command;
+pub mod parse;
 pub mod reply;
 pub mod timestamp;
 
 pub use code::Code;
-pub use command::{Command, ParseError, parse_line};
+pub use command::{Command, ParseError};
+pub use parse::parse_line;
 pub use reply::Reply;

@@ -5,9 +5,9 @@ use std::io;
 use std::sync::Arc;
 
 use super::{Handled, LoggedIn, Refusal, Session};
+use crate::context::ServerContext;
 use crate::fs::{Mount, Sandbox, Vfs, VirtualPath};
 use crate::protocol::{Code, Reply};
-use crate::server::ServerContext;
 use crate::users::auth::Account;
 
 /// Opens the sandboxes and quotas of an account's mounts (blocking work off the runtime).

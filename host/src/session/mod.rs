@@ -17,12 +17,12 @@ use tokio::sync::watch;
 use tokio::time::timeout_at;
 
 use crate::access::sessions::LoginGuard;
+use crate::context::{ListenerKind, ServerContext};
 use crate::data::DataPlan;
 use crate::fs::listing::Facts;
 use crate::fs::{FsError, Rights, Target, Vfs, VirtualPath};
 use crate::protocol::command::TransferType;
 use crate::protocol::{Code, Command, Reply, parse_line};
-use crate::server::{ListenerKind, ServerContext};
 use crate::users::auth::Account;
 
 pub use control::{ControlConn, ControlStream, Line};

@@ -12,7 +12,7 @@ use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::server::ServerContext;
+use crate::context::ServerContext;
 use crate::users::UsersFile;
 
 const QUIET: Duration = Duration::from_millis(100);

@@ -1,0 +1,118 @@
+//! What every session, admin operation and reload shares: [`ServerContext`]. It sits below
+//! the modules that use it (sessions, admin, reloads, the accept loop) and imports none of
+//! them, and [`ServerContext::build`] makes one from loaded parts, so tests can have one
+//! without starting listeners.
+
+use std::sync::Arc;
+
+use crate::access::ConnectionLimits;
+use crate::access::sessions::SessionRegistry;
+use crate::config::{Config, ListenerSection};
+use crate::fs::quota::QuotaRegistry;
+use crate::fs::vfs::VirtualFile;
+use crate::tls::TlsConfigs;
+use crate::users::Authenticator;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Explicit,
+    Implicit,
+}
+
+/// Everything sessions share.
+pub struct ServerContext {
+    /// The config the server started with: listeners, data dir, admin, log, exec, message.
+    pub config: Config,
+    /// The config in force for new sessions; a reload (SIGHUP) swaps it when the file is
+    /// valid. Sessions take a snapshot when they start (`Session::cfg`).
+    pub live: arc_swap::ArcSwap<Config>,
+    /// Swapped whole by a certificate reload (SIGHUP); sessions take the current one.
+    pub tls: arc_swap::ArcSwap<TlsConfigs>,
+    pub auth: Authenticator,
+    pub limits: ConnectionLimits,
+    pub sessions: Arc<SessionRegistry>,
+    pub quotas: QuotaRegistry,
+    pub message: Option<Arc<VirtualFile>>,
+    /// Global allow/deny rules, swapped by a reload.
+    pub ip_rules: arc_swap::ArcSwap<crate::access::IpRules>,
+    /// Why the last users-file reload was rejected (None after a good one).
+    pub users_reload_error: std::sync::Mutex<Option<String>>,
+    pub plugins: Arc<crate::plugins::PluginHost>,
+    /// Outcome of each plugin hot-swap attempt, newest last.
+    pub plugin_reloads: crate::plugins::watch::ReloadLog,
+    /// Runs the programs of execute actions.
+    pub exec: Arc<crate::plugins::exec::Runner>,
+    pub started: std::time::Instant,
+    /// Becomes true at shutdown: idle sessions close at once, running transfers finish first.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Counters for the metrics endpoint (the same object the plugin host records hooks in).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open passive listeners per address and user (`[passive] max_listeners_per_*`).
+    pub passive_caps: Arc<crate::data::listener_caps::ListenerCaps>,
+    /// TLS resumption scopes of logged-in users (`require_session_reuse = "user"`).
+    pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
+}
+
+impl ServerContext {
+    /// A listener's options (require_tls, session reuse) as `cfg` has them, or as the server
+    /// started when a reload removed that listener (it stays bound until a restart).
+    pub fn listener<'a>(&'a self, cfg: &'a Config, kind: ListenerKind) -> &'a ListenerSection {
+        let pick = |c: &'a Config| match kind {
+            ListenerKind::Explicit => c.explicit.as_ref(),
+            ListenerKind::Implicit => c.implicit.as_ref(),
+        };
+        pick(cfg)
+            .or_else(|| pick(&self.config))
+            .expect("a session only exists for a configured listener")
+    }
+}
+
+/// What a context is built from: the config and what had to be loaded from files (the
+/// certificate, the users file, the plugins); everything else starts empty.
+pub struct ContextParts {
+    pub config: Config,
+    pub tls: TlsConfigs,
+    pub auth: Authenticator,
+    pub plugins: Arc<crate::plugins::PluginHost>,
+}
+
+impl ServerContext {
+    pub fn build(parts: ContextParts) -> ServerContext {
+        let ContextParts {
+            config,
+            tls,
+            auth,
+            plugins,
+        } = parts;
+        let message = config.message.as_ref().map(|m| {
+            Arc::new(VirtualFile {
+                name: m.name.clone(),
+                bytes: m.text.as_bytes().into(),
+                modified: std::time::SystemTime::now(),
+            })
+        });
+        ServerContext {
+            live: arc_swap::ArcSwap::from_pointee(config.clone()),
+            tls: arc_swap::ArcSwap::from_pointee(tls),
+            auth,
+            limits: ConnectionLimits::new(
+                config.server.max_users,
+                config.server.max_connections_per_ip,
+            ),
+            sessions: Arc::new(SessionRegistry::default()),
+            quotas: QuotaRegistry::default(),
+            message,
+            ip_rules: arc_swap::ArcSwap::from_pointee(config.access.rules()),
+            users_reload_error: std::sync::Mutex::new(None),
+            plugin_reloads: Default::default(),
+            exec: Arc::new(crate::plugins::exec::Runner::new(&config.exec)),
+            metrics: plugins.metrics.clone(),
+            plugins,
+            passive_caps: Default::default(),
+            tls_scopes: Default::default(),
+            started: std::time::Instant::now(),
+            shutdown: tokio::sync::watch::channel(false).0,
+            config,
+        }
+    }
+}
