@@ -19,7 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use ftpsd_plugin_sdk::{Action, Hook, Request, Verdict};
+use std::ops::ControlFlow;
+
+use ftpsd_plugin_sdk::{Action, Hook, Request, Response, Verdict};
 
 pub use config::{FailurePolicy, PluginSection};
 pub use instance::Loaded;
@@ -305,6 +307,33 @@ impl PluginHost {
         result
     }
 
+    /// The one loop over a hook's subscribers: each is asked in order through [`Self::ask`]
+    /// and `each` sees its answer; `Break` ends the loop with a value.
+    async fn for_each_subscriber<T>(
+        &self,
+        req: Request,
+        mut each: impl FnMut(
+            &Arc<Loaded>,
+            Hook,
+            &Request,
+            Result<Response, CallError>,
+        ) -> ControlFlow<T>,
+    ) -> Option<T> {
+        let hook = req.hook()?;
+        let subs = self.subscribers(hook);
+        if subs.is_empty() {
+            return None;
+        }
+        let req = Arc::new(req);
+        for p in subs {
+            let answer = self.ask(&p, &req).await;
+            if let ControlFlow::Break(v) = each(&p, hook, &req, answer) {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// Asks every plugin subscribed to the request's hook, in order; the first deny wins.
     ///
     /// A failed call follows the plugin's `on_error` (deny: 421 at connect and login, 451
@@ -314,101 +343,89 @@ impl PluginHost {
     /// login does not refuse on failure: nothing can happen before login, where it decides.
     /// The client sees which plugin failed, never why; the log has the reason on one line.
     pub async fn gate(&self, req: Request) -> Decision {
-        let Some(hook) = req.hook() else {
-            return Decision::Allow;
-        };
-        let subs = self.subscribers(hook);
-        if subs.is_empty() {
-            return Decision::Allow;
-        }
-        let req = Arc::new(req);
-        for p in subs {
-            match self.ask(&p, &req).await {
-                Ok(resp) => {
-                    if let Verdict::Deny { code, message } = resp.verdict {
-                        let code = Code::refusal(code, Code::FILE_UNAVAILABLE);
-                        return Decision::Deny {
-                            code,
-                            message,
-                            by: p.name.clone(),
-                        };
-                    }
-                }
-                Err(e) => {
-                    let client_quarantined = matches!(e, CallError::ClientQuarantined(_));
-                    let closed = client_quarantined || p.section.on_error == FailurePolicy::Deny;
-                    let deferred = hook == Hook::Connect
-                        && p.hooks.contains(&Hook::Login)
-                        && !client_quarantined;
-                    if !closed || deferred {
-                        tracing::debug!(plugin = %p.name, ?hook, error = %e, "failed gate passes (on_error or deferred to login)");
-                        continue;
-                    }
-                    let whom = faults::subjects_of(&req).join(",");
-                    if let Some(left_out) = crate::access::refusal_log::admit_subject(
-                        &format!("{}/{whom}", p.name),
-                        "gate refused",
-                    ) {
-                        tracing::info!(plugin = %p.name, ?hook, error = %e, left_out, "gate refused: plugin call failed");
-                    }
-                    let code = if matches!(hook, Hook::Connect | Hook::Login) {
-                        Code::SERVICE_CLOSING
-                    } else {
-                        Code::LOCAL_ERROR
-                    };
-                    return Decision::Deny {
-                        code,
-                        message: format!("Policy check unavailable ({}); try again later.", p.name),
-                        by: p.name.clone(),
-                    };
-                }
-            }
-        }
-        Decision::Allow
+        self.for_each_subscriber(req, |p, hook, req, answer| match answer {
+            Ok(resp) => match resp.verdict {
+                Verdict::Deny { code, message } => ControlFlow::Break(Decision::Deny {
+                    code: Code::refusal(code, Code::FILE_UNAVAILABLE),
+                    message,
+                    by: p.name.clone(),
+                }),
+                _ => ControlFlow::Continue(()),
+            },
+            Err(e) => match failed_gate(p, hook, req, &e) {
+                Some(d) => ControlFlow::Break(d),
+                None => ControlFlow::Continue(()),
+            },
+        })
+        .await
+        .unwrap_or(Decision::Allow)
     }
 
     /// Asks every subscriber and collects the `info` texts of their replies (failed calls are
     /// skipped): for questions such as `SITE RATIO` that inform rather than decide.
     pub async fn info(&self, req: Request) -> Vec<String> {
-        let Some(hook) = req.hook() else {
-            return Vec::new();
-        };
-        let req = Arc::new(req);
         let mut texts = Vec::new();
-        for p in self.subscribers(hook) {
-            if let Ok(resp) = self.ask(&p, &req).await
-                && let Some(text) = resp.info
-            {
-                texts.push(text);
+        self.for_each_subscriber::<()>(req, |_, _, _, answer| {
+            if let Ok(Response { info: Some(t), .. }) = answer {
+                texts.push(t);
             }
-        }
+            ControlFlow::Continue(())
+        })
+        .await;
         texts
     }
 
     /// Sends a notification to every subscriber, without waiting.
     pub fn notify(self: &Arc<Self>, req: Request) {
         let Some(hook) = req.hook() else { return };
-        let subs = self.subscribers(hook);
-        if subs.is_empty() {
+        if !self.has(hook) {
             return;
         }
-        tokio::task::spawn_blocking(move || {
-            for p in subs {
-                let _ = p.call(&req);
-            }
+        let host = self.clone();
+        tokio::spawn(async move {
+            host.for_each_subscriber::<()>(req, |_, _, _, _| ControlFlow::Continue(()))
+                .await;
         });
     }
 
     /// upload-complete: asks every subscriber and returns the actions with who asked for them.
     pub async fn upload_complete(&self, req: Request) -> Vec<(Arc<Loaded>, Action)> {
-        let subs = self.subscribers(Hook::UploadComplete);
-        let req = Arc::new(req);
         let mut actions = Vec::new();
-        for p in subs {
-            if let Ok(resp) = self.ask(&p, &req).await {
+        self.for_each_subscriber::<()>(req, |p, _, _, answer| {
+            if let Ok(resp) = answer {
                 actions.extend(resp.actions.into_iter().map(|a| (p.clone(), a)));
             }
-        }
+            ControlFlow::Continue(())
+        })
+        .await;
         actions
     }
+}
+
+/// What a gate does when a plugin's call failed: refuse (per `on_error`, or always for a
+/// client the plugin quarantined), or pass (None).
+fn failed_gate(p: &Loaded, hook: Hook, req: &Request, e: &CallError) -> Option<Decision> {
+    let client_quarantined = matches!(e, CallError::ClientQuarantined(_));
+    let closed = client_quarantined || p.section.on_error == FailurePolicy::Deny;
+    let deferred = hook == Hook::Connect && p.hooks.contains(&Hook::Login) && !client_quarantined;
+    if !closed || deferred {
+        tracing::debug!(plugin = %p.name, ?hook, error = %e, "failed gate passes (on_error or deferred to login)");
+        return None;
+    }
+    let whom = faults::subjects_of(req).join(",");
+    if let Some(left_out) =
+        crate::access::refusal_log::admit_subject(&format!("{}/{whom}", p.name), "gate refused")
+    {
+        tracing::info!(plugin = %p.name, ?hook, error = %e, left_out, "gate refused: plugin call failed");
+    }
+    let code = if matches!(hook, Hook::Connect | Hook::Login) {
+        Code::SERVICE_CLOSING
+    } else {
+        Code::LOCAL_ERROR
+    };
+    Some(Decision::Deny {
+        code,
+        message: format!("Policy check unavailable ({}); try again later.", p.name),
+        by: p.name.clone(),
+    })
 }
