@@ -232,6 +232,22 @@ async fn user_commands_edit_the_users_file_and_login_works() {
         "{}",
         text(&out)
     );
+    // `ratio = "none"` (documented: exempt from a default ratio) is accepted and shown; a
+    // malformed ratio is refused before it reaches the file.
+    let out = user(&["add", "dave", "--home", "dave", "--ratio", "none"], None).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = user(&["show", "dave"], None).await;
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("none"),
+        "{}",
+        text(&out)
+    );
+    let out = user(&["add", "erin", "--home", "erin", "--ratio", "1-3"], None).await;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("like 1:3"),
+        "{}",
+        text(&out)
+    );
     let out = user(&["add", "carol", "--home", "carol"], None).await;
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(printed.contains("password: "), "{printed}");
@@ -258,6 +274,46 @@ async fn user_commands_edit_the_users_file_and_login_works() {
     let out = user(&["del", "carol"], None).await;
     assert!(
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no user 'carol'")
+    );
+}
+
+#[tokio::test]
+async fn check_config_loads_and_configures_every_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("block_ext.wasm"),
+        ftpsd_e2e::built_plugin("block_ext.wasm"),
+    )
+    .unwrap();
+    let check = |plugin: &str| {
+        let cfg = format!(
+            "[explicit]\nlisten = \"127.0.0.1:0\"\n[[plugins]]\nname = \"block-ext\"\n{plugin}\n"
+        );
+        std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "c.toml"]);
+        run(c)
+    };
+    let good = check("path = \"block_ext.wasm\"\nsettings = { patterns = [\"*.exe\"] }").await;
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(
+        String::from_utf8_lossy(&good.stdout).contains("plugin 'block-ext'"),
+        "{}",
+        text(&good)
+    );
+    let missing = check("path = \"nowhere.wasm\"").await;
+    let err = String::from_utf8_lossy(&missing.stderr).to_string();
+    assert!(
+        !missing.status.success() && err.contains("block-ext") && err.contains("nowhere.wasm"),
+        "{}",
+        text(&missing)
+    );
+    let wrong = check("path = \"block_ext.wasm\"\nsettings = { patterns = 3 }").await;
+    let err = String::from_utf8_lossy(&wrong.stderr).to_string();
+    assert!(
+        !wrong.status.success() && err.contains("block-ext") && err.contains("patterns"),
+        "{}",
+        text(&wrong)
     );
 }
 

@@ -152,3 +152,56 @@ async fn programs_run_one_at_a_time_and_a_full_queue_drops_the_action() {
     // One at a time: the second ended at least one timeout (1 s) after the first.
     assert!(h[2].at_ms - h[1].at_ms >= 900, "{h:?}");
 }
+
+#[tokio::test]
+async fn with_a_relative_data_dir_programs_get_absolute_paths() {
+    // The README's way: `ftpsd serve --config ftpsd.toml` with `data_dir = "data"`. The
+    // program runs in the file's folder, so a relative `{path}` would name nothing.
+    let dir = tempfile::tempdir().unwrap();
+    open_up(dir.path(), 0o755);
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(
+        dir.path().join("plugins/exec_folder.wasm"),
+        built_plugin("exec_folder.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[server]\ndata_dir = \"data\"\n[explicit]\nlisten = \"127.0.0.1:0\"\n\
+         [[plugins]]\nname = \"exec-folder\"\npath = \"plugins/exec_folder.wasm\"\n\
+         capabilities = { exec = [\"/bin/sh\"], exec_timeout_secs = 5 }\n\
+         settings = { folder = \"/run\", commands = [{ glob = \"*.sh\", run = [\"/bin/sh\", \"{path}\"] }] }\n",
+    )
+    .unwrap();
+    let loaded = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    let (user, pass, home) = ftpsd::bootstrap::prepare(&loaded)
+        .unwrap()
+        .created_admin
+        .unwrap();
+    let run = home.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let mut p = run.clone();
+    while p != dir.path() {
+        open_up(&p, 0o755);
+        p = p.parent().unwrap().to_path_buf();
+    }
+    let out = tempfile::tempdir().unwrap();
+    open_up(out.path(), 0o777);
+    let result = out.path().join("result");
+    let server = ftpsd_e2e::tools::spawn_server(dir.path()).await;
+    let mut c =
+        ftpsd_e2e::FtpClient::connect_explicit(server.ftp, &dir.path().join("data/tls/cert.pem"))
+            .await;
+    c.login(&user, &pass).await;
+    c.protect().await;
+    let script = format!("echo \"$0\" > {}\n", result.display());
+    assert_eq!(
+        c.upload("STOR run/job.sh", script.as_bytes()).await.code,
+        226
+    );
+    until("the script ran", || result.exists()).await;
+    let ran = std::fs::read_to_string(&result).unwrap();
+    let expected = std::fs::canonicalize(&run).unwrap().join("job.sh");
+    assert_eq!(ran.trim_end(), expected.display().to_string());
+    server.stop().await;
+}

@@ -129,11 +129,29 @@ async fn list_nlst_mlsd_mlst_match_the_disk() {
         stat.text.contains("one.bin") && stat.text.contains("two words.txt"),
         "{stat:?}"
     );
-    // MLSD of a file is refused (RFC 3659: 501/550); LIST of a file too unless configured.
+    // MLSD of a file is refused (RFC 3659: 501/550); LIST of a file lists it (RFC 959, what
+    // `ls file` expects) unless the operator turns that off.
     c.pasv().await;
     c.cmd_ok("MLSD one.bin", 550).await;
+    let one = c.list("LIST one.bin").await;
+    assert!(
+        one.trim_end().ends_with(" one.bin") && one.lines().count() == 1,
+        "{one}"
+    );
+}
+
+#[tokio::test]
+async fn list_of_a_file_can_be_refused() {
+    let srv = TestServer::builder()
+        .config(|c| c.listing.list_files_directly = false)
+        .start()
+        .await;
+    srv.write("alice", "f.txt", b"abc");
+    let mut c = srv.alice().await;
     c.pasv().await;
-    c.cmd_ok("LIST one.bin", 550).await;
+    c.cmd_ok("LIST f.txt", 550).await;
+    // NLST of a file names it either way.
+    assert_eq!(c.list("NLST f.txt").await.trim_end(), "f.txt");
 }
 
 #[tokio::test]

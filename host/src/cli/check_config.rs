@@ -37,6 +37,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // Every plugin is read, compiled, instantiated and configured as `serve` would (no last
+    // good version to fall back on: a broken plugin is an error here). Its state is not
+    // touched: a plugin under check gets an empty in-memory store.
+    for section in &config.plugins {
+        let kv: ftpsd::state::SharedStore =
+            std::sync::Arc::new(ftpsd::state::MemoryStore::default());
+        let loaded = ftpsd::plugins::load_section(section, &config.base_dir, kv)?;
+        let mut hooks: Vec<&str> = loaded.hooks.iter().map(|h| h.name()).collect();
+        hooks.sort_unstable();
+        println!(
+            "plugin '{}': {} ok (hooks: {})",
+            section.name,
+            loaded.section.path.display(),
+            hooks.join(", ")
+        );
+    }
     println!("config ok");
     Ok(())
 }

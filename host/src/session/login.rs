@@ -26,8 +26,11 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
                     continue;
                 }
             };
+            // Absolute and canonical: what plugins and their programs get as a file's real
+            // path, whatever the server's working directory.
+            let real = std::fs::canonicalize(&m.real).unwrap_or_else(|_| m.real.clone());
             let quota = m.quota_bytes.map(|limit| ctx.quotas.get(&m.real, limit));
-            mounts.push(Mount { name: m.name.clone(), real: m.real.clone(), sandbox, rights: m.rights, quota, mode: m.mode });
+            mounts.push(Mount { name: m.name.clone(), real, sandbox, rights: m.rights, quota, mode: m.mode });
         }
         Ok(Vfs { mounts, show_mounts: account.show_mounts, message: ctx.message.clone() })
     })

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::file::{MountEntry, UploadMode, UserEntry, UsersFile, parse_ratio, validate_name};
+use super::file::{MountEntry, UploadMode, UserEntry, UsersFile, check_ratio, validate_name};
 use crate::fs::Rights;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +182,7 @@ fn row(
     }
     let ratio = Some(field("ratio")).filter(|r| !r.is_empty() && r != "0" && r != "0:0");
     if let Some(r) = &ratio {
-        parse_ratio(r)?;
+        check_ratio(r)?;
     }
     let groups: Vec<String> = field("groups")
         .split(',')
@@ -245,6 +245,14 @@ mod tests {
         assert!(errors[2].reason.contains("path1"));
         assert!(errors[3].reason.contains("quota1"));
         assert!(errors[4].reason.contains("unknown group"));
+    }
+
+    #[test]
+    fn ratio_none_is_kept() {
+        let csv = "name;password;path1;rights1;ratio\ngus;pw;/srv/gus;r;none\n";
+        let (ok, errors) = parse(csv.as_bytes(), &UsersFile::default(), hash).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(ok[0].1.ratio.as_deref(), Some("none"));
     }
 
     #[test]

@@ -282,7 +282,7 @@ impl UsersFile {
                 return Err(self.invalid(format!("user '{}': password must be an argon2 hash; set it with 'ftpsd user passwd {}'", u.name, u.name)));
             }
             if let Some(r) = &u.ratio {
-                parse_ratio(r).map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
+                check_ratio(r).map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
             }
             self.mounts_of(u)
                 .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
@@ -310,6 +310,9 @@ impl UsersFile {
 
     pub fn add(&mut self, entry: UserEntry) -> Result<(), UsersFileError> {
         validate_name(&entry.name).map_err(|m| self.invalid(m))?;
+        if let Some(r) = &entry.ratio {
+            check_ratio(r).map_err(|m| self.invalid(m))?;
+        }
         if self.find(&entry.name).is_some() {
             return Err(UsersFileError::Exists(entry.name));
         }
@@ -326,13 +329,14 @@ impl UsersFile {
         Ok(self.users.remove(i))
     }
 
-    /// Resolves a configured path against the users file's directory.
+    /// Resolves a configured path against the users file's directory, to an absolute path.
     pub fn resolve_path(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
+        let joined = if p.is_absolute() {
             p.to_path_buf()
         } else {
             self.path.parent().unwrap_or(Path::new(".")).join(p)
-        }
+        };
+        std::path::absolute(&joined).unwrap_or(joined)
     }
 
     /// The user's effective mounts: own mounts, then group mounts on virtual paths the user
@@ -441,16 +445,21 @@ fn validate_mount(m: &MountEntry) -> Result<(), String> {
     Ok(())
 }
 
-/// `"up:down"` such as `"1:3"` (3 units down per unit up); both positive.
-pub fn parse_ratio(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("ratio '{s}' must look like 1:3 (upload:download, positive numbers)");
+/// `"up:down"` such as `"1:3"` (3 units down per unit up; both positive), or `"none"`: the user
+/// is exempt even where the ratio plugin has a default ratio.
+pub fn check_ratio(s: &str) -> Result<Option<(u32, u32)>, String> {
+    if s.trim() == "none" {
+        return Ok(None);
+    }
+    let bad =
+        || format!("ratio '{s}' must look like 1:3 (upload:download, positive numbers) or be none");
     let (a, b) = s.split_once(':').ok_or_else(bad)?;
     let a: u32 = a.trim().parse().map_err(|_| bad())?;
     let b: u32 = b.trim().parse().map_err(|_| bad())?;
     if a == 0 || b == 0 {
         return Err(bad());
     }
-    Ok((a, b))
+    Ok(Some((a, b)))
 }
 
 /// User names: 1–64 characters, letters, digits and `._-@`; they appear in logs and paths.
@@ -613,8 +622,10 @@ mode = "resumable"
 
     #[test]
     fn ratio_format() {
-        assert_eq!(parse_ratio("1:3"), Ok((1, 3)));
-        assert!(parse_ratio("0:3").is_err());
-        assert!(parse_ratio("x").is_err());
+        assert_eq!(check_ratio("1:3"), Ok(Some((1, 3))));
+        assert_eq!(check_ratio("none"), Ok(None));
+        assert!(check_ratio("0:3").is_err());
+        assert!(check_ratio("x").is_err());
+        assert!(check_ratio("None:1").is_err());
     }
 }
