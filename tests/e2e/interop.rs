@@ -410,3 +410,73 @@ async fn long_sessions_keep_resuming_curl_and_lftp() {
         assert_eq!(got, format!("file {i}\n"), "lftp f{i}.txt");
     }
 }
+
+#[tokio::test]
+async fn multi_line_banner_and_welcome_message_reach_real_clients() {
+    // The classic welcome text: a banner over several lines and a login message (from a file
+    // in a real config: see the config tests), sent as 220-/230- replies that curl, ftplib and
+    // the test client all read.
+    let srv = TestServer::builder()
+        .config(move |c| {
+            c.server.banner = "Example FTPS\nAuthorized use only.".into();
+            c.server.login_message =
+                "Welcome, {user}!\r\n\r\n230 is not the end\nBe nice.\n\n".into();
+        })
+        .start()
+        .await;
+    let (mut c, banner) = ftpsd_e2e::FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    assert_eq!(
+        (banner.code, banner.text.as_str()),
+        (220, "Example FTPS\nAuthorized use only.")
+    );
+    drop(c);
+    let mut c = srv.alice().await;
+    let r = c.cmd_ok("NOOP", 200).await;
+    assert_eq!(r.text, "NOOP ok.", "the multi-line 230 was read whole");
+    drop(c);
+    // The raw 230: the welcome lines, a middle line that looks like a code indented, the end.
+    let mut c = ftpsd_e2e::FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER alice", 331).await;
+    let r = c.cmd_ok("PASS alice-pass", 230).await;
+    assert_eq!(
+        r.text,
+        "Welcome, {user}!\n\n 230 is not the end\nBe nice.\nUser alice logged in."
+    );
+    // curl logs in and lists through both multi-line replies.
+    srv.write("alice", "seen.txt", b"x");
+    let out = run({
+        let mut c = curl(&srv);
+        c.arg("--ssl-reqd")
+            .arg("-l")
+            .arg(format!("ftp://127.0.0.1:{}/", srv.explicit().port()));
+        c
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seen.txt"));
+    // Python ftplib returns the whole welcome.
+    let script = format!(
+        "import ftplib, ssl\n\
+         ctx = ssl.create_default_context(cafile={cert:?})\n\
+         f = ftplib.FTP_TLS(context=ctx)\n\
+         print(f.connect('127.0.0.1', {port}))\n\
+         print(f.login('alice', 'alice-pass'))\n\
+         f.quit()\n",
+        cert = srv.cert_path().display().to_string(),
+        port = srv.explicit().port()
+    );
+    let out = run({
+        let mut c = Command::new("python3");
+        c.arg("-c").arg(script);
+        c
+    })
+    .await;
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        said.contains("220-Example FTPS\n220 Authorized use only.")
+            && said.contains("230-Welcome, {user}!")
+            && said.contains("230 User alice logged in."),
+        "{said}"
+    );
+}

@@ -2,6 +2,7 @@
 //! Without a file, [`Config::embedded_default`] gives the newcomer's setup on 127.0.0.1.
 
 pub mod error;
+pub mod greeting;
 pub mod network;
 
 use std::net::SocketAddr;
@@ -66,7 +67,14 @@ pub struct ServerSection {
     pub data_dir: PathBuf,
     /// Users file; default `<data_dir>/users.toml`.
     pub users_file: Option<PathBuf>,
+    /// The 220 greeting; may span lines.
     pub banner: String,
+    /// A file whose text replaces `banner` (relative to the config file).
+    pub banner_file: Option<PathBuf>,
+    /// Text shown above "User ... logged in." in the 230 reply (empty: none); may span lines.
+    pub login_message: String,
+    /// A file whose text replaces `login_message` (relative to the config file).
+    pub login_message_file: Option<PathBuf>,
     pub idle_timeout_secs: u64,
     pub login_timeout_secs: u64,
     pub tls_handshake_timeout_secs: u64,
@@ -89,6 +97,9 @@ impl Default for ServerSection {
             data_dir: PathBuf::from("ftpsd-data"),
             users_file: None,
             banner: "ftpsd ready.".into(),
+            banner_file: None,
+            login_message: String::new(),
+            login_message_file: None,
             idle_timeout_secs: 600,
             login_timeout_secs: 60,
             tls_handshake_timeout_secs: 15,
@@ -321,7 +332,22 @@ impl Config {
         }
         cfg.source = Some(source);
         cfg.validate(path, text)?;
+        cfg.read_greetings(path, text)?;
         Ok(cfg)
+    }
+
+    /// Puts the text of `banner_file` and `login_message_file` into `banner` and
+    /// `login_message`, so sessions never read files for them.
+    fn read_greetings(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        if let Some(f) = &self.server.banner_file {
+            self.server.banner = greeting::read(&self.resolve(f))
+                .map_err(|m| ConfigError::invalid(path, text, "banner_file", m))?;
+        }
+        if let Some(f) = &self.server.login_message_file {
+            self.server.login_message = greeting::read(&self.resolve(f))
+                .map_err(|m| ConfigError::invalid(path, text, "login_message_file", m))?;
+        }
+        Ok(())
     }
 
     fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
@@ -550,6 +576,22 @@ mod tests {
 
     fn parse(s: &str) -> Result<Config, ConfigError> {
         Config::parse(s, Path::new("/etc/ftpsd/ftpsd.toml"))
+    }
+
+    #[test]
+    fn greetings_come_from_files_next_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("welcome.txt"), "Hello\nRules apply.\n").unwrap();
+        std::fs::write(dir.path().join("banner.txt"), "Site\nPrivate").unwrap();
+        let path = dir.path().join("ftpsd.toml");
+        let text = "[server]\nbanner_file = \"banner.txt\"\nlogin_message_file = \"welcome.txt\"\n\
+                    [explicit]\nlisten = \"127.0.0.1:0\"\n";
+        let c = Config::parse(text, &path).unwrap();
+        assert_eq!(c.server.banner, "Site\nPrivate");
+        assert_eq!(c.server.login_message, "Hello\nRules apply.\n");
+        let missing = text.replace("welcome.txt", "gone.txt");
+        let e = Config::parse(&missing, &path).unwrap_err().to_string();
+        assert!(e.contains(":3:") && e.contains("gone.txt"), "{e}");
     }
 
     #[test]

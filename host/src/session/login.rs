@@ -123,7 +123,9 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         generation,
     });
     s.ctx.metrics.login(true);
-    s.reply(Code::LOGGED_IN, text).await
+    let mut lines = crate::config::greeting::lines(&s.cfg.server.login_message);
+    lines.push(text);
+    s.answer(Reply::multi(Code::LOGGED_IN, lines)).await
 }
 
 /// Before each command: if the users file changed, rebuild the account and view. Returns false

@@ -135,8 +135,8 @@ impl Session {
 
     /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
     pub async fn run(mut self) {
-        let banner = self.cfg.server.banner.clone();
-        if self.send(Reply::new(Code::READY, banner)).await.is_err() {
+        let banner = crate::config::greeting::lines(&self.cfg.server.banner);
+        if self.send(Reply::multi(Code::READY, banner)).await.is_err() {
             return;
         }
         if let Err(e) = self.serve().await {

@@ -621,6 +621,25 @@ mode = "resumable"
     }
 
     #[test]
+    fn configured_paths_resolve_to_absolute_ones() {
+        // The embedded default's users file is `./ftpsd-data/users.toml`: a home below it
+        // must still come out absolute (programs of execute actions run elsewhere).
+        let f = UsersFile {
+            path: PathBuf::from("./ftpsd-data/users.toml"),
+            ..UsersFile::default()
+        };
+        let home = f.resolve_path(Path::new("homes/alice"));
+        assert!(home.is_absolute(), "{}", home.display());
+        assert!(home.ends_with("ftpsd-data/homes/alice"));
+        assert!(
+            !home.to_string_lossy().contains("/./"),
+            "{}",
+            home.display()
+        );
+        assert_eq!(f.resolve_path(Path::new("/srv/x")), PathBuf::from("/srv/x"));
+    }
+
+    #[test]
     fn ratio_format() {
         assert_eq!(check_ratio("1:3"), Ok(Some((1, 3))));
         assert_eq!(check_ratio("none"), Ok(None));
