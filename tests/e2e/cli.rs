@@ -301,6 +301,24 @@ async fn check_config_loads_and_configures_every_plugin() {
         "{}",
         text(&good)
     );
+    // A name is a plain name: it becomes a file name (the last good copy) and state keys.
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:0\"\n[[plugins]]\nname = \"../../escape\"\npath = \"block_ext.wasm\"\n",
+    )
+    .unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "c.toml"]);
+        c
+    })
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && err.contains("c.toml:4") && err.contains("plugin name"),
+        "{}",
+        text(&out)
+    );
     let missing = check("path = \"nowhere.wasm\"").await;
     let err = String::from_utf8_lossy(&missing.stderr).to_string();
     assert!(
@@ -308,6 +326,20 @@ async fn check_config_loads_and_configures_every_plugin() {
         "{}",
         text(&missing)
     );
+    // A device or a FIFO is refused at once, never read without end or waited on.
+    let fifo = dir.path().join("fifo.wasm");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    for path in ["/dev/zero", "fifo.wasm"] {
+        let out = check(&format!("path = \"{path}\"")).await;
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success() && err.contains("not a regular file"),
+            "{path}: {}",
+            text(&out)
+        );
+    }
     let wrong = check("path = \"block_ext.wasm\"\nsettings = { patterns = 3 }").await;
     let err = String::from_utf8_lossy(&wrong.stderr).to_string();
     assert!(

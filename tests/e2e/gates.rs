@@ -73,4 +73,12 @@ async fn a_refused_transfer_command_ends_the_pending_data_plan() {
         let r = c.cmd("RETR f.txt").await;
         assert_eq!(r.code, 425, "after a refused {line}: {r:?}");
     }
+    // Refused before it is even a command (no argument): the plan ends too.
+    for line in ["RETR", "STOR", "appe"] {
+        c.pasv().await;
+        let r = c.cmd(line).await;
+        assert_eq!(r.code, 501, "{line}: {r:?}");
+        let r = c.cmd("RETR f.txt").await;
+        assert_eq!(r.code, 425, "after {line}: {r:?}");
+    }
 }

@@ -346,3 +346,31 @@ async fn names_with_line_breaks_cannot_forge_listing_entries() {
     let stat = c.cmd_ok("STAT .", 213).await;
     assert!(!stat.text.contains("forged"), "{stat:?}");
 }
+
+#[tokio::test]
+async fn a_fifo_in_a_home_is_refused_not_waited_on() {
+    // A FIFO (or device) put in a home by other means: reading it would wait forever and
+    // hold the session (and, for HASH, the checksum turn of every user).
+    let srv = TestServer::start().await;
+    let fifo = srv.home("alice").join("pipe");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    srv.write("alice", "f.txt", b"abc");
+    let mut c = srv.alice().await;
+    for line in ["HASH pipe", "XCRC pipe"] {
+        let r = ftpsd_e2e::bounded(line, c.cmd(line)).await;
+        assert_eq!(r.code, 550, "{line}: {r:?}");
+        assert!(r.text.contains("Not a regular file"), "{r:?}");
+    }
+    c.pasv().await;
+    let r = ftpsd_e2e::bounded("RETR pipe", c.cmd("RETR pipe")).await;
+    assert_eq!(r.code, 550, "{r:?}");
+    // The session and checksums go on.
+    assert_eq!(c.cmd_ok("HASH f.txt", 213).await.code, 213);
+    // A huge REST offset is answered as past the end, not as a permission problem.
+    c.cmd_ok("REST 1125899906842624", 350).await;
+    c.pasv().await;
+    let r = c.cmd("RETR f.txt").await;
+    assert_eq!(r.code, 554, "{r:?}");
+}

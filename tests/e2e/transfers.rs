@@ -436,3 +436,35 @@ async fn downloads_of_a_file_not_in_memory_are_exact() {
         );
     }
 }
+
+#[tokio::test]
+async fn in_clear_an_early_data_connection_does_not_hold_up_the_control_connection() {
+    // PROT C: a client that connects (or even sends its upload) before the command is not
+    // starting a TLS handshake, so nothing waits for one (the handshake timeout is 60 s here;
+    // `bounded` fails the test long before that).
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.server.tls_handshake_timeout_secs = 60;
+            c.explicit.as_mut().unwrap().require_tls = false;
+        })
+        .start()
+        .await;
+    let mut c = srv.alice().await;
+    c.unprotect().await;
+    let addr = c.pasv().await;
+    drop(TcpStream::connect(addr).await.unwrap());
+    bounded("NOOP after an early connection", c.cmd_ok("NOOP", 200)).await;
+    let addr = c.pasv().await;
+    let mut d = TcpStream::connect(addr).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    d.write_all(b"sent before STOR, ").await.unwrap();
+    bounded("150 for STOR", c.cmd_ok("STOR early.txt", 150)).await;
+    d.write_all(b"then the rest").await.unwrap();
+    d.shutdown().await.unwrap();
+    drop(d);
+    assert_eq!(bounded("226", c.read_reply()).await.code, 226);
+    assert_eq!(
+        srv.read("alice", "early.txt"),
+        b"sent before STOR, then the rest"
+    );
+}

@@ -104,10 +104,18 @@ fn restrict_log_dir(dir: &std::path::Path) {
 /// - rustls warns at every handshake whose client names an IP address as SNI (Python ftplib,
 ///   curl with IPv6 literals): lines per transfer about a client quirk the operator cannot fix;
 /// - notify traces every inotify event of the watched config directory, which feeds on itself
-///   when the log file lives there (each line written is another event to log).
-const QUIET_DEFAULTS: [(&str, &str); 2] = [
+///   when the log file lives there (each line written is another event to log);
+/// - the wasm compiler traces every instruction it compiles: at `trace`, about 1.5 million
+///   lines and seconds of CPU per plugin load, which would make every hot swap slow.
+const QUIET_DEFAULTS: [(&str, &str); 5] = [
     ("rustls", "rustls::msgs::handshake=error"),
     ("notify", "notify=warn"),
+    ("cranelift", "cranelift=info"),
+    ("regalloc2", "regalloc2=info"),
+    (
+        "wasmtime_internal_cranelift",
+        "wasmtime_internal_cranelift=info",
+    ),
 ];
 
 fn with_quiet_defaults(directive: &str) -> String {
@@ -130,21 +138,22 @@ mod tests {
 
     #[test]
     fn client_quirks_and_watcher_chatter_are_quiet_unless_asked_for() {
+        const WASM: &str = "cranelift=info,regalloc2=info,wasmtime_internal_cranelift=info";
         assert_eq!(
             with_quiet_defaults("info"),
-            "info,rustls::msgs::handshake=error,notify=warn"
+            format!("info,rustls::msgs::handshake=error,notify=warn,{WASM}")
         );
         assert_eq!(
             with_quiet_defaults("warn, ftpsd=debug"),
-            "warn,ftpsd=debug,rustls::msgs::handshake=error,notify=warn"
+            format!("warn,ftpsd=debug,rustls::msgs::handshake=error,notify=warn,{WASM}")
         );
         assert_eq!(
-            with_quiet_defaults("trace,rustls=trace"),
-            "trace,rustls=trace,notify=warn"
+            with_quiet_defaults("trace,rustls=trace,cranelift=trace"),
+            "trace,rustls=trace,cranelift=trace,notify=warn,regalloc2=info,wasmtime_internal_cranelift=info"
         );
         assert_eq!(
             with_quiet_defaults(""),
-            "rustls::msgs::handshake=error,notify=warn"
+            format!("rustls::msgs::handshake=error,notify=warn,{WASM}")
         );
     }
 }

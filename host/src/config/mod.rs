@@ -416,6 +416,20 @@ impl Config {
                 ),
             ));
         }
+        for p in &self.plugins {
+            if let Err(m) = crate::plugins::config::check_name(&p.name) {
+                // The line of this entry's name, not the first `name =` of the file.
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("name") && l.contains(&p.name))
+                    .map_or(1, |i| i + 1);
+                return Err(ConfigError::Invalid {
+                    path: path.into(),
+                    line,
+                    message: m,
+                });
+            }
+        }
         Ok(())
     }
 

@@ -68,6 +68,9 @@ pub struct PendingPassive {
     go: Option<oneshot::Sender<Go>>,
     claimed: Arc<AtomicBool>,
     expired: Arc<AtomicBool>,
+    /// Whether an early TLS handshake is answered (PROT P at PASV time): only then is there
+    /// a handshake for `settle_early` to wait for.
+    early_tls: bool,
     task: JoinHandle<Result<DataStream, DataError>>,
 }
 
@@ -89,6 +92,7 @@ impl PendingPassive {
         expires: Duration,
         slot: Option<ListenerSlot>,
     ) -> Self {
+        let early_tls = early.is_some();
         let (go_tx, go_rx) = oneshot::channel();
         let claimed = Arc::new(AtomicBool::new(false));
         let expired = Arc::new(AtomicBool::new(false));
@@ -151,6 +155,7 @@ impl PendingPassive {
             go: Some(go_tx),
             claimed,
             expired,
+            early_tls,
             task,
         }
     }
@@ -180,7 +185,11 @@ impl PendingPassive {
     /// refusal after which the client closes) overtakes the session tickets it sends. A client
     /// whose connection still waits in the accept queue, or whose handshake bytes are not read
     /// yet, has started too.
+    /// In clear (PROT C) there is no handshake: bytes a client sends early are its upload.
     pub async fn settle_early(&mut self, limit: Duration) {
+        if !self.early_tls {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let phase = *self.phase.borrow();

@@ -25,6 +25,8 @@ pub enum FsError {
     NotADirectory,
     #[error("Is a directory.")]
     IsADirectory,
+    #[error("Not a regular file.")]
+    NotAFile,
     #[error("Directory not empty.")]
     NotEmpty,
     #[error("No space left on device.")]
@@ -51,6 +53,7 @@ impl FsError {
             | FsError::Exists
             | FsError::NotADirectory
             | FsError::IsADirectory
+            | FsError::NotAFile
             | FsError::NotEmpty => Code::FILE_UNAVAILABLE,
             FsError::BadName(_) | FsError::Reserved(_) => Code::NAME_NOT_ALLOWED,
             FsError::CrossMount => Code::FILE_UNAVAILABLE,
@@ -240,17 +243,26 @@ impl Sandbox {
     }
 
     /// Opens a regular file for download, positioned at `offset`; returns it with its size.
+    /// Opens a regular file for reading at `offset` (an offset past the end is not sought:
+    /// the caller refuses it with the size in hand). Opened non-blocking, so a FIFO or device
+    /// put in a home by other means cannot hang the session; only regular files are read.
     pub fn open_read(&self, p: &VirtualPath, offset: u64) -> Result<(std::fs::File, u64), FsError> {
+        use cap_std::fs::OpenOptionsExt;
+        let mut o = OpenOptions::new();
+        o.read(true).custom_flags(libc::O_NONBLOCK);
         let f: File = self
             .root
-            .open(p.relative())
+            .open_with(p.relative(), &o)
             .map_err(|e| self.unseen(p, e.into()))?;
         let md = f.metadata()?;
         if md.is_dir() {
             return Err(FsError::IsADirectory);
         }
+        if !md.is_file() {
+            return Err(FsError::NotAFile);
+        }
         let mut f = f.into_std();
-        if offset > 0 {
+        if offset > 0 && offset <= md.len() {
             f.seek(SeekFrom::Start(offset))?;
         }
         Ok((f, md.len()))

@@ -79,3 +79,46 @@ impl PluginSection {
         serde_json::to_value(&self.settings).unwrap_or(serde_json::Value::Null)
     }
 }
+
+/// Plugin names appear in logs, metrics, state keys and file names (the last good copy):
+/// 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "plugin name '{}' must be 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit",
+            name.escape_debug()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn plugin_names_are_plain() {
+        for good in ["bfp", "block-ext", "ratio_2", "a.b", "X"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "/etc/x",
+            ".hidden",
+            "a b",
+            "a/b",
+            "é",
+            &"x".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -129,24 +129,47 @@ fn load_with_bytes(
     Loaded::load(&bytes, s, kv).map(|p| (p, bytes))
 }
 
-/// Reads a plugin file, refusing one too large to be a plugin before reading it.
+/// Reads a plugin file: a regular file of at most `MAX_MODULE_BYTES`. A device (`/dev/zero`)
+/// or a FIFO is refused before it is opened, and the read is capped whatever the file claims
+/// to be, so a wrong `path` can neither fill the memory nor hang a load.
 fn read_module(plugin: &str, path: &Path) -> Result<Vec<u8>, PluginError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let read = |source| PluginError::Read {
         plugin: plugin.to_string(),
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read)?.len();
-    if size > instance::MAX_MODULE_BYTES as u64 {
-        return Err(PluginError::Compile {
-            plugin: plugin.to_string(),
-            reason: format!(
-                "the file has {size} bytes; plugins are at most {} MiB",
-                instance::MAX_MODULE_BYTES >> 20
-            ),
-        });
+    let too_large = |size: String| PluginError::Compile {
+        plugin: plugin.to_string(),
+        reason: format!(
+            "the file has {size} bytes; plugins are at most {} MiB",
+            instance::MAX_MODULE_BYTES >> 20
+        ),
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_file() {
+        return Err(read(std::io::Error::other(
+            "not a regular file (a plugin is a .wasm file)",
+        )));
     }
-    std::fs::read(path).map_err(read)
+    if meta.len() > instance::MAX_MODULE_BYTES as u64 {
+        return Err(too_large(meta.len().to_string()));
+    }
+    // Non-blocking open: a FIFO swapped in after the check cannot hang the load.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(instance::MAX_MODULE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read)?;
+    if bytes.len() > instance::MAX_MODULE_BYTES {
+        return Err(too_large("more than that".into()));
+    }
+    Ok(bytes)
 }
 
 impl PluginHost {

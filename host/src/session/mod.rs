@@ -277,7 +277,14 @@ impl Session {
                 commands::dispatch(self, cmd).await
             }
             Err(crate::protocol::ParseError::Empty) => Ok(()),
-            Err(e) => self.send(Reply::new(e.code(), e.to_string())).await,
+            Err(e) => {
+                // A transfer verb with a bad argument still ends the pending data plan, as
+                // any refused transfer command does.
+                if commands::is_data_verb(&bytes) {
+                    self.data = None;
+                }
+                self.refuse(Refusal::new(e.code(), e.to_string())).await
+            }
         }
     }
 

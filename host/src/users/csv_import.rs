@@ -62,15 +62,19 @@ pub fn parse(
             ));
         }
     }
-    let max_path = headers
+    // The mount columns the file has (path1, path2, ...), by number: a row costs what the
+    // file holds, whatever number a header names.
+    let mut path_columns: Vec<u32> = headers
         .iter()
         .filter_map(|h| {
             h.to_ascii_lowercase()
                 .strip_prefix("path")
                 .and_then(|n| n.parse::<u32>().ok())
         })
-        .max()
-        .unwrap_or(1);
+        .filter(|n| *n > 0)
+        .collect();
+    path_columns.sort_unstable();
+    path_columns.dedup();
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -96,7 +100,7 @@ pub fn parse(
                 .unwrap_or("")
                 .to_string()
         };
-        match row(&field, max_path, existing, &mut seen, &hash) {
+        match row(&field, &path_columns, existing, &mut seen, &hash) {
             Ok(u) => ok.push((line, u)),
             Err(reason) => errors.push(RowError { line, reason }),
         }
@@ -117,7 +121,7 @@ fn line_at(text: &str, byte: u64) -> u64 {
 
 fn row(
     field: &dyn Fn(&str) -> String,
-    max_path: u32,
+    path_columns: &[u32],
     existing: &UsersFile,
     seen: &mut std::collections::HashSet<String>,
     hash: &dyn Fn(&str) -> String,
@@ -135,7 +139,7 @@ fn row(
         return Err("empty password".into());
     }
     let mut mounts = Vec::new();
-    for n in 1..=max_path {
+    for &n in path_columns {
         let path = field(&format!("path{n}"));
         if path.is_empty() {
             if n == 1 {
@@ -245,6 +249,14 @@ mod tests {
         assert!(errors[2].reason.contains("path1"));
         assert!(errors[3].reason.contains("quota1"));
         assert!(errors[4].reason.contains("unknown group"));
+    }
+
+    #[test]
+    fn a_huge_path_number_costs_nothing() {
+        let csv = "name;password;path1;path4294967295\nbig;pw;/srv/big;\n";
+        let (ok, errors) = parse(csv.as_bytes(), &UsersFile::default(), hash).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(ok[0].1.mounts.len(), 1);
     }
 
     #[test]

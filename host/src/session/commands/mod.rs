@@ -59,6 +59,20 @@ use crate::session::Refusal;
 use super::Session;
 use crate::protocol::Command;
 
+/// The verbs that consume a pending data plan (PASV/EPSV/PORT/EPRT), whether they run or not.
+const DATA_VERBS: [&str; 7] = ["RETR", "STOR", "STOU", "APPE", "LIST", "NLST", "MLSD"];
+
+/// Whether a raw control line names a data verb (for lines that do not parse).
+pub fn is_data_verb(line: &[u8]) -> bool {
+    let verb = line
+        .split(|b| b.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    DATA_VERBS
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(verb))
+}
+
 /// Commands allowed before login.
 fn allowed_before_login(cmd: &Command) -> bool {
     use Command::*;
@@ -189,4 +203,19 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         s.data = None;
     }
     s.conclude(result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_data_verb;
+
+    #[test]
+    fn data_verbs_are_known_from_the_raw_line() {
+        assert!(is_data_verb(b"RETR"));
+        assert!(is_data_verb(b"stor \x00bad"));
+        assert!(is_data_verb(b"Mlsd\r\n"));
+        assert!(!is_data_verb(b"RETRX a"));
+        assert!(!is_data_verb(b"SIZE a"));
+        assert!(!is_data_verb(b""));
+    }
 }
