@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use ftpsd::admin::ops::{Request, Response};
 
-use super::load_config;
+use super::config_arg::load_config;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use ftpsd::admin::ops::{self, Request, Response};
 
-use super::{ConfigArg, load_config};
+use super::config_arg::{ConfigArg, load_config};
 
 #[derive(clap::Subcommand)]
 pub enum Command {

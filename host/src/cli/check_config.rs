@@ -1,4 +1,4 @@
-use super::{ConfigArg, load_config};
+use super::config_arg::{ConfigArg, load_config};
 
 #[derive(clap::Args)]
 pub struct Args {

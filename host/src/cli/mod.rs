@@ -4,16 +4,14 @@ mod admin;
 mod bans;
 mod cert;
 mod check_config;
+mod config_arg;
 mod log_text;
 mod logging;
 mod plugin;
 mod serve;
 mod user;
 
-use std::path::{Path, PathBuf};
-
 use clap::{Parser, Subcommand};
-use ftpsd::Config;
 
 #[derive(Parser)]
 #[command(
@@ -60,19 +58,4 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bans(c) => bans::run(c),
         Command::Admin(c) => admin::run(c),
     }
-}
-
-/// The config from `--config`, or the embedded default.
-pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    match path {
-        Some(p) => Ok(Config::load(p)?),
-        None => Ok(Config::embedded_default()),
-    }
-}
-
-#[derive(clap::Args, Clone)]
-pub struct ConfigArg {
-    /// Server config file (TOML). Default: the embedded default (state in ./ftpsd-data).
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
 }

@@ -1,6 +1,6 @@
 use anyhow::Context;
 
-use super::{ConfigArg, load_config};
+use super::config_arg::{ConfigArg, load_config};
 
 #[derive(clap::Args)]
 pub struct Args {

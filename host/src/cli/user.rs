@@ -7,7 +7,7 @@ use ftpsd::users::UsersFile;
 use ftpsd::users::file::{MountEntry, UploadMode, UserEntry};
 use ftpsd::users::password;
 
-use super::{ConfigArg, load_config};
+use super::config_arg::{ConfigArg, load_config};
 
 #[derive(clap::Subcommand)]
 pub enum Command {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::DataError;
+use super::error::DataError;
 
 pub async fn connect(
     target: SocketAddr,

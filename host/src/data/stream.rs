@@ -8,7 +8,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use super::{DataError, DataTls};
+use super::error::DataError;
+use super::protection::DataTls;
 
 pub enum DataStream {
     Plain(TcpStream),

@@ -19,9 +19,9 @@ use wasmtime::{
 use super::budget::CallBudget;
 use super::config::PluginSection;
 use super::engine::engine;
+use super::error::{CallError, PluginError};
 use super::faults::{FaultBook, Subject};
 use super::store::{StateUsage, StoreData};
-use super::{CallError, PluginError};
 use crate::state::SharedStore;
 
 pub use super::budget::{MAX_REPLY, MAX_REQUEST};

@@ -182,17 +182,17 @@ pub enum ParseError {
 
 impl ParseError {
     /// The FTP reply code for this error (RFC 959 §4.2).
-    pub fn code(&self) -> super::Code {
+    pub fn code(&self) -> super::code::Code {
         match self {
             ParseError::Empty
             | ParseError::TooLong
             | ParseError::NotUtf8
-            | ParseError::Unknown(_) => super::Code::SYNTAX_ERROR,
-            ParseError::NotImplemented(_) => super::Code::NOT_IMPLEMENTED,
+            | ParseError::Unknown(_) => super::code::Code::SYNTAX_ERROR,
+            ParseError::NotImplemented(_) => super::code::Code::NOT_IMPLEMENTED,
             ParseError::MissingArgument(_) | ParseError::BadArgument { .. } => {
-                super::Code::BAD_ARGUMENTS
+                super::code::Code::BAD_ARGUMENTS
             }
-            ParseError::UnsupportedParameter(_) => super::Code::BAD_PARAMETER,
+            ParseError::UnsupportedParameter(_) => super::code::Code::BAD_PARAMETER,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Code;
+use super::code::Code;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {

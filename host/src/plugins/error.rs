@@ -1,0 +1,51 @@
+//! How loading a plugin, and calling one, can fail.
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("plugin '{plugin}': cannot read {path}: {source}")]
+    Read {
+        plugin: String,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin '{plugin}': not a valid WebAssembly module: {reason}")]
+    Compile { plugin: String, reason: String },
+    #[error("plugin '{plugin}': missing export '{export}' (see the ABI in the plugin SDK docs)")]
+    MissingExport {
+        plugin: String,
+        export: &'static str,
+    },
+    #[error(
+        "plugin '{plugin}': ABI version {found}, this server speaks {expected}; rebuild it with a matching ftpsd-plugin-sdk"
+    )]
+    AbiVersion {
+        plugin: String,
+        found: i32,
+        expected: i32,
+    },
+    #[error("plugin '{plugin}': bad settings: {reason}")]
+    Settings { plugin: String, reason: String },
+    #[error("plugin '{plugin}': cannot start: {reason}")]
+    Instantiate { plugin: String, reason: String },
+    #[error("plugin names must be unique: '{0}' appears twice in [[plugins]]")]
+    Duplicate(String),
+}
+
+/// Why a call failed; the hook's failure policy decides what the client sees.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("deadline exceeded")]
+    Timeout,
+    #[error("trap: {0}")]
+    Trap(String),
+    #[error("malformed reply: {0}")]
+    Garbage(String),
+    #[error("reply or request too large ({0} bytes)")]
+    Oversized(usize),
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    #[error("quarantined after repeated faults of its own")]
+    Quarantined,
+    #[error("{0} is quarantined for this plugin after repeated faults")]
+    ClientQuarantined(String),
+}
