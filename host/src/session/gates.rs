@@ -8,8 +8,8 @@
 //! and PWD are not gated (entering a folder shows nothing); transfers have hooks of their own
 //! (`upload`, `ratio-check`).
 
-use super::Session;
 use super::refusal::{Handled, Refusal};
+use super::state::Session;
 use crate::fs::{Rights, VirtualPath};
 
 /// The right a verb needs at its path.

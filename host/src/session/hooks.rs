@@ -9,19 +9,13 @@ use ftpsd_plugin_sdk::{
     UploadCompleteEvent, UploadEvent,
 };
 
-use super::Session;
 use super::refusal::{Handled, Refusal, one_line};
+use super::running::Post;
+use super::state::Session;
 use crate::fs::VirtualPath;
 use crate::plugins::Decision;
 use crate::plugins::exec::{Job, Status};
 use crate::protocol::Code;
-
-/// What to do once a transfer has completed successfully.
-pub enum Post {
-    Listing,
-    Download,
-    Upload { path: VirtualPath, real: PathBuf },
-}
 
 impl Session {
     fn ip(&self) -> String {

@@ -4,7 +4,8 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{Handled, LoggedIn, Refusal, Session};
+use super::refusal::{Handled, Refusal};
+use super::state::{LoggedIn, Session};
 use crate::context::ServerContext;
 use crate::fs::{Mount, Sandbox, Vfs, VirtualPath};
 use crate::protocol::{Code, Reply};

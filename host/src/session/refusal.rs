@@ -1,6 +1,6 @@
 //! How a refused command becomes its reply. Handlers return `Err(Refusal)` with `?` from any
 //! step (a bad name, a missing right, a plugin's deny, a filesystem error) and
-//! [`Session::refuse`] is the one place that logs it, announces it to `file-blocked`
+//! `Session::refuse` (in `refuse`) is the one place that logs it, announces it to `file-blocked`
 //! subscribers and sends the reply; [`Refusal::reply`] is the pure mapping, unit-tested below.
 //! `dispatch` ends a pending data plan after any transfer verb, refused or not.
 
@@ -9,8 +9,6 @@ use std::io;
 use crate::fs::path::PathError;
 use crate::fs::{FsError, VirtualPath};
 use crate::protocol::{Code, Reply};
-
-use super::Session;
 
 /// What a command handler returns: done (its replies sent), or refused.
 pub type Handled = Result<(), Refusal>;
@@ -93,51 +91,6 @@ pub fn one_line(s: &str) -> String {
         "Refused by site policy.".into()
     } else {
         line
-    }
-}
-
-impl Session {
-    /// A handler's outcome on the wire: a refusal is sent, a failed link ends the session.
-    pub async fn conclude(&mut self, handled: Handled) -> io::Result<()> {
-        match handled {
-            Ok(()) => Ok(()),
-            Err(r) => self.refuse(r).await,
-        }
-    }
-
-    /// Sends a refusal's reply, after logging it and announcing rights and plugin refusals to
-    /// `file-blocked` subscribers. Only a failed link comes back as an error.
-    pub async fn refuse(&mut self, r: Refusal) -> io::Result<()> {
-        let user = self
-            .login
-            .as_ref()
-            .map(|l| l.account.name.clone())
-            .unwrap_or_default();
-        let Some(reply) = r.reply(&user) else {
-            return match r {
-                Refusal::Link(e) => Err(e),
-                _ => Ok(()),
-            };
-        };
-        match &r {
-            Refusal::Right { path, action } => {
-                self.blocked(path, action, "host", &reply.lines.join(" "))
-            }
-            Refusal::Plugin {
-                message,
-                by,
-                command,
-                path,
-                ..
-            } => {
-                tracing::info!(plugin = %by, %command, path = ?path.as_ref().map(|p| p.as_string()), "refused by plugin");
-                if let Some(p) = path {
-                    self.blocked(p, command, by, message);
-                }
-            }
-            _ => {}
-        }
-        self.send(reply).await
     }
 }
 

@@ -3,82 +3,15 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use tokio::task::JoinHandle;
-
-use super::hooks::Post;
 use super::refusal::{Handled, Refusal};
-use super::{Protection, Session};
+use super::running::{Finished, Post, RunningTransfer};
+use super::state::{Protection, Session};
 use crate::data::transfer::{Job, run};
-use crate::data::{DataError, DataTls, open};
+use crate::data::{DataTls, open};
 use crate::protocol::{Code, Reply};
-
-pub struct RunningTransfer {
-    handle: JoinHandle<Result<u64, DataError>>,
-    pub progress: Arc<AtomicU64>,
-    pub started: Instant,
-    pub what: String,
-    /// Text for the 226 reply (e.g. the STOU file name).
-    done_text: String,
-    post: Post,
-}
-
-/// A transfer's end: the final reply, and the bytes moved if it succeeded.
-pub struct Finished {
-    pub reply: Reply,
-    pub bytes: Option<u64>,
-}
-
-impl RunningTransfer {
-    pub fn is_upload(&self) -> bool {
-        matches!(self.post, Post::Upload { .. })
-    }
-
-    /// Waits for the transfer and gives its final reply. Cancel-safe: the handle is polled by
-    /// reference, so a `select!` that picks another branch loses nothing.
-    pub async fn finish(&mut self) -> Finished {
-        let result = (&mut self.handle).await;
-        let secs = self.started.elapsed().as_secs_f64();
-        match result {
-            Ok(Ok(bytes)) => {
-                tracing::info!(what = %self.what, bytes, secs, "transfer complete");
-                Finished {
-                    reply: Reply::new(
-                        Code::TRANSFER_COMPLETE,
-                        format!("{} ({bytes} bytes).", self.done_text),
-                    ),
-                    bytes: Some(bytes),
-                }
-            }
-            Ok(Err(e)) => {
-                tracing::info!(what = %self.what, error = %e, "transfer failed");
-                Finished {
-                    reply: Reply::new(e.code(), e.to_string()),
-                    bytes: None,
-                }
-            }
-            Err(e) => Finished {
-                reply: Reply::new(
-                    Code::LOCAL_ERROR,
-                    format!("Local error: transfer task failed ({e})."),
-                ),
-                bytes: None,
-            },
-        }
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.progress.load(Ordering::Relaxed)
-    }
-
-    /// Stops the transfer now: the data connection and the file are dropped.
-    pub async fn abort(self) {
-        self.handle.abort();
-        let _ = self.handle.await;
-    }
-}
 
 impl Session {
     /// Checks that a data connection can be made under the current settings. Call before

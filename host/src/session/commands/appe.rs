@@ -1,7 +1,7 @@
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
 use crate::fs::upload::UploadKind;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     s.rest = 0;

@@ -1,10 +1,10 @@
 //! AUTH TLS/SSL/TLS-C/TLS-P (RFC 4217): reply 234 in plaintext, then the TLS handshake.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::protocol::command::AuthMechanism;
-use crate::session::{Protection, Session};
+use crate::session::state::{Protection, Session};
 
 pub async fn handle(s: &mut Session, mech: AuthMechanism) -> Handled {
     if s.control.is_tls() {

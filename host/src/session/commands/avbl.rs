@@ -2,9 +2,9 @@
 //! space of its filesystem), as `213 <n>` (rclone `about`, draft-peterson-streamlined-ftp).
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let path = s.resolve(arg.as_deref().unwrap_or("."))?;

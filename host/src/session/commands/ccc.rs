@@ -2,9 +2,9 @@
 //! to read PORT/PASV), while data connections stay protected.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
     if !s.control.is_tls() {

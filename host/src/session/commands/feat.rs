@@ -1,10 +1,10 @@
 //! FEAT lists exactly the extensions implemented (RFC 2389).
 
 use crate::protocol::Code;
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
 use crate::protocol::Reply;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
     let mut lines = vec!["Features:".to_string()];

@@ -4,10 +4,10 @@
 //! file). At most one checksum per core runs at a time across the server.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::protocol::command::HashAlgo;
-use crate::session::Session;
+use crate::session::state::Session;
 
 /// HASH path: `213 <algo> <start>-<end> <hex> <path>`, `end` the last byte hashed (a whole
 /// 50-byte file is `0-49`, an empty one `0-0`), as in draft-bryan-ftpext-hash.

@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::protocol::Reply;
-use crate::session::Session;
+use crate::session::state::Session;
 
 const VERBS: &str = "ABOR ALLO APPE AUTH AVBL CCC CDUP CWD DELE EPRT EPSV FEAT HASH HELP LIST MDTM MFMT MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT RANG REST RETR RMD RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCRC XMD5 XSHA1 XSHA256";
 

@@ -1,14 +1,14 @@
 //! LIST: `ls -l` lines over the data connection. Listing helpers shared by NLST and MLSD live
 //! here too, since all three resolve a directory the same way.
 
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::listing::{EntryInfo, list_line};
 use crate::fs::name_glob::NameGlob;
 use crate::fs::{FsError, Rights, VirtualPath};
-use crate::session::Session;
-use crate::session::hooks::Post;
+use crate::session::running::Post;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let direct = s.cfg.listing.list_files_directly;

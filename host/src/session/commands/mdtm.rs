@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::listing::mdtm;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;

@@ -3,11 +3,11 @@
 //! change an existing file (rw or a) and passes the `command` hook.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::listing::mdtm;
 use crate::protocol::timestamp;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, time: String, arg: String) -> Handled {
     set(s, time, arg, "MFMT").await

@@ -1,7 +1,7 @@
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
 use crate::fs::listing::mlsx_line;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let (path, entries, rights, _) = super::list::entries(s, arg, false, "MLSD").await?;

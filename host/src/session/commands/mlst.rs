@@ -1,9 +1,9 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::listing::mlsx_line;
 use crate::protocol::Reply;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let path = match arg {

@@ -54,9 +54,9 @@ pub mod user;
 use crate::protocol::Code;
 use std::io;
 
-use crate::session::Refusal;
+use crate::session::refusal::Refusal;
 
-use super::Session;
+use super::state::Session;
 use crate::protocol::Command;
 
 /// The verbs that consume a pending data plan (PASV/EPSV/PORT/EPRT), whether they run or not.

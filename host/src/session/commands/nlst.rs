@@ -1,6 +1,6 @@
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let (path, entries, _, glob_dir) = super::list::entries(s, arg, true, "NLST").await?;

@@ -1,10 +1,10 @@
 //! OPTS UTF8 (RFC 2640: names are always UTF-8 here) and OPTS MLST (fact selection).
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::listing::Facts;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let (what, rest) = match arg.split_once(' ') {

@@ -1,5 +1,5 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::session::{Session, login};
 use crate::users::{Authenticator, LoginError};

@@ -1,9 +1,9 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 use std::net::IpAddr;
 
 use crate::data::{DataPlan, PendingPassive, advertise, passive};
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
     if s.epsv_all {

@@ -1,7 +1,7 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, size: u64) -> Handled {
     if !s.control.is_tls() && !s.ccc_done {

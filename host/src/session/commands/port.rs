@@ -2,12 +2,12 @@
 //! own address and an unprivileged port (no FTP bounce, RFC 2577).
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 use std::net::SocketAddr;
 
 use crate::config::network::canonical;
 use crate::data::DataPlan;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, target: SocketAddr) -> Handled {
     set_active(s, target, "PORT").await

@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::protocol::command::ProtectionLevel;
-use crate::session::{Protection, Session};
+use crate::session::state::{Protection, Session};
 
 pub async fn handle(s: &mut Session, level: ProtectionLevel) -> Handled {
     if !s.control.is_tls() && !s.ccc_done {

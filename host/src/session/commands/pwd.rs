@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
 use crate::protocol::reply::quote_path;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
     let cwd = quote_path(&s.user().cwd.as_string());

@@ -1,11 +1,11 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::vfs::Readable;
 use crate::protocol::command::TransferType;
-use crate::session::Session;
-use crate::session::hooks::Post;
+use crate::session::running::Post;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let offset = std::mem::take(&mut s.rest);

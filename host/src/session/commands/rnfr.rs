@@ -1,7 +1,7 @@
 use crate::protocol::Code;
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;

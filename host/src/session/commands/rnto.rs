@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::VirtualPath;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> Handled {
     let Some(from) = from else {

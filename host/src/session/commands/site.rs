@@ -2,11 +2,11 @@
 //! ratio plugins make of them; `SITE HELP` lists the subcommands.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::protocol::Reply;
 use crate::protocol::command::SiteCommand;
-use crate::session::Session;
+use crate::session::state::Session;
 use ftpsd_plugin_sdk::human_bytes;
 
 pub async fn handle(s: &mut Session, sub: SiteCommand) -> Handled {

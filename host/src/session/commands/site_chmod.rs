@@ -3,9 +3,9 @@
 //! `command` hook.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, mode: u32, arg: String) -> Handled {
     let path = s.resolve(&arg)?;

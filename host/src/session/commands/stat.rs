@@ -2,11 +2,11 @@
 //! or a listing over the control connection (213, RFC 959).
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::fs::listing::list_line;
 use crate::protocol::Reply;
-use crate::session::{Protection, Session};
+use crate::session::state::{Protection, Session};
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     if let Some(t) = &s.transfer {

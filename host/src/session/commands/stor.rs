@@ -2,14 +2,14 @@
 //! file needs overwrite), quota and upload mode are checked before the 150 reply.
 
 use crate::protocol::Code;
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::fs::upload::UploadKind;
 use crate::fs::{FsError, VirtualPath};
 use crate::protocol::command::TransferType;
-use crate::session::Session;
-use crate::session::hooks::Post;
+use crate::session::running::Post;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let offset = std::mem::take(&mut s.rest);

@@ -1,11 +1,11 @@
 //! STOU: store under a name the server picks (RFC 959; reply text per RFC 1123 `FILE: name`).
 
-use crate::session::{Handled, Refusal};
+use crate::session::refusal::{Handled, Refusal};
 
 use crate::data::transfer::Job;
 use crate::protocol::command::TransferType;
-use crate::session::Session;
-use crate::session::hooks::Post;
+use crate::session::running::Post;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     s.rest = 0;

@@ -1,7 +1,7 @@
 use crate::protocol::Code;
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
-use crate::session::Session;
+use crate::session::state::Session;
 
 /// Only file structure exists; the parser already refused the others with 504.
 pub async fn handle(s: &mut Session) -> Handled {

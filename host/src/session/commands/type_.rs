@@ -1,8 +1,8 @@
 use crate::protocol::Code;
-use crate::session::Handled;
+use crate::session::refusal::Handled;
 
 use crate::protocol::command::TransferType;
-use crate::session::Session;
+use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, t: TransferType) -> Handled {
     s.transfer_type = t;

@@ -1,0 +1,209 @@
+//! The session's main loop: the banner, then one command at a time until QUIT, a timeout, the
+//! server ending the session, or a vanished client; during a transfer, ABOR and STAT act at
+//! once and other commands wait for its end.
+
+use std::io;
+
+use tokio::sync::watch;
+use tokio::time::timeout_at;
+
+use super::commands;
+use super::control::Line;
+use super::login;
+use super::refusal::Refusal;
+use super::state::Session;
+use crate::protocol::{Code, Command, Reply, parse_line};
+
+impl Session {
+    /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
+    pub async fn run(mut self) {
+        let banner = crate::config::greeting::lines(&self.cfg.server.banner);
+        if self.send(Reply::multi(Code::READY, banner)).await.is_err() {
+            return;
+        }
+        if let Err(e) = self.serve().await {
+            tracing::debug!(peer = %self.peer, error = %e, "control connection ended");
+        }
+        self.cut_transfer("the session ended").await;
+        if self.login.is_none() {
+            self.tls_scope.set_owner(None);
+        }
+        self.control.shutdown().await;
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        let mut held: Option<Line> = None;
+        while !self.quit {
+            // Command handling and transfers run boxed: the session's own future then holds
+            // only what waiting for the next line needs, and an idle session (most of them)
+            // stays small in memory.
+            if self.transfer.is_some() {
+                Box::pin(self.serve_during_transfer(&mut held)).await?;
+                continue;
+            }
+            let line = match held.take() {
+                Some(l) => l,
+                None => match self.next_line().await? {
+                    Some(l) => l,
+                    None => return Ok(()),
+                },
+            };
+            Box::pin(self.handle_line(line)).await?;
+        }
+        Ok(())
+    }
+
+    fn kill_signal(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.login.as_ref().map(|l| l.guard.kill.clone())
+    }
+
+    /// Waits for the next line with the idle timeout (and the login timeout before login);
+    /// ends the session when the server tells it to.
+    async fn next_line(&mut self) -> io::Result<Option<Line>> {
+        let idle = self.cfg.idle_timeout();
+        let mut deadline = tokio::time::Instant::now() + idle;
+        let mut what = format!("Idle timeout ({} s)", idle.as_secs());
+        if self.login.is_none() {
+            let login_deadline =
+                tokio::time::Instant::from_std(self.started + self.cfg.login_timeout());
+            if login_deadline < deadline {
+                deadline = login_deadline;
+                what = format!("Login timeout ({} s)", self.cfg.login_timeout().as_secs());
+            }
+        }
+        let mut kill = self.kill_signal();
+        let mut shutdown = self.ctx.shutdown.subscribe();
+        tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, "Server shutting down; closing control connection.")).await;
+                Ok(None)
+            }
+            r = timeout_at(deadline, self.control.read_line()) => match r {
+                Ok(r) => r,
+                Err(_) => {
+                    let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("{what}: closing control connection."))).await;
+                    Ok(None)
+                }
+            },
+            reason = ended(&mut kill) => {
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// While a transfer runs: ABOR and STAT act at once; QUIT and any other command wait for
+    /// the transfer's final reply (RFC 959 order), holding at most one line.
+    async fn serve_during_transfer(&mut self, held: &mut Option<Line>) -> io::Result<()> {
+        let mut kill = self.kill_signal();
+        let Some(t) = self.transfer.as_mut() else {
+            return Ok(());
+        };
+        if held.is_some() {
+            let finished = t.finish().await;
+            return self.transfer_done(finished).await;
+        }
+        tokio::select! {
+            finished = t.finish() => self.transfer_done(finished).await,
+            reason = ended(&mut kill) => {
+                self.cut_transfer("session ended by the server").await;
+                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
+                self.quit = true;
+                Ok(())
+            }
+            line = self.control.read_line() => {
+                match line? {
+                    None => {
+                        self.cut_transfer("the client closed the control connection").await;
+                        self.quit = true;
+                        Ok(())
+                    }
+                    Some(Line::Complete(bytes)) => match parse_line(&bytes) {
+                        Ok(Command::Abor) => {
+                            let h = commands::abor::handle(self).await;
+                            self.conclude(h).await
+                        }
+                        Ok(Command::Stat(None)) => {
+                            let h = commands::stat::handle(self, None).await;
+                            self.conclude(h).await
+                        }
+                        _ => { *held = Some(Line::Complete(bytes)); Ok(()) }
+                    },
+                    Some(Line::TooLong) => self.send(Reply::new(Code::SYNTAX_ERROR, "Command line too long.")).await,
+                }
+            }
+        }
+    }
+
+    async fn handle_line(&mut self, line: Line) -> io::Result<()> {
+        let bytes = match line {
+            Line::TooLong => {
+                return self
+                    .send(Reply::new(
+                        Code::SYNTAX_ERROR,
+                        crate::protocol::ParseError::TooLong.to_string(),
+                    ))
+                    .await;
+            }
+            Line::Complete(b) => b,
+        };
+        match parse_line(&bytes) {
+            Ok(cmd) => {
+                if !matches!(cmd, Command::Pass(_)) {
+                    tracing::trace!(peer = %self.peer, ?cmd, "command");
+                }
+                self.note_command(&cmd, &bytes);
+                if !login::refresh(self).await? {
+                    return Ok(());
+                }
+                commands::dispatch(self, cmd).await
+            }
+            Err(crate::protocol::ParseError::Empty) => Ok(()),
+            Err(e) => {
+                // A transfer verb with a bad argument still ends the pending data plan, as
+                // any refused transfer command does.
+                if commands::is_data_verb(&bytes) {
+                    self.data = None;
+                }
+                self.refuse(Refusal::new(e.code(), e.to_string())).await
+            }
+        }
+    }
+
+    /// Records the current command for the operator's session list (never a password).
+    fn note_command(&self, cmd: &Command, bytes: &[u8]) {
+        let Some(l) = &self.login else { return };
+        let text = if matches!(cmd, Command::Pass(_)) {
+            "PASS ****".to_string()
+        } else {
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect()
+        };
+        *l.guard
+            .info
+            .command
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = text;
+        l.guard
+            .info
+            .tls
+            .store(self.control.is_tls(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Resolves when the session is told to end (users-file reload); never without a login.
+async fn ended(kill: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    match kill {
+        Some(rx) => {
+            let reason = rx.wait_for(Option::is_some).await.map(|r| r.clone());
+            match reason {
+                Ok(r) => r.unwrap_or_default(),
+                Err(_) => std::future::pending().await,
+            }
+        }
+        None => std::future::pending().await,
+    }
+}

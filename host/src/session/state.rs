@@ -1,0 +1,194 @@
+//! A session's state: what a control connection knows between commands (TLS, login, the
+//! pending data plan, REST and RNFR state...) and the helpers every handler uses. The loop that
+//! drives it is in `main_loop`; handlers are in `commands`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::control::{ControlConn, ControlStream};
+use super::refusal::{Handled, Refusal};
+use super::running::RunningTransfer;
+use crate::access::sessions::LoginGuard;
+use crate::context::{ListenerKind, ServerContext};
+use crate::data::DataPlan;
+use crate::fs::listing::Facts;
+use crate::fs::{FsError, Rights, Target, Vfs, VirtualPath};
+use crate::protocol::command::TransferType;
+use crate::protocol::{Code, Reply};
+use crate::users::auth::Account;
+
+/// Data-channel protection level (PROT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    Clear,
+    Private,
+}
+
+pub struct LoggedIn {
+    pub account: Account,
+    pub vfs: Arc<Vfs>,
+    pub cwd: VirtualPath,
+    /// Registration in the session registry; carries the signal that ends the session.
+    pub guard: LoginGuard,
+    /// The users-file generation `account` and `vfs` were built from.
+    pub generation: u64,
+}
+
+pub struct Session {
+    pub ctx: Arc<ServerContext>,
+    /// The config in force when this session started; a reload applies to later sessions.
+    pub cfg: Arc<crate::Config>,
+    pub kind: ListenerKind,
+    pub require_tls: bool,
+    pub require_reuse: crate::tls::SessionReuse,
+    pub control: ControlConn,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// Stamped into this control connection's TLS tickets; data connections must present it.
+    pub tls_token: [u8; 16],
+    /// The TLS sessions and tickets this control session made: all its connections may resume.
+    pub tls_scope: Arc<crate::tls::scope::ResumptionScope>,
+    pub pbsz: bool,
+    pub prot: Protection,
+    pub ccc_done: bool,
+    pub pending_user: Option<String>,
+    pub login: Option<LoggedIn>,
+    pub transfer_type: TransferType,
+    pub rest: u64,
+    pub rename_from: Option<VirtualPath>,
+    pub data: Option<DataPlan>,
+    pub epsv_all: bool,
+    pub facts: Facts,
+    /// OPTS HASH: the algorithm HASH uses.
+    pub hash_algo: crate::protocol::command::HashAlgo,
+    /// RANG: the byte range (end inclusive) of the next HASH.
+    pub hash_range: Option<(u64, u64)>,
+    pub transfer: Option<RunningTransfer>,
+    pub quit: bool,
+    pub started: Instant,
+}
+
+impl Session {
+    pub fn new(
+        ctx: Arc<ServerContext>,
+        kind: ListenerKind,
+        stream: ControlStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        token: [u8; 16],
+        scope: Arc<crate::tls::scope::ResumptionScope>,
+    ) -> Session {
+        let cfg = ctx.live.load_full();
+        let listener = ctx.listener(&cfg, kind);
+        let (require_tls, require_reuse) = (listener.require_tls, listener.require_session_reuse);
+        if require_reuse == crate::tls::SessionReuse::User {
+            // Until it logs in, its keys may be offered tentatively by its client's other
+            // sessions (see `tls::scope`).
+            ctx.tls_scopes.register_pending(peer.ip(), &scope);
+        }
+        Session {
+            kind,
+            require_tls,
+            require_reuse,
+            control: ControlConn::new(stream),
+            peer,
+            local,
+            tls_token: token,
+            tls_scope: scope,
+            pbsz: false,
+            // Implicit FTPS protects data connections from the start.
+            prot: if kind == ListenerKind::Implicit {
+                Protection::Private
+            } else {
+                Protection::Clear
+            },
+            ccc_done: false,
+            pending_user: None,
+            login: None,
+            transfer_type: TransferType::Ascii,
+            rest: 0,
+            rename_from: None,
+            data: None,
+            epsv_all: false,
+            facts: Facts::default(),
+            hash_algo: crate::protocol::command::HashAlgo::Sha256,
+            hash_range: None,
+            transfer: None,
+            quit: false,
+            started: Instant::now(),
+            cfg,
+            ctx,
+        }
+    }
+
+    /// Shows (or clears) the running transfer in the operator's session list.
+    pub fn note_transfer(&self, t: Option<crate::access::sessions::LiveTransfer>) {
+        if let Some(l) = &self.login {
+            *l.guard
+                .info
+                .transfer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = t;
+        }
+    }
+
+    pub async fn send(&mut self, reply: Reply) -> io::Result<()> {
+        self.ctx.metrics.reply(reply.code);
+        self.control.send(&reply).await
+    }
+
+    /// Sends a multi-line or prepared reply of a handler's own.
+    pub async fn answer(&mut self, reply: Reply) -> Handled {
+        Ok(self.send(reply).await?)
+    }
+
+    /// Sends a reply of a handler's own (refusals go through `Refusal`).
+    pub async fn reply(&mut self, code: Code, text: impl Into<String>) -> Handled {
+        Ok(self.send(Reply::new(code, text)).await?)
+    }
+
+    /// The logged-in user's state. Dispatch guarantees login before file commands run.
+    pub fn user(&self) -> &LoggedIn {
+        self.login
+            .as_ref()
+            .expect("dispatch checks login before file commands")
+    }
+
+    /// Resolves a client path against the cwd.
+    pub fn resolve(&self, arg: &str) -> Result<VirtualPath, Refusal> {
+        self.user().cwd.resolve(arg).map_err(Refusal::BadName)
+    }
+
+    /// Runs a blocking filesystem operation on the user's view (mounts, message file).
+    pub async fn fs<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Vfs) -> Result<T, FsError> + Send + 'static,
+    ) -> Result<T, FsError> {
+        let vfs = self.user().vfs.clone();
+        tokio::task::spawn_blocking(move || f(&vfs))
+            .await
+            .unwrap_or_else(|e| Err(FsError::Io(io::Error::other(e.to_string()))))
+    }
+
+    /// The user's rights at a path: those of the mount that holds it (the message file: r).
+    pub fn rights_at(&self, p: &VirtualPath) -> Rights {
+        match self.user().vfs.locate(p) {
+            Target::Real { mount, .. } => mount.rights,
+            Target::Message(_) => Rights::Read,
+        }
+    }
+
+    /// Runs a blocking filesystem operation on `path`; its error is the command's refusal.
+    pub async fn fs_at<T: Send + 'static>(
+        &self,
+        path: &VirtualPath,
+        f: impl FnOnce(&Vfs, &VirtualPath) -> Result<T, FsError> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let p = path.clone();
+        self.fs(move |v| f(v, &p))
+            .await
+            .map_err(|e| Refusal::fs(path, e))
+    }
+}
