@@ -21,6 +21,9 @@ pub enum ControlStream {
     Tls(Box<TlsStream<TcpStream>>),
     /// Only while switching between the two.
     Switching,
+    /// An in-memory connection, so session rules have unit tests without sockets (no TLS).
+    #[cfg(test)]
+    Memory(tokio::io::DuplexStream),
 }
 
 pub enum Line {
@@ -159,6 +162,8 @@ impl AsyncRead for ControlStream {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(test)]
+            ControlStream::Memory(s) => Pin::new(s).poll_read(cx, buf),
             ControlStream::Switching => {
                 Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)))
             }
@@ -175,6 +180,8 @@ impl AsyncWrite for ControlStream {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(test)]
+            ControlStream::Memory(s) => Pin::new(s).poll_write(cx, buf),
             ControlStream::Switching => {
                 Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)))
             }
@@ -184,6 +191,8 @@ impl AsyncWrite for ControlStream {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(test)]
+            ControlStream::Memory(s) => Pin::new(s).poll_flush(cx),
             ControlStream::Switching => Poll::Ready(Ok(())),
         }
     }
@@ -191,6 +200,8 @@ impl AsyncWrite for ControlStream {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(test)]
+            ControlStream::Memory(s) => Pin::new(s).poll_shutdown(cx),
             ControlStream::Switching => Poll::Ready(Ok(())),
         }
     }

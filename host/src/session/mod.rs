@@ -24,3 +24,6 @@ pub use control::{ControlConn, ControlStream, Line};
 pub use refusal::{Handled, Refusal};
 pub use running::RunningTransfer;
 pub use state::{LoggedIn, Protection, Session};
+
+#[cfg(test)]
+mod tests;
