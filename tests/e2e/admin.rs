@@ -414,6 +414,19 @@ async fn log_files_transfer_log_and_the_log_viewer_api() {
         "{}",
         text(&out)
     );
+    // A day without a log says so, and which days there are (no OS error number).
+    for path in [
+        "/api/logs?day=2001-01-01",
+        "/api/logs/export?day=2001-01-01",
+    ] {
+        let out = run(get(path.into())).await;
+        let body = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            body.contains("no log for 2001-01-01") && !body.contains("os error"),
+            "{path}: {}",
+            text(&out)
+        );
+    }
     let day = v["day"].as_str().unwrap().to_string();
     let out = run(get(format!("/api/logs/export?day={day}"))).await;
     assert!(

@@ -228,12 +228,12 @@ async fn logs(state: &AppState, headers: &HeaderMap, q: LogQuery, export: bool) 
                 return Err((StatusCode::BAD_REQUEST, "day must be YYYY-MM-DD".to_string()));
             }
             return std::fs::read_to_string(dir.join(format!("ftpsd.log.{day}")))
-                .map_err(|e| (StatusCode::NOT_FOUND, e.to_string()));
+                .map_err(|e| (StatusCode::NOT_FOUND, no_log(&day, &days, &e)));
         }
         match super::logs::read(&dir, &day, q.level.as_deref(), q.q.as_deref(), q.after) {
             Ok(chunk) => Ok(serde_json::json!({"days": days, "day": chunk.day, "lines": chunk.lines, "next": chunk.next}).to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err((StatusCode::BAD_REQUEST, e.to_string())),
-            Err(e) => Err((StatusCode::NOT_FOUND, e.to_string())),
+            Err(e) => Err((StatusCode::NOT_FOUND, no_log(&day, &days, &e))),
         }
     })
     .await
@@ -268,3 +268,17 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) {
 
 /// The web admin page: plain HTML and script, no build step.
 const PAGE: &str = include_str!("page.html");
+
+/// A missing day's log in words: which days there are, not an OS error number.
+fn no_log(day: &str, days: &[String], e: &std::io::Error) -> String {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        return format!("cannot read the log of {day}: {e}");
+    }
+    match days.first() {
+        Some(newest) => format!(
+            "no log for {day}; logs exist for {} days, the newest {newest}",
+            days.len()
+        ),
+        None => format!("no log for {day}; there are no log files yet"),
+    }
+}

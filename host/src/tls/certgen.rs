@@ -54,6 +54,24 @@ pub enum CertGenError {
     },
 }
 
+/// Whether a name can be a subject alternative name: an IP address, or a DNS name
+/// (labels of letters, digits and hyphens, optionally a leading `*.`).
+fn san_worthy(name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let host = name.strip_prefix("*.").unwrap_or(name);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 pub fn generate(req: &CertRequest) -> Result<GeneratedCert, CertGenError> {
     if req.common_name.trim().is_empty() {
         return Err(CertGenError::Invalid("--cn must not be empty".into()));
@@ -70,9 +88,22 @@ pub fn generate(req: &CertRequest) -> Result<GeneratedCert, CertGenError> {
             "--days must be between 1 and 36500".into(),
         ));
     }
-    let mut names = vec![req.common_name.clone()];
-    names.extend(req.alt_names.iter().cloned());
-    names.dedup();
+    // The CN names the host when it is a host name or an address ("ftp.example.com"); a CN
+    // such as "Audit CA" is a label, not a DNS name, and gets no SAN.
+    let mut names = Vec::new();
+    if san_worthy(&req.common_name) {
+        names.push(req.common_name.clone());
+    }
+    for n in &req.alt_names {
+        if !san_worthy(n) {
+            return Err(CertGenError::Invalid(format!(
+                "'{n}' is not a host name (like ftp.example.com or *.example.com) or an IP address"
+            )));
+        }
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
     let mut params = CertificateParams::new(names)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, req.common_name.as_str());
@@ -210,5 +241,54 @@ mod tests {
             .is_err()
         );
         assert!(generate(&CertRequest { days: 0, ..req() }).is_err());
+        assert!(
+            generate(&CertRequest {
+                alt_names: vec!["bad name".into()],
+                ..req()
+            })
+            .is_err()
+        );
+    }
+
+    /// The DER of a generated certificate.
+    fn der(g: &GeneratedCert) -> Vec<u8> {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(g.cert_pem.as_bytes())
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Whether the DER holds `name` as a dNSName (context tag 2) of a SAN.
+    fn has_dns_san(der: &[u8], name: &str) -> bool {
+        let mut pattern = vec![0x82, name.len() as u8];
+        pattern.extend_from_slice(name.as_bytes());
+        der.windows(pattern.len()).any(|w| w == pattern)
+    }
+
+    #[test]
+    fn only_host_names_become_dns_names() {
+        let host = generate(&req()).unwrap();
+        assert!(has_dns_san(&der(&host), "ftp.example.test"));
+        let ca = generate(&CertRequest {
+            common_name: "Audit CA".into(),
+            alt_names: Vec::new(),
+            ca: true,
+            ..req()
+        })
+        .unwrap();
+        assert!(!has_dns_san(&der(&ca), "Audit CA"));
+        for (name, ok) in [
+            ("ftp.example.com", true),
+            ("*.example.com", true),
+            ("localhost", true),
+            ("::1", true),
+            ("10.0.0.1", true),
+            ("Audit CA", false),
+            ("-bad.example", false),
+            ("a..b", false),
+            ("", false),
+        ] {
+            assert_eq!(san_worthy(name), ok, "{name}");
+        }
     }
 }
