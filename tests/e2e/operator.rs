@@ -481,7 +481,8 @@ async fn csv_import_with_good_and_bad_rows() {
         err.contains("row 3:")
             && err.contains("row 4:")
             && err.contains("row 5:")
-            && err.contains("rwx"),
+            && err.contains("rwx")
+            && err.contains("ASCII letters"),
         "{err}"
     );
     assert!(

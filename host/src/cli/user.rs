@@ -21,8 +21,9 @@ pub enum Command {
     List(ConfigArg),
     /// Show one user: mounts, rights, quotas with current usage, groups, limits.
     Show(NameArgs),
-    /// Import users from a `;`-separated CSV export (header row; name;password;path1;rights1;
-    /// quota1;path2;…;ratio;groups). Rows with errors are reported and skipped (all with --strict).
+    /// Import users from a `;`-separated CSV export (name;password;path1;rights1;quota1;path2;…;
+    /// ratio;groups, by header name or in that order without a header). Rows with errors are
+    /// reported and skipped (all with --strict).
     Import(ImportArgs),
 }
 
@@ -315,7 +316,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let (rows, errors) = ftpsd::users::csv_import::parse(&bytes, &users, password::hash)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
             for e in &errors {
-                eprintln!("{}: {e}", a.file.display());
+                eprintln!(
+                    "{}: {}",
+                    a.file.display(),
+                    super::log_text::printable(&e.to_string())
+                );
             }
             if a.strict && !errors.is_empty() {
                 bail!(

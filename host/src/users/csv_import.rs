@@ -1,6 +1,6 @@
-//! CSV import of users in the classic product's export format: `;`-separated, a header row,
-//! columns `name;password;path1;rights1;quota1;path2;…;ratio;groups` (matched by header name,
-//! any order, case-insensitive). `path1` is the root; `pathN` appears as `/<last component>`.
+//! CSV import of users in the classic product's export format: `;`-separated, columns
+//! `name;password;path1;rights1;quota1;path2;…;ratio;groups`, matched by header name (any
+//! order, the usual spellings) or, without a header row, in that order. `path1` is the root; `pathN` appears as `/<last component>`.
 //! Handles a UTF-8 BOM, CRLF, quoted fields, and old Windows exports in Latin-1.
 //! Passwords are hashed here; plaintext never leaves this function.
 
@@ -44,21 +44,38 @@ pub fn parse(
         .delimiter(b';')
         .flexible(true)
         .trim(csv::Trim::All)
+        .has_headers(false)
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("cannot read the header row: {e}"))?
-        .clone();
+    let mut records = reader.records().peekable();
+    let first = match records.peek() {
+        Some(Ok(r)) => r.clone(),
+        Some(Err(e)) => return Err(format!("cannot read the first row: {e}")),
+        None => return Ok((Vec::new(), Vec::new())),
+    };
+    // A header row (any known spelling), or none: the documented column order.
+    let named: Vec<Option<String>> = first.iter().map(canonical_header).collect();
+    let headers: Vec<String> = if named.iter().filter(|c| c.is_some()).count() >= 2 {
+        records.next();
+        named
+            .into_iter()
+            .zip(first.iter())
+            .map(|(c, raw)| c.unwrap_or_else(|| raw.to_ascii_lowercase()))
+            .collect()
+    } else {
+        positional_headers(first.len())
+    };
     let col: HashMap<String, usize> = headers
         .iter()
         .enumerate()
-        .map(|(i, h)| (h.to_ascii_lowercase(), i))
+        .rev()
+        .map(|(i, h)| (h.clone(), i))
         .collect();
     for required in ["name", "password", "path1"] {
         if !col.contains_key(required) {
             return Err(format!(
-                "header row has no '{required}' column (found: {})",
-                headers.iter().collect::<Vec<_>>().join(";")
+                "header row has no '{required}' column (found: {}); without a header row the \
+                 columns are name;password;path1;rights1;quota1;...;ratio;groups",
+                first.iter().collect::<Vec<_>>().join(";")
             ));
         }
     }
@@ -66,11 +83,7 @@ pub fn parse(
     // file holds, whatever number a header names.
     let mut path_columns: Vec<u32> = headers
         .iter()
-        .filter_map(|h| {
-            h.to_ascii_lowercase()
-                .strip_prefix("path")
-                .and_then(|n| n.parse::<u32>().ok())
-        })
+        .filter_map(|h| h.strip_prefix("path").and_then(|n| n.parse::<u32>().ok()))
         .filter(|n| *n > 0)
         .collect();
     path_columns.sort_unstable();
@@ -78,7 +91,7 @@ pub fn parse(
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for record in reader.records() {
+    for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -106,6 +119,53 @@ pub fn parse(
         }
     }
     Ok((ok, errors))
+}
+
+/// The column a header cell names, in any of the spellings exports use (case, spaces, `_` and
+/// `-` ignored); None for a cell that is no known header (so a row of data).
+fn canonical_header(cell: &str) -> Option<String> {
+    let h: String = cell
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let known = match h.as_str() {
+        "name" | "user" | "username" | "login" | "loginname" | "account" | "benutzer"
+        | "benutzername" => "name",
+        "password" | "pass" | "passwd" | "pwd" | "passwort" | "kennwort" => "password",
+        "home" | "homedir" | "path" | "directory" | "verzeichnis" => "path1",
+        "rights" | "rechte" | "permissions" => "rights1",
+        "quota" => "quota1",
+        "ratio" => "ratio",
+        "groups" | "group" | "gruppen" | "gruppe" => "groups",
+        _ => {
+            let numbered = ["path", "rights", "quota"].iter().any(|p| {
+                h.strip_prefix(p)
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            });
+            return numbered.then_some(h);
+        }
+    };
+    Some(known.to_string())
+}
+
+/// Column names of a file without a header row, in the documented order:
+/// `name;password;path1;rights1;quota1[;path2;rights2;quota2]...[;ratio[;groups]]`.
+fn positional_headers(n: usize) -> Vec<String> {
+    let mut h = vec!["name".to_string(), "password".to_string()];
+    let rest = n.saturating_sub(2);
+    let (triples, tail) = (rest / 3, rest % 3);
+    for i in 1..=triples.max(1) {
+        h.extend([
+            format!("path{i}"),
+            format!("rights{i}"),
+            format!("quota{i}"),
+        ]);
+    }
+    if triples > 0 {
+        h.extend(["ratio", "groups"].iter().take(tail).map(|s| s.to_string()));
+    }
+    h
 }
 
 /// 1-based line of a record starting at `byte`. With CRLF the csv reader reports the offset of
@@ -278,11 +338,42 @@ mod tests {
     }
 
     #[test]
-    fn missing_header_is_an_error() {
+    fn a_header_row_without_a_required_column_is_an_error() {
         assert!(
-            parse(b"user;pw\nx;y\n", &UsersFile::default(), hash)
+            parse(b"name;pw;path1\nx;y;/srv/x\n", &UsersFile::default(), hash)
                 .unwrap_err()
-                .contains("'name'")
+                .contains("'password'")
         );
+    }
+
+    #[test]
+    fn header_spellings_and_header_less_files() {
+        let spelled = "Benutzer;Passwort;Home;Rechte\nanna;pw;/srv/anna;rw\n";
+        let (ok, errors) = parse(spelled.as_bytes(), &UsersFile::default(), hash).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            (ok[0].1.name.as_str(), ok[0].1.mounts[0].rights),
+            ("anna", Rights::ReadWrite)
+        );
+        for header in [
+            "user;password;path1",
+            "User Name;Pass;path1",
+            "login;pwd;home",
+        ] {
+            let csv = format!("{header}\nbob;pw;/srv/bob\n");
+            let (ok, errors) = parse(csv.as_bytes(), &UsersFile::default(), hash).unwrap();
+            assert!(
+                errors.is_empty() && ok[0].1.name == "bob",
+                "{header}: {errors:?}"
+            );
+        }
+        // No header: the documented order, rows counted from line 1.
+        let bare = "carl;pw;/srv/carl;rw;;/srv/music;r;;1:3;\ndora;pw;/srv/dora;r\n";
+        let (ok, errors) = parse(bare.as_bytes(), &UsersFile::default(), hash).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(ok.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(ok[0].1.mounts.len(), 2);
+        assert_eq!(ok[0].1.ratio.as_deref(), Some("1:3"));
+        assert_eq!(ok[1].1.mounts[0].rights, Rights::Read);
     }
 }

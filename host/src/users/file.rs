@@ -472,7 +472,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
     {
         return Err(format!(
-            "name '{name}' may only contain letters, digits and . _ - @"
+            "name '{}' may only contain ASCII letters (a-z, A-Z), digits and . _ - @",
+            name.escape_debug()
         ));
     }
     Ok(())
