@@ -434,3 +434,74 @@ async fn xtask_serve_config_loads_every_bundled_plugin() {
     names.sort();
     assert_eq!(names, ["bfp", "block-ext", "exec-folder", "ratio"]);
 }
+
+#[tokio::test]
+async fn groups_are_managed_from_the_command_line_and_give_their_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let ftpsd_in = |args: &[&str]| {
+        let mut c = ftpsd(dir.path());
+        c.args(args).args(["--config", "c.toml"]);
+        run(c)
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", text(out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // A user cannot join a group that does not exist; the message says how to make one.
+    let out = ftpsd_in(&["user", "add", "ann", "--home", "ann", "--group", "staff"]).await;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && err.contains("ftpsd group add staff"),
+        "{}",
+        text(&out)
+    );
+    ok(&ftpsd_in(&["group", "add", "staff", "--mount", "shared:/shared:rw:50"]).await);
+    assert!(dir.path().join("ftpsd-data/shared").is_dir());
+    let out = ftpsd_in(&["group", "add", "staff"]).await;
+    assert!(!out.status.success() && text(&out).contains("already exists"));
+    ok(&ftpsd_in(&["user", "add", "ann", "--home", "ann", "--group", "staff"]).await);
+    ok(&ftpsd_in(&["user", "add", "ben", "--home", "ben"]).await);
+    ok(&ftpsd_in(&["group", "join", "staff", "ben"]).await);
+    let shown = ok(&ftpsd_in(&["group", "show", "staff"]).await);
+    assert!(
+        shown.contains("ann, ben") && shown.contains("/shared") && shown.contains("50"),
+        "{shown}"
+    );
+    let listed = ok(&ftpsd_in(&["group", "list"]).await);
+    assert!(
+        listed.contains("staff") && listed.contains("ann,ben"),
+        "{listed}"
+    );
+    // Members see the group's folder with its rights.
+    let config = ftpsd::Config::load(&dir.path().join("c.toml")).unwrap();
+    let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();
+    let ben = users.find("ben").unwrap();
+    let mounts = users.mounts_of(ben).unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name.as_deref() == Some("shared") && m.rights.as_str() == "rw"),
+        "{mounts:?}"
+    );
+    // Deleting a group with members is refused unless told to take them out.
+    let out = ftpsd_in(&["group", "del", "staff"]).await;
+    assert!(
+        !out.status.success() && text(&out).contains("has members"),
+        "{}",
+        text(&out)
+    );
+    ok(&ftpsd_in(&["group", "leave", "staff", "ann"]).await);
+    let out = ok(&ftpsd_in(&["group", "del", "staff", "--force"]).await);
+    assert!(out.contains("taken out: ben"), "{out}");
+    let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();
+    assert!(users.groups.is_empty() && users.users.iter().all(|u| u.groups.is_empty()));
+    assert!(
+        dir.path().join("ftpsd-data/shared").is_dir(),
+        "folders kept"
+    );
+}

@@ -5,6 +5,7 @@ mod bans;
 mod cert;
 mod check_config;
 mod config_arg;
+mod group;
 mod log_text;
 mod logging;
 mod plugin;
@@ -38,6 +39,9 @@ enum Command {
     /// Manage users in the users file (a running server reloads it within a second).
     #[command(subcommand)]
     User(user::Command),
+    /// Manage groups: the mounts (rights, quotas) their members get on top of their own.
+    #[command(subcommand)]
+    Group(group::Command),
     /// Policy plugins: check a .wasm file.
     #[command(subcommand)]
     Plugin(plugin::Command),
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig(a) => check_config::run(a),
         Command::Cert(c) => cert::run(c),
         Command::User(c) => user::run(c),
+        Command::Group(c) => group::run(c),
         Command::Plugin(c) => plugin::run(c),
         Command::Bans(c) => bans::run(c),
         Command::Admin(c) => admin::run(c),

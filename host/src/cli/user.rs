@@ -102,7 +102,7 @@ fn parse_mode(s: &str) -> Result<UploadMode, String> {
     }
 }
 
-fn parse_mount(s: &str) -> Result<MountEntry, String> {
+pub(super) fn parse_mount(s: &str) -> Result<MountEntry, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB]");
     if parts.len() < 3 || parts.len() > 4 {
@@ -121,13 +121,13 @@ fn parse_mount(s: &str) -> Result<MountEntry, String> {
     })
 }
 
-fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
+pub(super) fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
     let cfg = load_config(config.config.as_deref())?;
     Ok(UsersFile::load(&cfg.users_file())?)
 }
 
 /// Saves after re-validating the whole file (a new user may name an unknown group).
-fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
+pub(super) fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
     let text = toml::to_string(users).context("serialising the users file")?;
     UsersFile::parse(&text, &users.path)?;
     users.save()?;

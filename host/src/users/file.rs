@@ -344,11 +344,9 @@ impl UsersFile {
     pub fn mounts_of(&self, u: &UserEntry) -> Result<Vec<ResolvedMount>, String> {
         let mut group_mounts = Vec::new();
         for g in &u.groups {
-            let group = self
-                .groups
-                .iter()
-                .find(|x| x.name == *g)
-                .ok_or_else(|| format!("unknown group '{g}'"))?;
+            let group = self.groups.iter().find(|x| x.name == *g).ok_or_else(|| {
+                format!("unknown group '{g}' (create it with: ftpsd group add {g})")
+            })?;
             group_mounts.extend(group.mounts.iter().cloned());
         }
         self.merge_mounts(u.own_mounts(), &group_mounts)

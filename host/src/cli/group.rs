@@ -1,0 +1,204 @@
+//! `ftpsd group ...`: groups in the users file. A group gives its members mounts (with their
+//! rights and quotas) on top of their own; members are named in each user's `groups`.
+
+use anyhow::bail;
+
+use super::config_arg::ConfigArg;
+use super::log_text::printable;
+use super::user::{parse_mount, save_checked, users_file};
+use ftpsd::users::file::{GroupEntry, MountEntry};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create a group with its mounts (folders are created if missing).
+    Add(AddArgs),
+    /// Delete a group; refused while users are in it, unless --force takes them out.
+    Del(DelArgs),
+    /// List groups with their mounts and members.
+    List(ConfigArg),
+    /// Show one group: mounts, rights, quotas, members.
+    Show(NameArgs),
+    /// Put users into a group.
+    Join(MembersArgs),
+    /// Take users out of a group.
+    Leave(MembersArgs),
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    name: String,
+    /// Mount `DIR:/name:RIGHTS[:QUOTA_MB]` shown to members as folder /name; repeatable.
+    #[arg(long = "mount", value_parser = parse_mount)]
+    mounts: Vec<MountEntry>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(clap::Args)]
+pub struct DelArgs {
+    name: String,
+    /// Also take every member out of the group.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(clap::Args)]
+pub struct NameArgs {
+    name: String,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(clap::Args)]
+pub struct MembersArgs {
+    group: String,
+    #[arg(required = true)]
+    users: Vec<String>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+fn members(users: &ftpsd::users::UsersFile, group: &str) -> Vec<String> {
+    users
+        .users
+        .iter()
+        .filter(|u| u.groups.iter().any(|g| g == group))
+        .map(|u| u.name.clone())
+        .collect()
+}
+
+fn mounts_text(g: &GroupEntry) -> String {
+    if g.mounts.is_empty() {
+        return "-".into();
+    }
+    g.mounts
+        .iter()
+        .map(|m| format!("{}={}({})", m.at, m.path.display(), m.rights.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Add(a) => {
+            let mut users = users_file(&a.config)?;
+            ftpsd::users::file::validate_name(&a.name).map_err(anyhow::Error::msg)?;
+            if users.groups.iter().any(|g| g.name == a.name) {
+                bail!("group '{}' already exists", a.name);
+            }
+            users.groups.push(GroupEntry {
+                name: a.name.clone(),
+                mounts: a.mounts,
+            });
+            save_checked(&users)?;
+            let g = users.groups.last().expect("just added");
+            for m in &g.mounts {
+                let real = users.resolve_path(&m.path);
+                std::fs::create_dir_all(&real)
+                    .map_err(|e| anyhow::anyhow!("creating {}: {e}", real.display()))?;
+            }
+            println!("group '{}' added (mounts: {})", a.name, mounts_text(g));
+        }
+        Command::Del(a) => {
+            let mut users = users_file(&a.config)?;
+            let Some(i) = users.groups.iter().position(|g| g.name == a.name) else {
+                bail!("no group '{}'", printable(&a.name));
+            };
+            let in_it = members(&users, &a.name);
+            if !in_it.is_empty() && !a.force {
+                bail!(
+                    "group '{}' has members ({}); take them out first (ftpsd group leave {} USER...) or use --force",
+                    a.name,
+                    in_it.join(", "),
+                    a.name
+                );
+            }
+            for u in &mut users.users {
+                u.groups.retain(|g| *g != a.name);
+            }
+            users.groups.remove(i);
+            save_checked(&users)?;
+            println!(
+                "group '{}' deleted (folders kept){}",
+                a.name,
+                if in_it.is_empty() {
+                    String::new()
+                } else {
+                    format!("; taken out: {}", in_it.join(", "))
+                }
+            );
+        }
+        Command::List(c) => {
+            let users = users_file(&c)?;
+            println!("{:<20} {:<30} MOUNTS", "NAME", "MEMBERS");
+            for g in &users.groups {
+                println!(
+                    "{:<20} {:<30} {}",
+                    g.name,
+                    members(&users, &g.name).join(","),
+                    mounts_text(g)
+                );
+            }
+        }
+        Command::Show(a) => {
+            let users = users_file(&a.config)?;
+            let Some(g) = users.groups.iter().find(|g| g.name == a.name) else {
+                bail!("no group '{}'", printable(&a.name));
+            };
+            println!("group:   {}", g.name);
+            let in_it = members(&users, &g.name);
+            println!(
+                "members: {}",
+                if in_it.is_empty() {
+                    "-".into()
+                } else {
+                    in_it.join(", ")
+                }
+            );
+            println!(
+                "{:<12} {:<6} {:>10}  DIRECTORY",
+                "MOUNT", "RIGHTS", "QUOTA MB"
+            );
+            for m in &g.mounts {
+                println!(
+                    "{:<12} {:<6} {:>10}  {}",
+                    m.at,
+                    m.rights.as_str(),
+                    m.quota_mb.map_or("-".into(), |q| q.to_string()),
+                    users.resolve_path(&m.path).display()
+                );
+            }
+        }
+        Command::Join(a) => change_members(a, true)?,
+        Command::Leave(a) => change_members(a, false)?,
+    }
+    Ok(())
+}
+
+fn change_members(a: MembersArgs, join: bool) -> anyhow::Result<()> {
+    let mut users = users_file(&a.config)?;
+    if !users.groups.iter().any(|g| g.name == a.group) {
+        bail!("no group '{}'", printable(&a.group));
+    }
+    for name in &a.users {
+        let Some(u) = users.find_mut(name) else {
+            bail!("no user '{}'", printable(name));
+        };
+        let has = u.groups.iter().any(|g| *g == a.group);
+        if join && !has {
+            u.groups.push(a.group.clone());
+        } else if !join && has {
+            u.groups.retain(|g| *g != a.group);
+        }
+    }
+    save_checked(&users)?;
+    println!(
+        "{} {} group '{}'",
+        a.users.join(", "),
+        if join { "joined" } else { "left" },
+        a.group
+    );
+    Ok(())
+}
