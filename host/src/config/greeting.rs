@@ -21,15 +21,24 @@ pub fn lines(text: &str) -> Vec<String> {
     out
 }
 
-/// Reads a greeting file (at most [`MAX_BYTES`], cut at a character boundary).
+/// Reads a greeting file (at most [`MAX_BYTES`]): a regular file, so a FIFO or a device named
+/// by mistake can neither hang a (re)load nor feed it without end.
 pub fn read(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
     let mut bytes = Vec::new();
     file.take(MAX_BYTES as u64)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(cannot)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -60,5 +69,11 @@ mod tests {
                 .unwrap_err()
                 .contains("missing")
         );
+        assert!(
+            read(Path::new("/dev/zero"))
+                .unwrap_err()
+                .contains("not a regular file")
+        );
+        assert!(read(dir.path()).unwrap_err().contains("not a regular file"));
     }
 }
