@@ -44,6 +44,24 @@ async fn http(srv: &TestServer, method: &str, path: &str, token: Option<&str>) -
 }
 
 #[tokio::test]
+async fn metrics_can_be_public_for_prometheus_and_nothing_else_is() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.admin.enabled = true;
+            c.admin.listen = "127.0.0.1:0".parse().unwrap();
+            c.admin.metrics_public = true;
+        })
+        .start()
+        .await;
+    let (code, body) = http(&srv, "GET", "/metrics", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("ftpsd_sessions_total"), "{body}");
+    for path in ["/api/stats", "/api/sessions", "/api/logs"] {
+        assert_eq!(http(&srv, "GET", path, None).await.0, 401, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn the_api_needs_the_token() {
     let srv = server().await;
     let path = srv.config.data_dir().join("admin.token");

@@ -139,7 +139,7 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
         .route(
             "/metrics",
             get(|State(s): State<AppState>, h: HeaderMap| async move {
-                if !authorized(&s, &h) {
+                if !s.ctx.live.load().admin.metrics_public && !authorized(&s, &h) {
                     return unauthorized();
                 }
                 (

@@ -12,6 +12,9 @@ pub struct AdminSection {
     pub listen: SocketAddr,
     /// Default `<data_dir>/admin.token`, created (mode 0600) with a random token if missing.
     pub token_file: Option<std::path::PathBuf>,
+    /// `/metrics` without the token, as Prometheus scrapers expect (counters only: no names,
+    /// addresses or paths are in it). Applied at reload.
+    pub metrics_public: bool,
 }
 
 impl Default for AdminSection {
@@ -20,6 +23,7 @@ impl Default for AdminSection {
             enabled: false,
             listen: ([127, 0, 0, 1], 8021).into(),
             token_file: None,
+            metrics_public: false,
         }
     }
 }

@@ -466,7 +466,18 @@ impl Config {
             ),
             ("[message]", d(&self.message) != d(&newer.message)),
             ("[exec]", d(&self.exec) != d(&newer.exec)),
-            ("[admin]", d(&self.admin) != d(&newer.admin)),
+            (
+                "[admin]",
+                (
+                    &self.admin.enabled,
+                    &self.admin.listen,
+                    &self.admin.token_file,
+                ) != (
+                    &newer.admin.enabled,
+                    &newer.admin.listen,
+                    &newer.admin.token_file,
+                ),
+            ),
             ("[log]", d(&self.log) != d(&newer.log)),
         ]
         .into_iter()
@@ -484,6 +495,11 @@ impl Config {
         let (a, b) = (&self.server, &newer.server);
         [
             ("[server] banner", a.banner != b.banner),
+            ("[server] login_message", a.login_message != b.login_message),
+            (
+                "[admin] metrics_public",
+                self.admin.metrics_public != newer.admin.metrics_public,
+            ),
             (
                 "[server] timeouts",
                 (

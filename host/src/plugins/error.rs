@@ -2,11 +2,14 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    #[error("plugin '{plugin}': cannot read {path}: {source}")]
+    /// The reason is part of the message, not a separate source, so it is said once.
+    #[error("plugin '{plugin}': cannot read {path}: {reason}{hint}")]
     Read {
         plugin: String,
         path: std::path::PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
+        /// Where a relative path was looked for, when that may be the mistake.
+        hint: String,
     },
     #[error("plugin '{plugin}': not a valid WebAssembly module: {reason}")]
     Compile { plugin: String, reason: String },

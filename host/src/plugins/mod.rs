@@ -75,7 +75,25 @@ fn load_with_bytes(
     } else {
         base.join(&section.path)
     };
-    let bytes = read_module(&section.name, &path)?;
+    let bytes = read_module(&section.name, &path).map_err(|e| match e {
+        PluginError::Read {
+            plugin,
+            path,
+            reason,
+            ..
+        } if section.path.is_relative() && reason.kind() == std::io::ErrorKind::NotFound => {
+            PluginError::Read {
+                plugin,
+                path,
+                reason,
+                hint: format!(
+                    " (a relative path starts at the config file's folder, {})",
+                    base.display()
+                ),
+            }
+        }
+        e => e,
+    })?;
     let mut s = section.clone();
     s.path = path;
     Loaded::load(&bytes, s, kv).map(|p| (p, bytes))
@@ -87,10 +105,11 @@ fn load_with_bytes(
 fn read_module(plugin: &str, path: &Path) -> Result<Vec<u8>, PluginError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let read = |source| PluginError::Read {
+    let read = |reason| PluginError::Read {
         plugin: plugin.to_string(),
         path: path.to_path_buf(),
-        source,
+        reason,
+        hint: String::new(),
     };
     let too_large = |size: String| PluginError::Compile {
         plugin: plugin.to_string(),
