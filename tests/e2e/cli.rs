@@ -505,3 +505,47 @@ async fn groups_are_managed_from_the_command_line_and_give_their_mounts() {
         "folders kept"
     );
 }
+
+#[tokio::test]
+async fn without_config_the_cli_finds_one_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    // No listener section: the embedded default's listeners.
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[server]\nbanner = \"local\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("other.toml"), "[server\n").unwrap();
+    let check = |env: Option<&str>| {
+        let mut c = ftpsd(dir.path());
+        c.arg("check-config").env_remove("FTPSD_CONFIG");
+        if let Some(e) = env {
+            c.env("FTPSD_CONFIG", e);
+        }
+        run(c)
+    };
+    let out = check(None).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("config ftpsd.toml (found in the current folder)"),
+        "{}",
+        text(&out)
+    );
+    // FTPSD_CONFIG comes first (this one is broken, so the error proves it was read).
+    let out = check(Some("other.toml")).await;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && err.contains("from FTPSD_CONFIG") && err.contains("other.toml:1"),
+        "{}",
+        text(&out)
+    );
+    // Nothing found: the embedded default, said so.
+    std::fs::remove_file(dir.path().join("ftpsd.toml")).unwrap();
+    let out = check(None).await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("embedded default"),
+        "{}",
+        text(&out)
+    );
+}

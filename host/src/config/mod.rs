@@ -331,6 +331,12 @@ impl Config {
             cfg.base_dir = PathBuf::from(".");
         }
         cfg.source = Some(source);
+        if cfg.explicit.is_none() && cfg.implicit.is_none() {
+            // No listener named: the embedded default's (127.0.0.1:2121 and :2990).
+            let d = Config::embedded_default();
+            cfg.explicit = d.explicit;
+            cfg.implicit = d.implicit;
+        }
         cfg.validate(path, text)?;
         cfg.read_greetings(path, text)?;
         Ok(cfg)
@@ -360,9 +366,6 @@ impl Config {
                     self.passive.port_min, self.passive.port_max
                 ),
             ));
-        }
-        if self.explicit.is_none() && self.implicit.is_none() {
-            return Err(invalid("explicit", "no listener configured: add an [explicit] or [implicit] section with `listen = \"IP:PORT\"`".into()));
         }
         if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)
             && e.listen == i.listen
@@ -695,8 +698,15 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("ftpsd.toml:4") && e.contains("port_min"), "{e}");
-        let e = parse("[server]\nbanner = \"x\"\n").unwrap_err().to_string();
-        assert!(e.contains("no listener"), "{e}");
+        // Without a listener section: the embedded default's listeners.
+        let c = parse("[server]\nbanner = \"x\"\n").unwrap();
+        assert_eq!(
+            (
+                c.explicit.unwrap().listen.port(),
+                c.implicit.unwrap().listen.port()
+            ),
+            (2121, 2990)
+        );
         let e = parse("[explicit]\nlisten = \"127.0.0.1:21\"\n[server]\nlog_level = \"loud\"\n")
             .unwrap_err()
             .to_string();
