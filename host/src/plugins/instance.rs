@@ -118,10 +118,11 @@ impl Loaded {
     ) -> Result<Loaded, PluginError> {
         let name = section.name.clone();
         check_module_bytes(&name, bytes)?;
-        let module = Module::new(engine(), bytes).map_err(|e| PluginError::Compile {
-            plugin: name.clone(),
-            reason: short_reason(&format!("{e:#}")),
-        })?;
+        let module = super::module_cache::get_or_compile(bytes, || Module::new(engine(), bytes))
+            .map_err(|e| PluginError::Compile {
+                plugin: name.clone(),
+                reason: short_reason(&format!("{e:#}")),
+            })?;
         for export in [
             "memory",
             "ftpsd_abi_version",

@@ -12,6 +12,7 @@ pub mod faults;
 pub mod host_calls;
 pub mod instance;
 pub mod last_good;
+pub mod module_cache;
 pub mod store;
 pub mod wasi;
 pub mod watch;
