@@ -100,9 +100,14 @@ async fn password_storm_from_60_addresses_keeps_memory_flat_and_users_get_in() {
         !log.contains("quarantined"),
         "bfp quarantined during the storm"
     );
+    let faults: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("plugin call failed"))
+        .take(5)
+        .collect();
     assert!(
-        !log.contains("plugin call failed"),
-        "bfp faulted during the storm"
+        faults.is_empty(),
+        "bfp faulted during the storm: {faults:#?}"
     );
     server.stop().await;
 }
