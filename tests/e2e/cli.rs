@@ -248,6 +248,15 @@ async fn user_commands_edit_the_users_file_and_login_works() {
         "{}",
         text(&out)
     );
+    // A home that cannot be a folder is refused before anything is written.
+    let out = user(&["add", "zed", "--home", "/dev/zero"], None).await;
+    assert!(
+        !out.status.success() && text(&out).contains("not a folder"),
+        "{}",
+        text(&out)
+    );
+    let list = user(&["list"], None).await;
+    assert!(!String::from_utf8_lossy(&list.stdout).contains("zed"));
     let out = user(&["add", "carol", "--home", "carol"], None).await;
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(printed.contains("password: "), "{printed}");
@@ -457,6 +466,13 @@ async fn groups_are_managed_from_the_command_line_and_give_their_mounts() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         !out.status.success() && err.contains("ftpsd group add staff"),
+        "{}",
+        text(&out)
+    );
+    // Mount names cannot carry line breaks or escapes into listings.
+    let out = ftpsd_in(&["group", "add", "bad", "--mount", "x:/a\r\n226 x:r"]).await;
+    assert!(
+        !out.status.success() && text(&out).contains("control characters"),
         "{}",
         text(&out)
     );

@@ -363,9 +363,11 @@ async fn a_fifo_in_a_home_is_refused_not_waited_on() {
         assert_eq!(r.code, 550, "{line}: {r:?}");
         assert!(r.text.contains("Not a regular file"), "{r:?}");
     }
-    c.pasv().await;
-    let r = ftpsd_e2e::bounded("RETR pipe", c.cmd("RETR pipe")).await;
-    assert_eq!(r.code, 550, "{r:?}");
+    for line in ["RETR pipe", "APPE pipe"] {
+        c.pasv().await;
+        let r = ftpsd_e2e::bounded(line, c.cmd(line)).await;
+        assert_eq!(r.code, 550, "{line}: {r:?}");
+    }
     // The session and checksums go on.
     assert_eq!(c.cmd_ok("HASH f.txt", 213).await.code, 213);
     // A huge REST offset is answered as past the end, not as a permission problem.

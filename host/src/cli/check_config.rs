@@ -40,7 +40,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every plugin is read, compiled, instantiated and configured as `serve` would (no last
     // good version to fall back on: a broken plugin is an error here). Its state is not
     // touched: a plugin under check gets an empty in-memory store.
+    let mut seen = std::collections::HashSet::new();
     for section in &config.plugins {
+        if !seen.insert(section.name.as_str()) {
+            return Err(ftpsd::plugins::PluginError::Duplicate(section.name.clone()).into());
+        }
         let kv: ftpsd::state::SharedStore =
             std::sync::Arc::new(ftpsd::state::MemoryStore::default());
         let loaded = ftpsd::plugins::load_section(section, &config.base_dir, kv)?;

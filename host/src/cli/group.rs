@@ -92,6 +92,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 name: a.name.clone(),
                 mounts: a.mounts,
             });
+            for m in &users.groups.last().expect("just added").mounts {
+                super::user::can_be_folder(&users.resolve_path(&m.path))?;
+            }
             save_checked(&users)?;
             let g = users.groups.last().expect("just added");
             for m in &g.mounts {

@@ -126,6 +126,20 @@ pub(super) fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
     Ok(UsersFile::load(&cfg.users_file())?)
 }
 
+/// Whether `p` is a folder or can be made one (its nearest existing ancestor is a folder),
+/// checked before anything is written so a bad path never reaches the users file.
+pub(super) fn can_be_folder(p: &std::path::Path) -> anyhow::Result<()> {
+    let mut at = Some(p);
+    while let Some(q) = at {
+        match std::fs::metadata(q) {
+            Ok(md) if md.is_dir() => return Ok(()),
+            Ok(_) => bail!("{} is not a folder", q.display()),
+            Err(_) => at = q.parent(),
+        }
+    }
+    Ok(())
+}
+
 /// Saves after re-validating the whole file (a new user may name an unknown group).
 pub(super) fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
     let text = toml::to_string(users).context("serialising the users file")?;
@@ -186,6 +200,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let mounts = users
                 .mounts_of(&user)
                 .map_err(|e| anyhow::anyhow!("user '{}': {e}", a.name))?;
+            for m in &mounts {
+                can_be_folder(&m.real)?;
+            }
             save_checked(&users)?;
             for m in &mounts {
                 std::fs::create_dir_all(&m.real)
@@ -313,8 +330,30 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let mut users = users_file(&a.config)?;
             let bytes =
                 std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-            let (rows, errors) = ftpsd::users::csv_import::parse(&bytes, &users, password::hash)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            let (rows, mut errors) =
+                ftpsd::users::csv_import::parse(&bytes, &users, password::hash)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            // A row whose folders cannot exist is a row error like any other.
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|(line, u)| {
+                    let bad = users
+                        .mounts_of(u)
+                        .map_err(anyhow::Error::msg)
+                        .and_then(|ms| ms.iter().try_for_each(|m| can_be_folder(&m.real)));
+                    match bad {
+                        Ok(()) => true,
+                        Err(e) => {
+                            errors.push(ftpsd::users::csv_import::RowError {
+                                line: *line,
+                                reason: e.to_string(),
+                            });
+                            false
+                        }
+                    }
+                })
+                .collect();
+            errors.sort_by_key(|e| e.line);
             for e in &errors {
                 eprintln!(
                     "{}: {}",

@@ -311,8 +311,20 @@ impl Sandbox {
         if p.is_root() {
             return Err(FsError::IsADirectory);
         }
+        // Only regular files are written: a FIFO or device put in a home by other means is
+        // refused before it is opened (opening a FIFO for writing waits for a reader), and the
+        // open itself is non-blocking as a backstop.
+        if let Ok(md) = self.root.metadata(p.relative())
+            && !md.is_file()
+            && !md.is_dir()
+        {
+            return Err(FsError::NotAFile);
+        }
         let mut o = OpenOptions::new();
-        o.write(true);
+        {
+            use cap_std::fs::OpenOptionsExt;
+            o.write(true).custom_flags(libc::O_NONBLOCK);
+        }
         match mode {
             WriteMode::CreateNew => o.create_new(true),
             WriteMode::Replace => o.create(true).truncate(true),
@@ -323,8 +335,12 @@ impl Sandbox {
             .root
             .open_with(p.relative(), &o)
             .map_err(|e| self.unseen_create(p, e.into()))?;
-        if f.metadata()?.is_dir() {
+        let md = f.metadata()?;
+        if md.is_dir() {
             return Err(FsError::IsADirectory);
+        }
+        if !md.is_file() {
+            return Err(FsError::NotAFile);
         }
         let mut f = f.into_std();
         if let WriteMode::Resume(offset) = mode {

@@ -433,11 +433,23 @@ fn validate_mount(m: &MountEntry) -> Result<(), String> {
         || name == ".."
         || name.len() > 255
         || name.contains('\\')
-        || name.contains('\0')
+        || name.chars().any(char::is_control)
+        || crate::fs::temp_name::is_temp_name(name)
     {
         return Err(format!(
-            "mount at '{}' must be '/' or '/name' (one folder in the root)",
-            m.at
+            "mount at '{}' must be '/' or '/name' (one folder in the root; no control characters)",
+            m.at.escape_debug()
+        ));
+    }
+    if m.path
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .any(|b| b.is_ascii_control())
+    {
+        return Err(format!(
+            "mount path '{}' contains control characters",
+            m.path.display().to_string().escape_debug()
         ));
     }
     Ok(())
