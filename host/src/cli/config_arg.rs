@@ -49,3 +49,11 @@ pub struct ConfigArg {
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
+
+/// A subcommand's one name (a user, a group) and `--config`.
+#[derive(clap::Args)]
+pub struct NameArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}

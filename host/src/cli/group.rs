@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 
-use super::config_arg::ConfigArg;
+use super::config_arg::{ConfigArg, NameArgs};
 use super::log_text::printable;
 use super::user::{parse_mount, save_checked, users_file};
 use ftpsd::users::file::{GroupEntry, MountEntry};
@@ -40,13 +40,6 @@ pub struct DelArgs {
     /// Also take every member out of the group.
     #[arg(long)]
     force: bool,
-    #[command(flatten)]
-    config: ConfigArg,
-}
-
-#[derive(clap::Args)]
-pub struct NameArgs {
-    name: String,
     #[command(flatten)]
     config: ConfigArg,
 }

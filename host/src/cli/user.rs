@@ -7,7 +7,7 @@ use ftpsd::users::UsersFile;
 use ftpsd::users::file::{MountEntry, UploadMode, UserEntry};
 use ftpsd::users::password;
 
-use super::config_arg::{ConfigArg, load_config};
+use super::config_arg::{ConfigArg, NameArgs, load_config};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -69,13 +69,6 @@ pub struct PasswdArgs {
     /// Read the password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
-    #[command(flatten)]
-    config: ConfigArg,
-}
-
-#[derive(clap::Args)]
-pub struct NameArgs {
-    name: String,
     #[command(flatten)]
     config: ConfigArg,
 }
