@@ -511,7 +511,10 @@ async fn groups_are_managed_from_the_command_line_and_give_their_mounts() {
         "{}",
         text(&out)
     );
-    ok(&ftpsd_in(&["group", "leave", "staff", "ann"]).await);
+    let out = ok(&ftpsd_in(&["group", "leave", "staff", "ann", "ann"]).await);
+    assert!(out.contains("ann left group 'staff'"), "{out}");
+    let out = ok(&ftpsd_in(&["group", "leave", "staff", "ann"]).await);
+    assert!(out.contains("ann not in group 'staff'"), "{out}");
     let out = ok(&ftpsd_in(&["group", "del", "staff", "--force"]).await);
     assert!(out.contains("taken out: ben"), "{out}");
     let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();

@@ -178,6 +178,7 @@ fn change_members(a: MembersArgs, join: bool) -> anyhow::Result<()> {
     if !users.groups.iter().any(|g| g.name == a.group) {
         bail!("no group '{}'", printable(&a.group));
     }
+    let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
     for name in &a.users {
         let Some(u) = users.find_mut(name) else {
             bail!("no user '{}'", printable(name));
@@ -185,16 +186,22 @@ fn change_members(a: MembersArgs, join: bool) -> anyhow::Result<()> {
         let has = u.groups.iter().any(|g| *g == a.group);
         if join && !has {
             u.groups.push(a.group.clone());
+            changed.push(name.clone());
         } else if !join && has {
             u.groups.retain(|g| *g != a.group);
+            changed.push(name.clone());
+        } else {
+            unchanged.push(name.clone());
         }
     }
     save_checked(&users)?;
-    println!(
-        "{} {} group '{}'",
-        a.users.join(", "),
-        if join { "joined" } else { "left" },
-        a.group
-    );
+    if !changed.is_empty() {
+        let did = if join { "joined" } else { "left" };
+        println!("{} {did} group '{}'", changed.join(", "), a.group);
+    }
+    if !unchanged.is_empty() {
+        let state = if join { "already in" } else { "not in" };
+        println!("{} {state} group '{}'", unchanged.join(", "), a.group);
+    }
     Ok(())
 }

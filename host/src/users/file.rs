@@ -477,6 +477,9 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("name must be 1 to 64 characters".into());
     }
+    if name.chars().all(|c| c == '.') {
+        return Err(format!("name '{name}' is not a name (only dots)"));
+    }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
@@ -543,6 +546,8 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).unwrap();
         assert!(validate_name("../etc").is_err());
+        assert!(validate_name("..").is_err() && validate_name(".").is_err());
+        assert!(validate_name("a.b").is_ok());
     }
 
     #[test]
