@@ -39,7 +39,7 @@ pub struct ServerContext {
     pub users_reload_error: std::sync::Mutex<Option<String>>,
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// Outcome of each plugin hot-swap attempt, newest last.
-    pub plugin_reloads: crate::plugins::watch::ReloadLog,
+    pub plugin_reloads: crate::plugins::swap::ReloadLog,
     /// Runs the programs of execute actions.
     pub exec: Arc<crate::plugins::exec::Runner>,
     pub started: std::time::Instant,

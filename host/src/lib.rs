@@ -11,6 +11,7 @@ pub mod fs;
 pub mod metrics;
 pub mod plugins;
 pub mod protocol;
+pub mod reconfigure;
 pub mod server;
 pub mod session;
 pub mod state;

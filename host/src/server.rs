@@ -43,8 +43,8 @@ pub struct Server {
     pub admin: Option<SocketAddr>,
     pub ctx: Arc<ServerContext>,
     tasks: JoinSet<()>,
-    _users_watcher: Option<crate::users::reload::UsersWatcher>,
-    _plugin_watcher: Option<crate::plugins::watch::PluginWatcher>,
+    _users_watcher: Option<crate::reconfigure::watch::FileWatcher>,
+    _plugin_watcher: Option<crate::reconfigure::watch::FileWatcher>,
 }
 
 impl Server {
@@ -98,14 +98,7 @@ impl Server {
             auth,
             plugins: Arc::new(plugins),
         }));
-        let plugins = ctx.plugins.clone();
-        let plugin_watcher = match crate::plugins::watch::watch(
-            plugins,
-            ctx.config.plugins.clone(),
-            ctx.config.base_dir.clone(),
-            ctx.config.source.clone(),
-            ctx.plugin_reloads.clone(),
-        ) {
+        let plugin_watcher = match crate::reconfigure::watch::plugins(ctx.clone()) {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch plugin files; plugin changes need a restart");
@@ -113,7 +106,8 @@ impl Server {
             }
         };
         scan_quotas_in_background(ctx.clone());
-        let users_watcher = match crate::users::reload::watch(ctx.clone(), users_path.clone()) {
+        let users_watcher = match crate::reconfigure::watch::users(ctx.clone(), users_path.clone())
+        {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(file = %users_path.display(), error = %e, "cannot watch the users file; changes need a restart");

@@ -619,7 +619,7 @@ async fn a_changed_plugins_section_in_the_config_file_applies_without_restart() 
         log.lock()
             .unwrap()
             .iter()
-            .filter(|(n, _)| n == ftpsd::plugins::watch::CONFIG_ENTRY)
+            .filter(|(n, _)| n == ftpsd::plugins::swap::CONFIG_ENTRY)
             .count()
     };
     let mut c = FtpClient::connect_explicit(

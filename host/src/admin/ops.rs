@@ -176,63 +176,12 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                 })
                 .collect(),
         ),
-        Request::ReloadPlugins => {
-            let before = reload_count(ctx);
-            for p in ctx.plugins.list().iter() {
-                crate::plugins::watch::reload_one(
-                    &ctx.plugins,
-                    p.section.clone(),
-                    &ctx.plugin_reloads,
-                )
-                .await;
-            }
-            Response::Reloaded(
-                reloads_since(ctx, before)
-                    .iter()
-                    .map(|(n, r)| match r {
-                        Ok(h) => format!("{n}: {h}"),
-                        Err(e) => format!("{n}: kept the old version: {e}"),
-                    })
-                    .collect(),
-            )
-        }
-        Request::ReloadUsers => {
-            let path = ctx.config.users_file();
-            match crate::users::reload::reload(ctx, &path).await {
-                None => Response::Reloaded(vec![format!("users: {} reloaded", path.display())]),
-                Some(e) => {
-                    Response::Error(format!("users file rejected, the previous users stay: {e}"))
-                }
-            }
-        }
-        Request::Reload => {
-            let mut lines = Vec::new();
-            // The config's [[plugins]] first (new settings, added and removed plugins), as
-            // the config watcher would; then every plugin from its file.
-            if let Some(path) = &ctx.config.source {
-                let before = reload_count(ctx);
-                crate::plugins::watch::reload_config(&ctx.plugins, path, &ctx.plugin_reloads).await;
-                for (n, r) in &reloads_since(ctx, before) {
-                    if n == crate::plugins::watch::CONFIG_ENTRY
-                        && let Ok(summary) = r
-                        && !summary.is_empty()
-                    {
-                        lines.push(format!("[[plugins]]: {summary}"));
-                    }
-                }
-            }
-            for req in [Request::ReloadUsers, Request::ReloadPlugins] {
-                match Box::pin(handle_live(ctx, req)).await {
-                    Response::Reloaded(l) => lines.extend(l),
-                    Response::Error(e) => lines.push(format!("error: {e}")),
-                    _ => {}
-                }
-            }
-            // The config first: it may name other certificate files or a new minimum version.
-            lines.extend(apply_config(ctx));
-            lines.push(reload_certificates(ctx));
-            Response::Reloaded(lines)
-        }
+        Request::ReloadPlugins => Response::Reloaded(crate::reconfigure::plugins(ctx).await),
+        Request::ReloadUsers => match crate::reconfigure::users(ctx).await {
+            Ok(line) => Response::Reloaded(vec![line]),
+            Err(e) => Response::Error(e),
+        },
+        Request::Reload => Response::Reloaded(crate::reconfigure::everything(ctx).await),
         Request::Stats => {
             let m = &ctx.metrics;
             let bans = match handle_live_bans(ctx).await {
@@ -256,19 +205,6 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             })
         }
     }
-}
-
-/// How many plugin reload attempts are recorded so far.
-fn reload_count(ctx: &ServerContext) -> usize {
-    ctx.plugin_reloads.lock().map(|l| l.len()).unwrap_or(0)
-}
-
-/// The plugin reload attempts recorded after the first `before`.
-fn reloads_since(ctx: &ServerContext, before: usize) -> Vec<(String, Result<String, String>)> {
-    ctx.plugin_reloads
-        .lock()
-        .map(|l| l.iter().skip(before).cloned().collect())
-        .unwrap_or_default()
 }
 
 async fn handle_live_bans(ctx: &std::sync::Arc<ServerContext>) -> Response {
@@ -296,58 +232,4 @@ pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
         })
         .collect();
     ctx.metrics.render(ctx.limits.current(), bans, &plugins)
-}
-
-/// Loads the certificate files again and puts them in force for new handshakes.
-fn reload_certificates(ctx: &ServerContext) -> String {
-    let live = ctx.live.load();
-    let (cert, key, _) = live.tls_paths();
-    match ctx.tls.load().reloaded(&cert, &key, live.tls.min_version) {
-        Ok(new) => {
-            ctx.tls.store(std::sync::Arc::new(new));
-            tracing::info!(cert = %cert.display(), "certificate reloaded");
-            format!("certificate: {} reloaded", cert.display())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "certificate reload failed; the old one stays");
-            format!("error: certificate kept: {e}")
-        }
-    }
-}
-
-/// Reads the config file again. When it is valid, what can change while running is put in
-/// force for new sessions (banner, timeouts, limits, listener options, passive/active, listing,
-/// access rules, TLS); what cannot (listen addresses, data dir, log, admin, ...) is reported
-/// as needing a restart. A broken file changes nothing.
-fn apply_config(ctx: &ServerContext) -> Vec<String> {
-    let Some(path) = &ctx.config.source else {
-        return Vec::new();
-    };
-    let newer = match crate::Config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "config file rejected; the config in force stays");
-            return vec![format!("error: config file rejected, nothing changed: {e}")];
-        }
-    };
-    let mut lines = Vec::new();
-    let applied = ctx.live.load().live_changes(&newer);
-    for s in ctx.config.changes_needing_restart(&newer) {
-        tracing::warn!(section = s, "config changed; restart to apply");
-        lines.push(format!("config: {s} changed; restart to apply it"));
-    }
-    ctx.limits
-        .set_maxima(newer.server.max_users, newer.server.max_connections_per_ip);
-    ctx.ip_rules
-        .store(std::sync::Arc::new(newer.access.rules()));
-    ctx.auth.set_failure_delay(std::time::Duration::from_millis(
-        newer.server.login_failure_delay_ms,
-    ));
-    ctx.auth.set_limits(&newer.login);
-    ctx.live.store(std::sync::Arc::new(newer));
-    for s in applied {
-        tracing::info!(section = s, "config change applied to new sessions");
-        lines.push(format!("config: {s} applied to new sessions"));
-    }
-    lines
 }

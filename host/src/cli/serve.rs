@@ -39,12 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// new sessions, and those that cannot apply while running are reported (the config's
 /// `[[plugins]]` list is applied whenever it changes).
 async fn reload(server: &ftpsd::Server) {
-    use ftpsd::admin::ops::{Request, Response, handle_live};
     tracing::info!("SIGHUP: reloading");
-    if let Response::Reloaded(lines) = handle_live(&server.ctx, Request::Reload).await {
-        for l in lines {
-            tracing::info!("reload: {l}");
-        }
+    for l in ftpsd::reconfigure::everything(&server.ctx).await {
+        tracing::info!("reload: {l}");
     }
 }
 

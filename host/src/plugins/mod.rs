@@ -14,8 +14,8 @@ pub mod instance;
 pub mod last_good;
 pub mod module_cache;
 pub mod store;
+pub mod swap;
 pub mod wasi;
-pub mod watch;
 
 use std::path::Path;
 use std::sync::Arc;

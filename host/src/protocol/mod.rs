@@ -6,6 +6,7 @@ pub mod command;
 pub mod parse;
 pub mod reply;
 pub mod timestamp;
+pub mod verbs;
 
 pub use code::Code;
 pub use command::{Command, ParseError};

@@ -66,6 +66,8 @@ pub struct Session {
     /// RANG: the byte range (end inclusive) of the next HASH.
     pub hash_range: Option<(u64, u64)>,
     pub transfer: Option<RunningTransfer>,
+    /// The verb being dispatched (its row in `protocol::verbs` gates its path).
+    pub verb: &'static str,
     pub quit: bool,
     pub started: Instant,
 }
@@ -116,6 +118,7 @@ impl Session {
             hash_algo: crate::protocol::command::HashAlgo::Sha256,
             hash_range: None,
             transfer: None,
+            verb: "",
             quit: false,
             started: Instant::now(),
             cfg,

@@ -5,7 +5,6 @@ pub mod auth;
 pub mod csv_import;
 pub mod file;
 pub mod password;
-pub mod reload;
 pub mod verifier;
 
 pub use auth::{Authenticator, LoginError};

@@ -5,7 +5,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("DELE", &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     match s.fs(move |v| v.remove_file(&p)).await {
         Ok(()) => {

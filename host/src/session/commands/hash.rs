@@ -17,7 +17,7 @@ pub async fn hash(s: &mut Session, arg: String) -> Handled {
         None => (0, None),
     };
     let algo = s.hash_algo;
-    let (path, sum) = compute(s, arg, algo, start, end, "HASH").await?;
+    let (path, sum) = compute(s, arg, algo, start, end).await?;
     let last = sum.end.saturating_sub(1).max(sum.start);
     s.reply(
         Code::FILE_STATUS,
@@ -34,13 +34,7 @@ pub async fn xhash(
     range: Option<(u64, Option<u64>)>,
 ) -> Handled {
     let (start, end) = range.unwrap_or((0, None));
-    let verb = match algo {
-        HashAlgo::Crc32 => "XCRC",
-        HashAlgo::Md5 => "XMD5",
-        HashAlgo::Sha1 => "XSHA1",
-        HashAlgo::Sha256 => "XSHA256",
-    };
-    let (_, sum) = compute(s, arg, algo, start, end, verb).await?;
+    let (_, sum) = compute(s, arg, algo, start, end).await?;
     s.reply(Code::FILE_ACTION_OK, sum.hex.to_ascii_uppercase())
         .await
 }
@@ -72,10 +66,9 @@ async fn compute(
     algo: HashAlgo,
     start: u64,
     end: Option<u64>,
-    verb: &str,
 ) -> Result<(crate::fs::VirtualPath, crate::fs::attributes::Checksum), Refusal> {
     let path = s.resolve(&arg)?;
-    s.gate(verb, &path).await?;
+    s.gate(&path).await?;
     let _turn = crate::fs::checksum::turn().await;
     let p = path.clone();
     match s.fs(move |v| v.checksum(&p, algo, start, end)).await {

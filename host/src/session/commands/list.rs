@@ -41,7 +41,7 @@ pub async fn entries(
         Some(a) => s.resolve(&a)?,
         None => s.user().cwd.clone(),
     };
-    s.gate(verb, &path).await?;
+    s.gate(&path).await?;
     s.data_ready()?;
     let rights = s.rights_at(&path);
     let p = path.clone();

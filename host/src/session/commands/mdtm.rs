@@ -6,7 +6,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("MDTM", &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
         Ok(e) => s.reply(Code::FILE_STATUS, mdtm(e.modified)).await,

@@ -23,7 +23,7 @@ pub async fn set(s: &mut Session, time: String, arg: String, verb: &str) -> Hand
         return Err(Refusal::new(Code::BAD_ARGUMENTS, text));
     };
     let path = s.resolve(&arg)?;
-    s.gate(verb, &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     let set = s
         .fs(move |v| v.set_modified(&p, t).and_then(|()| v.stat(&p)))

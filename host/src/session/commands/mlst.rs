@@ -10,7 +10,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         Some(a) => s.resolve(&a)?,
         None => s.user().cwd.clone(),
     };
-    s.gate("MLST", &path).await?;
+    s.gate(&path).await?;
     let rights = s.rights_at(&path);
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {

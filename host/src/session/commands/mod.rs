@@ -1,8 +1,15 @@
-//! One file per FTP verb. `dispatch` applies the rules every verb shares — login required,
-//! what REST/RANG/RNFR state survives a command, the data plan consumed by the verb that uses
-//! it — and path verbs pass their declared gates (`session::gates`: right, then the `command`
-//! hook), so each verb file holds only its own logic. TLS-required (USER, PROT, data
-//! connections) and EPSV ALL (PASV, PORT) stay with the verbs they concern.
+//! One file per FTP verb. `dispatch` applies the rules every verb shares, as each verb's row in
+//! `protocol::verbs` declares them — login, TLS, EPSV ALL, what REST/RANG/RNFR state survives,
+//! the data plan consumed — and path verbs pass their row's gate (`Session::gate`: right, then
+//! the `command` hook) once they have resolved their path, so each verb file holds only its
+//! own logic. What depends on a verb's argument stays with the verb: PROT C refused on a
+//! TLS-only listener (`prot.rs`), and `Session::data_ready` (a plan, not expired, protected
+//! when required), which transfers call after their path gate so that a refusal about the
+//! path comes before one about the data connection.
+//!
+//! Adding a verb: a `Command` variant and its parsing (`protocol::parse`), its name in
+//! `Command::verb` and its row in `protocol::verbs::VERBS` (the unit test there fails until
+//! both exist), a file here with `handle(s, args) -> Handled`, and its arm in `dispatch`.
 
 pub mod abor;
 pub mod allo;
@@ -52,6 +59,7 @@ pub mod type_;
 pub mod user;
 
 use crate::protocol::Code;
+use crate::protocol::verbs::Data;
 use std::io;
 
 use crate::session::refusal::Refusal;
@@ -59,49 +67,38 @@ use crate::session::refusal::Refusal;
 use super::state::Session;
 use crate::protocol::Command;
 
-/// The verbs that consume a pending data plan (PASV/EPSV/PORT/EPRT), whether they run or not.
-const DATA_VERBS: [&str; 7] = ["RETR", "STOR", "STOU", "APPE", "LIST", "NLST", "MLSD"];
+pub use crate::protocol::verbs::is_data_verb;
 
-/// Whether a raw control line names a data verb (for lines that do not parse).
-pub fn is_data_verb(line: &[u8]) -> bool {
-    let verb = line
-        .split(|b| b.is_ascii_whitespace())
-        .next()
-        .unwrap_or_default();
-    DATA_VERBS
-        .iter()
-        .any(|v| v.as_bytes().eq_ignore_ascii_case(verb))
-}
-
-/// Commands allowed before login.
-fn allowed_before_login(cmd: &Command) -> bool {
-    use Command::*;
-    matches!(
-        cmd,
-        User(_)
-            | Pass(_)
-            | Quit
-            | Noop
-            | Syst
-            | Feat
-            | Opts(_)
-            | Help(_)
-            | Auth(_)
-            | Pbsz(_)
-            | Prot(_)
-            | Ccc
-            | Stat(None)
-            | Abor
-    )
-}
-
+/// Runs one command: the phases its row in `protocol::verbs` declares, in this order, then
+/// its handler, then the one place its outcome becomes a reply.
 pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     use Command as C;
-    if s.login.is_none() && !allowed_before_login(&cmd) {
+    let rules = cmd.rules();
+    s.verb = rules.verb;
+    // 1. Login.
+    if s.login.is_none() && !cmd.allowed_before_login() {
         return s
             .refuse(Refusal::new(
                 Code::NOT_LOGGED_IN,
                 "Please log in with USER and PASS first.",
+            ))
+            .await;
+    }
+    // 2. TLS: no plaintext login on a listener that requires TLS.
+    if rules.clear_refused && s.require_tls && !s.control.is_tls() && !s.ccc_done {
+        return s
+            .refuse(Refusal::new(
+                Code::NOT_LOGGED_IN,
+                "TLS required: send AUTH TLS before USER (this server does not accept plaintext logins).",
+            ))
+            .await;
+    }
+    // 3. EPSV ALL: from then on only EPSV sets up data connections (RFC 2428).
+    if rules.epsv_all_refused && s.epsv_all {
+        return s
+            .refuse(Refusal::new(
+                Code::BAD_ARGUMENTS,
+                format!("{} refused after EPSV ALL; use EPSV.", rules.verb),
             ))
             .await;
     }
@@ -111,40 +108,16 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     if let Some(crate::data::DataPlan::Passive(p)) = s.data.as_mut() {
         p.settle_early(s.cfg.tls_handshake_timeout()).await;
     }
-    // REST applies to the transfer command that follows it (data-channel setup may come in
-    // between); any other command drops it, so a stale offset never hits a later STOR. RANG
-    // sets the range of the next HASH only (transfers take no range here) and a transfer
-    // command drops it too.
-    if !matches!(
-        cmd,
-        C::Rest(_)
-            | C::Retr(_)
-            | C::Stor(_)
-            | C::Appe(_)
-            | C::Pasv
-            | C::Epsv(_)
-            | C::Port(_)
-            | C::Eprt(_)
-            | C::Type(_)
-            | C::Mode(_)
-            | C::Stru(_)
-            | C::Prot(_)
-            | C::Pbsz(_)
-            | C::Allo
-    ) {
+    // 4. State that survives only some verbs. REST applies to the transfer that follows it
+    // (data setup and transfer parameters may come between); any other verb drops it, so a
+    // stale offset never hits a later STOR. RANG sets the range of the next HASH only, and a
+    // transfer drops it. RNTO must follow RNFR directly.
+    if !rules.keeps_rest {
         s.rest = 0;
     }
-    if matches!(cmd, C::Retr(_) | C::Stor(_) | C::Appe(_) | C::Stou(_)) {
+    if rules.data == Data::Transfers {
         s.hash_range = None;
     }
-    // A data plan (PASV/EPSV/PORT/EPRT) is for one transfer: the verb that would use it
-    // consumes it, whether it runs or is refused (rights, plugin, missing file), so a refusal
-    // never leaves a listener or an early data connection behind.
-    let uses_data = matches!(
-        cmd,
-        C::Retr(_) | C::Stor(_) | C::Stou(_) | C::Appe(_) | C::List(_) | C::Nlst(_) | C::Mlsd(_)
-    );
-    // RNTO must follow RNFR directly.
     let rename_from = if matches!(cmd, C::Rnto(_)) {
         s.rename_from.take()
     } else {
@@ -199,23 +172,11 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         C::Rang(start, end) => hash::rang(s, start, end).await,
         C::Avbl(arg) => avbl::handle(s, arg).await,
     };
-    if uses_data {
+    // 5. A data plan is for one listing or transfer: the verb that would use it consumes it,
+    // whether it ran or was refused (rights, plugin, missing file), so a refusal never leaves a
+    // listener or an early data connection behind.
+    if matches!(rules.data, Data::Lists | Data::Transfers) {
         s.data = None;
     }
     s.conclude(result).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_data_verb;
-
-    #[test]
-    fn data_verbs_are_known_from_the_raw_line() {
-        assert!(is_data_verb(b"RETR"));
-        assert!(is_data_verb(b"stor \x00bad"));
-        assert!(is_data_verb(b"Mlsd\r\n"));
-        assert!(!is_data_verb(b"RETRX a"));
-        assert!(!is_data_verb(b"SIZE a"));
-        assert!(!is_data_verb(b""));
-    }
 }

@@ -6,12 +6,6 @@ use crate::data::{DataPlan, PendingPassive, advertise, passive};
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
-    if s.epsv_all {
-        return Err(Refusal::new(
-            Code::BAD_ARGUMENTS,
-            "PASV refused after EPSV ALL; use EPSV.",
-        ));
-    }
     if !s.cfg.passive.enabled {
         return Err(Refusal::new(
             Code::NOT_IMPLEMENTED,

@@ -21,12 +21,6 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> Hand
             format!("{verb}: active mode is disabled on this server; use PASV or EPSV."),
         ));
     }
-    if s.epsv_all {
-        return Err(Refusal::new(
-            Code::BAD_ARGUMENTS,
-            format!("{verb} refused after EPSV ALL; use EPSV."),
-        ));
-    }
     if canonical(target.ip()) != canonical(s.peer.ip()) {
         tracing::warn!(peer = %s.peer, %target, "refused PORT to a foreign address (FTP bounce)");
         return Err(Refusal::new(

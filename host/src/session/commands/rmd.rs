@@ -5,7 +5,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("RMD", &path).await?;
+    s.gate(&path).await?;
     let cwd = s.user().cwd.as_string();
     if path.is_root() || cwd == path.as_string() || cwd.starts_with(&format!("{path}/")) {
         return Err(Refusal::new(

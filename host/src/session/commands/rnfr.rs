@@ -5,7 +5,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("RNFR", &path).await?;
+    s.gate(&path).await?;
     s.fs_at(&path, |v, p| v.renamable(p).and_then(|_| v.stat(p)))
         .await?;
     s.rename_from = Some(path);

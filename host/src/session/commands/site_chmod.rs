@@ -9,7 +9,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, mode: u32, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("SITE CHMOD", &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     match s.fs(move |v| v.set_mode(&p, mode)).await {
         Ok(()) => {

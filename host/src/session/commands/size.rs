@@ -6,7 +6,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("SIZE", &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     match s.fs(move |v| v.stat(&p)).await {
         Ok(e) if e.is_dir => Err(Refusal::fs(&path, FsError::IsADirectory)),

@@ -71,7 +71,7 @@ async fn status(s: &mut Session) -> Handled {
 
 async fn listing(s: &mut Session, arg: String) -> Handled {
     let path = s.resolve(&arg)?;
-    s.gate("STAT", &path).await?;
+    s.gate(&path).await?;
     let p = path.clone();
     let entries = s
         .fs(move |v| {

@@ -8,7 +8,6 @@ use crate::session::running::Post;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
-    s.rest = 0;
     // `STOU dir/name`: a unique name like `name` in `dir` (relative to the cwd).
     let (dir_part, wanted) = match arg.as_deref().map(|a| a.rsplit_once('/')) {
         Some(Some((dir, name))) => (Some(if dir.is_empty() { "/" } else { dir }), Some(name)),

@@ -4,12 +4,6 @@ use crate::session::refusal::{Handled, Refusal};
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, name: String) -> Handled {
-    if s.require_tls && !s.control.is_tls() && !s.ccc_done {
-        return Err(Refusal::new(
-            Code::NOT_LOGGED_IN,
-            "TLS required: send AUTH TLS before USER (this server does not accept plaintext logins).",
-        ));
-    }
     if s.login.is_some() {
         return Err(Refusal::new(
             Code::NOT_LOGGED_IN,

@@ -1,37 +1,20 @@
-//! Hot swap: watch the plugin files and the config file; on a close-after-write or
-//! rename-into event wait for quiet, compile off the async runtime, check ABI and settings,
-//! then swap atomically. A truncated or half-written file fails to compile and never replaces
-//! a working plugin; a removed file leaves the loaded version in force (`rm; cp` must never
-//! open a gap), as does a file that does not load. A changed `[[plugins]]` list in the
-//! config file is applied as a whole: new and changed sections load, unchanged ones stay as
-//! they are, removed ones unload, the order follows the file; a config that does not parse
-//! changes nothing. Every outcome is logged.
+//! Swapping plugins in a running host: one plugin from its file, or the whole `[[plugins]]`
+//! list from a changed config. A new version is compiled off the async runtime, its ABI and
+//! settings checked, then swapped in atomically. A truncated or half-written file fails to
+//! compile and never replaces a working plugin; a removed file leaves the loaded version in
+//! force (`rm; cp` must never open a gap), as does a file that does not load. A changed list is
+//! applied as a whole: new and changed sections load, unchanged ones stay as they are, removed
+//! ones unload, the order follows the file; a config that does not parse changes nothing.
+//! Every outcome is logged and recorded in the [`ReloadLog`]. What triggers a swap (SIGHUP,
+//! the admin API, the file watchers) lives in `crate::reconfigure`.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
-
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use super::{Loaded, PluginHost, PluginSection};
 
-const QUIET: Duration = Duration::from_millis(50);
-
 /// The name under which config reloads appear in the [`ReloadLog`].
 pub const CONFIG_ENTRY: &str = "[[plugins]] config";
-
-pub struct PluginWatcher {
-    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for PluginWatcher {
-    fn drop(&mut self) {
-        self._task.abort();
-    }
-}
 
 /// What the last reload attempt of each plugin did (for tests and the admin interface).
 pub type ReloadLog = Arc<Mutex<Vec<(String, Result<String, String>)>>>;
@@ -43,121 +26,12 @@ fn record(log: &ReloadLog, name: &str, r: Result<String, String>) {
 }
 
 /// A section with its path made absolute against `base` (as [`Loaded::section`] keeps it).
-fn resolved(s: &PluginSection, base: &Path) -> PluginSection {
+pub fn resolved(s: &PluginSection, base: &Path) -> PluginSection {
     let mut s = s.clone();
     if !s.path.is_absolute() {
         s.path = base.join(&s.path);
     }
     s
-}
-
-/// The files worth an event: every plugin file and the config file.
-fn interesting(sections: &[PluginSection], config: Option<&PathBuf>) -> Vec<PathBuf> {
-    sections
-        .iter()
-        .map(|s| s.path.clone())
-        .chain(config.cloned())
-        .collect()
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    a.file_name() == b.file_name() && a.parent() == b.parent()
-}
-
-pub fn watch(
-    host: Arc<PluginHost>,
-    sections: Vec<PluginSection>,
-    base: PathBuf,
-    config_file: Option<PathBuf>,
-    log: ReloadLog,
-) -> notify::Result<Option<PluginWatcher>> {
-    if sections.is_empty() && config_file.is_none() {
-        return Ok(None);
-    }
-    let mut sections: Vec<PluginSection> = sections.iter().map(|s| resolved(s, &base)).collect();
-    let watched = Arc::new(RwLock::new(interesting(&sections, config_file.as_ref())));
-    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-    let filter = watched.clone();
-    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(ev) = res else { return };
-        let relevant = matches!(
-            ev.kind,
-            EventKind::Access(AccessKind::Close(AccessMode::Write))
-                | EventKind::Modify(ModifyKind::Name(_))
-                | EventKind::Create(_)
-                | EventKind::Remove(_)
-        );
-        if relevant {
-            let watched = filter.read().unwrap_or_else(|e| e.into_inner());
-            for p in ev.paths {
-                if watched.iter().any(|w| same_file(w, &p)) {
-                    let _ = tx.send(p);
-                }
-            }
-        }
-    })?;
-    let watcher = Arc::new(Mutex::new(watcher));
-    let mut dirs = Vec::new();
-    watch_dirs(
-        &watcher,
-        &mut dirs,
-        &watched.read().unwrap_or_else(|e| e.into_inner()),
-    )?;
-    let w = watcher.clone();
-    let task = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut changed = vec![first];
-            while let Ok(Some(p)) = tokio::time::timeout(QUIET, rx.recv()).await {
-                changed.push(p);
-            }
-            changed.sort();
-            changed.dedup();
-            let config_changed = config_file
-                .as_ref()
-                .is_some_and(|c| changed.iter().any(|p| same_file(c, p)));
-            if let (true, Some(cfg)) = (config_changed, config_file.as_ref()) {
-                if let Some(new) = reload_config(&host, cfg, &log).await {
-                    sections = new;
-                    let now = interesting(&sections, config_file.as_ref());
-                    if let Err(e) = watch_dirs(&w, &mut dirs, &now) {
-                        tracing::warn!(error = %e, "cannot watch a new plugin folder; its changes need a reload");
-                    }
-                    *watched.write().unwrap_or_else(|e| e.into_inner()) = now;
-                }
-                continue; // the config reload already loaded what changed
-            }
-            for path in changed {
-                let Some(section) = sections.iter().find(|s| same_file(&s.path, &path)).cloned()
-                else {
-                    continue;
-                };
-                reload_one(&host, section, &log).await;
-            }
-        }
-    });
-    Ok(Some(PluginWatcher {
-        _watcher: watcher,
-        _task: task,
-    }))
-}
-
-/// Watches the folders of `files` not watched yet.
-fn watch_dirs(
-    watcher: &Mutex<notify::RecommendedWatcher>,
-    dirs: &mut Vec<PathBuf>,
-    files: &[PathBuf],
-) -> notify::Result<()> {
-    let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
-    for f in files {
-        let Some(d) = f.parent().map(Path::to_path_buf) else {
-            continue;
-        };
-        if !dirs.contains(&d) {
-            w.watch(&d, RecursiveMode::NonRecursive)?;
-            dirs.push(d);
-        }
-    }
-    Ok(())
 }
 
 /// Reloads one plugin from its file, with the settings in force: those of the loaded version

@@ -1,0 +1,40 @@
+//! The config file read again and what can change while running put in force.
+
+use crate::context::ServerContext;
+
+/// Reads the config file again. When it is valid, what can change while running is put in
+/// force for new sessions (banner, timeouts, limits, listener options, passive/active, listing,
+/// access rules, TLS); what cannot (listen addresses, data dir, log, admin, ...) is reported
+/// as needing a restart. A broken file changes nothing.
+pub fn apply(ctx: &ServerContext) -> Vec<String> {
+    let Some(path) = &ctx.config.source else {
+        return Vec::new();
+    };
+    let newer = match crate::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "config file rejected; the config in force stays");
+            return vec![format!("error: config file rejected, nothing changed: {e}")];
+        }
+    };
+    let mut lines = Vec::new();
+    let applied = ctx.live.load().live_changes(&newer);
+    for s in ctx.config.changes_needing_restart(&newer) {
+        tracing::warn!(section = s, "config changed; restart to apply");
+        lines.push(format!("config: {s} changed; restart to apply it"));
+    }
+    ctx.limits
+        .set_maxima(newer.server.max_users, newer.server.max_connections_per_ip);
+    ctx.ip_rules
+        .store(std::sync::Arc::new(newer.access.rules()));
+    ctx.auth.set_failure_delay(std::time::Duration::from_millis(
+        newer.server.login_failure_delay_ms,
+    ));
+    ctx.auth.set_limits(&newer.login);
+    ctx.live.store(std::sync::Arc::new(newer));
+    for s in applied {
+        tracing::info!(section = s, "config change applied to new sessions");
+        lines.push(format!("config: {s} applied to new sessions"));
+    }
+    lines
+}

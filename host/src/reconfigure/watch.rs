@@ -1,0 +1,180 @@
+//! File watchers that reconfigure the server when its files change: the users file (renames
+//! from `ftpsd user …` and editors' close-after-write), every plugin file and the config file
+//! (its `[[plugins]]` list). A save is several events: each watcher acts once things have been
+//! quiet for a moment, then calls the `reconfigure` function for what changed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::context::ServerContext;
+use crate::plugins::PluginSection;
+use crate::plugins::swap::resolved;
+
+const USERS_QUIET: Duration = Duration::from_millis(100);
+const PLUGINS_QUIET: Duration = Duration::from_millis(50);
+
+/// Keeps a watcher alive; dropping it stops watching.
+pub struct FileWatcher {
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FileWatcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether an event may mean new content (a close after writing, a rename into place, a
+/// creation or removal).
+fn changes_content(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Create(_)
+            | EventKind::Remove(_)
+    )
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a.file_name() == b.file_name() && a.parent() == b.parent()
+}
+
+/// Watches the users file; a change reloads it.
+pub fn users(ctx: Arc<ServerContext>, path: PathBuf) -> notify::Result<FileWatcher> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let name = path.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        if changes_content(&ev.kind)
+            && ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+        {
+            let _ = tx.send(());
+        }
+    })?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            while let Ok(Some(())) = tokio::time::timeout(USERS_QUIET, rx.recv()).await {}
+            let _ = super::users(&ctx).await;
+        }
+    });
+    Ok(FileWatcher {
+        _watcher: Arc::new(Mutex::new(watcher)),
+        task,
+    })
+}
+
+/// The files worth an event: every plugin file and the config file.
+fn interesting(sections: &[PluginSection], config: Option<&PathBuf>) -> Vec<PathBuf> {
+    sections
+        .iter()
+        .map(|s| s.path.clone())
+        .chain(config.cloned())
+        .collect()
+}
+
+/// Watches the plugin files and the config file: a changed plugin file swaps that plugin, a
+/// changed config applies its `[[plugins]]` list (and watches the folders of new plugins).
+pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
+    let config_file = ctx.config.source.clone();
+    if ctx.config.plugins.is_empty() && config_file.is_none() {
+        return Ok(None);
+    }
+    let mut sections: Vec<PluginSection> = ctx
+        .config
+        .plugins
+        .iter()
+        .map(|s| resolved(s, &ctx.config.base_dir))
+        .collect();
+    let watched = Arc::new(RwLock::new(interesting(&sections, config_file.as_ref())));
+    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let filter = watched.clone();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        if changes_content(&ev.kind) {
+            let watched = filter.read().unwrap_or_else(|e| e.into_inner());
+            for p in ev.paths {
+                if watched.iter().any(|w| same_file(w, &p)) {
+                    let _ = tx.send(p);
+                }
+            }
+        }
+    })?;
+    let watcher = Arc::new(Mutex::new(watcher));
+    let mut dirs = Vec::new();
+    watch_dirs(
+        &watcher,
+        &mut dirs,
+        &watched.read().unwrap_or_else(|e| e.into_inner()),
+    )?;
+    let w = watcher.clone();
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut changed = vec![first];
+            while let Ok(Some(p)) = tokio::time::timeout(PLUGINS_QUIET, rx.recv()).await {
+                changed.push(p);
+            }
+            changed.sort();
+            changed.dedup();
+            let config_changed = config_file
+                .as_ref()
+                .is_some_and(|c| changed.iter().any(|p| same_file(c, p)));
+            if config_changed {
+                if let Some(new) = super::plugin_list(&ctx).await {
+                    sections = new;
+                    let now = interesting(&sections, config_file.as_ref());
+                    if let Err(e) = watch_dirs(&w, &mut dirs, &now) {
+                        tracing::warn!(error = %e, "cannot watch a new plugin folder; its changes need a reload");
+                    }
+                    *watched.write().unwrap_or_else(|e| e.into_inner()) = now;
+                }
+                continue; // the list reload already loaded what changed
+            }
+            for path in changed {
+                let Some(section) = sections.iter().find(|s| same_file(&s.path, &path)).cloned()
+                else {
+                    continue;
+                };
+                super::plugin_file(&ctx, section).await;
+            }
+        }
+    });
+    Ok(Some(FileWatcher {
+        _watcher: watcher,
+        task,
+    }))
+}
+
+/// Watches the folders of `files` not watched yet.
+fn watch_dirs(
+    watcher: &Mutex<notify::RecommendedWatcher>,
+    dirs: &mut Vec<PathBuf>,
+    files: &[PathBuf],
+) -> notify::Result<()> {
+    let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
+    for f in files {
+        let Some(d) = f.parent().map(Path::to_path_buf) else {
+            continue;
+        };
+        if !dirs.contains(&d) {
+            w.watch(&d, RecursiveMode::NonRecursive)?;
+            dirs.push(d);
+        }
+    }
+    Ok(())
+}
