@@ -3,11 +3,13 @@
 
 pub mod access;
 pub mod admin;
+pub mod admission;
 pub mod bootstrap;
 pub mod config;
 pub mod context;
 pub mod data;
 pub mod fs;
+pub mod housekeeping;
 pub mod metrics;
 pub mod plugins;
 pub mod protocol;

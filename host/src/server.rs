@@ -1,17 +1,16 @@
-//! Listeners and the accept loop: limits are checked before the banner (421), implicit
-//! listeners do the TLS handshake first, and each session gets its own task.
+//! Starting the server (context, watchers, listeners) and the accept loop: each connection
+//! passes admission (`crate::admission`: rules, limits, the connect hook, implicit TLS) before
+//! the banner, then gets its own session task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::protocol::{Code, Reply};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 pub use crate::context::{ContextParts, ListenerKind, ServerContext};
-use crate::session::{ControlStream, Session};
+use crate::session::Session;
 use crate::tls::{TlsConfigs, TlsFileError};
 use crate::users::{Authenticator, UsersFile, UsersFileError};
 
@@ -53,7 +52,7 @@ impl Server {
         let (cert, key, _) = config.tls_paths();
         let tls = TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         let users = UsersFile::load(&config.users_file())?;
-        clean_upload_leftovers(&users).await;
+        crate::housekeeping::clean_upload_leftovers(&users).await;
         let auth = Authenticator::new(
             users,
             std::time::Duration::from_millis(config.server.login_failure_delay_ms),
@@ -105,7 +104,7 @@ impl Server {
                 None
             }
         };
-        scan_quotas_in_background(ctx.clone());
+        crate::housekeeping::scan_quotas_in_background(ctx.clone());
         let users_watcher = match crate::reconfigure::watch::users(ctx.clone(), users_path.clone())
         {
             Ok(w) => Some(w),
@@ -245,7 +244,8 @@ async fn accept_loop(ctx: Arc<ServerContext>, kind: ListenerKind, listener: TcpL
 /// the session. Admission runs boxed, so its larger futures (TLS accept, plugin gate) are gone
 /// once the session runs: the connection's task stays as small as an idle session needs.
 async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, peer: SocketAddr) {
-    let Some(admitted) = Box::pin(admit(ctx.clone(), kind, tcp, peer)).await else {
+    let Some(admitted) = Box::pin(crate::admission::admit(ctx.clone(), kind, tcp, peer)).await
+    else {
         return;
     };
     tracing::debug!(%peer, ?kind, "session start");
@@ -262,183 +262,4 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     .await;
     tracing::debug!(%peer, "session end");
     drop(admitted.guard);
-}
-
-/// What a connection that may become a session carries into it.
-struct Admitted {
-    stream: ControlStream,
-    local: SocketAddr,
-    token: [u8; 16],
-    scope: Arc<crate::tls::scope::ResumptionScope>,
-    guard: crate::access::limits::ConnectionGuard,
-}
-
-async fn admit(
-    ctx: Arc<ServerContext>,
-    kind: ListenerKind,
-    tcp: TcpStream,
-    peer: SocketAddr,
-) -> Option<Admitted> {
-    let _ = tcp.set_nodelay(true);
-    let local = match tcp.local_addr() {
-        Ok(a) => a,
-        Err(_) => return None,
-    };
-    if !ctx.ip_rules.load().admits(peer.ip()) {
-        if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "ip rules") {
-            tracing::info!(%peer, left_out, "connection refused by the IP access rules");
-        }
-        refuse(
-            ctx,
-            kind,
-            tcp,
-            Reply::new(Code::SERVICE_CLOSING, "Access denied for your address."),
-        )
-        .await;
-        return None;
-    }
-    let guard = match ctx.limits.try_acquire(peer.ip()) {
-        Ok(g) => g,
-        Err(e) => {
-            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "limits") {
-                tracing::info!(%peer, reason = %e, left_out, "connection refused by limits");
-            }
-            refuse(
-                ctx,
-                kind,
-                tcp,
-                Reply::new(Code::SERVICE_CLOSING, e.to_string()),
-            )
-            .await;
-            return None;
-        }
-    };
-    if ctx.plugins.has(ftpsd_plugin_sdk::Hook::Connect) {
-        let listener = if kind == ListenerKind::Explicit {
-            "explicit"
-        } else {
-            "implicit"
-        };
-        let ev = ftpsd_plugin_sdk::ConnectEvent {
-            ip: peer.ip().to_string(),
-            listener: listener.into(),
-        };
-        if let crate::plugins::Decision::Deny { message, by, .. } = ctx
-            .plugins
-            .gate(ftpsd_plugin_sdk::Request::Connect(ev))
-            .await
-        {
-            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "plugin") {
-                tracing::info!(%peer, plugin = %by, left_out, "connection refused by a plugin");
-            }
-            let text = crate::session::refusal::one_line(&message);
-            refuse(ctx, kind, tcp, Reply::new(Code::SERVICE_CLOSING, text)).await;
-            return None;
-        }
-    }
-    let token: [u8; 16] = rand::random();
-    let scope = crate::tls::scope::ResumptionScope::new();
-    let stream = match kind {
-        ListenerKind::Explicit => ControlStream::Plain(tcp),
-        ListenerKind::Implicit => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(
-                scope.control_config(&ctx.tls.load().control, token),
-            );
-            let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
-            let accepted =
-                tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await;
-            scope.control_done();
-            match accepted {
-                Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
-                    return None;
-                }
-                Err(_) => {
-                    tracing::info!(%peer, "implicit TLS handshake timed out");
-                    return None;
-                }
-            }
-        }
-    };
-    Some(Admitted {
-        stream,
-        local,
-        token,
-        scope,
-        guard,
-    })
-}
-
-/// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client
-/// can read why.
-async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, reply: Reply) {
-    let text = reply.to_wire();
-    ctx.metrics.reply(reply.code);
-    let timeout = ctx.live.load().tls_handshake_timeout();
-    let _ = tokio::time::timeout(timeout, async {
-        match kind {
-            ListenerKind::Explicit => {
-                let mut tcp = tcp;
-                let _ = tcp.write_all(&text).await;
-                let _ = tcp.shutdown().await;
-            }
-            ListenerKind::Implicit => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
-                if let Ok(mut tls) = acceptor.accept(tcp).await {
-                    let _ = tls.write_all(&text).await;
-                    let _ = tls.shutdown().await;
-                }
-            }
-        }
-    })
-    .await;
-}
-
-/// Removes atomic-upload temporaries a killed server left in any configured mount.
-async fn clean_upload_leftovers(users: &UsersFile) {
-    let mut dirs: Vec<std::path::PathBuf> = users
-        .users
-        .iter()
-        .filter_map(|u| users.mounts_of(u).ok())
-        .flatten()
-        .map(|m| m.real)
-        .collect();
-    dirs.extend(
-        users
-            .anonymous_mounts()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| m.real),
-    );
-    dirs.sort();
-    dirs.dedup();
-    let removed = tokio::task::spawn_blocking(move || {
-        dirs.iter()
-            .map(|d| crate::fs::upload::clean_temporaries(d))
-            .sum::<usize>()
-    })
-    .await
-    .unwrap_or(0);
-    if removed > 0 {
-        tracing::info!(
-            removed,
-            "removed leftover temporary files of interrupted uploads"
-        );
-    }
-}
-
-/// Computes quota usage of every mount with a quota at start (bounded scans, off the runtime),
-/// so the first login of a user does not wait for it.
-fn scan_quotas_in_background(ctx: Arc<ServerContext>) {
-    tokio::task::spawn_blocking(move || {
-        let users = ctx.auth.users();
-        for u in &users.users {
-            for m in users.mounts_of(u).unwrap_or_default() {
-                if let Some(limit) = m.quota_bytes {
-                    ctx.quotas.get(&m.real, limit);
-                }
-            }
-        }
-    });
 }

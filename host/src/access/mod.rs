@@ -5,6 +5,7 @@ pub mod ip_pattern;
 pub mod limits;
 pub mod login_throttle;
 pub mod refusal_log;
+pub mod section;
 pub mod sessions;
 
 pub use ip_pattern::{IpPattern, IpRules};

@@ -1,6 +1,7 @@
 //! Server configuration (TOML). Unknown keys are rejected; every error names file, line and key.
 //! Without a file, [`Config::embedded_default`] gives the newcomer's setup on 127.0.0.1.
 
+mod changes;
 pub mod error;
 pub mod greeting;
 pub mod network;
@@ -11,10 +12,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::access::section::AccessSection;
+pub use crate::data::section::{ActiveSection, PassiveOverride, PassiveSection};
+pub use crate::fs::listing_section::ListingSection;
+pub use crate::tls::section::TlsSection;
 pub use error::ConfigError;
 pub use network::{IpNetwork, PassiveAddress};
-
-use crate::tls::MinVersion;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,31 +138,6 @@ impl Default for LogSection {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsSection {
-    /// PEM certificate chain; default `<data_dir>/tls/cert.pem`, created on first start if missing.
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    pub min_version: MinVersion,
-    /// An upload over TLS counts only when the client ends it with close_notify (vsftpd's
-    /// `strict_ssl_write_shutdown`): without it, a cut connection cannot be told from a
-    /// complete upload. `false` keeps uploads of clients that just close the socket
-    /// (netkit ftp-ssl) — and also truncated ones.
-    pub require_close_notify: bool,
-}
-
-impl Default for TlsSection {
-    fn default() -> Self {
-        TlsSection {
-            cert: None,
-            key: None,
-            min_version: MinVersion::Tls12,
-            require_close_notify: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerSection {
     pub listen: SocketAddr,
@@ -175,101 +153,6 @@ pub struct ListenerSection {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PassiveSection {
-    pub enabled: bool,
-    pub port_min: u16,
-    pub port_max: u16,
-    /// Address announced in PASV replies: an IP, or a hostname resolved at each use.
-    /// Default: the address the client connected to.
-    pub advertise: Option<PassiveAddress>,
-    /// Per-client-network overrides, first match wins (LAN clients get the LAN address).
-    pub overrides: Vec<PassiveOverride>,
-    /// Passive listeners (opened by PASV/EPSV, not yet connected) one client address may hold
-    /// at once; 0 = no cap. Unused listeners close after `data_timeout_secs` anyway.
-    pub max_listeners_per_ip: usize,
-    /// The same per user account (the anonymous account is counted by address); 0 = no cap.
-    pub max_listeners_per_user: usize,
-}
-
-impl Default for PassiveSection {
-    fn default() -> Self {
-        PassiveSection {
-            enabled: true,
-            port_min: 50000,
-            port_max: 50100,
-            advertise: None,
-            overrides: Vec::new(),
-            max_listeners_per_ip: 64,
-            max_listeners_per_user: 64,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PassiveOverride {
-    pub clients: IpNetwork,
-    pub advertise: PassiveAddress,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ActiveSection {
-    pub enabled: bool,
-    /// Connect from port (control port − 1), as RFC 959 servers do from port 20.
-    pub source_port_minus_one: bool,
-}
-
-impl Default for ActiveSection {
-    fn default() -> Self {
-        ActiveSection {
-            enabled: true,
-            source_port_minus_one: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ListingSection {
-    /// Legacy clients: LIST of a missing path answers 226 with an empty listing, never 550.
-    pub legacy_always_positive: bool,
-    /// LIST of a file lists that file, as RFC 959 says and `ls file` expects (off: 550, as
-    /// for a non-directory).
-    pub list_files_directly: bool,
-}
-
-impl Default for ListingSection {
-    fn default() -> Self {
-        ListingSection {
-            legacy_always_positive: false,
-            list_files_directly: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AccessSection {
-    /// Global IP allow list (exact, wildcard `10.0.*`, CIDR); empty = everyone not denied.
-    pub allow: Vec<crate::access::IpPattern>,
-    /// Global IP deny list; refused with 421 before the banner.
-    pub deny: Vec<crate::access::IpPattern>,
-    /// Refuse a second session of the same user from the same IP address.
-    pub no_double_login: bool,
-}
-
-impl AccessSection {
-    pub fn rules(&self) -> crate::access::IpRules {
-        crate::access::IpRules {
-            allow: self.allow.clone(),
-            deny: self.deny.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -442,107 +325,6 @@ impl Config {
         } else {
             self.base_dir.join(p)
         }
-    }
-
-    /// What differs between this config and `newer` that a reload cannot put in force: the
-    /// sockets, files and subsystems set up once at start. `[[plugins]]` is applied by the
-    /// plugin watcher; everything else by `live_changes`.
-    pub fn changes_needing_restart(&self, newer: &Config) -> Vec<&'static str> {
-        let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
-        let listen = |l: &Option<ListenerSection>| l.as_ref().map(|l| l.listen);
-        let (a, b) = (&self.server, &newer.server);
-        [
-            ("[server] data_dir", a.data_dir != b.data_dir),
-            ("[server] users_file", a.users_file != b.users_file),
-            ("[server] log_level", a.log_level != b.log_level),
-            (
-                "[server] shutdown_grace_secs",
-                a.shutdown_grace_secs != b.shutdown_grace_secs,
-            ),
-            (
-                "[explicit] listen",
-                listen(&self.explicit) != listen(&newer.explicit),
-            ),
-            (
-                "[implicit] listen",
-                listen(&self.implicit) != listen(&newer.implicit),
-            ),
-            ("[message]", d(&self.message) != d(&newer.message)),
-            ("[exec]", d(&self.exec) != d(&newer.exec)),
-            (
-                "[admin]",
-                (
-                    &self.admin.enabled,
-                    &self.admin.listen,
-                    &self.admin.token_file,
-                ) != (
-                    &newer.admin.enabled,
-                    &newer.admin.listen,
-                    &newer.admin.token_file,
-                ),
-            ),
-            ("[log]", d(&self.log) != d(&newer.log)),
-        ]
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then_some(name))
-        .collect()
-    }
-
-    /// Sections that differ between this config and `newer` and that a reload puts in force
-    /// for new sessions (and new data connections of sessions started after it).
-    pub fn live_changes(&self, newer: &Config) -> Vec<&'static str> {
-        let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
-        let options = |l: &Option<ListenerSection>| {
-            l.as_ref().map(|l| (l.require_tls, l.require_session_reuse))
-        };
-        let (a, b) = (&self.server, &newer.server);
-        [
-            ("[server] banner", a.banner != b.banner),
-            ("[server] login_message", a.login_message != b.login_message),
-            (
-                "[admin] metrics_public",
-                self.admin.metrics_public != newer.admin.metrics_public,
-            ),
-            (
-                "[server] timeouts",
-                (
-                    a.idle_timeout_secs,
-                    a.login_timeout_secs,
-                    a.tls_handshake_timeout_secs,
-                    a.data_timeout_secs,
-                ) != (
-                    b.idle_timeout_secs,
-                    b.login_timeout_secs,
-                    b.tls_handshake_timeout_secs,
-                    b.data_timeout_secs,
-                ),
-            ),
-            (
-                "[server] login_failure_delay_ms",
-                a.login_failure_delay_ms != b.login_failure_delay_ms,
-            ),
-            (
-                "[server] connection limits",
-                (a.max_users, a.max_connections_per_ip) != (b.max_users, b.max_connections_per_ip),
-            ),
-            ("[tls]", d(&self.tls) != d(&newer.tls)),
-            (
-                "[explicit] options",
-                options(&self.explicit) != options(&newer.explicit),
-            ),
-            (
-                "[implicit] options",
-                options(&self.implicit) != options(&newer.implicit),
-            ),
-            ("[passive]", d(&self.passive) != d(&newer.passive)),
-            ("[active]", d(&self.active) != d(&newer.active)),
-            ("[listing]", d(&self.listing) != d(&newer.listing)),
-            ("[access]", d(&self.access) != d(&newer.access)),
-            ("[login]", d(&self.login) != d(&newer.login)),
-        ]
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then_some(name))
-        .collect()
     }
 
     pub fn log_dir(&self) -> Option<PathBuf> {

@@ -13,6 +13,7 @@ pub mod page_cache;
 pub mod passive;
 pub mod pending;
 pub mod protection;
+pub mod section;
 pub mod stall;
 pub mod stream;
 pub mod transfer;

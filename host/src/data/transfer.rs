@@ -9,7 +9,6 @@
 //! CPU than this path, so it is not used.)
 //! Progress is published for STAT and ABOR.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -185,18 +184,18 @@ async fn upload(
                     Ok(Chunk::Data(buf, n)) => {
                         if ascii {
                             ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
-                            write_reserved(&mut plan, &converted)?;
+                            plan.write(&converted).map_err(upload_error)?;
                         } else {
-                            write_reserved(&mut plan, &buf[..n])?;
+                            plan.write(&buf[..n]).map_err(upload_error)?;
                         }
                         let _ = free_async_tx.blocking_send(buf);
                     }
                     Ok(Chunk::Commit) => {
                         if ascii {
                             ascii::finish_from_wire(&mut converted, &mut pending_cr);
-                            write_reserved(&mut plan, &converted)?;
+                            plan.write(&converted).map_err(upload_error)?;
                         }
-                        plan.file.sync_all().map_err(local)?;
+                        plan.sync().map_err(upload_error)?;
                         return Ok(true);
                     }
                     Err(_) => return Ok(false),
@@ -260,13 +259,13 @@ async fn upload(
     }
 }
 
-/// Writes `bytes` after reserving them against the mount's quota.
-fn write_reserved(plan: &mut crate::fs::upload::UploadPlan, bytes: &[u8]) -> Result<(), DataError> {
-    plan.reserve(bytes.len() as u64).map_err(|e| match e {
+/// Why writing an upload failed, as the transfer says it: a full quota removes the upload.
+fn upload_error(e: crate::fs::FsError) -> DataError {
+    match e {
         crate::fs::FsError::QuotaFull(q) => {
             DataError::Quota(format!("Quota exceeded ({q}); upload removed."))
         }
+        crate::fs::FsError::Io(e) => local(e),
         other => DataError::Local(other.to_string()),
-    })?;
-    plan.file.write_all(bytes).map_err(local)
+    }
 }

@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod checksum;
 pub mod listing;
+pub mod listing_section;
 pub mod name_glob;
 pub mod path;
 pub mod quota;

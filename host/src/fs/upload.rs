@@ -28,8 +28,8 @@ pub enum UploadKind {
 }
 
 pub struct UploadPlan {
-    pub file: std::fs::File,
-    pub quota: Option<Arc<Quota>>,
+    file: std::fs::File,
+    quota: Option<Arc<Quota>>,
     sandbox: Arc<Sandbox>,
     finish: Finish,
     /// Bytes reserved against the quota so far.
@@ -147,10 +147,23 @@ impl UploadPlan {
         Ok(plan)
     }
 
+    /// Writes the next bytes of the upload after reserving them against the mount's quota
+    /// (a full quota refuses them: [`FsError::QuotaFull`], and the upload is abandoned).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), FsError> {
+        use std::io::Write;
+        self.reserve(bytes.len() as u64)?;
+        self.file.write_all(bytes).map_err(FsError::Io)
+    }
+
+    /// Everything arrived: the data goes to disk before the commit makes it the file.
+    pub fn sync(&self) -> Result<(), FsError> {
+        self.file.sync_all().map_err(FsError::Io)
+    }
+
     /// Reserves `n` more bytes against the mount's quota. An atomic replacement may use the
     /// space of the version it replaces (README: "replacing a file frees the old version's
     /// space"); the old version leaves the quota when the new one commits.
-    pub fn reserve(&mut self, n: u64) -> Result<(), FsError> {
+    fn reserve(&mut self, n: u64) -> Result<(), FsError> {
         let Some(q) = &self.quota else {
             return Ok(());
         };
@@ -251,4 +264,72 @@ pub fn clean_temporaries(dir: &Path) -> usize {
         }
     });
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(limit: u64) -> (tempfile::TempDir, Arc<Sandbox>, Arc<Quota>) {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Arc::new(Sandbox::open(dir.path()).unwrap());
+        (dir, sandbox, Arc::new(Quota::new(limit, 0)))
+    }
+
+    fn path(p: &str) -> VirtualPath {
+        VirtualPath::root().resolve(p).unwrap()
+    }
+
+    #[test]
+    fn writes_are_reserved_and_a_full_quota_refuses_the_write() {
+        let (dir, sandbox, quota) = setup(10);
+        let target = path("a.bin");
+        let mut plan = UploadPlan::open(
+            &sandbox,
+            Some(quota.clone()),
+            UploadMode::Atomic,
+            &target,
+            UploadKind::Store,
+            None,
+        )
+        .unwrap();
+        plan.write(b"123456").unwrap();
+        assert_eq!(quota.used(), 6);
+        assert!(matches!(plan.write(b"12345"), Err(FsError::QuotaFull(_))));
+        assert_eq!(quota.used(), 6, "a refused write reserves nothing");
+        plan.abandon(true);
+        assert_eq!(
+            quota.used(),
+            0,
+            "an abandoned upload releases what it reserved"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "nothing left behind: {left:?}");
+    }
+
+    #[test]
+    fn a_committed_replacement_counts_only_the_new_version() {
+        let (dir, sandbox, _) = setup(10);
+        std::fs::write(dir.path().join("a.bin"), b"12345678").unwrap();
+        let quota = Arc::new(Quota::new(10, 8));
+        let target = path("a.bin");
+        let mut plan = UploadPlan::open(
+            &sandbox,
+            Some(quota.clone()),
+            UploadMode::Atomic,
+            &target,
+            UploadKind::Store,
+            Some(8),
+        )
+        .unwrap();
+        // The old version's 8 bytes may be used by its replacement.
+        plan.write(b"123456789").unwrap();
+        plan.sync().unwrap();
+        plan.commit().unwrap();
+        assert_eq!(quota.used(), 9);
+        assert_eq!(
+            std::fs::read(dir.path().join("a.bin")).unwrap(),
+            b"123456789"
+        );
+    }
 }

@@ -10,6 +10,7 @@
 pub mod certgen;
 pub mod pem;
 pub mod scope;
+pub mod section;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod csv_import;
+pub mod entry;
 pub mod file;
+mod file_checks;
 pub mod password;
 pub mod verifier;
 

@@ -26,13 +26,13 @@
 //! long the session runs); later ones (tickets from data connections) are kept newest first.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+mod wrappers;
+
 use rustls::ServerConfig;
-use rustls::server::{ProducesTickets, StoresServerSessions};
 
 /// Pinned entries per scope (control handshakes: 8 tickets or a session ID each) and recent
 /// ones (2 per protected download); the oldest go first when full.
@@ -204,27 +204,6 @@ impl ResumptionScope {
         }
     }
 
-    fn config_with(
-        self: &Arc<Self>,
-        shared: &Arc<ServerConfig>,
-        role: Role,
-        signal: Option<Arc<TicketSignal>>,
-    ) -> Arc<ServerConfig> {
-        let mut c = (**shared).clone();
-        c.session_storage = Arc::new(ScopedStore {
-            inner: shared.session_storage.clone(),
-            scope: self.clone(),
-            role: role.clone(),
-        });
-        c.ticketer = Arc::new(ScopedTicketer {
-            inner: shared.ticketer.clone(),
-            scope: self.clone(),
-            role,
-            signal,
-        });
-        Arc::new(c)
-    }
-
     fn target(&self) -> &Mutex<Lists> {
         if self.pinning.load(Ordering::Acquire) {
             &self.pinned
@@ -353,65 +332,10 @@ fn digest(ticket: &[u8]) -> [u8; 16] {
     out
 }
 
-struct ScopedStore {
-    inner: Arc<dyn StoresServerSessions>,
-    scope: Arc<ResumptionScope>,
-    role: Role,
-}
-
-impl fmt::Debug for ScopedStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ScopedStore")
-    }
-}
-
-impl StoresServerSessions for ScopedStore {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.scope.remember_id(&key);
-        self.inner.put(key, value)
-    }
-
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        match &self.role {
-            Role::Data(t) if !self.scope.knows_id(key) => t
-                .as_ref()
-                .filter(|t| t.find(Known::Id(key)))
-                .and_then(|_| self.inner.get(key)),
-            Role::Data(_) => self.inner.get(key),
-            Role::Control => {
-                let found = self.inner.get(key)?;
-                self.scope.remember_id(key);
-                Some(found)
-            }
-        }
-    }
-
-    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        match &self.role {
-            Role::Data(t) if !self.scope.knows_id(key) => t
-                .as_ref()
-                .filter(|t| t.find(Known::Id(key)))
-                .and_then(|_| self.inner.take(key)),
-            _ => self.inner.take(key),
-        }
-    }
-
-    fn can_cache(&self) -> bool {
-        self.inner.can_cache()
-    }
-}
-
-struct ScopedTicketer {
-    inner: Arc<dyn ProducesTickets>,
-    scope: Arc<ResumptionScope>,
-    role: Role,
-    signal: Option<Arc<TicketSignal>>,
-}
-
 /// Fires when a connection's ticketer creates a ticket: the moment after which, in TLS 1.3,
 /// rustls writes only tickets until the application writes (see `data::hold`).
 #[derive(Debug, Default)]
-pub struct TicketSignal(AtomicBool);
+pub struct TicketSignal(pub(super) AtomicBool);
 
 impl TicketSignal {
     pub fn fired(&self) -> bool {
@@ -419,49 +343,11 @@ impl TicketSignal {
     }
 }
 
-impl fmt::Debug for ScopedTicketer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ScopedTicketer")
-    }
-}
-
-impl ProducesTickets for ScopedTicketer {
-    fn enabled(&self) -> bool {
-        self.inner.enabled()
-    }
-
-    fn lifetime(&self) -> u32 {
-        self.inner.lifetime()
-    }
-
-    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
-        let ticket = self.inner.encrypt(plain)?;
-        self.scope.remember_ticket(&ticket);
-        if let Some(s) = &self.signal {
-            s.0.store(true, Ordering::Release);
-        }
-        Some(ticket)
-    }
-
-    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        match &self.role {
-            Role::Data(t) if !self.scope.knows_ticket(cipher) => t
-                .as_ref()
-                .filter(|t| t.find(Known::Ticket(cipher)))
-                .and_then(|_| self.inner.decrypt(cipher)),
-            Role::Data(_) => self.inner.decrypt(cipher),
-            Role::Control => {
-                let plain = self.inner.decrypt(cipher)?;
-                self.scope.remember_ticket(cipher);
-                Some(plain)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::wrappers::{ScopedStore, ScopedTicketer};
     use super::*;
+    use rustls::server::{ProducesTickets, StoresServerSessions};
 
     fn parts(
         s: &Arc<ResumptionScope>,

@@ -1,0 +1,146 @@
+//! Admission of a control connection before its session: the access rules, the connection
+//! limits, the plugins' `connect` hook and, on the implicit listener, the TLS handshake. A
+//! refused connection gets a 421 that says why (after the handshake on the implicit listener,
+//! so the client can read it).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::context::{ListenerKind, ServerContext};
+use crate::protocol::{Code, Reply};
+use crate::session::ControlStream;
+
+/// What a connection that may become a session carries into it.
+pub struct Admitted {
+    pub stream: ControlStream,
+    pub local: SocketAddr,
+    pub token: [u8; 16],
+    pub scope: Arc<crate::tls::scope::ResumptionScope>,
+    pub guard: crate::access::limits::ConnectionGuard,
+}
+
+/// Admits a connection or refuses it with its reply (421 and why).
+pub async fn admit(
+    ctx: Arc<ServerContext>,
+    kind: ListenerKind,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<Admitted> {
+    let _ = tcp.set_nodelay(true);
+    let local = match tcp.local_addr() {
+        Ok(a) => a,
+        Err(_) => return None,
+    };
+    if !ctx.ip_rules.load().admits(peer.ip()) {
+        if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "ip rules") {
+            tracing::info!(%peer, left_out, "connection refused by the IP access rules");
+        }
+        refuse(
+            ctx,
+            kind,
+            tcp,
+            Reply::new(Code::SERVICE_CLOSING, "Access denied for your address."),
+        )
+        .await;
+        return None;
+    }
+    let guard = match ctx.limits.try_acquire(peer.ip()) {
+        Ok(g) => g,
+        Err(e) => {
+            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "limits") {
+                tracing::info!(%peer, reason = %e, left_out, "connection refused by limits");
+            }
+            refuse(
+                ctx,
+                kind,
+                tcp,
+                Reply::new(Code::SERVICE_CLOSING, e.to_string()),
+            )
+            .await;
+            return None;
+        }
+    };
+    if ctx.plugins.has(ftpsd_plugin_sdk::Hook::Connect) {
+        let listener = if kind == ListenerKind::Explicit {
+            "explicit"
+        } else {
+            "implicit"
+        };
+        let ev = ftpsd_plugin_sdk::ConnectEvent {
+            ip: peer.ip().to_string(),
+            listener: listener.into(),
+        };
+        if let crate::plugins::Decision::Deny { message, by, .. } = ctx
+            .plugins
+            .gate(ftpsd_plugin_sdk::Request::Connect(ev))
+            .await
+        {
+            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "plugin") {
+                tracing::info!(%peer, plugin = %by, left_out, "connection refused by a plugin");
+            }
+            let text = crate::session::refusal::one_line(&message);
+            refuse(ctx, kind, tcp, Reply::new(Code::SERVICE_CLOSING, text)).await;
+            return None;
+        }
+    }
+    let token: [u8; 16] = rand::random();
+    let scope = crate::tls::scope::ResumptionScope::new();
+    let stream = match kind {
+        ListenerKind::Explicit => ControlStream::Plain(tcp),
+        ListenerKind::Implicit => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                scope.control_config(&ctx.tls.load().control, token),
+            );
+            let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
+            let accepted =
+                tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await;
+            scope.control_done();
+            match accepted {
+                Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
+                    return None;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "implicit TLS handshake timed out");
+                    return None;
+                }
+            }
+        }
+    };
+    Some(Admitted {
+        stream,
+        local,
+        token,
+        scope,
+        guard,
+    })
+}
+
+/// Sends a 421 before closing; on the implicit listener after a TLS handshake, so the client
+/// can read why.
+async fn refuse(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream, reply: Reply) {
+    let text = reply.to_wire();
+    ctx.metrics.reply(reply.code);
+    let timeout = ctx.live.load().tls_handshake_timeout();
+    let _ = tokio::time::timeout(timeout, async {
+        match kind {
+            ListenerKind::Explicit => {
+                let mut tcp = tcp;
+                let _ = tcp.write_all(&text).await;
+                let _ = tcp.shutdown().await;
+            }
+            ListenerKind::Implicit => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(ctx.tls.load().control.clone());
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let _ = tls.write_all(&text).await;
+                    let _ = tls.shutdown().await;
+                }
+            }
+        }
+    })
+    .await;
+}
