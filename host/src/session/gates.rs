@@ -20,7 +20,7 @@ pub fn allowed(need: Need, rights: Rights) -> bool {
 impl Session {
     /// Applies the current command's path gate to `path`: the right, then the `command` hook.
     pub async fn gate(&mut self, path: &VirtualPath) -> Handled {
-        let verb = self.verb;
+        let verb = self.ftp.verb;
         let Some(g) = rules(verb).path else {
             return Ok(());
         };

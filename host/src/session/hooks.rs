@@ -19,14 +19,14 @@ use crate::protocol::Code;
 
 impl Session {
     fn ip(&self) -> String {
-        self.peer.ip().to_string()
+        self.link.peer.ip().to_string()
     }
 
     fn user_name(&self) -> String {
         self.login
             .as_ref()
             .map(|l| l.account.name.clone())
-            .or_else(|| self.pending_user.clone())
+            .or_else(|| self.ftp.pending_user.clone())
             .unwrap_or_default()
     }
 
@@ -85,7 +85,7 @@ impl Session {
         match decision {
             Decision::Allow => None,
             Decision::Deny { code, message, by } => {
-                tracing::info!(plugin = %by, %user, peer = %self.peer, "login refused by plugin");
+                tracing::info!(plugin = %by, %user, peer = %self.link.peer, "login refused by plugin");
                 let code = if code == Code::SERVICE_CLOSING {
                     code
                 } else {

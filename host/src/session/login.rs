@@ -49,8 +49,8 @@ pub struct Proof {
 /// Completes a login whose password (`proof`) or anonymity was accepted: per-user IP rules,
 /// plugins, session limits, the view. Replies 230, or 530 (421) as a wrong password would.
 pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -> Handled {
-    let refusal = if !account.ip_rules.admits(s.peer.ip()) {
-        tracing::info!(user = %account.name, peer = %s.peer, "login refused by the user's IP rules");
+    let refusal = if !account.ip_rules.admits(s.link.peer.ip()) {
+        tracing::info!(user = %account.name, peer = %s.link.peer, "login refused by the user's IP rules");
         Some((
             Code::NOT_LOGGED_IN,
             crate::users::LoginError::Incorrect.to_string(),
@@ -66,7 +66,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
             Some(p) => {
                 s.ctx
                     .auth
-                    .refuse(&account.name, &p.pass, s.peer.ip(), p.from_cache)
+                    .refuse(&account.name, &p.pass, s.link.peer.ip(), p.from_cache)
                     .await
             }
             None => {
@@ -84,7 +84,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
     drop(proof);
     let guard = match s.ctx.sessions.register(
         &account.name,
-        s.peer.ip(),
+        s.link.peer.ip(),
         account.max_sessions,
         s.cfg.access.no_double_login,
     ) {
@@ -102,15 +102,15 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
             ));
         }
     };
-    if s.require_reuse == crate::tls::SessionReuse::User {
+    if s.tls.reuse == crate::tls::SessionReuse::User {
         // From now on this session's data connections may resume any TLS session this user
         // got from this address, and the others' may resume this one's.
-        let shared = s.ctx.tls_scopes.for_user(&account.name, s.peer.ip());
-        shared.adopt(&s.tls_scope);
-        s.tls_scope.set_owner(Some(&account.name));
-        s.tls_scope = shared;
+        let shared = s.ctx.tls_scopes.for_user(&account.name, s.link.peer.ip());
+        shared.adopt(&s.tls.scope);
+        s.tls.scope.set_owner(Some(&account.name));
+        s.tls.scope = shared;
     }
-    tracing::info!(user = %account.name, peer = %s.peer, tls = s.control.is_tls(), anonymous = account.anonymous, "login");
+    tracing::info!(user = %account.name, peer = %s.link.peer, tls = s.link.control.is_tls(), anonymous = account.anonymous, "login");
     let text = if account.anonymous {
         "Anonymous login ok; access is restricted.".to_string()
     } else {

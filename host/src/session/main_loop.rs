@@ -22,13 +22,13 @@ impl Session {
             return;
         }
         if let Err(e) = self.serve().await {
-            tracing::debug!(peer = %self.peer, error = %e, "control connection ended");
+            tracing::debug!(peer = %self.link.peer, error = %e, "control connection ended");
         }
         self.cut_transfer("the session ended").await;
         if self.login.is_none() {
-            self.tls_scope.set_owner(None);
+            self.tls.scope.set_owner(None);
         }
-        self.control.shutdown().await;
+        self.link.control.shutdown().await;
     }
 
     async fn serve(&mut self) -> io::Result<()> {
@@ -78,7 +78,7 @@ impl Session {
                 let _ = self.send(Reply::new(Code::SERVICE_CLOSING, "Server shutting down; closing control connection.")).await;
                 Ok(None)
             }
-            r = timeout_at(deadline, self.control.read_line()) => match r {
+            r = timeout_at(deadline, self.link.control.read_line()) => match r {
                 Ok(r) => r,
                 Err(_) => {
                     let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("{what}: closing control connection."))).await;
@@ -111,7 +111,7 @@ impl Session {
                 self.quit = true;
                 Ok(())
             }
-            line = self.control.read_line() => {
+            line = self.link.control.read_line() => {
                 match line? {
                     None => {
                         self.cut_transfer("the client closed the control connection").await;
@@ -150,7 +150,7 @@ impl Session {
         match parse_line(&bytes) {
             Ok(cmd) => {
                 if !matches!(cmd, Command::Pass(_)) {
-                    tracing::trace!(peer = %self.peer, ?cmd, "command");
+                    tracing::trace!(peer = %self.link.peer, ?cmd, "command");
                 }
                 self.note_command(&cmd, &bytes);
                 if !login::refresh(self).await? {
@@ -187,10 +187,10 @@ impl Session {
             .command
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = text;
-        l.guard
-            .info
-            .tls
-            .store(self.control.is_tls(), std::sync::atomic::Ordering::Relaxed);
+        l.guard.info.tls.store(
+            self.link.control.is_tls(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 

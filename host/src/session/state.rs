@@ -36,38 +36,56 @@ pub struct LoggedIn {
     pub generation: u64,
 }
 
-pub struct Session {
-    pub ctx: Arc<ServerContext>,
-    /// The config in force when this session started; a reload applies to later sessions.
-    pub cfg: Arc<crate::Config>,
-    pub kind: ListenerKind,
-    pub require_tls: bool,
-    pub require_reuse: crate::tls::SessionReuse,
+/// The control connection: its stream and both ends.
+pub struct Link {
     pub control: ControlConn,
+    pub kind: ListenerKind,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+}
+
+/// TLS on this session: what the listener requires and what the client set up.
+pub struct TlsState {
+    /// The listener refuses plaintext logins and unprotected data connections.
+    pub required: bool,
+    pub reuse: crate::tls::SessionReuse,
     /// Stamped into this control connection's TLS tickets; data connections must present it.
-    pub tls_token: [u8; 16],
+    pub token: [u8; 16],
     /// The TLS sessions and tickets this control session made: all its connections may resume.
-    pub tls_scope: Arc<crate::tls::scope::ResumptionScope>,
+    pub scope: Arc<crate::tls::scope::ResumptionScope>,
     pub pbsz: bool,
     pub prot: Protection,
     pub ccc_done: bool,
+}
+
+/// What FTP commands set for the ones that follow.
+pub struct FtpState {
+    /// The verb being dispatched (its row in `protocol::verbs` gates its path).
+    pub verb: &'static str,
     pub pending_user: Option<String>,
-    pub login: Option<LoggedIn>,
     pub transfer_type: TransferType,
     pub rest: u64,
     pub rename_from: Option<VirtualPath>,
-    pub data: Option<DataPlan>,
     pub epsv_all: bool,
     pub facts: Facts,
     /// OPTS HASH: the algorithm HASH uses.
     pub hash_algo: crate::protocol::command::HashAlgo,
     /// RANG: the byte range (end inclusive) of the next HASH.
     pub hash_range: Option<(u64, u64)>,
+}
+
+/// A session, in the parts handlers use: the control link, TLS, FTP state, the login and the
+/// data channel (the pending plan and the running transfer).
+pub struct Session {
+    pub ctx: Arc<ServerContext>,
+    /// The config in force when this session started; a reload applies to later sessions.
+    pub cfg: Arc<crate::Config>,
+    pub link: Link,
+    pub tls: TlsState,
+    pub ftp: FtpState,
+    pub login: Option<LoggedIn>,
+    pub data: Option<DataPlan>,
     pub transfer: Option<RunningTransfer>,
-    /// The verb being dispatched (its row in `protocol::verbs` gates its path).
-    pub verb: &'static str,
     pub quit: bool,
     pub started: Instant,
 }
@@ -84,41 +102,47 @@ impl Session {
     ) -> Session {
         let cfg = ctx.live.load_full();
         let listener = ctx.listener(&cfg, kind);
-        let (require_tls, require_reuse) = (listener.require_tls, listener.require_session_reuse);
-        if require_reuse == crate::tls::SessionReuse::User {
+        let (required, reuse) = (listener.require_tls, listener.require_session_reuse);
+        if reuse == crate::tls::SessionReuse::User {
             // Until it logs in, its keys may be offered tentatively by its client's other
             // sessions (see `tls::scope`).
             ctx.tls_scopes.register_pending(peer.ip(), &scope);
         }
         Session {
-            kind,
-            require_tls,
-            require_reuse,
-            control: ControlConn::new(stream),
-            peer,
-            local,
-            tls_token: token,
-            tls_scope: scope,
-            pbsz: false,
-            // Implicit FTPS protects data connections from the start.
-            prot: if kind == ListenerKind::Implicit {
-                Protection::Private
-            } else {
-                Protection::Clear
+            link: Link {
+                control: ControlConn::new(stream),
+                kind,
+                peer,
+                local,
             },
-            ccc_done: false,
-            pending_user: None,
+            tls: TlsState {
+                required,
+                reuse,
+                token,
+                scope,
+                pbsz: false,
+                // Implicit FTPS protects data connections from the start.
+                prot: if kind == ListenerKind::Implicit {
+                    Protection::Private
+                } else {
+                    Protection::Clear
+                },
+                ccc_done: false,
+            },
+            ftp: FtpState {
+                verb: "",
+                pending_user: None,
+                transfer_type: TransferType::Ascii,
+                rest: 0,
+                rename_from: None,
+                epsv_all: false,
+                facts: Facts::default(),
+                hash_algo: crate::protocol::command::HashAlgo::Sha256,
+                hash_range: None,
+            },
             login: None,
-            transfer_type: TransferType::Ascii,
-            rest: 0,
-            rename_from: None,
             data: None,
-            epsv_all: false,
-            facts: Facts::default(),
-            hash_algo: crate::protocol::command::HashAlgo::Sha256,
-            hash_range: None,
             transfer: None,
-            verb: "",
             quit: false,
             started: Instant::now(),
             cfg,
@@ -139,7 +163,7 @@ impl Session {
 
     pub async fn send(&mut self, reply: Reply) -> io::Result<()> {
         self.ctx.metrics.reply(reply.code);
-        self.control.send(&reply).await
+        self.link.control.send(&reply).await
     }
 
     /// Sends a multi-line or prepared reply of a handler's own.

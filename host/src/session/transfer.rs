@@ -35,7 +35,7 @@ impl Session {
                 ),
             ));
         }
-        if self.require_tls && self.prot != Protection::Private {
+        if self.tls.required && self.tls.prot != Protection::Private {
             return Err(Refusal::new(
                 Code::PROTECTION_REQUIRED,
                 "Data connections must be protected on this server: send PBSZ 0 and PROT P.",
@@ -47,28 +47,28 @@ impl Session {
     /// TLS parameters for a data connection under the current PROT level (None for PROT C).
     /// An upload's tickets are held until it completes (see `data::hold`).
     pub fn data_tls(&self, upload: bool) -> Option<DataTls> {
-        (self.prot == Protection::Private).then(|| {
+        (self.tls.prot == Protection::Private).then(|| {
             let hold = upload.then(Default::default);
             let user = self.login.as_ref().map(|l| l.account.name.clone());
             let tentative = user
-                .filter(|_| self.require_reuse == crate::tls::SessionReuse::User)
+                .filter(|_| self.tls.reuse == crate::tls::SessionReuse::User)
                 .map(|user| {
                     let t = crate::tls::scope::Tentative {
                         registry: self.ctx.tls_scopes.clone(),
-                        ip: self.peer.ip(),
+                        ip: self.link.peer.ip(),
                         found: Default::default(),
                     };
                     (t, user)
                 });
             DataTls {
-                config: self.tls_scope.data_config(
+                config: self.tls.scope.data_config(
                     &self.ctx.tls.load().data,
                     hold.clone(),
                     tentative.as_ref().map(|(t, _)| t.clone()),
                 ),
-                token: self.tls_token,
-                scope: self.tls_scope.clone(),
-                require_reuse: self.require_reuse != crate::tls::SessionReuse::Off,
+                token: self.tls.token,
+                scope: self.tls.scope.clone(),
+                require_reuse: self.tls.reuse != crate::tls::SessionReuse::Off,
                 handshake_timeout: self.cfg.tls_handshake_timeout(),
                 hold,
                 tentative,
@@ -121,7 +121,7 @@ impl Session {
         tracing::info!(
             target: "xferlog",
             user,
-            ip = %self.peer.ip(),
+            ip = %self.link.peer.ip(),
             command,
             path,
             bytes = f.bytes.unwrap_or_else(|| t.bytes()),

@@ -4,7 +4,7 @@ use crate::fs::upload::UploadKind;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
-    s.rest = 0;
+    s.ftp.rest = 0;
     let path = s.resolve(&arg)?;
     super::stor::upload(s, path, UploadKind::Append, "APPE").await
 }

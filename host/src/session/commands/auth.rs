@@ -7,10 +7,10 @@ use crate::protocol::command::AuthMechanism;
 use crate::session::state::{Protection, Session};
 
 pub async fn handle(s: &mut Session, mech: AuthMechanism) -> Handled {
-    if s.control.is_tls() {
+    if s.link.control.is_tls() {
         return Err(Refusal::new(Code::BAD_SEQUENCE, "Already using TLS."));
     }
-    if s.ccc_done || s.login.is_some() {
+    if s.tls.ccc_done || s.login.is_some() {
         return Err(Refusal::new(
             Code::BAD_SEQUENCE,
             "AUTH is only accepted before login.",
@@ -22,20 +22,21 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> Handled {
     )
     .await?;
     let config = s
-        .tls_scope
-        .control_config(&s.ctx.tls.load().control, s.tls_token);
+        .tls
+        .scope
+        .control_config(&s.ctx.tls.load().control, s.tls.token);
     let timeout = s.cfg.tls_handshake_timeout();
-    let upgraded = s.control.upgrade(config, s.tls_token, timeout).await;
-    s.tls_scope.control_done();
+    let upgraded = s.link.control.upgrade(config, s.tls.token, timeout).await;
+    s.tls.scope.control_done();
     if let Err(e) = upgraded {
-        tracing::info!(peer = %s.peer, error = %e, "TLS handshake on control connection failed");
+        tracing::info!(peer = %s.link.peer, error = %e, "TLS handshake on control connection failed");
         return Err(e.into());
     }
     // Historic mechanisms SSL and TLS-P imply a protected data channel.
     if matches!(mech, AuthMechanism::Ssl | AuthMechanism::TlsP) {
-        s.pbsz = true;
-        s.prot = Protection::Private;
+        s.tls.pbsz = true;
+        s.tls.prot = Protection::Private;
     }
-    s.pending_user = None;
+    s.ftp.pending_user = None;
     Ok(())
 }

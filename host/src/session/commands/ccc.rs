@@ -7,7 +7,7 @@ use crate::session::refusal::{Handled, Refusal};
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
-    if !s.control.is_tls() {
+    if !s.link.control.is_tls() {
         return Err(Refusal::new(
             Code::PROTECTION_DENIED,
             "CCC needs a TLS control connection.",
@@ -24,7 +24,7 @@ pub async fn handle(s: &mut Session) -> Handled {
         "Control connection is plaintext from now on; data connections stay protected.",
     )
     .await?;
-    s.control.downgrade().await?;
-    s.ccc_done = true;
+    s.link.control.downgrade().await?;
+    s.tls.ccc_done = true;
     Ok(())
 }

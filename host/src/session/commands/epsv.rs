@@ -13,7 +13,7 @@ pub async fn handle(s: &mut Session, arg: EpsvArg) -> Handled {
     }
     match arg {
         EpsvArg::All => {
-            s.epsv_all = true;
+            s.ftp.epsv_all = true;
             return s
                 .reply(
                     Code::OK,
@@ -21,12 +21,12 @@ pub async fn handle(s: &mut Session, arg: EpsvArg) -> Handled {
                 )
                 .await;
         }
-        EpsvArg::Protocol(p) if (p == 1) != s.local.is_ipv4() => {
+        EpsvArg::Protocol(p) if (p == 1) != s.link.local.is_ipv4() => {
             return Err(Refusal::new(
                 Code::DATA_NEGOTIATION_FAILED,
                 format!(
                     "Network protocol not supported, use ({}).",
-                    if s.local.is_ipv4() { 1 } else { 2 }
+                    if s.link.local.is_ipv4() { 1 } else { 2 }
                 ),
             ));
         }

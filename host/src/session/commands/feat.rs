@@ -33,12 +33,12 @@ pub async fn handle(s: &mut Session) -> Handled {
     let algos: Vec<String> = crate::protocol::command::HashAlgo::ALL
         .iter()
         .map(|a| {
-            let star = if *a == s.hash_algo { "*" } else { "" };
+            let star = if *a == s.ftp.hash_algo { "*" } else { "" };
             format!("{}{star}", a.name())
         })
         .collect();
     lines.push(format!(" HASH {}", algos.join(";")));
-    lines.push(format!(" MLST {}", s.facts.feat_string()));
+    lines.push(format!(" MLST {}", s.ftp.facts.feat_string()));
     lines.push("End".into());
     s.answer(Reply::multi(Code::SYSTEM_STATUS, lines)).await
 }

@@ -12,11 +12,11 @@ use crate::session::state::Session;
 /// HASH path: `213 <algo> <start>-<end> <hex> <path>`, `end` the last byte hashed (a whole
 /// 50-byte file is `0-49`, an empty one `0-0`), as in draft-bryan-ftpext-hash.
 pub async fn hash(s: &mut Session, arg: String) -> Handled {
-    let (start, end) = match s.hash_range.take() {
+    let (start, end) = match s.ftp.hash_range.take() {
         Some((start, end)) => (start, Some(end.saturating_add(1))),
         None => (0, None),
     };
-    let algo = s.hash_algo;
+    let algo = s.ftp.hash_algo;
     let (path, sum) = compute(s, arg, algo, start, end).await?;
     let last = sum.end.saturating_sub(1).max(sum.start);
     s.reply(
@@ -42,7 +42,7 @@ pub async fn xhash(
 /// RANG start end: the byte range (end inclusive) of the next HASH; `RANG 1 0` resets.
 pub async fn rang(s: &mut Session, start: u64, end: u64) -> Handled {
     if start == 1 && end == 0 {
-        s.hash_range = None;
+        s.ftp.hash_range = None;
         return s.reply(Code::PENDING, "Byte range reset.").await;
     }
     if end < start {
@@ -51,7 +51,7 @@ pub async fn rang(s: &mut Session, start: u64, end: u64) -> Handled {
             "RANG: the end must not be before the start.",
         ));
     }
-    s.hash_range = Some((start, end));
+    s.ftp.hash_range = Some((start, end));
     s.reply(
         Code::PENDING,
         format!("Restarting at {start}. End byte range at {end}."),

@@ -5,7 +5,7 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let (path, entries, rights, _) = super::list::entries(s, arg, false, "MLSD").await?;
-    let facts = s.facts;
+    let facts = s.ftp.facts;
     let mut text = String::new();
     for e in &entries {
         // Entries of the root that are mount folders carry that mount's rights.

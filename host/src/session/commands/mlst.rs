@@ -17,7 +17,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         Ok(mut e) => {
             // MLST names the object by its full path (RFC 3659 §7.2).
             e.name = path.as_string();
-            let line = format!(" {}", mlsx_line(&e, s.facts, rights, None));
+            let line = format!(" {}", mlsx_line(&e, s.ftp.facts, rights, None));
             s.answer(Reply::multi(
                 Code::FILE_ACTION_OK,
                 vec![format!("Listing {path}"), line, "End".into()],

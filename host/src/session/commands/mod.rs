@@ -74,7 +74,7 @@ pub use crate::protocol::verbs::is_data_verb;
 pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     use Command as C;
     let rules = cmd.rules();
-    s.verb = rules.verb;
+    s.ftp.verb = rules.verb;
     // 1. Login.
     if s.login.is_none() && !cmd.allowed_before_login() {
         return s
@@ -85,7 +85,7 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
             .await;
     }
     // 2. TLS: no plaintext login on a listener that requires TLS.
-    if rules.clear_refused && s.require_tls && !s.control.is_tls() && !s.ccc_done {
+    if rules.clear_refused && s.tls.required && !s.link.control.is_tls() && !s.tls.ccc_done {
         return s
             .refuse(Refusal::new(
                 Code::NOT_LOGGED_IN,
@@ -94,7 +94,7 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
             .await;
     }
     // 3. EPSV ALL: from then on only EPSV sets up data connections (RFC 2428).
-    if rules.epsv_all_refused && s.epsv_all {
+    if rules.epsv_all_refused && s.ftp.epsv_all {
         return s
             .refuse(Refusal::new(
                 Code::BAD_ARGUMENTS,
@@ -113,15 +113,15 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     // stale offset never hits a later STOR. RANG sets the range of the next HASH only, and a
     // transfer drops it. RNTO must follow RNFR directly.
     if !rules.keeps_rest {
-        s.rest = 0;
+        s.ftp.rest = 0;
     }
     if rules.data == Data::Transfers {
-        s.hash_range = None;
+        s.ftp.hash_range = None;
     }
     let rename_from = if matches!(cmd, C::Rnto(_)) {
-        s.rename_from.take()
+        s.ftp.rename_from.take()
     } else {
-        s.rename_from.take().and(None)
+        s.ftp.rename_from.take().and(None)
     };
     let result = match cmd {
         C::User(name) => user::handle(s, name).await,

@@ -25,12 +25,12 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         },
         "HASH" => {
             if rest.is_empty() {
-                let name = s.hash_algo.name();
+                let name = s.ftp.hash_algo.name();
                 return s.reply(Code::OK, name).await;
             }
             match crate::protocol::command::HashAlgo::from_name(&rest) {
                 Some(a) => {
-                    s.hash_algo = a;
+                    s.ftp.hash_algo = a;
                     s.reply(Code::OK, a.name()).await
                 }
                 None => Err(Refusal::new(
@@ -40,8 +40,8 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
             }
         }
         "MLST" => {
-            s.facts = Facts::select(&rest);
-            let selected = s.facts.selected_string();
+            s.ftp.facts = Facts::select(&rest);
+            let selected = s.ftp.facts.selected_string();
             s.reply(Code::OK, format!("MLST OPTS {selected}")).await
         }
         _ => Err(Refusal::new(

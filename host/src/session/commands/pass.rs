@@ -8,7 +8,7 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
     if s.login.is_some() {
         return s.reply(Code::LOGGED_IN, "Already logged in.").await;
     }
-    let Some(name) = s.pending_user.take() else {
+    let Some(name) = s.ftp.pending_user.take() else {
         return Err(Refusal::new(Code::BAD_SEQUENCE, "Send USER first."));
     };
     let ctx = s.ctx.clone();
@@ -16,10 +16,10 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
         && let Some(account) = ctx.auth.login_anonymous(&name)
     {
         // Any password; by custom an e-mail address, logged for the operator.
-        tracing::info!(peer = %s.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
+        tracing::info!(peer = %s.link.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
         return login::complete(s, account, None).await;
     }
-    match ctx.auth.login(&name, &pass, s.peer.ip()).await {
+    match ctx.auth.login(&name, &pass, s.link.peer.ip()).await {
         Ok(checked) => {
             let proof = login::Proof {
                 pass,
@@ -31,16 +31,16 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
             // Nothing was checked: no failure to count, no plugin to tell. The session ends
             // (421), so a client cannot keep a connection queuing checks.
             if let Some(left_out) =
-                crate::access::refusal_log::admit(s.peer.ip(), "login not checked")
+                crate::access::refusal_log::admit(s.link.peer.ip(), "login not checked")
             {
-                tracing::info!(user = %name, peer = %s.peer, reason = %e, left_out, "login not checked");
+                tracing::info!(user = %name, peer = %s.link.peer, reason = %e, left_out, "login not checked");
             }
             s.ctx.metrics.login_refused_unchecked();
             s.quit = true;
             Err(Refusal::new(e.code(), e.to_string()))
         }
         Err(e) => {
-            tracing::info!(user = %name, peer = %s.peer, "login failed");
+            tracing::info!(user = %name, peer = %s.link.peer, "login failed");
             s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
             s.login_hook(&name, false, false).await;

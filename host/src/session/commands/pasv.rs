@@ -12,7 +12,9 @@ pub async fn handle(s: &mut Session) -> Handled {
             "Passive mode is disabled on this server; use PORT or EPRT.",
         ));
     }
-    let ip = match advertise::passive_address(&s.cfg.passive, s.peer.ip(), s.local.ip()).await {
+    let ip = match advertise::passive_address(&s.cfg.passive, s.link.peer.ip(), s.link.local.ip())
+        .await
+    {
         Ok(IpAddr::V4(ip)) => ip,
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(ip) => ip,
@@ -53,21 +55,21 @@ pub async fn open_listener(s: &mut Session) -> Result<u16, Refusal> {
         .filter(|l| !l.account.anonymous)
         .map(|l| l.account.name.clone());
     let slot = match s.ctx.passive_caps.acquire(
-        s.peer.ip(),
+        s.link.peer.ip(),
         user.as_deref(),
         cfg.max_listeners_per_ip,
         cfg.max_listeners_per_user,
     ) {
         Ok(slot) => slot,
         Err(e) => {
-            tracing::info!(peer = %s.peer, reason = %e, "passive listener refused");
+            tracing::info!(peer = %s.link.peer, reason = %e, "passive listener refused");
             return Err(Refusal::new(Code::CANT_OPEN_DATA, e.to_string()));
         }
     };
-    let (ip, min, max) = (s.local.ip(), cfg.port_min, cfg.port_max);
+    let (ip, min, max) = (s.link.local.ip(), cfg.port_min, cfg.port_max);
     let mut bound = passive::bind(ip, min, max);
     if matches!(bound, Err(passive::PassiveError::Exhausted(..)))
-        && s.ctx.passive_caps.make_way_for(s.peer.ip())
+        && s.ctx.passive_caps.make_way_for(s.link.peer.ip())
     {
         // The listener that made way closes as its task ends: a few short tries.
         for _ in 0..50 {
@@ -85,7 +87,7 @@ pub async fn open_listener(s: &mut Session) -> Result<u16, Refusal> {
             let early = s.data_tls(false);
             s.data = Some(DataPlan::Passive(PendingPassive::start(
                 listener,
-                s.peer.ip(),
+                s.link.peer.ip(),
                 early,
                 s.cfg.data_timeout(),
                 Some(slot),

@@ -4,13 +4,13 @@ use crate::session::refusal::{Handled, Refusal};
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, size: u64) -> Handled {
-    if !s.control.is_tls() && !s.ccc_done {
+    if !s.link.control.is_tls() && !s.tls.ccc_done {
         return Err(Refusal::new(
             Code::BAD_SEQUENCE,
             "PBSZ needs a TLS control connection (AUTH TLS first).",
         ));
     }
-    s.pbsz = true;
+    s.tls.pbsz = true;
     if size == 0 {
         s.reply(Code::OK, "PBSZ=0").await
     } else {

@@ -21,13 +21,13 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> Hand
             format!("{verb}: active mode is disabled on this server; use PASV or EPSV."),
         ));
     }
-    if canonical(target.ip()) != canonical(s.peer.ip()) {
-        tracing::warn!(peer = %s.peer, %target, "refused PORT to a foreign address (FTP bounce)");
+    if canonical(target.ip()) != canonical(s.link.peer.ip()) {
+        tracing::warn!(peer = %s.link.peer, %target, "refused PORT to a foreign address (FTP bounce)");
         return Err(Refusal::new(
             Code::BAD_PARAMETER,
             format!(
                 "{verb} refused: the data address must be your own ({}).",
-                canonical(s.peer.ip())
+                canonical(s.link.peer.ip())
             ),
         ));
     }
@@ -41,13 +41,13 @@ pub async fn set_active(s: &mut Session, target: SocketAddr, verb: &str) -> Hand
         ));
     }
     let source_port = if s.cfg.active.source_port_minus_one {
-        s.local.port().saturating_sub(1)
+        s.link.local.port().saturating_sub(1)
     } else {
         0
     };
     // On a dual-stack listener ([::]) an IPv4 client's addresses arrive IPv4-mapped; the
     // connection to it is made from a plain IPv4 socket, so both ends are named as IPv4.
-    let source = SocketAddr::new(canonical(s.local.ip()), source_port);
+    let source = SocketAddr::new(canonical(s.link.local.ip()), source_port);
     let target = SocketAddr::new(canonical(target.ip()), target.port());
     s.data = Some(DataPlan::Active { target, source });
     s.reply(Code::OK, format!("{verb} command successful."))

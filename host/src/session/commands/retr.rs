@@ -8,7 +8,7 @@ use crate::session::running::Post;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
-    let offset = std::mem::take(&mut s.rest);
+    let offset = std::mem::take(&mut s.ftp.rest);
     let path = s.resolve(&arg)?;
     if !s.rights_at(&path).can_read() {
         return Err(Refusal::right(&path, "downloading"));
@@ -30,7 +30,7 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         ));
     }
     s.ratio_hook(&path, size, offset).await?;
-    let ascii = s.transfer_type == TransferType::Ascii;
+    let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let job = match readable {
         Readable::File(file, _) => Job::Download { file, ascii },
         Readable::Bytes(b) => Job::Bytes(b[offset as usize..].into()),

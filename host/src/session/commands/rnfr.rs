@@ -8,6 +8,6 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
     s.gate(&path).await?;
     s.fs_at(&path, |v, p| v.renamable(p).and_then(|_| v.stat(p)))
         .await?;
-    s.rename_from = Some(path);
+    s.ftp.rename_from = Some(path);
     s.reply(Code::PENDING, "Ready for RNTO.").await
 }

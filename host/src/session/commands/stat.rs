@@ -25,7 +25,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
 
 async fn status(s: &mut Session) -> Handled {
     let mut lines = vec!["ftpsd status:".to_string()];
-    lines.push(format!(" Connected from {}", s.peer));
+    lines.push(format!(" Connected from {}", s.link.peer));
     match &s.login {
         Some(l) => {
             lines.push(format!(" Logged in as {}", l.account.name));
@@ -47,7 +47,7 @@ async fn status(s: &mut Session) -> Handled {
     }
     lines.push(format!(
         " Control connection: {}",
-        if s.control.is_tls() {
+        if s.link.control.is_tls() {
             "TLS"
         } else {
             "plaintext"
@@ -55,7 +55,7 @@ async fn status(s: &mut Session) -> Handled {
     ));
     lines.push(format!(
         " Data protection: {}",
-        if s.prot == Protection::Private {
+        if s.tls.prot == Protection::Private {
             "private (TLS)"
         } else {
             "clear"
@@ -63,7 +63,7 @@ async fn status(s: &mut Session) -> Handled {
     ));
     lines.push(format!(
         " TYPE: {:?}; STRUcture: File; MODE: Stream",
-        s.transfer_type
+        s.ftp.transfer_type
     ));
     lines.push("End of status".into());
     s.answer(Reply::multi(Code::SYSTEM_STATUS, lines)).await

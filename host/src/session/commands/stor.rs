@@ -12,7 +12,7 @@ use crate::session::running::Post;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: String) -> Handled {
-    let offset = std::mem::take(&mut s.rest);
+    let offset = std::mem::take(&mut s.ftp.rest);
     let path = s.resolve(&arg)?;
     let kind = if offset > 0 {
         UploadKind::Resume(offset)
@@ -51,7 +51,7 @@ pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: 
         Ok(plan) => plan,
         Err(e) => return Err(Refusal::fs(&path, e)),
     };
-    let ascii = s.transfer_type == TransferType::Ascii;
+    let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(
         Job::Upload {

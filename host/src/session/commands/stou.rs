@@ -41,7 +41,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     } else {
         path.as_string()
     };
-    let ascii = s.transfer_type == TransferType::Ascii;
+    let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
         Job::Upload {

@@ -5,7 +5,7 @@ use crate::protocol::command::TransferType;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, t: TransferType) -> Handled {
-    s.transfer_type = t;
+    s.ftp.transfer_type = t;
     match t {
         TransferType::Ascii => {
             s.reply(Code::OK, "Type set to A (line endings converted).")

@@ -10,6 +10,6 @@ pub async fn handle(s: &mut Session, name: String) -> Handled {
             "Already logged in; reconnect to change user.",
         ));
     }
-    s.pending_user = Some(name);
+    s.ftp.pending_user = Some(name);
     s.reply(Code::NEED_PASSWORD, "Password required.").await
 }
