@@ -34,10 +34,36 @@ pub enum StartError {
     },
 }
 
+/// Pending connections the kernel queues for each listener before the accept loop takes them.
+/// A burst (a login storm, a client opening many connections) must not overflow it: a
+/// connection dropped from a full queue looks established to its client, which then waits for
+/// a banner that never comes.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds one control listener (address reuse on, so a restart does not wait for old
+/// connections in TIME_WAIT). An IPv6 address listed next to IPv4 ones takes only IPv6
+/// (`["0.0.0.0:21", "[::]:21"]` is then two sockets that do not collide); alone, `[::]:21`
+/// stays dual-stack.
+fn bind_control(addr: SocketAddr, with_ipv4: bool) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(with_ipv4)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG as i32)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// A started server: its bound addresses (useful with port 0) and its tasks.
 pub struct Server {
+    /// The first explicit / implicit address bound (`listening` has them all).
     pub explicit: Option<SocketAddr>,
     pub implicit: Option<SocketAddr>,
+    /// Every control address bound, in config order.
+    pub listening: Vec<(ListenerKind, SocketAddr)>,
     /// The HTTP admin listener, when enabled.
     pub admin: Option<SocketAddr>,
     pub ctx: Arc<ServerContext>,
@@ -64,15 +90,15 @@ impl Server {
             (ListenerKind::Explicit, &config.explicit, "explicit FTPS"),
             (ListenerKind::Implicit, &config.implicit, "implicit FTPS"),
         ] {
-            if let Some(l) = section {
+            let addrs = section.iter().flat_map(|l| l.listen.addrs());
+            let with_ipv4 = addrs.clone().any(|a| a.is_ipv4());
+            for &addr in addrs {
                 let listener =
-                    TcpListener::bind(l.listen)
-                        .await
-                        .map_err(|source| StartError::Bind {
-                            addr: l.listen,
-                            kind: name,
-                            source,
-                        })?;
+                    bind_control(addr, with_ipv4).map_err(|source| StartError::Bind {
+                        addr,
+                        kind: name,
+                        source,
+                    })?;
                 bound.push((kind, listener));
             }
         }
@@ -117,6 +143,7 @@ impl Server {
             explicit: None,
             admin: None,
             implicit: None,
+            listening: Vec::new(),
             ctx: ctx.clone(),
             tasks: JoinSet::new(),
             _users_watcher: users_watcher,
@@ -162,9 +189,10 @@ impl Server {
                 source,
             })?;
             match kind {
-                ListenerKind::Explicit => server.explicit = Some(addr),
-                ListenerKind::Implicit => server.implicit = Some(addr),
+                ListenerKind::Explicit => server.explicit = server.explicit.or(Some(addr)),
+                ListenerKind::Implicit => server.implicit = server.implicit.or(Some(addr)),
             }
+            server.listening.push((kind, addr));
             tracing::info!(%addr, ?kind, "listening");
             server.tasks.spawn(accept_loop(ctx.clone(), kind, listener));
         }

@@ -180,7 +180,10 @@ async fn storm_figures(dir: &std::path::Path, waves: usize) {
         "== login storm: {waves} waves of 300 wrong passwords from 60 addresses, bfp loaded; one legitimate client logging in meanwhile =="
     );
     let s = storm::run(dir, waves).await;
-    println!("  wrong-password attempts       {:>8}", s.attempts);
+    println!(
+        "  wrong-password attempts       {:>8}   ({} without an answer within the wave's 60 s)",
+        s.attempts, s.unanswered
+    );
     println!(
         "  server RSS idle → peak        {:>8.0} → {:.0} MiB (target peak < 200 MiB: {})",
         s.rss_idle_mib,

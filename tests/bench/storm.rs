@@ -11,6 +11,8 @@ use crate::server::BenchServer;
 
 pub struct Storm {
     pub attempts: usize,
+    /// Attempts with no answer within the wave's deadline (aborted, counted here).
+    pub unanswered: usize,
     pub legit_logins: usize,
     pub legit_failed: usize,
     pub p50_ms: f64,
@@ -82,7 +84,7 @@ pub async fn run(dir: &std::path::Path, waves: usize) -> Storm {
             (times, first, failed)
         })
     };
-    let mut attempts = 0;
+    let (mut attempts, mut unanswered) = (0, 0);
     for wave in 0..waves {
         let mut tasks = Vec::new();
         for n in 0..300 {
@@ -99,8 +101,14 @@ pub async fn run(dir: &std::path::Path, waves: usize) -> Storm {
                 .await
             }));
         }
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+        // One deadline for the whole wave: an attempt that never gets an answer is aborted and
+        // counted, and cannot hold the others for a timeout each.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        for mut t in tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                t.abort();
+                unanswered += 1;
+            }
             attempts += 1;
         }
     }
@@ -115,6 +123,7 @@ pub async fn run(dir: &std::path::Path, waves: usize) -> Storm {
     };
     let storm = Storm {
         attempts,
+        unanswered,
         legit_logins: times.len(),
         legit_failed: failed,
         p50_ms: pick(&times, 0.5),

@@ -568,3 +568,129 @@ async fn without_config_the_cli_finds_one_and_says_which() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn user_mod_changes_groups_rights_quota_and_disables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let ftpsd_in = |args: &[&str]| {
+        let mut c = ftpsd(dir.path());
+        c.args(args).args(["--config", "c.toml"]);
+        run(c)
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", text(out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let refused = |out: &std::process::Output, says: &str| {
+        assert!(
+            !out.status.success() && text(out).contains(says),
+            "wanted a refusal saying {says:?}: {}",
+            text(out)
+        );
+    };
+    ok(&ftpsd_in(&["group", "add", "staff", "--mount", "shared:/shared:rw"]).await);
+    let mut add = ftpsd(dir.path());
+    add.args(["user", "add", "ann", "--home", "ann", "--password-stdin"])
+        .args(["--config", "c.toml"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ann pass\n")
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    ok(&out);
+    let users_path = dir.path().join("ftpsd-data/users.toml");
+    let before = std::fs::read_to_string(&users_path).unwrap();
+
+    // Bad input changes nothing and says what to do.
+    refused(
+        &ftpsd_in(&["user", "mod", "ann"]).await,
+        "nothing to change",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "nobody", "--enable"]).await,
+        "no user 'nobody'",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--group", "ghosts"]).await,
+        "ftpsd group add ghosts",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--ratio", "3"]).await,
+        "like 1:3",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--no-group", "staff"]).await,
+        "not in group",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--rights", "rwx"]).await,
+        "not one of",
+    );
+    assert_eq!(std::fs::read_to_string(&users_path).unwrap(), before);
+
+    let said = ok(&ftpsd_in(&[
+        "user",
+        "mod",
+        "ann",
+        "--group",
+        "staff",
+        "--rights",
+        "a",
+        "--quota-mb",
+        "5",
+        "--max-sessions",
+        "2",
+        "--ratio",
+        "1:2",
+    ])
+    .await);
+    assert!(
+        said.contains("joined group staff") && said.contains("rights on / a"),
+        "{said}"
+    );
+    let config = ftpsd::Config::load(&dir.path().join("c.toml")).unwrap();
+    let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();
+    let ann = users.find("ann").unwrap();
+    assert_eq!((ann.max_sessions, ann.ratio.as_deref()), (2, Some("1:2")));
+    let mounts = users.mounts_of(ann).unwrap();
+    let root = mounts.iter().find(|m| m.name.is_none()).unwrap();
+    assert_eq!(
+        (root.rights.as_str(), root.quota_bytes),
+        ("a", Some(5 << 20))
+    );
+    assert!(mounts.iter().any(|m| m.name.as_deref() == Some("shared")));
+
+    // On a running server: ann logs in and sees the group's folder; once disabled, her session
+    // ends at the reload and a new login is refused; enabled again, she logs in.
+    ftpsd::bootstrap::prepare(&config).unwrap();
+    let server = ftpsd::Server::start(config.clone()).await.unwrap();
+    let (cert, _, _) = config.tls_paths();
+    let addr = server.explicit.unwrap();
+    let mut c = ftpsd_e2e::FtpClient::connect_explicit(addr, &cert).await;
+    c.login("ann", "ann pass").await;
+    c.cmd_ok("CWD /shared", 250).await;
+    ok(&ftpsd_in(&["user", "mod", "ann", "--disable"]).await);
+    ftpsd::reconfigure::users(&server.ctx).await.unwrap();
+    let mut d = ftpsd_e2e::FtpClient::connect_explicit(addr, &cert).await;
+    d.cmd_ok("USER ann", 331).await;
+    d.cmd_ok("PASS ann pass", 530).await;
+    ok(&ftpsd_in(&["user", "mod", "ann", "--enable", "--no-group", "staff"]).await);
+    ftpsd::reconfigure::users(&server.ctx).await.unwrap();
+    let mut e = ftpsd_e2e::FtpClient::connect_explicit(addr, &cert).await;
+    e.login("ann", "ann pass").await;
+    e.cmd_ok("CWD /shared", 550).await;
+}

@@ -424,7 +424,7 @@ async fn multi_line_banner_and_welcome_message_reach_real_clients() {
         })
         .start()
         .await;
-    let (mut c, banner) = ftpsd_e2e::FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
+    let (c, banner) = ftpsd_e2e::FtpClient::connect_raw(srv.explicit(), srv.cert_path()).await;
     assert_eq!(
         (banner.code, banner.text.as_str()),
         (220, "Example FTPS\nAuthorized use only.")

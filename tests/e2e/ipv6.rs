@@ -117,3 +117,70 @@ async fn ipv4_clients_of_a_dual_stack_listener_get_pasv_and_active_mode() {
     let r = c.cmd_ok("PORT 127,0,0,2,40,0", 504).await;
     assert!(r.text.contains("(127.0.0.1)"), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_listener_kind_binds_several_addresses_ipv4_and_ipv6() {
+    let srv = TestServer::builder()
+        .config(|c| {
+            c.explicit.as_mut().unwrap().listen = ftpsd::config::Listen::new(vec![
+                "127.0.0.1:0".parse().unwrap(),
+                "[::1]:0".parse().unwrap(),
+            ])
+            .unwrap();
+            c.implicit.as_mut().unwrap().listen = ftpsd::config::Listen::new(vec![
+                "[::1]:0".parse().unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            ])
+            .unwrap();
+        })
+        .start()
+        .await;
+    let bound = &srv.server.listening;
+    assert_eq!(bound.len(), 4, "{bound:?}");
+    srv.write("alice", "both.txt", b"from every address");
+    for (kind, addr) in bound {
+        let mut c = match kind {
+            ftpsd::server::ListenerKind::Explicit => {
+                FtpClient::connect_explicit(*addr, &srv.cert).await
+            }
+            ftpsd::server::ListenerKind::Implicit => {
+                FtpClient::connect_implicit(*addr, &srv.cert).await
+            }
+        };
+        c.login("alice", "alice-pass").await;
+        c.protect().await;
+        c.cmd_ok("TYPE I", 200).await;
+        assert_eq!(
+            c.retr("both.txt").await,
+            b"from every address",
+            "{kind:?} {addr}"
+        );
+    }
+    // The first address of each kind is the one `explicit`/`implicit` report.
+    assert!(srv.explicit().is_ipv4() && srv.implicit().is_ipv6());
+}
+
+#[tokio::test]
+async fn ipv4_and_ipv6_wildcard_on_the_same_port_do_not_collide() {
+    // A port free on both families right now (the listener binds it again at once).
+    let port = std::net::TcpListener::bind("[::]:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let srv = TestServer::builder()
+        .config(move |c| {
+            c.explicit.as_mut().unwrap().listen = ftpsd::config::Listen::new(vec![
+                format!("127.0.0.1:{port}").parse().unwrap(),
+                format!("[::]:{port}").parse().unwrap(),
+            ])
+            .unwrap();
+        })
+        .start()
+        .await;
+    for addr in [format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
+        let mut c = FtpClient::connect_explicit(addr.parse().unwrap(), &srv.cert).await;
+        c.login("alice", "alice-pass").await;
+        c.cmd_ok("PWD", 257).await;
+    }
+}

@@ -11,6 +11,7 @@ mod logging;
 mod plugin;
 mod serve;
 mod user;
+mod user_mod;
 
 use clap::{Parser, Subcommand};
 

@@ -65,11 +65,15 @@ fn print_welcome(
     }
     let (cert, _, _) = config.tls_paths();
     say!(out, "ftpsd {} is running.", env!("CARGO_PKG_VERSION"));
-    if let Some(a) = server.explicit {
-        say!(out, "  explicit FTPS (AUTH TLS): ftp://{a}");
-    }
-    if let Some(a) = server.implicit {
-        say!(out, "  implicit FTPS:            ftps://{a}");
+    for (kind, a) in &server.listening {
+        match kind {
+            ftpsd::server::ListenerKind::Explicit => {
+                say!(out, "  explicit FTPS (AUTH TLS): ftp://{a}")
+            }
+            ftpsd::server::ListenerKind::Implicit => {
+                say!(out, "  implicit FTPS:            ftps://{a}")
+            }
+        }
     }
     say!(
         out,

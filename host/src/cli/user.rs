@@ -13,6 +13,8 @@ use super::config_arg::{ConfigArg, NameArgs, load_config};
 pub enum Command {
     /// Add a user. Without --password-stdin a random password is generated and printed.
     Add(AddArgs),
+    /// Change a user: groups, the root's rights and quota, session limit, ratio, disabled.
+    Mod(super::user_mod::ModArgs),
     /// Set a user's password. Without --password-stdin a random one is generated and printed.
     Passwd(PasswdArgs),
     /// Delete a user (the home directory is kept).
@@ -211,6 +213,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 println!("password: {pass}");
             }
         }
+        Command::Mod(a) => super::user_mod::run(a)?,
         Command::Passwd(a) => {
             let mut users = users_file(&a.config)?;
             let (pass, generated) = obtain_password(a.password_stdin)?;

@@ -9,7 +9,7 @@ impl Config {
     /// plugin watcher; everything else by `live_changes`.
     pub fn changes_needing_restart(&self, newer: &Config) -> Vec<&'static str> {
         let d = |x: &dyn std::fmt::Debug| format!("{x:?}");
-        let listen = |l: &Option<ListenerSection>| l.as_ref().map(|l| l.listen);
+        let listen = |l: &Option<ListenerSection>| l.as_ref().map(|l| l.listen.clone());
         let (a, b) = (&self.server, &newer.server);
         [
             ("[server] data_dir", a.data_dir != b.data_dir),

@@ -4,6 +4,7 @@
 mod changes;
 pub mod error;
 pub mod greeting;
+pub mod listen;
 pub mod network;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ pub use crate::data::section::{ActiveSection, PassiveOverride, PassiveSection};
 pub use crate::fs::listing_section::ListingSection;
 pub use crate::tls::section::TlsSection;
 pub use error::ConfigError;
+pub use listen::Listen;
 pub use network::{IpNetwork, PassiveAddress};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,7 +142,8 @@ impl Default for LogSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerSection {
-    pub listen: SocketAddr,
+    /// One address or a list of them.
+    pub listen: Listen,
     /// Explicit listener: refuse USER before AUTH TLS and data without PROT P.
     #[serde(default = "yes")]
     pub require_tls: bool,
@@ -169,12 +172,12 @@ impl Config {
             server: ServerSection::default(),
             tls: TlsSection::default(),
             explicit: Some(ListenerSection {
-                listen: ([127, 0, 0, 1], 2121).into(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 2121)).into(),
                 require_tls: true,
                 require_session_reuse: crate::tls::SessionReuse::User,
             }),
             implicit: Some(ListenerSection {
-                listen: ([127, 0, 0, 1], 2990).into(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 2990)).into(),
                 require_tls: true,
                 require_session_reuse: crate::tls::SessionReuse::User,
             }),
@@ -251,12 +254,11 @@ impl Config {
             ));
         }
         if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)
-            && e.listen == i.listen
-            && e.listen.port() != 0
+            && let Some(both) = e.listen.overlaps(&i.listen)
         {
             return Err(invalid(
                 "listen",
-                format!("explicit and implicit listeners both use {}", e.listen),
+                format!("explicit and implicit listeners both use {both}"),
             ));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
@@ -484,8 +486,8 @@ mod tests {
         let c = parse("[server]\nbanner = \"x\"\n").unwrap();
         assert_eq!(
             (
-                c.explicit.unwrap().listen.port(),
-                c.implicit.unwrap().listen.port()
+                c.explicit.unwrap().listen.addrs()[0].port(),
+                c.implicit.unwrap().listen.addrs()[0].port()
             ),
             (2121, 2990)
         );
