@@ -85,6 +85,7 @@ impl Metrics {
         current_sessions: usize,
         active_bans: usize,
         plugins: &[(String, u64, u64, bool)],
+        cert_not_after: Option<i64>,
     ) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
@@ -101,6 +102,14 @@ impl Metrics {
             "Control connections open now.",
             one(current_sessions as u64),
         );
+        if let Some(t) = cert_not_after {
+            metric(
+                "ftpsd_certificate_expiry_seconds",
+                "gauge",
+                "When the certificate in force expires (Unix time).",
+                vec![(String::new(), t.to_string())],
+            );
+        }
         metric(
             "ftpsd_sessions_total",
             "counter",
@@ -231,7 +240,7 @@ mod tests {
         m.transfer(true, Some(10));
         m.transfer(false, None);
         m.hook(Duration::from_micros(30));
-        let text = m.render(2, 1, &[("bfp".into(), 5, 1, false)]);
+        let text = m.render(2, 1, &[("bfp".into(), 5, 1, false)], Some(1_900_000_000));
         for line in [
             "ftpsd_sessions 2",
             "ftpsd_replies_total{class=\"2xx\"} 1",
@@ -244,6 +253,7 @@ mod tests {
             "ftpsd_hook_duration_seconds_bucket{le=\"+Inf\"} 1",
             "ftpsd_plugin_faults_total{plugin=\"bfp\"} 1",
             "ftpsd_bans_active 1",
+            "ftpsd_certificate_expiry_seconds 1900000000",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

@@ -70,6 +70,7 @@ pub struct Server {
     tasks: JoinSet<()>,
     _users_watcher: Option<crate::reconfigure::watch::FileWatcher>,
     _plugin_watcher: Option<crate::reconfigure::watch::FileWatcher>,
+    _cert_watcher: Option<crate::reconfigure::watch::FileWatcher>,
 }
 
 impl Server {
@@ -139,6 +140,13 @@ impl Server {
                 None
             }
         };
+        let cert_watcher = match crate::reconfigure::watch::certificates(ctx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the certificate files; a renewal needs SIGHUP");
+                None
+            }
+        };
         let mut server = Server {
             explicit: None,
             admin: None,
@@ -148,7 +156,10 @@ impl Server {
             tasks: JoinSet::new(),
             _users_watcher: users_watcher,
             _plugin_watcher: plugin_watcher,
+            _cert_watcher: cert_watcher,
         };
+        crate::tls::expiry::log(&cert, ctx.tls.load().not_after, false);
+        server.tasks.spawn(remind_of_expiry(ctx.clone()));
         if ctx.config.admin.enabled {
             let section = &ctx.config.admin;
             let token_path = section
@@ -290,4 +301,15 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     .await;
     tracing::debug!(%peer, "session end");
     drop(admitted.guard);
+}
+
+/// Says once a day when the certificate in force needs renewal (nothing while it does not).
+async fn remind_of_expiry(ctx: Arc<ServerContext>) {
+    let mut day = tokio::time::interval(std::time::Duration::from_secs(86_400));
+    day.tick().await;
+    loop {
+        day.tick().await;
+        let (cert, _, _) = ctx.live.load().tls_paths();
+        crate::tls::expiry::log(&cert, ctx.tls.load().not_after, true);
+    }
 }

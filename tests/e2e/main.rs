@@ -4,6 +4,7 @@
 mod admin;
 mod bfp;
 mod block_ext;
+mod certificates;
 mod cli;
 mod data_limits;
 mod exec_folder;

@@ -231,5 +231,10 @@ pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
             )
         })
         .collect();
-    ctx.metrics.render(ctx.limits.current(), bans, &plugins)
+    ctx.metrics.render(
+        ctx.limits.current(),
+        bans,
+        &plugins,
+        ctx.tls.load().not_after,
+    )
 }

@@ -8,8 +8,10 @@ pub fn reload(ctx: &ServerContext) -> String {
     let (cert, key, _) = live.tls_paths();
     match ctx.tls.load().reloaded(&cert, &key, live.tls.min_version) {
         Ok(new) => {
+            let not_after = new.not_after;
             ctx.tls.store(std::sync::Arc::new(new));
             tracing::info!(cert = %cert.display(), "certificate reloaded");
+            crate::tls::expiry::log(&cert, not_after, false);
             format!("certificate: {} reloaded", cert.display())
         }
         Err(e) => {

@@ -1,6 +1,6 @@
 //! File watchers that reconfigure the server when its files change: the users file (renames
-//! from `ftpsd user …` and editors' close-after-write), every plugin file and the config file
-//! (its `[[plugins]]` list). A save is several events: each watcher acts once things have been
+//! from `ftpsd user …` and editors' close-after-write), the certificate and key (renewals),
+//! every plugin file and the config file (its `[[plugins]]` list). A save is several events: each watcher acts once things have been
 //! quiet for a moment, then calls the `reconfigure` function for what changed.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use crate::plugins::swap::resolved;
 
 const USERS_QUIET: Duration = Duration::from_millis(100);
 const PLUGINS_QUIET: Duration = Duration::from_millis(50);
+const CERT_QUIET: Duration = Duration::from_millis(500);
 
 /// Keeps a watcher alive; dropping it stops watching.
 pub struct FileWatcher {
@@ -46,36 +47,74 @@ fn same_file(a: &Path, b: &Path) -> bool {
     a.file_name() == b.file_name() && a.parent() == b.parent()
 }
 
-/// Watches the users file; a change reloads it.
-pub fn users(ctx: Arc<ServerContext>, path: PathBuf) -> notify::Result<FileWatcher> {
+/// Watches `files` (by name, in their folders: editors and tools replace files by renaming,
+/// certbot by swapping a symlink) and runs `act` once things have been quiet for `quiet`.
+fn watch_files<F, Fut>(files: Vec<PathBuf>, quiet: Duration, act: F) -> notify::Result<FileWatcher>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let name = path.file_name().map(|n| n.to_os_string());
+    let wanted = files.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
         if changes_content(&ev.kind)
             && ev
                 .paths
                 .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+                .any(|p| wanted.iter().any(|w| same_file(w, p)))
         {
             let _ = tx.send(());
         }
     })?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for f in &files {
+        let dir = f
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        if !dirs.contains(&dir) {
+            watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+            dirs.push(dir);
+        }
+    }
     let task = tokio::spawn(async move {
         while rx.recv().await.is_some() {
-            while let Ok(Some(())) = tokio::time::timeout(USERS_QUIET, rx.recv()).await {}
-            let _ = super::users(&ctx).await;
+            while let Ok(Some(())) = tokio::time::timeout(quiet, rx.recv()).await {}
+            act().await;
         }
     });
     Ok(FileWatcher {
         _watcher: Arc::new(Mutex::new(watcher)),
         task,
+    })
+}
+
+/// Watches the users file; a change reloads it.
+pub fn users(ctx: Arc<ServerContext>, path: PathBuf) -> notify::Result<FileWatcher> {
+    let path = std::path::absolute(&path).unwrap_or(path);
+    watch_files(vec![path], USERS_QUIET, move || {
+        let ctx = ctx.clone();
+        async move {
+            let _ = super::users(&ctx).await;
+        }
+    })
+}
+
+/// Watches the certificate and key files; a change (a renewal) loads them for new handshakes.
+/// The wait is longer than for the users file: a renewal writes two files.
+pub fn certificates(ctx: Arc<ServerContext>) -> notify::Result<FileWatcher> {
+    let (cert, key, _) = ctx.config.tls_paths();
+    let files = [cert, key]
+        .into_iter()
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .collect();
+    watch_files(files, CERT_QUIET, move || {
+        let ctx = ctx.clone();
+        async move {
+            let _ = super::certificates::reload(&ctx);
+        }
     })
 }
 

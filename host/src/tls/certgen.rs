@@ -72,7 +72,8 @@ fn san_worthy(name: &str) -> bool {
         })
 }
 
-pub fn generate(req: &CertRequest) -> Result<GeneratedCert, CertGenError> {
+/// The certificate parameters and a fresh key for `req`, validated.
+fn params_and_key(req: &CertRequest) -> Result<(CertificateParams, KeyPair), CertGenError> {
     if req.common_name.trim().is_empty() {
         return Err(CertGenError::Invalid("--cn must not be empty".into()));
     }
@@ -147,12 +148,56 @@ pub fn generate(req: &CertRequest) -> Result<GeneratedCert, CertGenError> {
             KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)?
         }
     };
+    Ok((params, key))
+}
+
+pub fn generate(req: &CertRequest) -> Result<GeneratedCert, CertGenError> {
+    let (params, key) = params_and_key(req)?;
     let cert = params.self_signed(&key)?;
     Ok(GeneratedCert {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
         fingerprint: super::fingerprint_sha256(cert.der()),
     })
+}
+
+/// A certificate signing request (PKCS #10) for a CA, with its new private key.
+pub struct GeneratedRequest {
+    pub csr_pem: String,
+    pub key_pem: String,
+}
+
+/// A CSR with the same subject and alternative names `generate` would certify (`days` and
+/// `ca` are the CA's to decide and are not part of a request).
+pub fn request(req: &CertRequest) -> Result<GeneratedRequest, CertGenError> {
+    let (params, key) = params_and_key(req)?;
+    let csr = params.serialize_request(&key)?;
+    Ok(GeneratedRequest {
+        csr_pem: csr.pem()?,
+        key_pem: key.serialize_pem(),
+    })
+}
+
+impl GeneratedRequest {
+    /// Writes `request.csr` and `key.pem` (mode 0600) into `dir`; an existing `key.pem` is
+    /// never replaced (it may be the key of the certificate in use).
+    pub fn write_to(&self, dir: &Path) -> Result<(PathBuf, PathBuf), CertGenError> {
+        std::fs::create_dir_all(dir).map_err(|source| CertGenError::Write {
+            path: dir.into(),
+            source,
+        })?;
+        let csr_path = dir.join("request.csr");
+        let key_path = dir.join("key.pem");
+        if key_path.exists() {
+            return Err(CertGenError::Invalid(format!(
+                "{} exists (perhaps the key of the certificate in use); choose another --out folder",
+                key_path.display()
+            )));
+        }
+        write_file(&key_path, self.key_pem.as_bytes(), 0o600)?;
+        write_file(&csr_path, self.csr_pem.as_bytes(), 0o644)?;
+        Ok((csr_path, key_path))
+    }
 }
 
 impl GeneratedCert {

@@ -8,6 +8,7 @@
 //! and 1.3 (vsftpd's `require_ssl_reuse`).
 
 pub mod certgen;
+pub mod expiry;
 pub mod pem;
 pub mod scope;
 pub mod section;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use rustls::server::ServerSessionMemoryCache;
 
-pub use certgen::{CertRequest, GeneratedCert, KeyKind, generate};
+pub use certgen::{CertRequest, GeneratedCert, GeneratedRequest, KeyKind, generate, request};
 pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
 
 /// Session tickets sent after a control handshake. rustls clients use each TLS 1.3 ticket once
@@ -84,6 +85,8 @@ pub struct TlsConfigs {
     pub control: Arc<ServerConfig>,
     /// Data connections, both directions: each sends `DATA_TICKETS` fresh tickets.
     pub data: Arc<ServerConfig>,
+    /// The leaf certificate's notAfter (Unix seconds), for the expiry metric and warnings.
+    pub not_after: Option<i64>,
 }
 
 impl TlsConfigs {
@@ -159,6 +162,7 @@ impl TlsConfigs {
         Ok(TlsConfigs {
             control: build(CONTROL_TICKETS)?,
             data: build(DATA_TICKETS)?,
+            not_after: expiry::not_after(&chain[0]),
         })
     }
 }
