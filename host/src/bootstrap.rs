@@ -27,6 +27,8 @@ pub enum BootstrapError {
     Cert(#[from] crate::tls::certgen::CertGenError),
     #[error(transparent)]
     Users(#[from] crate::users::UsersFileError),
+    #[error(transparent)]
+    Lock(#[from] crate::users::edit_lock::EditLockError),
 }
 
 pub fn prepare(config: &Config) -> Result<FirstStart, BootstrapError> {
@@ -56,6 +58,7 @@ pub fn prepare(config: &Config) -> Result<FirstStart, BootstrapError> {
         created_cert = Some(g.fingerprint);
     }
     let users_path = config.users_file();
+    let _editing = crate::users::edit_lock::EditLock::acquire(&users_path)?;
     let mut users = UsersFile::load(&users_path)?;
     let mut created_admin = None;
     if users.users.is_empty() {

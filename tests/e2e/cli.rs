@@ -694,3 +694,54 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
     e.login("ann", "ann pass").await;
     e.cmd_ok("CWD /shared", 550).await;
 }
+
+#[tokio::test]
+async fn concurrent_user_and_group_commands_each_keep_their_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[explicit]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let ftpsd_in = |args: Vec<String>| {
+        let mut c = ftpsd(dir.path());
+        c.args(args).args(["--config", "c.toml"]);
+        run(c)
+    };
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    for g in 0..10 {
+        let out = ftpsd_in(args(&format!("group add g{g}"))).await;
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    for u in ["ann", "ben"] {
+        let out = ftpsd_in(args(&format!("user add {u} --home {u}"))).await;
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // Ten joins of ann, a disable of ben and five new users, all at once.
+    let mut runs = Vec::new();
+    for g in 0..10 {
+        runs.push(tokio::spawn(ftpsd_in(args(&format!(
+            "user mod ann --group g{g}"
+        )))));
+    }
+    runs.push(tokio::spawn(ftpsd_in(args("user mod ben --disable"))));
+    for n in 0..5 {
+        runs.push(tokio::spawn(ftpsd_in(args(&format!(
+            "user add new{n} --home new{n}"
+        )))));
+    }
+    for r in runs {
+        let out = ftpsd_e2e::bounded("concurrent command", r).await.unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let config = ftpsd::Config::load(&dir.path().join("c.toml")).unwrap();
+    let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();
+    let ann = users.find("ann").unwrap();
+    let mut groups = ann.groups.clone();
+    groups.sort();
+    assert_eq!(groups.len(), 10, "{groups:?}");
+    assert!(users.find("ben").unwrap().disabled);
+    for n in 0..5 {
+        assert!(users.find(&format!("new{n}")).is_some(), "new{n} lost");
+    }
+}

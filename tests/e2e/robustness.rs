@@ -36,6 +36,31 @@ async fn overlong_lines_and_garbage_get_500_and_the_session_goes_on() {
 }
 
 #[tokio::test]
+async fn a_line_that_does_not_parse_is_a_command_in_between() {
+    let srv = TestServer::start().await;
+    srv.write("alice", "f.txt", b"0123456789");
+    let mut c = srv.alice().await;
+    // REST applies only to the command right after it (data setup aside): a garbage line or a
+    // verb with a bad argument drops it, so the whole file comes back.
+    for between in ["XYZZY", "SIZE"] {
+        c.cmd_ok("REST 3", 350).await;
+        assert_eq!(c.cmd(between).await.code / 100, 5, "{between}");
+        assert_eq!(c.retr("f.txt").await, b"0123456789", "after {between}");
+    }
+    // A transfer verb behind Telnet IAC bytes (as before ABOR) with a bad argument ends the
+    // pending passive listener like any refused transfer command.
+    let data = c.epsv().await;
+    c.send_raw(b"\xff\xf4\xff\xf2RETR\r\n").await;
+    assert_eq!(c.read_reply().await.code, 501);
+    let refused = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(data)).await;
+    assert!(
+        !matches!(refused, Ok(Ok(_))),
+        "the listener at {data} should be gone"
+    );
+    c.cmd_ok("NOOP", 200).await;
+}
+
+#[tokio::test]
 async fn idle_timeout_closes_with_421() {
     let srv = TestServer::builder()
         .config(|c| c.server.idle_timeout_secs = 1)

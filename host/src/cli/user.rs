@@ -116,9 +116,17 @@ pub(super) fn parse_mount(s: &str) -> Result<MountEntry, String> {
     })
 }
 
+/// The users file, read under the edit lock, which this command then holds until it ends: a
+/// concurrent `ftpsd user|group` command waits, so neither undoes the other's change.
 pub(super) fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
+    static HELD: std::sync::OnceLock<ftpsd::users::edit_lock::EditLock> =
+        std::sync::OnceLock::new();
     let cfg = load_config(config.config.as_deref())?;
-    Ok(UsersFile::load(&cfg.users_file())?)
+    let path = cfg.users_file();
+    if HELD.get().is_none() {
+        let _ = HELD.set(ftpsd::users::edit_lock::EditLock::acquire(&path)?);
+    }
+    Ok(UsersFile::load(&path)?)
 }
 
 /// Whether `p` is a folder or can be made one (its nearest existing ancestor is a folder),

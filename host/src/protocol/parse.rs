@@ -28,7 +28,7 @@ pub fn parse_line(raw: &[u8]) -> Result<Command, ParseError> {
 }
 
 /// Removes Telnet IAC sequences (clients send `IAC IP IAC DM` before ABOR).
-fn strip_telnet(mut raw: &[u8]) -> &[u8] {
+pub fn strip_telnet(mut raw: &[u8]) -> &[u8] {
     while raw.len() >= 2 && raw[0] == 0xFF {
         raw = &raw[2..];
     }

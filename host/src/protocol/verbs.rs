@@ -196,7 +196,7 @@ pub fn rules(verb: &str) -> &'static VerbRules {
 /// Whether a raw control line names a verb that uses the data plan (for lines that do not
 /// parse: the plan ends as it would for the verb).
 pub fn is_data_verb(line: &[u8]) -> bool {
-    let verb = line
+    let verb = super::parse::strip_telnet(line)
         .split(|b| b.is_ascii_whitespace())
         .next()
         .unwrap_or_default();
@@ -434,6 +434,8 @@ mod tests {
         assert!(is_data_verb(b"RETR"));
         assert!(is_data_verb(b"stor \x00bad"));
         assert!(is_data_verb(b"Mlsd\r\n"));
+        assert!(is_data_verb(b"\xff\xf4\xff\xf2RETR"));
+        assert!(is_data_verb(b"\xf2STOR"));
         assert!(!is_data_verb(b"RETRX a"));
         assert!(!is_data_verb(b"SIZE a"));
         assert!(!is_data_verb(b""));

@@ -160,8 +160,12 @@ impl Session {
             }
             Err(crate::protocol::ParseError::Empty) => Ok(()),
             Err(e) => {
-                // A transfer verb with a bad argument still ends the pending data plan, as
-                // any refused transfer command does.
+                // A line that does not parse is still a command: it drops a REST offset and
+                // an RNFR (they apply only to the command right after them), and a transfer
+                // verb with a bad argument ends the pending data plan, as any refused transfer
+                // command does.
+                self.ftp.rest = 0;
+                self.ftp.rename_from = None;
                 if commands::is_data_verb(&bytes) {
                     self.data = None;
                 }

@@ -130,6 +130,13 @@ async fn rnto_must_follow_rnfr_directly() {
     c.expect("NOOP", 200).await;
     c.expect("RNTO e", 503).await;
     c.expect("RNFR d", 350).await;
+    // A line that does not parse is a command in between too.
+    c.expect("XYZZY", 500).await;
+    c.expect("RNTO e", 503).await;
+    c.expect("RNFR d", 350).await;
+    c.expect("RNTO", 501).await;
+    c.expect("RNTO e", 503).await;
+    c.expect("RNFR d", 350).await;
     c.expect("RNTO e", 250).await;
     c.expect("CWD e", 250).await;
     // The root and what does not exist cannot be renamed.

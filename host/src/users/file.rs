@@ -269,7 +269,11 @@ impl UsersFile {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let tmp = self.path.with_extension("toml.tmp");
+        // A name of this process's own: two writers never share a temporary (they are also
+        // serialised by `EditLock`, but a writer without it must not corrupt the file either).
+        let tmp = self
+            .path
+            .with_extension(format!("toml.{}.tmp", std::process::id()));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -277,7 +281,9 @@ impl UsersFile {
             .mode(0o600)
             .open(&tmp)
             .map_err(err)?;
-        f.write_all(b"# ftpsd users. Edit with 'ftpsd user add|passwd|del|list|show|import'.\n")
+        f.write_all(
+            b"# ftpsd users. Edit with 'ftpsd user add|mod|passwd|del|list|show|import' and 'ftpsd group ...'.\n",
+        )
             .map_err(err)?;
         f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_all().map_err(err)?;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod csv_import;
+pub mod edit_lock;
 pub mod entry;
 pub mod file;
 mod file_checks;
