@@ -655,9 +655,24 @@ async fn a_changed_plugins_section_in_the_config_file_applies_without_restart() 
     );
     assert_eq!(c.upload("STOR d.iso", b"x").await.code, 550);
 
+    // Settings a plugin refuses keep its old ones, and a reload says so (not just a hash).
+    write(format!(
+        "{head}{gate_section}[[plugins]]\nname = \"block-ext\"\npath = \"block_ext.wasm\"\nsettings = {{ patterns = 5 }}\n"
+    ));
+    until("bad settings seen", || config_reloads() == 4).await;
+    let said = ftpsd::reconfigure::everything(&server.ctx).await;
+    assert!(
+        said.iter().any(
+            |l| l.starts_with("error: block-ext: the new settings were refused")
+                && l.contains("patterns")
+        ),
+        "{said:?}"
+    );
+    assert_eq!(c.upload("STOR e.iso", b"x").await.code, 550);
+
     // Removing the sections unloads the plugins.
     write(head.to_string());
-    until("plugins removed", || config_reloads() == 4).await;
+    until("plugins removed", || config_reloads() == 6).await;
     c.stor("e.iso", b"x").await;
     assert!(server.ctx.plugins.list().is_empty());
 }

@@ -128,7 +128,10 @@ fn print_welcome(
                 );
             }
         }
-        None => say!(out, "  Manage users with: ftpsd user add|passwd|del|list"),
+        None => say!(
+            out,
+            "  Manage users with: ftpsd user add|mod|passwd|del|list, ftpsd group ..."
+        ),
     }
     say!(out);
 }

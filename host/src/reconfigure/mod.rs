@@ -25,11 +25,18 @@ pub async fn everything(ctx: &Arc<ServerContext>) -> Vec<String> {
         let before = reload_count(ctx);
         plugin_list(ctx).await;
         for (n, r) in &reloads_since(ctx, before) {
-            if n == CONFIG_ENTRY
-                && let Ok(summary) = r
-                && !summary.is_empty()
-            {
-                lines.push(format!("[[plugins]]: {summary}"));
+            match r {
+                Ok(summary) if n == CONFIG_ENTRY && !summary.is_empty() => {
+                    lines.push(format!("[[plugins]]: {summary}"))
+                }
+                Ok(_) => {}
+                Err(e) if n == CONFIG_ENTRY => lines.push(format!(
+                    "error: [[plugins]] not applied, nothing changed: {e}"
+                )),
+                // A plugin whose new file or settings were refused keeps its old version.
+                Err(e) => lines.push(format!(
+                    "error: {n}: the new settings were refused, the old ones stay: {e}"
+                )),
             }
         }
     }
