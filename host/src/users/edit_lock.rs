@@ -43,12 +43,21 @@ impl EditLock {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
+        // Never through a symlink, never blocked on a FIFO, and only a regular file.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
+            .and_then(|f| {
+                if f.metadata()?.is_file() {
+                    Ok(f)
+                } else {
+                    Err(std::io::Error::other("not a regular file; remove it"))
+                }
+            })
             .map_err(|source| EditLockError::Open {
                 path: path.clone(),
                 source,
@@ -78,6 +87,23 @@ impl EditLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_file_is_never_a_symlink_or_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users.toml");
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("users.toml.lock")).unwrap();
+        assert!(EditLock::acquire(&users).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        let other = dir.path().join("u2.toml");
+        let fifo = std::ffi::CString::new(format!("{}.lock", other.display())).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let e = EditLock::acquire(&other).unwrap_err().to_string();
+        assert!(e.contains("u2.toml.lock"), "{e}");
+    }
 
     #[test]
     fn a_second_editor_waits_for_the_first() {
