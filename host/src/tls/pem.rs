@@ -34,14 +34,8 @@ pub fn load_pair(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsFileError> {
-    let cert_bytes = std::fs::read(cert).map_err(|source| TlsFileError::Read {
-        path: cert.into(),
-        source,
-    })?;
-    let key_bytes = std::fs::read(key).map_err(|source| TlsFileError::Read {
-        path: key.into(),
-        source,
-    })?;
+    let cert_bytes = read_capped(cert)?;
+    let key_bytes = read_capped(key)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| broken(cert, e))?;
@@ -56,6 +50,39 @@ pub fn load_pair(
         Err(e) => return Err(broken(key, e)),
     };
     Ok((chain, key_der))
+}
+
+/// Largest certificate or key file read (a long chain is a few tens of KiB).
+const MAX_PEM: u64 = 1 << 20;
+
+/// Reads a PEM file: a regular file (a FIFO or device in its place is refused, never waited
+/// on), at most [`MAX_PEM`] bytes.
+fn read_capped(path: &Path) -> Result<Vec<u8>, TlsFileError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| TlsFileError::Read {
+        path: path.into(),
+        source,
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(err)?;
+    let meta = f.metadata().map_err(err)?;
+    if !meta.is_file() {
+        return Err(err(std::io::Error::other("not a regular file")));
+    }
+    if meta.len() > MAX_PEM {
+        return Err(err(std::io::Error::other(format!(
+            "{} bytes; a certificate or key file is at most {} KiB",
+            meta.len(),
+            MAX_PEM >> 10
+        ))));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_PEM + 1).read_to_end(&mut bytes).map_err(err)?;
+    Ok(bytes)
 }
 
 fn broken(path: &Path, e: rustls_pki_types::pem::Error) -> TlsFileError {
@@ -74,4 +101,27 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_or_a_huge_file_in_place_of_a_certificate_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("cert.pem");
+        let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = load_pair(&fifo, &fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big.pem");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_PEM + 1)
+            .unwrap();
+        let e = load_pair(&big, &big).unwrap_err().to_string();
+        assert!(e.contains("at most 1024 KiB"), "{e}");
+    }
 }
