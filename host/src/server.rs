@@ -110,6 +110,9 @@ impl Server {
         let base = config.base_dir.clone();
         let kv2 = kv.clone();
         let last_good = crate::plugins::last_good::LastGood::new(&config.data_dir());
+        crate::plugins::module_cache::keep_on_disk(crate::plugins::compiled_dir::CompiledDir::new(
+            &config.data_dir(),
+        ));
         let plugins = tokio::task::spawn_blocking(move || {
             crate::plugins::PluginHost::load(&sections, &base, kv2, Some(last_good))
         })

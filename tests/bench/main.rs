@@ -7,6 +7,7 @@ mod ftplib;
 mod plugins;
 mod server;
 mod sessions;
+mod startup;
 mod storm;
 mod transfers;
 
@@ -50,8 +51,14 @@ async fn run(scale: Scale) {
         storm_figures(dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
         return;
     }
+    if std::env::args().any(|a| a == "--startup-only") {
+        println!("== start-up ==");
+        startup::run(dir.path()).await;
+        return;
+    }
     if std::env::args().any(|a| a == "--plugins-only") {
         println!("== plugins ==");
+        startup::run(dir.path()).await;
         plugins::run().await;
         plugins::swaps_under_load().await;
         plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
@@ -111,6 +118,7 @@ async fn run(scale: Scale) {
 
     println!();
     println!("== plugins ==");
+    startup::run(dir.path()).await;
     plugins::run().await;
     plugins::swaps_under_load().await;
     plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;

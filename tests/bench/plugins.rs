@@ -120,18 +120,17 @@ async fn swap_latency() {
     );
 }
 
-/// FTPS STOR+RETR throughput with every bundled plugin loaded vs none, same run, alternating.
-pub async fn transfer_cost(dir: &std::path::Path, mib: usize) {
+/// `[[plugins]]` sections for the four bundled plugins, if they are built.
+pub fn bundled_config() -> Option<String> {
     let wasm = |f: &str| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/plugins")
             .join(f)
     };
     if !wasm("bfp.wasm").exists() {
-        println!("  bundled plugins missing (cargo xtask plugins)");
-        return;
+        return None;
     }
-    let all = format!(
+    Some(format!(
         "[[plugins]]\nname = \"bfp\"\npath = \"{}\"\n\
          [[plugins]]\nname = \"block-ext\"\npath = \"{}\"\nsettings = {{ patterns = [\"*.exe\", \"*.mp3\", \".htaccess\"] }}\n\
          [[plugins]]\nname = \"ratio\"\npath = \"{}\"\n\
@@ -140,7 +139,15 @@ pub async fn transfer_cost(dir: &std::path::Path, mib: usize) {
         wasm("block_ext.wasm").display(),
         wasm("ratio.wasm").display(),
         wasm("exec_folder.wasm").display()
-    );
+    ))
+}
+
+/// FTPS STOR+RETR throughput with every bundled plugin loaded vs none, same run, alternating.
+pub async fn transfer_cost(dir: &std::path::Path, mib: usize) {
+    let Some(all) = bundled_config() else {
+        println!("  bundled plugins missing (cargo xtask plugins)");
+        return;
+    };
     let (none_dir, all_dir) = (dir.join("no-plugins"), dir.join("all-plugins"));
     std::fs::create_dir_all(&none_dir).unwrap();
     std::fs::create_dir_all(&all_dir).unwrap();

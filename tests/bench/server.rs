@@ -16,6 +16,18 @@ pub struct BenchServer {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub home: PathBuf,
+    /// From spawning the process to its listening address on stdout (config, TLS, plugins).
+    pub started_in: std::time::Duration,
+    pub config: PathBuf,
+}
+
+/// The server binary: `FTPSD_BIN`, else the release build of this workspace.
+pub fn bin() -> PathBuf {
+    std::env::var("FTPSD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ftpsd")
+        })
 }
 
 impl BenchServer {
@@ -63,11 +75,8 @@ impl BenchServer {
         users.save().unwrap();
         let home = users.mounts_of(&users.users[0]).unwrap()[0].real.clone();
         std::fs::create_dir_all(&home).unwrap();
-        let bin = std::env::var("FTPSD_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/ftpsd")
-            });
+        let bin = bin();
+        let spawned = std::time::Instant::now();
         let mut child = Command::new(bin)
             .args(["serve", "--config", "bench.toml"])
             .current_dir(dir)
@@ -97,6 +106,7 @@ impl BenchServer {
         })
         .await
         .unwrap();
+        let started_in = spawned.elapsed();
         let (cert, key, _) = cfg.tls_paths();
         let pid = child.id();
         BenchServer {
@@ -106,6 +116,8 @@ impl BenchServer {
             cert,
             key,
             home,
+            started_in,
+            config: dir.join("bench.toml"),
         }
     }
 

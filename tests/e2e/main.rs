@@ -6,6 +6,7 @@ mod bfp;
 mod block_ext;
 mod certificates;
 mod cli;
+mod compiled_plugins;
 mod data_limits;
 mod exec_folder;
 mod files;

@@ -4,6 +4,7 @@
 //! granted. Plugins are swapped atomically while the server runs (see [`swap`]).
 
 pub mod budget;
+pub mod compiled_dir;
 pub mod config;
 pub mod engine;
 pub mod error;

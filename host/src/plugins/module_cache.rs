@@ -1,11 +1,15 @@
 //! Compiled modules by the SHA-256 of their bytes, so a reload (SIGHUP, a config edit, the admin
 //! API) compiles only the plugins whose file changed: an unchanged module is reused at once.
-//! Bounded: past [`MAX_MODULES`] distinct modules the cache starts over.
+//! Bounded: past [`MAX_MODULES`] distinct modules the cache starts over. Behind it, when the
+//! server has set one with [`keep_on_disk`], a folder of compiled modules
+//! ([`super::compiled_dir`]) makes a restart as quick as a reload.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use wasmtime::Module;
+
+use super::compiled_dir::{CompiledDir, Unusable, sha256};
 
 /// Distinct modules kept (plugins in use plus a few versions being swapped).
 pub const MAX_MODULES: usize = 32;
@@ -17,11 +21,14 @@ fn cache() -> &'static Mutex<HashMap<Key, Module>> {
     CACHE.get_or_init(Default::default)
 }
 
-fn key(bytes: &[u8]) -> Key {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut k = [0u8; 32];
-    k.copy_from_slice(d.as_ref());
-    k
+fn disk() -> &'static RwLock<Option<CompiledDir>> {
+    static DISK: RwLock<Option<CompiledDir>> = RwLock::new(None);
+    &DISK
+}
+
+/// Modules compiled from now on are kept in (and looked up in) `dir`.
+pub fn keep_on_disk(dir: CompiledDir) {
+    *disk().write().unwrap_or_else(|e| e.into_inner()) = Some(dir);
 }
 
 /// The compiled module for `bytes`: from the cache, or compiled by `compile` and kept.
@@ -29,12 +36,34 @@ pub fn get_or_compile<E>(
     bytes: &[u8],
     compile: impl FnOnce() -> Result<Module, E>,
 ) -> Result<Module, E> {
-    let k = key(bytes);
+    let k = sha256(bytes);
     if let Some(m) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
         return Ok(m.clone());
     }
+    let dir = disk().read().unwrap_or_else(|e| e.into_inner()).clone();
+    let engine = super::engine::engine();
+    let kept = dir.as_ref().map(|d| d.load(engine, &k));
     // Compiled outside the lock: other plugins load meanwhile.
-    let module = compile()?;
+    let module = match kept {
+        Some(Ok(m)) => {
+            tracing::debug!("plugin module loaded from its compiled copy");
+            m
+        }
+        _ => {
+            let m = compile()?;
+            if let Some(d) = &dir {
+                if let Some(Err(why)) = &kept
+                    && !matches!(why, Unusable::Missing)
+                {
+                    tracing::warn!(folder = %d.dir().display(), reason = %why, "compiled plugin copy not used; compiled again");
+                }
+                if let Err(e) = d.store(engine, &k, &m) {
+                    tracing::warn!(folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
+                }
+            }
+            m
+        }
+    };
     let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
     if c.len() >= MAX_MODULES {
         c.clear();
