@@ -28,3 +28,4 @@ mod sync_commands;
 mod transfers;
 mod upload_endings;
 mod web;
+mod xferlog;

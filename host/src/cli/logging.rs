@@ -1,5 +1,6 @@
 //! The log: tracing with the configured level (or `FTPSD_LOG`), to stderr and/or daily files,
-//! text or JSON lines. Transfer lines (target `xferlog`) also go to their own daily file.
+//! text or JSON lines. Transfer lines (target `xferlog`) also go to their own daily file, in
+//! the log's format or the classic xferlog one.
 
 use std::io::IsTerminal;
 
@@ -7,6 +8,8 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Layer, fmt};
+
+use ftpsd::config::TransferLogFormat;
 
 use super::log_text::EscapeControls;
 
@@ -56,16 +59,22 @@ pub fn init(config: &ftpsd::Config) -> anyhow::Result<Vec<WorkerGuard>> {
         guards.push(g);
         let only_transfers = Targets::new().with_target("xferlog", tracing::Level::INFO);
         let l = fmt::layer().with_ansi(false).with_target(false);
-        layers.push(if json {
-            l.json()
-                .with_writer(xfer)
-                .with_filter(only_transfers)
-                .boxed()
-        } else {
-            l.with_writer(EscapeControls(xfer))
-                .with_filter(only_transfers)
-                .boxed()
-        });
+        layers.push(
+            if config.log.transfer_format == TransferLogFormat::Xferlog {
+                super::xferlog::XferlogLayer::new(xfer)
+                    .with_filter(only_transfers)
+                    .boxed()
+            } else if json {
+                l.json()
+                    .with_writer(xfer)
+                    .with_filter(only_transfers)
+                    .boxed()
+            } else {
+                l.with_writer(EscapeControls(xfer))
+                    .with_filter(only_transfers)
+                    .boxed()
+            },
+        );
     }
     tracing_subscriber::registry().with(layers).init();
     Ok(guards)

@@ -127,6 +127,18 @@ pub struct LogSection {
     pub dir: Option<PathBuf>,
     /// JSON lines instead of text.
     pub json: bool,
+    /// How `transfers.log` is written: `"ftpsd"` (the log's own text or JSON lines) or
+    /// `"xferlog"` (the classic wu-ftpd/vsftpd/ProFTPD line that log analysers read).
+    pub transfer_format: TransferLogFormat,
+}
+
+/// The format of `transfers.log`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferLogFormat {
+    #[default]
+    Ftpsd,
+    Xferlog,
 }
 
 impl Default for LogSection {
@@ -135,6 +147,7 @@ impl Default for LogSection {
             stderr: true,
             dir: None,
             json: false,
+            transfer_format: TransferLogFormat::Ftpsd,
         }
     }
 }

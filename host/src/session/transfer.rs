@@ -128,6 +128,8 @@ impl Session {
             secs = t.started.elapsed().as_secs_f64(),
             result = if f.bytes.is_some() { "ok" } else { "failed" },
             code = f.reply.code.get(),
+            ascii = self.ftp.transfer_type == crate::protocol::command::TransferType::Ascii,
+            anonymous = self.login.as_ref().is_some_and(|l| l.account.anonymous),
             "transfer"
         );
     }
