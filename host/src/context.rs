@@ -51,6 +51,8 @@ pub struct ServerContext {
     pub passive_caps: Arc<crate::data::listener_caps::ListenerCaps>,
     /// TLS resumption scopes of logged-in users (`require_session_reuse = "user"`).
     pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
+    /// Bandwidth buckets shared by the transfers each limit applies to.
+    pub bandwidth: crate::data::bandwidth::Registry,
 }
 
 impl ServerContext {
@@ -110,6 +112,7 @@ impl ServerContext {
             plugins,
             passive_caps: Default::default(),
             tls_scopes: Default::default(),
+            bandwidth: Default::default(),
             started: std::time::Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
             config,

@@ -2,6 +2,7 @@
 //! `ftpsd` binary on loopback, each printed next to a ceiling measured in the same run
 //! (loopback TCP, one-core AES-256-GCM, fdatasync'd disk writes), since the machine is shared.
 
+mod bandwidth;
 mod ceilings;
 mod ftplib;
 mod plugins;
@@ -49,6 +50,11 @@ async fn run(scale: Scale) {
     let dir = tempfile::tempdir().expect("tempdir");
     if std::env::args().any(|a| a == "--storm-only") {
         storm_figures(dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
+        return;
+    }
+    if std::env::args().any(|a| a == "--bandwidth-only") {
+        println!("== bandwidth limits ==");
+        bandwidth::run(dir.path()).await;
         return;
     }
     if std::env::args().any(|a| a == "--startup-only") {
@@ -115,6 +121,10 @@ async fn run(scale: Scale) {
     srv.stop();
     let storm_dir = tempfile::tempdir().expect("tempdir");
     storm_figures(storm_dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
+
+    println!();
+    println!("== bandwidth limits ==");
+    bandwidth::run(dir.path()).await;
 
     println!();
     println!("== plugins ==");

@@ -593,7 +593,21 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
             text(out)
         );
     };
-    ok(&ftpsd_in(&["group", "add", "staff", "--mount", "shared:/shared:rw"]).await);
+    ok(&ftpsd_in(&[
+        "group",
+        "add",
+        "staff",
+        "--mount",
+        "shared:/shared:rw",
+        "--upload-kib-s",
+        "4096",
+    ])
+    .await);
+    let shown = ok(&ftpsd_in(&["group", "show", "staff"]).await);
+    assert!(
+        shown.contains("limits:  download unlimited, upload 4 MiB/s"),
+        "{shown}"
+    );
     let mut add = ftpsd(dir.path());
     add.args(["user", "add", "ann", "--home", "ann", "--password-stdin"])
         .args(["--config", "c.toml"])
@@ -640,6 +654,14 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
         &ftpsd_in(&["user", "mod", "ann", "--rights", "rwx"]).await,
         "not one of",
     );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--download-kib-s", "fast"]).await,
+        "KiB/s from 0 (none)",
+    );
+    refused(
+        &ftpsd_in(&["user", "mod", "ann", "--upload-kib-s", "99999999999999"]).await,
+        "KiB/s from 0 (none)",
+    );
     assert_eq!(std::fs::read_to_string(&users_path).unwrap(), before);
 
     let said = ok(&ftpsd_in(&[
@@ -656,6 +678,8 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
         "2",
         "--ratio",
         "1:2",
+        "--download-kib-s",
+        "1536",
     ])
     .await);
     assert!(
@@ -665,7 +689,15 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
     let config = ftpsd::Config::load(&dir.path().join("c.toml")).unwrap();
     let users = ftpsd::users::UsersFile::load(&config.users_file()).unwrap();
     let ann = users.find("ann").unwrap();
-    assert_eq!((ann.max_sessions, ann.ratio.as_deref()), (2, Some("1:2")));
+    assert_eq!(
+        (ann.max_sessions, ann.ratio.as_deref(), ann.download_kib_s),
+        (2, Some("1:2"), 1536)
+    );
+    let shown = ok(&ftpsd_in(&["user", "show", "ann"]).await);
+    assert!(
+        shown.contains("bandwidth:    download 1.5 MiB/s, upload unlimited"),
+        "{shown}"
+    );
     let mounts = users.mounts_of(ann).unwrap();
     let root = mounts.iter().find(|m| m.name.is_none()).unwrap();
     assert_eq!(

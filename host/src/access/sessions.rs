@@ -37,6 +37,8 @@ pub struct LiveTransfer {
     pub what: String,
     pub started: std::time::Instant,
     pub progress: Arc<AtomicU64>,
+    /// The strictest bandwidth limit it moves under, bytes/s.
+    pub limit: Option<u64>,
 }
 
 /// One session as the admin interface shows it.
@@ -58,6 +60,9 @@ pub struct TransferView {
     pub secs: f64,
     /// Bytes per second so far.
     pub rate: f64,
+    /// The strictest bandwidth limit it moves under, bytes/s (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 #[derive(Default)]
@@ -158,6 +163,7 @@ impl SessionRegistry {
                             bytes,
                             secs,
                             rate: if secs > 0.0 { bytes as f64 / secs } else { 0.0 },
+                            limit: t.limit,
                         }
                     });
                 SessionView {

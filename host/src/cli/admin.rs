@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use ftpsd::admin::ops::{Request, Response};
+use ftpsd::data::bandwidth::describe;
 
 use super::config_arg::load_config;
 
@@ -97,7 +98,18 @@ fn print(resp: Response) -> anyhow::Result<()> {
             for x in s {
                 let transfer = x
                     .transfer
-                    .map(|t| format!("{} {} bytes {:.1} MB/s", t.what, t.bytes, t.rate / 1e6))
+                    .map(|t| {
+                        let limit = t
+                            .limit
+                            .map(|l| format!(" (limit {})", describe(l / 1024)))
+                            .unwrap_or_default();
+                        format!(
+                            "{} {} bytes {:.1} MB/s{limit}",
+                            t.what,
+                            t.bytes,
+                            t.rate / 1e6
+                        )
+                    })
                     .unwrap_or_default();
                 println!(
                     "{:>5}  {:<16} {:<39} {:>7}s  {:<4} {:<24} {transfer}",

@@ -2,6 +2,7 @@
 //! rights and quotas) on top of their own; members are named in each user's `groups`.
 
 use anyhow::bail;
+use ftpsd::data::bandwidth::describe;
 
 use super::config_arg::{ConfigArg, NameArgs};
 use super::log_text::printable;
@@ -30,8 +31,25 @@ pub struct AddArgs {
     /// Mount `DIR:/name:RIGHTS[:QUOTA_MB]` shown to members as folder /name; repeatable.
     #[arg(long = "mount", value_parser = parse_mount)]
     mounts: Vec<MountEntry>,
+    /// Download limit in KiB/s shared by all members' sessions together (0 = none).
+    #[arg(long, value_parser = parse_kib_s, default_value_t = 0)]
+    download_kib_s: u64,
+    /// Upload limit in KiB/s shared by all members' sessions together (0 = none).
+    #[arg(long, value_parser = parse_kib_s, default_value_t = 0)]
+    upload_kib_s: u64,
     #[command(flatten)]
     config: ConfigArg,
+}
+
+/// A bandwidth limit argument: KiB/s, 0 for none, at most `bandwidth::MAX_KIB_S`.
+pub fn parse_kib_s(s: &str) -> Result<u64, String> {
+    let max = ftpsd::data::bandwidth::MAX_KIB_S;
+    match s.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a number of KiB/s from 0 (none) to {max}"
+        )),
+    }
 }
 
 #[derive(clap::Args)]
@@ -84,6 +102,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             users.groups.push(GroupEntry {
                 name: a.name.clone(),
                 mounts: a.mounts,
+                download_kib_s: a.download_kib_s,
+                upload_kib_s: a.upload_kib_s,
             });
             for m in &users.groups.last().expect("just added").mounts {
                 super::user::can_be_folder(&users.resolve_path(&m.path))?;
@@ -154,6 +174,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 }
             );
             println!(
+                "limits:  download {}, upload {} (all members together)",
+                describe(g.download_kib_s),
+                describe(g.upload_kib_s)
+            );
+            println!(
                 "{:<12} {:<6} {:>10}  DIRECTORY",
                 "MOUNT", "RIGHTS", "QUOTA MB"
             );
@@ -183,7 +208,7 @@ fn change_members(a: MembersArgs, join: bool) -> anyhow::Result<()> {
         let Some(u) = users.find_mut(name) else {
             bail!("no user '{}'", printable(name));
         };
-        let has = u.groups.iter().any(|g| *g == a.group);
+        let has = u.groups.contains(&a.group);
         if join && !has {
             u.groups.push(a.group.clone());
             changed.push(name.clone());

@@ -292,6 +292,11 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                     u.max_sessions.to_string()
                 }
             );
+            println!(
+                "bandwidth:    download {}, upload {} (all sessions together)",
+                ftpsd::data::bandwidth::describe(u.download_kib_s),
+                ftpsd::data::bandwidth::describe(u.upload_kib_s)
+            );
             println!("ratio:        {}", u.ratio.as_deref().unwrap_or("-"));
             println!(
                 "IP allow:     {}",

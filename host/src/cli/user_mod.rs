@@ -4,6 +4,7 @@
 //! nothing; a running server picks the change up from the file.
 
 use anyhow::bail;
+use ftpsd::data::bandwidth::describe;
 use ftpsd::fs::Rights;
 use ftpsd::users::UsersFileError;
 use ftpsd::users::file::{MountEntry, UploadMode, UserEntry};
@@ -29,6 +30,12 @@ pub struct ModArgs {
     /// Simultaneous sessions (0 = unlimited).
     #[arg(long)]
     max_sessions: Option<u32>,
+    /// Download limit in KiB/s shared by all of the user's sessions (0 = none).
+    #[arg(long, value_parser = super::group::parse_kib_s)]
+    download_kib_s: Option<u64>,
+    /// Upload limit in KiB/s shared by all of the user's sessions (0 = none).
+    #[arg(long, value_parser = super::group::parse_kib_s)]
+    upload_kib_s: Option<u64>,
     /// Upload:download ratio such as 1:3, or "none".
     #[arg(long)]
     ratio: Option<String>,
@@ -110,6 +117,14 @@ pub fn run(a: ModArgs) -> anyhow::Result<()> {
         u.max_sessions = n;
         said.push(format!("max sessions {n}"));
     }
+    if let Some(n) = a.download_kib_s {
+        u.download_kib_s = n;
+        said.push(format!("download limit {}", describe(n)));
+    }
+    if let Some(n) = a.upload_kib_s {
+        u.upload_kib_s = n;
+        said.push(format!("upload limit {}", describe(n)));
+    }
     if let Some(r) = &a.ratio {
         ftpsd::users::file::check_ratio(r).map_err(|e| anyhow::anyhow!("--ratio: {e}"))?;
         u.ratio = Some(r.clone());
@@ -121,7 +136,7 @@ pub fn run(a: ModArgs) -> anyhow::Result<()> {
     }
     if said.is_empty() {
         bail!(
-            "nothing to change: give --group, --no-group, --rights, --quota-mb, --max-sessions, --ratio, --disable or --enable"
+            "nothing to change: give --group, --no-group, --rights, --quota-mb, --max-sessions, --download-kib-s, --upload-kib-s, --ratio, --disable or --enable"
         );
     }
     save_checked(&users)?;

@@ -45,6 +45,9 @@ pub struct Config {
     pub login: crate::access::login_throttle::LoginLimits,
     /// A virtual file in every root listing (e.g. WELCOME.txt): downloadable, never writable.
     pub message: Option<MessageSection>,
+    /// Server-wide bandwidth limits (all transfers together), in KiB/s; 0 = none.
+    #[serde(default)]
+    pub bandwidth: crate::data::bandwidth::Limits,
     /// Policy plugins, called in this order.
     #[serde(default)]
     pub plugins: Vec<crate::plugins::PluginSection>,
@@ -200,6 +203,7 @@ impl Config {
             access: AccessSection::default(),
             login: Default::default(),
             message: None,
+            bandwidth: Default::default(),
             plugins: Vec::new(),
             exec: Default::default(),
             admin: Default::default(),

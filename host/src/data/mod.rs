@@ -4,6 +4,7 @@
 pub mod active;
 pub mod advertise;
 pub mod ascii;
+pub mod bandwidth;
 pub mod error;
 pub mod file_read;
 pub mod hold;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::bandwidth::Throttle;
 use super::stall::with_stall;
 use super::{DataError, DataStream, ascii, mapped_send};
 
@@ -52,16 +53,20 @@ fn local(e: std::io::Error) -> DataError {
     DataError::Local(e.to_string())
 }
 
-/// Runs the job; returns the bytes moved over the wire. `stall` bounds each network wait.
+/// Runs the job; returns the bytes moved over the wire. `stall` bounds each network wait;
+/// `throttle` the rate (a limited plain download takes the copying path, which can pace).
 pub async fn run(
     job: Job,
     mut data: DataStream,
     progress: Arc<AtomicU64>,
     stall: Duration,
+    throttle: Throttle,
 ) -> Result<u64, DataError> {
     let is_upload = job.is_upload();
     let result = match (job, &mut data) {
-        (Job::Download { file, ascii: false }, DataStream::Plain(tcp)) => {
+        (Job::Download { file, ascii: false }, DataStream::Plain(tcp))
+            if !throttle.is_limited() =>
+        {
             mapped_send::send_file(file, tcp, &progress, stall)
                 .await
                 .map_err(|e| match e {
@@ -70,7 +75,7 @@ pub async fn run(
                 })
         }
         (Job::Download { file, ascii }, data) => {
-            download(file, ascii, data, &progress, stall).await
+            download(file, ascii, data, &progress, stall, &throttle).await
         }
         (
             Job::Upload {
@@ -79,7 +84,13 @@ pub async fn run(
                 require_close_notify,
             },
             data,
-        ) => upload(plan, ascii, require_close_notify, data, &progress, stall).await,
+        ) => {
+            let ends = Ends {
+                require_close_notify,
+                stall,
+            };
+            upload(plan, ascii, ends, data, &progress, &throttle).await
+        }
         (Job::Bytes(bytes), data) => {
             with_stall(data.raw_fd(), stall, data.write_all(&bytes))
                 .await
@@ -125,6 +136,7 @@ async fn download(
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
+    throttle: &Throttle,
 ) -> Result<u64, DataError> {
     let mut reader = super::file_read::ChunkReader::new(file);
     let mut buf = vec![0u8; DOWNLOAD_CHUNK];
@@ -142,11 +154,14 @@ async fn download(
         } else {
             &buf[..n]
         };
-        with_stall(data.raw_fd(), stall, data.write_all(out))
-            .await
-            .map_err(lost)?;
-        total += out.len() as u64;
-        progress.store(total, Ordering::Relaxed);
+        for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
+            with_stall(data.raw_fd(), stall, data.write_all(part))
+                .await
+                .map_err(lost)?;
+            total += part.len() as u64;
+            progress.store(total, Ordering::Relaxed);
+            throttle.take(part.len()).await;
+        }
     }
 }
 
@@ -157,14 +172,24 @@ enum Chunk {
     Commit,
 }
 
+/// How an upload's receiving side waits and ends.
+struct Ends {
+    require_close_notify: bool,
+    stall: Duration,
+}
+
 async fn upload(
     plan: crate::fs::upload::UploadPlan,
     ascii: bool,
-    require_close_notify: bool,
+    ends: Ends,
     data: &mut DataStream,
     progress: &AtomicU64,
-    stall: Duration,
+    throttle: &Throttle,
 ) -> Result<u64, DataError> {
+    let Ends {
+        require_close_notify,
+        stall,
+    } = ends;
     let (free_tx, free_rx) = buffer_pool();
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
     let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
@@ -221,7 +246,8 @@ async fn upload(
                 .recv()
                 .await
                 .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
-            let n = match with_stall(data.raw_fd(), stall, data.read(&mut buf)).await {
+            let room = throttle.slice().unwrap_or(buf.len()).min(buf.len());
+            let n = match with_stall(data.raw_fd(), stall, data.read(&mut buf[..room])).await {
                 Ok(n) => n,
                 // Over TLS, EOF without close_notify means the upload was cut off (client gone,
                 // or a truncation attack): never commit it. Plain FTP cannot tell. An operator
@@ -244,6 +270,7 @@ async fn upload(
             if full_tx.send(Chunk::Data(buf, n)).is_err() {
                 return Err(local(std::io::Error::other("file writer stopped")));
             }
+            throttle.take(n).await;
         }
     }
     .await;

@@ -23,6 +23,8 @@ pub struct RunningTransfer {
     pub progress: Arc<AtomicU64>,
     pub started: Instant,
     pub what: String,
+    /// The strictest bandwidth limit it moves under, bytes/s.
+    pub limit: Option<u64>,
     /// Text for the 226 reply (e.g. the STOU file name).
     pub(crate) done_text: String,
     pub(crate) post: Post,

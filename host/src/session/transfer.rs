@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::refusal::{Handled, Refusal};
 use super::running::{Finished, Post, RunningTransfer};
 use super::state::{Protection, Session};
+use crate::data::bandwidth::{Direction, Subject, Throttle};
 use crate::data::transfer::{Job, run};
 use crate::data::{DataTls, open};
 use crate::protocol::{Code, Reply};
@@ -134,6 +135,29 @@ impl Session {
         );
     }
 
+    /// The bandwidth limits a file transfer of this session moves under (listings are not
+    /// limited): the server's, its groups' and the user's, each shared with the transfers of
+    /// the same scope.
+    fn throttle(&self, job: &Job) -> Throttle {
+        let dir = match job {
+            Job::Download { .. } => Direction::Download,
+            Job::Upload { .. } => Direction::Upload,
+            Job::Bytes(_) => return Throttle::default(),
+        };
+        let Some(login) = &self.login else {
+            return Throttle::default();
+        };
+        let a = &login.account;
+        let who = Subject {
+            user: &a.name,
+            user_limits: a.bandwidth,
+            groups: &a.group_bandwidth,
+        };
+        self.ctx
+            .bandwidth
+            .throttle(self.ctx.live.load().bandwidth, &who, dir)
+    }
+
     /// Sends the 1xx reply and starts the job on the data connection in its own task.
     pub async fn start_transfer(
         &mut self,
@@ -150,6 +174,8 @@ impl Session {
             ));
         };
         let tls = self.data_tls(job.is_upload());
+        let throttle = self.throttle(&job);
+        let limit = throttle.rate();
         let timeout = self.cfg.data_timeout();
         let mut connection = open(plan, tls, timeout);
         if let crate::data::Opening::Passive(p) = &mut connection {
@@ -160,18 +186,20 @@ impl Session {
         let p = progress.clone();
         let handle = tokio::spawn(async move {
             let stream = connection.connected().await?;
-            run(job, stream, p, timeout).await
+            run(job, stream, p, timeout, throttle).await
         });
         self.note_transfer(Some(crate::access::sessions::LiveTransfer {
             what: what.clone(),
             started: Instant::now(),
             progress: progress.clone(),
+            limit,
         }));
         self.transfer = Some(RunningTransfer {
             handle,
             progress,
             started: Instant::now(),
             what,
+            limit,
             done_text,
             post,
         });

@@ -20,6 +20,7 @@ use super::password;
 use super::verifier::{Busy, Verifier};
 use crate::access::IpRules;
 use crate::access::login_throttle::{LoginLimits, LoginThrottle};
+use crate::data::bandwidth::Limits;
 use crate::protocol::Code;
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -46,6 +47,9 @@ pub struct Account {
     pub ratio: Option<String>,
     /// Group names, for plugins with per-group rules.
     pub groups: Vec<String>,
+    /// The user's own bandwidth limits, and those of its groups (each shared by the members).
+    pub bandwidth: Limits,
+    pub group_bandwidth: Vec<(String, Limits)>,
 }
 
 impl Account {
@@ -340,6 +344,13 @@ fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> 
         anonymous: false,
         ratio: u.ratio.clone(),
         groups: u.groups.clone(),
+        bandwidth: u.bandwidth(),
+        group_bandwidth: users
+            .groups
+            .iter()
+            .filter(|g| u.groups.contains(&g.name) && g.bandwidth() != Limits::default())
+            .map(|g| (g.name.clone(), g.bandwidth()))
+            .collect(),
     })
 }
 
@@ -354,5 +365,7 @@ fn anonymous_account(users: &UsersFile, name: &str) -> Option<Account> {
         anonymous: true,
         ratio: None,
         groups: Vec::new(),
+        bandwidth: a.bandwidth(),
+        group_bandwidth: Vec::new(),
     })
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::access::IpRules;
+use crate::data::bandwidth::Limits;
 use crate::fs::Rights;
 
 /// How uploads are written on a mount.
@@ -81,6 +82,11 @@ pub struct UserEntry {
     /// Upload:download ratio such as "1:3", for the ratio plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<String>,
+    /// Bandwidth limits of this user (all of its sessions together), in KiB/s (0 = none); see `data::bandwidth`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub download_kib_s: u64,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub upload_kib_s: u64,
 }
 
 impl UserEntry {
@@ -98,6 +104,15 @@ impl UserEntry {
             allow: Vec::new(),
             deny: Vec::new(),
             ratio: None,
+            download_kib_s: 0,
+            upload_kib_s: 0,
+        }
+    }
+
+    pub fn bandwidth(&self) -> Limits {
+        Limits {
+            download_kib_s: self.download_kib_s,
+            upload_kib_s: self.upload_kib_s,
         }
     }
 
@@ -131,6 +146,11 @@ pub struct GroupEntry {
     pub name: String,
     #[serde(default, rename = "mount")]
     pub mounts: Vec<MountEntry>,
+    /// Bandwidth limits of this group (all members' sessions together), in KiB/s (0 = none); see `data::bandwidth`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub download_kib_s: u64,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub upload_kib_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,4 +162,27 @@ pub struct AnonymousEntry {
     pub mounts: Vec<MountEntry>,
     #[serde(default)]
     pub max_sessions: u32,
+    /// Bandwidth limits of this anonymous account (all anonymous sessions together), in KiB/s (0 = none); see `data::bandwidth`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub download_kib_s: u64,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub upload_kib_s: u64,
+}
+
+impl GroupEntry {
+    pub fn bandwidth(&self) -> Limits {
+        Limits {
+            download_kib_s: self.download_kib_s,
+            upload_kib_s: self.upload_kib_s,
+        }
+    }
+}
+
+impl AnonymousEntry {
+    pub fn bandwidth(&self) -> Limits {
+        Limits {
+            download_kib_s: self.download_kib_s,
+            upload_kib_s: self.upload_kib_s,
+        }
+    }
 }

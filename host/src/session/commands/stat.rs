@@ -1,6 +1,7 @@
 //! STAT: server/session status (211), transfer progress during a transfer (213),
 //! or a listing over the control connection (213, RFC 959).
 
+use crate::data::bandwidth::{Direction, Subject, describe};
 use crate::protocol::Code;
 use crate::session::refusal::{Handled, Refusal};
 
@@ -10,8 +11,12 @@ use crate::session::state::{Protection, Session};
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     if let Some(t) = &s.transfer {
+        let limit = t
+            .limit
+            .map(|l| format!(" (limit {})", describe(l / 1024)))
+            .unwrap_or_default();
         let text = format!(
-            "Status: {} in progress, {} bytes transferred.",
+            "Status: {} in progress, {} bytes transferred{limit}.",
             t.what,
             t.bytes()
         );
@@ -42,6 +47,17 @@ async fn status(s: &mut Session) -> Handled {
                     .unwrap_or_default();
                 lines.push(format!(" Mount {at}: rights {}{quota}", m.rights.as_str()));
             }
+            let who = Subject {
+                user: &l.account.name,
+                user_limits: l.account.bandwidth,
+                groups: &l.account.group_bandwidth,
+            };
+            let server = s.ctx.live.load().bandwidth;
+            lines.push(format!(
+                " Bandwidth: download {}, upload {}",
+                describe(who.strictest(server, Direction::Download)),
+                describe(who.strictest(server, Direction::Upload))
+            ));
         }
         None => lines.push(" Not logged in".into()),
     }
