@@ -57,11 +57,31 @@ async fn a_restart_runs_the_kept_compiled_plugin_and_recompiles_a_damaged_one() 
     let kept = kept_files(d);
     assert_eq!(kept.len(), 1, "one compiled copy per module: {kept:?}");
 
-    // Put B's code under A's name: a restart that runs B proves it did not compile A again.
+    // A warm restart loads the kept file (the load marks it used: same inode, new mtime)
+    // instead of compiling again (which would write a new file: a new inode).
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&kept[0]).unwrap().ino();
+    let long_ago =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&kept[0])
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    let s = spawn_server(d).await;
+    assert_eq!(upload_code(d, &s, &user, &pass).await, 553);
+    s.stop().await;
+    let meta = std::fs::metadata(&kept[0]).unwrap();
+    assert_eq!(meta.ino(), inode, "not compiled again");
+    assert!(meta.modified().unwrap() > long_ago, "marked used");
+
+    // Another module's valid code under A's name: refused, A compiled again.
     std::fs::write(&kept[0], &b_code).unwrap();
     let s = spawn_server(d).await;
-    assert_eq!(upload_code(d, &s, &user, &pass).await, 550);
+    assert_eq!(upload_code(d, &s, &user, &pass).await, 553);
     s.stop().await;
+    assert_ne!(std::fs::read(&kept[0]).unwrap(), b_code);
 
     // One flipped byte: not run, compiled again (A), said in the log, and the copy replaced.
     let mut damaged = b_code.clone();

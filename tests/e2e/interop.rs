@@ -480,3 +480,40 @@ async fn multi_line_banner_and_welcome_message_reach_real_clients() {
         "{said}"
     );
 }
+
+/// A quota reached mid-upload: the client still sending is read to the end (bounded), so it
+/// sees the 552 as the upload's answer, not a broken pipe.
+#[tokio::test]
+async fn over_quota_mid_upload_is_a_552_for_curl() {
+    let srv = TestServer::builder()
+        .users_toml(&format!(
+            "[[user]]\nname = \"q\"\npassword = \"{}\"\n[[user.mount]]\npath = \"{{DIR}}/q\"\nrights = \"a\"\nquota_mb = 1\n",
+            TestServer::hash("q-pass")
+        ))
+        .start()
+        .await;
+    std::fs::create_dir_all(srv.dir.path().join("q")).unwrap();
+    let src = srv.dir.path().join("big.bin");
+    std::fs::write(&src, pattern(3 << 20, 4)).unwrap();
+    for round in 0..3 {
+        let out = run({
+            let mut c = Command::new("curl");
+            c.args(["--silent", "--show-error", "--max-time", "30", "--cacert"])
+                .arg(srv.cert_path())
+                .args(["-u", "q:q-pass", "--ssl-reqd", "-T"])
+                .arg(&src)
+                .arg(format!("ftp://127.0.0.1:{}/big.bin", srv.explicit().port()));
+            c
+        })
+        .await;
+        // curl 70 is its name for a 552 ("Exceeded storage allocation"); 55 a broken pipe.
+        assert_eq!(out.status.code(), Some(70), "round {round}: {}", text(&out));
+    }
+    assert!(
+        std::fs::read_dir(srv.dir.path().join("q"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing left behind"
+    );
+}

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Limits in KiB/s; 0 is unlimited. Also the `[bandwidth]` config section (server-wide).
@@ -96,6 +96,20 @@ impl Bucket {
         self.depth() as usize
     }
 
+    /// Credits `bytes` back (up to the bucket's depth).
+    pub fn credit(&self, bytes: usize) {
+        let depth = self.depth();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.tokens = (s.tokens + bytes as f64).min(depth);
+    }
+
+    /// Whether nothing is owed at `now` (the bucket can be forgotten without freeing anyone).
+    fn settled(&self, now: Instant) -> bool {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.tokens + now.saturating_duration_since(s.last).as_secs_f64() * self.rate() as f64
+            >= self.depth()
+    }
+
     /// Debits `bytes` at `now`; returns how long the debtor waits before moving more.
     pub fn debit(&self, bytes: usize, now: Instant) -> Duration {
         let rate = self.rate() as f64;
@@ -133,7 +147,9 @@ impl Throttle {
         self.buckets.iter().map(|b| b.rate()).min()
     }
 
-    /// Pays for `bytes` just moved: waits as long as the most indebted bucket asks.
+    /// Pays for `bytes` about to be moved: waits as long as the most indebted bucket asks.
+    /// Paying first matters: a transfer aborted while it waits leaves its debt in the shared
+    /// bucket, so ABOR and a new transfer gain nothing.
     pub async fn take(&self, bytes: usize) {
         if bytes == 0 || self.buckets.is_empty() {
             return;
@@ -149,6 +165,13 @@ impl Throttle {
             tokio::time::sleep(wait).await;
         }
     }
+
+    /// Gives back what was paid for and not moved (a read shorter than asked).
+    pub fn refund(&self, bytes: usize) {
+        for b in &self.buckets {
+            b.credit(bytes);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -156,20 +179,25 @@ enum Scope {
     Server,
     Group(String),
     User(String),
+    /// Every anonymous session, whatever name it logged in with.
+    Anonymous,
 }
 
-/// Past this many buckets, the ones no transfer holds are dropped (they start full again).
+/// Past this many buckets, those with no debt left are dropped (the users file bounds the
+/// scopes: its users and groups, anonymous and the server, two directions each).
 const PRUNE_AT: usize = 4096;
 
-/// The buckets in use, by what they limit; a bucket lives while a transfer holds it.
+/// The buckets by what they limit. A bucket outlives the transfers that used it, debt
+/// included: ending a transfer never resets a limit.
 #[derive(Debug, Default)]
 pub struct Registry {
-    buckets: Mutex<HashMap<(Scope, Direction), Weak<Bucket>>>,
+    buckets: Mutex<HashMap<(Scope, Direction), Arc<Bucket>>>,
 }
 
 /// Who is transferring, for the limits that apply.
 pub struct Subject<'a> {
     pub user: &'a str,
+    pub anonymous: bool,
     pub user_limits: Limits,
     pub groups: &'a [(String, Limits)],
 }
@@ -200,7 +228,12 @@ impl Registry {
             }
         }
         if who.user_limits.get(dir) > 0 {
-            wanted.push((Scope::User(who.user.to_string()), who.user_limits.get(dir)));
+            let scope = if who.anonymous {
+                Scope::Anonymous
+            } else {
+                Scope::User(who.user.to_string())
+            };
+            wanted.push((scope, who.user_limits.get(dir)));
         }
         if wanted.is_empty() {
             return Throttle::default();
@@ -208,23 +241,17 @@ impl Registry {
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= PRUNE_AT {
-            map.retain(|_, w| w.strong_count() > 0);
+            map.retain(|_, b| !b.settled(now));
         }
         let buckets = wanted
             .into_iter()
             .map(|(scope, kib_s)| {
                 let key = (scope, dir);
-                match map.get(&key).and_then(Weak::upgrade) {
-                    Some(b) => {
-                        b.set_rate(kib_s);
-                        b
-                    }
-                    None => {
-                        let b = Arc::new(Bucket::new(kib_s, now));
-                        map.insert(key, Arc::downgrade(&b));
-                        b
-                    }
-                }
+                let b = map
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(Bucket::new(kib_s, now)));
+                b.set_rate(kib_s);
+                b.clone()
             })
             .collect();
         Throttle { buckets }
@@ -299,6 +326,7 @@ mod tests {
         )];
         let bob = Subject {
             user: "bob",
+            anonymous: false,
             user_limits: user,
             groups: &groups,
         };
@@ -328,6 +356,7 @@ mod tests {
         drop((t1, t2, t3));
         let free = Subject {
             user: "eve",
+            anonymous: false,
             user_limits: none,
             groups: &[],
         };
@@ -340,6 +369,34 @@ mod tests {
             r.throttle(server, &free, Direction::Download).slice(),
             Some(MIN_SLICE)
         );
+    }
+
+    #[test]
+    fn ending_a_transfer_keeps_its_debt_and_anonymous_names_share_one_bucket() {
+        let r = Registry::default();
+        let limits = Limits {
+            download_kib_s: 100,
+            upload_kib_s: 0,
+        };
+        let who = |user, anonymous| Subject {
+            user,
+            anonymous,
+            user_limits: limits,
+            groups: &[],
+        };
+        let t = r.throttle(Limits::default(), &who("bob", false), Direction::Download);
+        let now = Instant::now();
+        t.buckets[0].debit(1 << 20, now); // ~10 s of debt
+        drop(t); // aborted
+        let again = r.throttle(Limits::default(), &who("bob", false), Direction::Download);
+        assert!(again.buckets[0].debit(1, now) > Duration::from_secs(9));
+        let a = r.throttle(
+            Limits::default(),
+            &who("anonymous", true),
+            Direction::Download,
+        );
+        let f = r.throttle(Limits::default(), &who("ftp", true), Direction::Download);
+        assert!(Arc::ptr_eq(&a.buckets[0], &f.buckets[0]));
     }
 
     #[test]

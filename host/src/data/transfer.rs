@@ -155,12 +155,12 @@ async fn download(
             &buf[..n]
         };
         for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
+            throttle.take(part.len()).await;
             with_stall(data.raw_fd(), stall, data.write_all(part))
                 .await
                 .map_err(lost)?;
             total += part.len() as u64;
             progress.store(total, Ordering::Relaxed);
-            throttle.take(part.len()).await;
         }
     }
 }
@@ -247,6 +247,8 @@ async fn upload(
                 .await
                 .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
             let room = throttle.slice().unwrap_or(buf.len()).min(buf.len());
+            // Paid before it is read; what the read did not fill is given back below.
+            throttle.take(room).await;
             let n = match with_stall(data.raw_fd(), stall, data.read(&mut buf[..room])).await {
                 Ok(n) => n,
                 // Over TLS, EOF without close_notify means the upload was cut off (client gone,
@@ -265,17 +267,24 @@ async fn upload(
                 let _ = full_tx.send(Chunk::Commit);
                 return Ok(());
             }
+            throttle.refund(room - n);
             total += n as u64;
             progress.store(total, Ordering::Relaxed);
             if full_tx.send(Chunk::Data(buf, n)).is_err() {
                 return Err(local(std::io::Error::other("file writer stopped")));
             }
-            throttle.take(n).await;
         }
     }
     .await;
     drop(full_tx);
     let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
+    if matches!(written, Err(DataError::Quota(_))) {
+        // The client may still be sending: read the rest (bounded) so that it finishes its
+        // upload and reads the 552, instead of failing on a reset connection (curl: "broken
+        // pipe"; ftplib then reads the 552 as the answer to its next command). A client that
+        // had finished gets the clean close it waits for.
+        drain(data, stall, throttle).await;
+    }
     // A quota or disk error explains a receive error after it; otherwise the receiving side
     // says why the upload ended (the writer only saw it stop).
     match (written, received) {
@@ -283,6 +292,30 @@ async fn upload(
         (_, Err(r)) => Err(r),
         (Err(w), Ok(())) => Err(w),
         (Ok(()), Ok(())) => Ok(total),
+    }
+}
+
+/// Most read and discarded after a refused upload (quota) before the connection is closed.
+pub const DRAIN_MAX: u64 = 64 << 20;
+
+/// Reads and discards what the client still sends, up to [`DRAIN_MAX`], each wait bounded by
+/// `stall`. A client that finished cleanly gets a clean close too (TLS close_notify: Python's
+/// ftplib waits for it before it reads the reply); errors end it, and the connection is closed
+/// after it either way.
+async fn drain(data: &mut DataStream, stall: Duration, throttle: &Throttle) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = DRAIN_MAX;
+    while left > 0 {
+        let room = throttle.slice().unwrap_or(buf.len()).min(buf.len());
+        throttle.take(room).await;
+        match with_stall(data.raw_fd(), stall, data.read(&mut buf[..room])).await {
+            Ok(0) => {
+                let _ = with_stall(data.raw_fd(), stall, data.shutdown()).await;
+                return;
+            }
+            Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n as u64),
+        }
     }
 }
 

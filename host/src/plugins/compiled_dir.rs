@@ -4,8 +4,9 @@
 //!
 //! A kept file is native code the server will run, so it is trusted only as far as the data
 //! directory is: the folder is created 0700, a file is used only when it is a regular file owned
-//! by the server's user and writable by nobody else, and it ends with the SHA-256 of its contents
-//! (a disk error or a truncated copy is caught, not run). wasmtime itself refuses a file made by
+//! by the server's user and writable by nobody else, in a folder that is too, and it ends with
+//! the SHA-256 of its contents and of the module it was compiled from (a disk error, a truncated
+//! copy or a file copied under another module's name is caught, not run). wasmtime itself refuses a file made by
 //! another wasmtime version or engine configuration; the engine's compatibility hash is also in
 //! the file name, so such files are never even opened. Anything wrong means: compile again and
 //! replace the file. At most [`MAX_FILES`] are kept; the least recently used go first.
@@ -66,6 +67,13 @@ impl CompiledDir {
     /// The kept compiled module, if there is a usable one.
     pub fn load(&self, engine: &Engine, module_sha256: &[u8; 32]) -> Result<Module, Unusable> {
         let path = self.path(engine, module_sha256);
+        match self.check_folder() {
+            Ok(()) => {}
+            Err(Unusable::Read(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Unusable::Missing);
+            }
+            Err(e) => return Err(e),
+        }
         let mut file = match std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -90,7 +98,7 @@ impl CompiledDir {
             .read_to_end(&mut bytes)
             .map_err(Unusable::Read)?;
         let (code, digest) = bytes.split_at(bytes.len() - DIGEST_LEN);
-        if sha256(code) != digest {
+        if keyed_digest(module_sha256, code) != digest {
             return Err(Unusable::Damaged);
         }
         // SAFETY: `code` is what `Module::serialize` of this engine wrote (checked by its
@@ -103,6 +111,25 @@ impl CompiledDir {
         Ok(module)
     }
 
+    /// The folder itself must be the server user's, writable by nobody else (else anyone who
+    /// may write it could swap the files). One of ours left open (an operator's chmod) is
+    /// closed again; one of another user is not used.
+    fn check_folder(&self) -> Result<(), Unusable> {
+        let meta = std::fs::symlink_metadata(&self.dir).map_err(Unusable::Read)?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if !meta.is_dir() || meta.uid() != me {
+            return Err(Unusable::NotTrusted);
+        }
+        if meta.mode() & 0o022 != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|_| Unusable::NotTrusted)?;
+            tracing::warn!(folder = %self.dir.display(), "the compiled-plugin folder was writable by others; set back to 0700");
+        }
+        Ok(())
+    }
+
     /// Keeps `module` (atomically: a temporary of this process, then a rename), then prunes.
     pub fn store(
         &self,
@@ -111,12 +138,17 @@ impl CompiledDir {
         module: &Module,
     ) -> std::io::Result<()> {
         let mut code = module.serialize().map_err(std::io::Error::other)?;
-        let digest = sha256(&code);
+        let digest = keyed_digest(module_sha256, &code);
         code.extend_from_slice(&digest);
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
+        self.check_folder().map_err(|_| {
+            std::io::Error::other(
+                "the folder is not the server user's own (or others may write it)",
+            )
+        })?;
         let path = self.path(engine, module_sha256);
         let tmp = self.dir.join(format!(
             ".{}.{}.tmp",
@@ -173,6 +205,17 @@ impl CompiledDir {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The checksum of a kept file: over the module it was compiled from and the code, so a file
+/// copied under another module's name is refused like a damaged one.
+fn keyed_digest(module_sha256: &[u8; 32], code: &[u8]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(module_sha256);
+    ctx.update(code);
+    let mut k = [0u8; 32];
+    k.copy_from_slice(ctx.finish().as_ref());
+    k
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -240,6 +283,17 @@ mod tests {
         std::fs::write(&elsewhere, b"x").unwrap();
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
         assert!(matches!(c.load(engine(), &k), Err(Unusable::Read(_))));
+        // Another module's valid file under this one's name: refused.
+        let (k2, m2) = compiled("(module (func (export \"h\")))");
+        c.store(engine(), &k2, &m2).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::copy(c.path(engine(), &k2), &path).unwrap();
+        assert!(matches!(c.load(engine(), &k), Err(Unusable::Damaged)));
+        // A folder others may write is closed again.
+        std::fs::set_permissions(c.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let _ = c.load(engine(), &k2);
+        let mode = std::fs::metadata(c.dir()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
         // Written again, it is used again.
         std::fs::remove_file(&path).unwrap();
         c.store(engine(), &k, &m).unwrap();

@@ -150,6 +150,7 @@ impl Session {
         let a = &login.account;
         let who = Subject {
             user: &a.name,
+            anonymous: a.anonymous,
             user_limits: a.bandwidth,
             groups: &a.group_bandwidth,
         };

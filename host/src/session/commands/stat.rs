@@ -49,6 +49,7 @@ async fn status(s: &mut Session) -> Handled {
             }
             let who = Subject {
                 user: &l.account.name,
+                anonymous: l.account.anonymous,
                 user_limits: l.account.bandwidth,
                 groups: &l.account.group_bandwidth,
             };
