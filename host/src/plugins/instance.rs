@@ -64,11 +64,12 @@ impl Loaded {
     ) -> Result<Loaded, PluginError> {
         let name = section.name.clone();
         check_module_bytes(&name, bytes)?;
-        let module = super::module_cache::get_or_compile(bytes, || Module::new(engine(), bytes))
-            .map_err(|e| PluginError::Compile {
-                plugin: name.clone(),
-                reason: short_reason(&format!("{e:#}")),
-            })?;
+        let module =
+            super::module_cache::get_or_compile(&name, bytes, || Module::new(engine(), bytes))
+                .map_err(|e| PluginError::Compile {
+                    plugin: name.clone(),
+                    reason: short_reason(&format!("{e:#}")),
+                })?;
         for export in [
             "memory",
             "ftpsd_abi_version",

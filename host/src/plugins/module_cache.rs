@@ -31,8 +31,10 @@ pub fn keep_on_disk(dir: CompiledDir) {
     *disk().write().unwrap_or_else(|e| e.into_inner()) = Some(dir);
 }
 
-/// The compiled module for `bytes`: from the cache, or compiled by `compile` and kept.
+/// The compiled module for `bytes` (of plugin `plugin`, for the log): from the cache, or
+/// compiled by `compile` and kept.
 pub fn get_or_compile<E>(
+    plugin: &str,
     bytes: &[u8],
     compile: impl FnOnce() -> Result<Module, E>,
 ) -> Result<Module, E> {
@@ -46,7 +48,7 @@ pub fn get_or_compile<E>(
     // Compiled outside the lock: other plugins load meanwhile.
     let module = match kept {
         Some(Ok(m)) => {
-            tracing::debug!("plugin module loaded from its compiled copy");
+            tracing::debug!(plugin, "plugin module loaded from its compiled copy");
             m
         }
         _ => {
@@ -55,10 +57,10 @@ pub fn get_or_compile<E>(
                 if let Some(Err(why)) = &kept
                     && !matches!(why, Unusable::Missing)
                 {
-                    tracing::warn!(folder = %d.dir().display(), reason = %why, "compiled plugin copy not used; compiled again");
+                    tracing::warn!(plugin, file = %d.path(engine, &k).display(), reason = %why, "compiled plugin copy not used; compiled again");
                 }
                 if let Err(e) = d.store(engine, &k, &m) {
-                    tracing::warn!(folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
+                    tracing::warn!(plugin, folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
                 }
             }
             m
@@ -81,7 +83,7 @@ mod tests {
         let wat = b"(module (func (export \"f\")))";
         let mut compiled = 0;
         for _ in 0..3 {
-            get_or_compile::<wasmtime::Error>(wat, || {
+            get_or_compile::<wasmtime::Error>("t", wat, || {
                 compiled += 1;
                 Module::new(crate::plugins::engine::engine(), wat)
             })
@@ -89,7 +91,7 @@ mod tests {
         }
         assert_eq!(compiled, 1);
         let other = b"(module (func (export \"g\")))";
-        get_or_compile::<wasmtime::Error>(other, || {
+        get_or_compile::<wasmtime::Error>("t", other, || {
             compiled += 1;
             Module::new(crate::plugins::engine::engine(), other)
         })
