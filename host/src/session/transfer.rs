@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::refusal::{Handled, Refusal};
 use super::running::{Finished, Post, RunningTransfer};
 use super::state::{Protection, Session};
-use crate::data::bandwidth::{Direction, Subject, Throttle};
+use crate::data::bandwidth::{Direction, Throttle};
 use crate::data::transfer::{Job, run};
 use crate::data::{DataTls, open};
 use crate::protocol::{Code, Reply};
@@ -147,13 +147,7 @@ impl Session {
         let Some(login) = &self.login else {
             return Throttle::default();
         };
-        let a = &login.account;
-        let who = Subject {
-            user: &a.name,
-            anonymous: a.anonymous,
-            user_limits: a.bandwidth,
-            groups: &a.group_bandwidth,
-        };
+        let who = login.account.bandwidth_subject();
         self.ctx
             .bandwidth
             .throttle(self.ctx.live.load().bandwidth, &who, dir)

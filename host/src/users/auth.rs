@@ -56,6 +56,16 @@ impl Account {
     pub fn home(&self) -> &PathBuf {
         &self.mounts[0].real
     }
+
+    /// Who this account is to the bandwidth limits (its own, its groups', anonymous).
+    pub fn bandwidth_subject(&self) -> crate::data::bandwidth::Subject<'_> {
+        crate::data::bandwidth::Subject {
+            user: &self.name,
+            anonymous: self.anonymous,
+            user_limits: self.bandwidth,
+            groups: &self.group_bandwidth,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

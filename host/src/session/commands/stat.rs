@@ -1,7 +1,7 @@
 //! STAT: server/session status (211), transfer progress during a transfer (213),
 //! or a listing over the control connection (213, RFC 959).
 
-use crate::data::bandwidth::{Direction, Subject, describe};
+use crate::data::bandwidth::{Direction, describe};
 use crate::protocol::Code;
 use crate::session::refusal::{Handled, Refusal};
 
@@ -47,12 +47,7 @@ async fn status(s: &mut Session) -> Handled {
                     .unwrap_or_default();
                 lines.push(format!(" Mount {at}: rights {}{quota}", m.rights.as_str()));
             }
-            let who = Subject {
-                user: &l.account.name,
-                anonymous: l.account.anonymous,
-                user_limits: l.account.bandwidth,
-                groups: &l.account.group_bandwidth,
-            };
+            let who = l.account.bandwidth_subject();
             let server = s.ctx.live.load().bandwidth;
             lines.push(format!(
                 " Bandwidth: download {}, upload {}",
