@@ -24,6 +24,7 @@ mod ratio;
 mod robustness;
 mod security;
 mod session_reuse;
+mod shares;
 mod sync_clients;
 mod sync_commands;
 mod transfers;

@@ -131,8 +131,14 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                     a.name
                 );
             }
+            let tag = format!("@{}", a.name);
             for u in &mut users.users {
                 u.groups.retain(|g| *g != a.name);
+                // A share with the group goes with it (one shared with nobody else, entirely).
+                for s in &mut u.shares {
+                    s.with.retain(|w| *w != tag);
+                }
+                u.shares.retain(|s| !s.with.is_empty());
             }
             users.groups.remove(i);
             save_checked(&users)?;

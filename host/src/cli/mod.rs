@@ -12,6 +12,7 @@ mod plugin;
 mod serve;
 mod user;
 mod user_mod;
+mod user_share;
 mod xferlog;
 
 use clap::{Parser, Subcommand};

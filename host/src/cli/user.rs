@@ -23,6 +23,10 @@ pub enum Command {
     List(ConfigArg),
     /// Show one user: mounts, rights, quotas with current usage, groups, limits.
     Show(NameArgs),
+    /// Share a folder of the user's view with users and groups, who reach it as ~NAME/PATH.
+    Share(super::user_share::ShareArgs),
+    /// Stop sharing a folder.
+    Unshare(super::user_share::UnshareArgs),
     /// Import users from a `;`-separated CSV export (name;password;path1;rights1;quota1;path2;…;
     /// ratio;groups, by header name or in that order without a header). Rows with errors are
     /// reported and skipped (all with --strict).
@@ -222,6 +226,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Mod(a) => super::user_mod::run(a)?,
+        Command::Share(a) => super::user_share::share(a)?,
+        Command::Unshare(a) => super::user_share::unshare(a)?,
         Command::Passwd(a) => {
             let mut users = users_file(&a.config)?;
             let (pass, generated) = obtain_password(a.password_stdin)?;
@@ -314,6 +320,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                     format!("{:?}", u.deny)
                 }
             );
+            for line in super::user_share::describe(&users, &u.name) {
+                println!("{line}");
+            }
             println!(
                 "{:<10} {:<6} {:<10} {:>12} {:>12}  DIRECTORY",
                 "MOUNT", "RIGHTS", "MODE", "USED MB", "QUOTA MB"

@@ -19,7 +19,10 @@ impl Vfs {
     pub fn set_modified(&self, p: &VirtualPath, t: SystemTime) -> Result<(), FsError> {
         Self::visible(p)?;
         match self.locate(p) {
-            Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Message(_) | Target::Virtual(_) => {
+                Err(FsError::Reserved("the message file or a share folder"))
+            }
+            Target::Absent => Err(FsError::NotFound),
             Target::Real { mount, rel } => mount.sandbox.set_modified(&rel, t),
         }
     }
@@ -27,7 +30,10 @@ impl Vfs {
     pub fn set_mode(&self, p: &VirtualPath, mode: u32) -> Result<(), FsError> {
         Self::visible(p)?;
         match self.locate(p) {
-            Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Message(_) | Target::Virtual(_) => {
+                Err(FsError::Reserved("the message file or a share folder"))
+            }
+            Target::Absent => Err(FsError::NotFound),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
             Target::Real { mount, rel } => mount.sandbox.set_mode(&rel, mode),
         }
@@ -63,7 +69,7 @@ impl Vfs {
     /// the filesystem has free.
     pub fn available(&self, p: &VirtualPath) -> Result<u64, FsError> {
         match self.locate(p) {
-            Target::Message(_) => Ok(0),
+            Target::Message(_) | Target::Virtual(_) | Target::Absent => Ok(0),
             Target::Real { mount, .. } => match &mount.quota {
                 Some(q) => Ok(q.limit().saturating_sub(q.used())),
                 None => mount.sandbox.free_space(),

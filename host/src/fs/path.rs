@@ -84,9 +84,25 @@ impl VirtualPath {
 
     /// The path without its first component (the path inside a mount folder).
     pub fn strip_first(&self) -> VirtualPath {
+        self.strip_prefix_len(1)
+    }
+
+    /// The path without its first `n` components (the path inside a mount at depth `n`).
+    pub fn strip_prefix_len(&self, n: usize) -> VirtualPath {
         VirtualPath {
-            parts: self.parts.iter().skip(1).cloned().collect(),
+            parts: self.parts.iter().skip(n).cloned().collect(),
         }
+    }
+
+    /// Whether `prefix` is this path or one of its ancestors.
+    pub fn starts_with(&self, prefix: &VirtualPath) -> bool {
+        self.parts.len() >= prefix.parts.len()
+            && self.parts[..prefix.parts.len()] == prefix.parts[..]
+    }
+
+    /// The `i`-th name from the root.
+    pub fn component(&self, i: usize) -> Option<&str> {
+        self.parts.get(i).map(String::as_str)
     }
 
     pub fn is_root(&self) -> bool {

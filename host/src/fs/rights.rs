@@ -35,6 +35,15 @@ impl Rights {
         }
     }
 
+    /// Whether everything these rights allow, `outer` allows too (a share never grants more
+    /// than its owner has).
+    pub fn within(self, outer: Rights) -> bool {
+        (!self.can_read() || outer.can_read())
+            && (!self.can_create() || outer.can_create())
+            && (!self.can_overwrite() || outer.can_overwrite())
+            && (!self.can_delete() || outer.can_delete())
+    }
+
     /// LIST, NLST, MLSD, MLST, SIZE, MDTM, RETR.
     pub fn can_read(self) -> bool {
         !matches!(self, Rights::Write)
@@ -110,6 +119,11 @@ mod tests {
     #[test]
     fn perm_facts() {
         assert_eq!(Rights::Read.file_perm(), "r");
+        assert!(Rights::Read.within(Rights::ReadWrite) && Rights::Write.within(Rights::All));
+        assert!(!Rights::Read.within(Rights::Write) && !Rights::Write.within(Rights::Read));
+        assert!(
+            !Rights::All.within(Rights::ReadWrite) && Rights::ReadWrite.within(Rights::ReadWrite)
+        );
         assert_eq!(Rights::All.file_perm(), "rawdf");
         assert_eq!(Rights::Write.dir_perm(), "ecm");
         assert_eq!(Rights::All.dir_perm(), "elcmdfp");

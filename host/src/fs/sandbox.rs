@@ -108,6 +108,18 @@ impl Sandbox {
         })
     }
 
+    /// A sandbox rooted at a folder inside `root`, opened through `root`'s sandbox so that
+    /// no symlink on the way leads outside it (a shared folder of another user's view).
+    pub fn open_within(root: &std::path::Path, inside: &VirtualPath) -> Result<Sandbox, FsError> {
+        let outer = Dir::open_ambient_dir(root, ambient_authority())?;
+        if inside.is_root() {
+            return Ok(Sandbox { root: outer });
+        }
+        Ok(Sandbox {
+            root: outer.open_dir(inside.relative())?,
+        })
+    }
+
     pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
         let md = self
             .root

@@ -1,4 +1,5 @@
-//! A user's view: the root mount, mount folders in the root (`/music`), and the virtual
+//! A user's view: the root mount, mount folders in the root (`/music`), folders other users
+//! share with this one (`/~bob/public`, under the virtual folder `/~bob`), and the virtual
 //! message file. `locate` maps a virtual path to the mount that owns it. Pure except for the
 //! sandboxes it holds.
 
@@ -12,8 +13,8 @@ use super::{FsError, Rights, Sandbox, VirtualPath};
 use crate::users::file::UploadMode;
 
 pub struct Mount {
-    /// `None` for the root.
-    pub name: Option<String>,
+    /// Where it appears: the root, `/name`, or for a share `/~owner/path`.
+    pub at: VirtualPath,
     pub real: PathBuf,
     pub sandbox: Arc<Sandbox>,
     pub rights: Rights,
@@ -35,6 +36,11 @@ pub struct Vfs {
     pub message: Option<Arc<VirtualFile>>,
 }
 
+/// The root-folder name under which `owner`'s shares appear (`~bob`).
+pub fn share_folder(owner: &str) -> String {
+    format!("~{owner}")
+}
+
 /// Where a virtual path lives.
 pub enum Target<'a> {
     /// In `mount`, at `rel` (relative to the mount's root; root = the mount point itself).
@@ -43,6 +49,11 @@ pub enum Target<'a> {
         rel: VirtualPath,
     },
     Message(&'a Arc<VirtualFile>),
+    /// A folder that only leads to shares (`/~bob` when bob shares `/public`): listable,
+    /// nothing else. Holds the names of the folders in it.
+    Virtual(Vec<String>),
+    /// Under another user's share folder but not shared (`/~bob/private`): does not exist.
+    Absent,
 }
 
 impl Vfs {
@@ -60,14 +71,30 @@ impl Vfs {
     }
 
     pub fn locate(&self, p: &VirtualPath) -> Target<'_> {
+        // The deepest mount that holds `p` (a share may lie inside another share).
+        if let Some(m) = self.mounts[1..]
+            .iter()
+            .filter(|m| p.starts_with(&m.at))
+            .max_by_key(|m| m.at.len())
+        {
+            return Target::Real {
+                mount: m,
+                rel: p.strip_prefix_len(m.at.len()),
+            };
+        }
         if let Some(first) = p.first() {
-            if let Some(m) = self.mounts[1..]
-                .iter()
-                .find(|m| m.name.as_deref() == Some(first))
-            {
-                return Target::Real {
-                    mount: m,
-                    rel: p.strip_first(),
+            if self.is_share_folder(first) {
+                let mut names: Vec<String> = self.mounts[1..]
+                    .iter()
+                    .filter(|m| m.at.len() > p.len() && m.at.starts_with(p))
+                    .filter_map(|m| m.at.component(p.len()).map(str::to_string))
+                    .collect();
+                names.sort();
+                names.dedup();
+                return if names.is_empty() {
+                    Target::Absent
+                } else {
+                    Target::Virtual(names)
                 };
             }
             if let Some(msg) = &self.message
@@ -83,13 +110,31 @@ impl Vfs {
         }
     }
 
+    /// Whether `name` in the root is another user's share folder (`~bob`) in this view.
+    pub fn is_share_folder(&self, name: &str) -> bool {
+        name.starts_with('~') && self.mounts[1..].iter().any(|m| m.at.first() == Some(name))
+    }
+
+    /// The share folder a client wrote as `~name` (user names are case-insensitive).
+    pub fn share_folder_named(&self, written: &str) -> Option<&str> {
+        self.mounts[1..]
+            .iter()
+            .filter_map(|m| m.at.first())
+            .find(|f| f.starts_with('~') && f.eq_ignore_ascii_case(written))
+    }
+
     /// Extra entries of the root listing (mount folders, message file); real entries with the
     /// same names are hidden behind them.
     pub fn root_extras(&self) -> Vec<EntryInfo> {
         let mut v = Vec::new();
         if self.show_mounts {
-            for m in &self.mounts[1..] {
-                let name = m.name.clone().unwrap_or_default();
+            // Own mount folders; share folders are reached by name (`CWD ~bob`), not listed.
+            // (Own mount names never start with `~`: the users file refuses them.)
+            for m in self.mounts[1..]
+                .iter()
+                .filter(|m| m.at.len() == 1 && !m.at.first().unwrap_or_default().starts_with('~'))
+            {
+                let name = m.at.first().unwrap_or_default().to_string();
                 let modified = m
                     .sandbox
                     .stat(&VirtualPath::root())
@@ -110,11 +155,10 @@ impl Vfs {
         v
     }
 
-    /// Names in the root that a real entry must not use (mount names, the message file).
+    /// Names in the root that a real entry must not use (mount names, share folders, the
+    /// message file).
     pub fn reserved_root_name(&self, name: &str) -> bool {
-        self.mounts[1..]
-            .iter()
-            .any(|m| m.name.as_deref() == Some(name))
+        self.mounts[1..].iter().any(|m| m.at.first() == Some(name))
             || self.message.as_ref().is_some_and(|m| m.name == name)
     }
 
@@ -123,6 +167,17 @@ impl Vfs {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::NotADirectory),
+            Target::Absent => Err(FsError::NotFound),
+            Target::Virtual(names) => Ok(names
+                .into_iter()
+                .map(|name| {
+                    let modified = self
+                        .stat(&p.join(&name))
+                        .map(|e| e.modified)
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
+                    virtual_folder(name, modified)
+                })
+                .collect()),
             Target::Real { mount, rel } => {
                 let mut entries = mount.sandbox.list(&rel)?;
                 if p.is_root() {
@@ -139,6 +194,11 @@ impl Vfs {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(m) => Ok(message_info(m)),
+            Target::Absent => Err(FsError::NotFound),
+            Target::Virtual(_) => Ok(virtual_folder(
+                p.file_name().unwrap_or_default().to_string(),
+                SystemTime::UNIX_EPOCH,
+            )),
             Target::Real { mount, rel } => {
                 let mut e = mount.sandbox.stat(&rel)?;
                 if let Some(name) = p.file_name() {
@@ -147,6 +207,17 @@ impl Vfs {
                 Ok(e)
             }
         }
+    }
+}
+
+/// A folder that exists only in the view (a share folder): read-only, owned by no one.
+fn virtual_folder(name: String, modified: SystemTime) -> EntryInfo {
+    EntryInfo {
+        name,
+        is_dir: true,
+        size: 0,
+        modified,
+        mode: 0o555,
     }
 }
 
@@ -171,7 +242,7 @@ impl Vfs {
     pub fn real_path(&self, p: &VirtualPath) -> Option<PathBuf> {
         match self.locate(p) {
             Target::Real { mount, rel } => Some(mount.real.join(rel.relative())),
-            Target::Message(_) => None,
+            _ => None,
         }
     }
 
@@ -179,6 +250,8 @@ impl Vfs {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Ok(false),
+            Target::Virtual(_) => Ok(true),
+            Target::Absent => Err(FsError::NotFound),
             Target::Real { mount, rel } => mount.sandbox.is_dir(&rel),
         }
     }
@@ -197,7 +270,8 @@ impl Vfs {
     pub fn mkdir(&self, p: &VirtualPath) -> Result<(), FsError> {
         self.check_writable_name(p)?;
         match self.locate(p) {
-            Target::Message(_) => Err(FsError::Exists),
+            Target::Message(_) | Target::Virtual(_) => Err(FsError::Exists),
+            Target::Absent => Err(FsError::Reserved("another user's share folder")),
             Target::Real { mount, rel } => mount.sandbox.mkdir(&rel),
         }
     }
@@ -206,6 +280,8 @@ impl Vfs {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::NotADirectory),
+            Target::Absent => Err(FsError::NotFound),
+            Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
             Target::Real { mount, rel } => mount.sandbox.rmdir(&rel),
         }
@@ -216,6 +292,8 @@ impl Vfs {
         self.check_writable_name(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Absent => Err(FsError::NotFound),
+            Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { mount, rel } => {
                 let size = mount.sandbox.stat(&rel).map(|e| e.size).unwrap_or(0);
                 mount.sandbox.remove_file(&rel)?;
@@ -235,8 +313,9 @@ impl Vfs {
         self.check_writable_name(p)?;
         match self.locate(p) {
             Target::Real { rel, .. } if !rel.is_root() => Ok(()),
+            Target::Absent => Err(FsError::NotFound),
             _ => Err(FsError::Reserved(
-                "the root, a mount folder or the message file",
+                "the root, a mount or share folder, or the message file",
             )),
         }
     }
@@ -265,7 +344,8 @@ impl Vfs {
                 }
                 Ok(())
             }
-            _ => Err(FsError::Reserved("the message file")),
+            (_, Target::Absent) => Err(FsError::NotFound),
+            _ => Err(FsError::Reserved("the message file or a share folder")),
         }
     }
 
@@ -273,6 +353,8 @@ impl Vfs {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(m) => Ok(Readable::Bytes(m.bytes.clone())),
+            Target::Absent => Err(FsError::NotFound),
+            Target::Virtual(_) => Err(FsError::IsADirectory),
             Target::Real { mount, rel } => {
                 let (f, size) = mount.sandbox.open_read(&rel, offset)?;
                 Ok(Readable::File(f, size))
@@ -290,6 +372,8 @@ impl Vfs {
         self.check_writable_name(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::Reserved("the message file")),
+            Target::Absent => Err(FsError::Reserved("another user's share folder")),
+            Target::Virtual(_) => Err(FsError::IsADirectory),
             Target::Real { mount, rel } => {
                 if rel.is_root() {
                     return Err(FsError::IsADirectory);

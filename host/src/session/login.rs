@@ -31,7 +31,30 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
             // path, whatever the server's working directory.
             let real = std::fs::canonicalize(&m.real).unwrap_or_else(|_| m.real.clone());
             let quota = m.quota_bytes.map(|limit| ctx.quotas.get(&m.real, limit));
-            mounts.push(Mount { name: m.name.clone(), real, sandbox, rights: m.rights, quota, mode: m.mode });
+            let at = match &m.name {
+                Some(name) => VirtualPath::root().join(name),
+                None => VirtualPath::root(),
+            };
+            mounts.push(Mount { at, real, sandbox, rights: m.rights, quota, mode: m.mode });
+        }
+        for share in &account.shares {
+            let sandbox = match Sandbox::open_within(&share.mount_real, &share.inside) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    tracing::warn!(user = %account.name, owner = %share.owner, folder = %share.path, error = %e, "share skipped");
+                    continue;
+                }
+            };
+            let joined = share.mount_real.join(share.inside.relative());
+            let real = std::fs::canonicalize(&joined).unwrap_or(joined);
+            let mut at = VirtualPath::root().join(&crate::fs::vfs::share_folder(&share.owner));
+            for c in share.path.components() {
+                at = at.join(c);
+            }
+            // The owner's quota on the owner's mount: what a user writes into a share counts
+            // against the owner, as the owner's own uploads there do.
+            let quota = share.quota_bytes.map(|limit| ctx.quotas.get(&share.mount_real, limit));
+            mounts.push(Mount { at, real, sandbox, rights: share.rights, quota, mode: share.mode });
         }
         Ok(Vfs { mounts, show_mounts: account.show_mounts, message: ctx.message.clone() })
     })

@@ -183,9 +183,26 @@ impl Session {
             .expect("dispatch checks login before file commands")
     }
 
-    /// Resolves a client path against the cwd.
+    /// Resolves a client path against the cwd. A path that starts with `~` is absolute: `~`
+    /// is the user's root, `~bob` the folder of what bob shares with this user (other names
+    /// starting with `~`, like Office's `~$doc.docx`, stay ordinary names).
     pub fn resolve(&self, arg: &str) -> Result<VirtualPath, Refusal> {
-        self.user().cwd.resolve(arg).map_err(Refusal::BadName)
+        let l = self.user();
+        let (head, rest) = arg.split_once('/').unwrap_or((arg, ""));
+        let from_root = if head == "~" {
+            Some(rest.to_string())
+        } else if head.starts_with('~') {
+            l.vfs
+                .share_folder_named(head)
+                .map(|f| format!("{f}/{rest}"))
+        } else {
+            None
+        };
+        match from_root {
+            Some(p) => VirtualPath::root().resolve(&p),
+            None => l.cwd.resolve(arg),
+        }
+        .map_err(Refusal::BadName)
     }
 
     /// Runs a blocking filesystem operation on the user's view (mounts, message file).
@@ -203,7 +220,7 @@ impl Session {
     pub fn rights_at(&self, p: &VirtualPath) -> Rights {
         match self.user().vfs.locate(p) {
             Target::Real { mount, .. } => mount.rights,
-            Target::Message(_) => Rights::Read,
+            Target::Message(_) | Target::Virtual(_) | Target::Absent => Rights::Read,
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Account {
     /// The user's own bandwidth limits, and those of its groups (each shared by the members).
     pub bandwidth: Limits,
     pub group_bandwidth: Vec<(String, Limits)>,
+    /// Folders other users share with this one (`~owner/...`).
+    pub shares: Vec<super::shares::ResolvedShare>,
 }
 
 impl Account {
@@ -361,6 +363,7 @@ fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> 
             .filter(|g| u.groups.contains(&g.name) && g.bandwidth() != Limits::default())
             .map(|g| (g.name.clone(), g.bandwidth()))
             .collect(),
+        shares: users.shares_for(u),
     })
 }
 
@@ -377,5 +380,6 @@ fn anonymous_account(users: &UsersFile, name: &str) -> Option<Account> {
         groups: Vec::new(),
         bandwidth: a.bandwidth(),
         group_bandwidth: Vec::new(),
+        shares: Vec::new(),
     })
 }

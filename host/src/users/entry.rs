@@ -87,6 +87,20 @@ pub struct UserEntry {
     pub download_kib_s: u64,
     #[serde(default, skip_serializing_if = "is_default")]
     pub upload_kib_s: u64,
+    /// Folders of this user that others reach as `~name/...` (see `users::shares`).
+    #[serde(default, rename = "share", skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<ShareEntry>,
+}
+
+/// One folder a user shares: `path` in the owner's view, who gets it (`with`: user names,
+/// `@group`, or `*` for every user with a password), and with which rights (at most the
+/// owner's own there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareEntry {
+    pub path: String,
+    pub with: Vec<String>,
+    pub rights: Rights,
 }
 
 impl UserEntry {
@@ -106,6 +120,7 @@ impl UserEntry {
             ratio: None,
             download_kib_s: 0,
             upload_kib_s: 0,
+            shares: Vec::new(),
         }
     }
 

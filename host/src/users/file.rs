@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fs::Rights;
 
-pub use super::entry::{AnonymousEntry, GroupEntry, MountEntry, UploadMode, UserEntry};
+pub use super::entry::{AnonymousEntry, GroupEntry, MountEntry, ShareEntry, UploadMode, UserEntry};
 use super::file_checks::validate_mount;
 pub use super::file_checks::{check_ratio, validate_name};
 
@@ -152,6 +152,10 @@ impl UsersFile {
             }
             self.mounts_of(u)
                 .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
+            for share in &u.shares {
+                self.resolve_share(u, share)
+                    .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
+            }
         }
         if let Some(a) = &self.anonymous
             && a.enabled

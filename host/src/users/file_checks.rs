@@ -24,6 +24,12 @@ pub(super) fn validate_mount(m: &MountEntry) -> Result<(), String> {
             m.at.escape_debug()
         ));
     }
+    if name.starts_with('~') {
+        return Err(format!(
+            "mount at '{}': names starting with '~' are where other users' shares appear; pick another name",
+            m.at.escape_debug()
+        ));
+    }
     if m.path
         .as_os_str()
         .as_encoded_bytes()

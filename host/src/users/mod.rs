@@ -8,6 +8,7 @@ pub mod entry;
 pub mod file;
 mod file_checks;
 pub mod password;
+pub mod shares;
 pub mod verifier;
 
 pub use auth::{Authenticator, LoginError};

@@ -35,11 +35,7 @@ async fn status(s: &mut Session) -> Handled {
         Some(l) => {
             lines.push(format!(" Logged in as {}", l.account.name));
             for m in &l.vfs.mounts {
-                let at = m
-                    .name
-                    .as_ref()
-                    .map(|n| format!("/{n}"))
-                    .unwrap_or_else(|| "/".into());
+                let at = &m.at;
                 let quota = m
                     .quota
                     .as_ref()
