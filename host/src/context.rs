@@ -34,7 +34,11 @@ pub struct ServerContext {
     pub quotas: QuotaRegistry,
     pub message: Option<Arc<VirtualFile>>,
     /// Global allow/deny rules, swapped by a reload.
+    /// The rules in force: the config's `[access]` lists and the managed ones together.
     pub ip_rules: arc_swap::ArcSwap<crate::access::IpRules>,
+    /// The managed lists (`<data_dir>/access.toml`); changed only under this lock, which
+    /// also orders their writes to the file.
+    pub managed_access: std::sync::Mutex<crate::access::IpRules>,
     /// Why the last users-file reload was rejected (None after a good one).
     pub users_reload_error: std::sync::Mutex<Option<String>>,
     pub plugins: Arc<crate::plugins::PluginHost>,
@@ -76,6 +80,8 @@ pub struct ContextParts {
     pub tls: TlsConfigs,
     pub auth: Authenticator,
     pub plugins: Arc<crate::plugins::PluginHost>,
+    /// The IP lists managed at run time (`access::managed`).
+    pub managed_access: crate::access::IpRules,
 }
 
 impl ServerContext {
@@ -85,6 +91,7 @@ impl ServerContext {
             tls,
             auth,
             plugins,
+            managed_access,
         } = parts;
         let message = config.message.as_ref().map(|m| {
             Arc::new(VirtualFile {
@@ -104,7 +111,11 @@ impl ServerContext {
             sessions: Arc::new(SessionRegistry::default()),
             quotas: QuotaRegistry::default(),
             message,
-            ip_rules: arc_swap::ArcSwap::from_pointee(config.access.rules()),
+            ip_rules: arc_swap::ArcSwap::from_pointee(crate::access::managed::combined(
+                &config.access.rules(),
+                &managed_access,
+            )),
+            managed_access: std::sync::Mutex::new(managed_access),
             users_reload_error: std::sync::Mutex::new(None),
             plugin_reloads: Default::default(),
             exec: Arc::new(crate::plugins::exec::Runner::new(&config.exec)),

@@ -26,6 +26,8 @@ pub enum StartError {
     Admin(#[from] crate::admin::AdminError),
     #[error(transparent)]
     Store(#[from] crate::state::StoreError),
+    #[error(transparent)]
+    Access(#[from] crate::access::managed::AccessFileError),
     #[error("cannot listen on {addr} ({kind}): {source}")]
     Bind {
         addr: SocketAddr,
@@ -121,11 +123,14 @@ impl Server {
             plugin: "?".into(),
             reason: e.to_string(),
         })??;
+        let managed_access =
+            crate::access::managed::load(&crate::access::managed::path(&config.data_dir()))?;
         let ctx = Arc::new(ServerContext::build(ContextParts {
             config,
             tls,
             auth,
             plugins: Arc::new(plugins),
+            managed_access,
         }));
         let plugin_watcher = match crate::reconfigure::watch::plugins(ctx.clone()) {
             Ok(w) => w,

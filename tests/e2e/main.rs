@@ -2,6 +2,7 @@
 //! driven by a raw Rust FTPS client and by curl, lftp and Python ftplib.
 
 mod admin;
+mod admin_manage;
 mod bandwidth;
 mod bfp;
 mod block_ext;

@@ -4,6 +4,7 @@
 pub mod ip_pattern;
 pub mod limits;
 pub mod login_throttle;
+pub mod managed;
 pub mod refusal_log;
 pub mod section;
 pub mod sessions;

@@ -1,16 +1,17 @@
 //! The CLI's way to a server's HTTP admin API (`ftpsd admin --url ... --token-file ...`): one
 //! request per connection over HTTP/1.1 (hyper), the same JSON answers as the admin socket.
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
 use super::AdminError;
 use super::ops::{Request, Response};
 
-/// Method and path of an operation in the HTTP API.
-pub fn route(req: &Request) -> (&'static str, String) {
-    match req {
+/// Method, path and JSON body of an operation in the HTTP API.
+pub fn route(req: &Request) -> (&'static str, String, Option<serde_json::Value>) {
+    let body = |v: &dyn erased::Json| Some(v.value());
+    let (method, path) = match req {
         Request::Sessions => ("GET", "/api/sessions".into()),
         Request::Kick { id } => ("POST", format!("/api/sessions/{id}/kick")),
         Request::KickAll => ("POST", "/api/sessions/kick-all".into()),
@@ -22,6 +23,61 @@ pub fn route(req: &Request) -> (&'static str, String) {
         Request::ReloadUsers => ("POST", "/api/users/reload".into()),
         Request::Reload => ("POST", "/api/reload".into()),
         Request::Stats => ("GET", "/api/stats".into()),
+        Request::Users => ("GET", "/api/users".into()),
+        Request::Groups => ("GET", "/api/groups".into()),
+        Request::AddUser(new) => return ("POST", "/api/users".into(), body(new)),
+        Request::UpdateUser { name, change } => {
+            return (
+                "PATCH",
+                format!("/api/users/{}", encode(name)),
+                body(change),
+            );
+        }
+        Request::DeleteUser { name } => ("DELETE", format!("/api/users/{}", encode(name))),
+        Request::AddGroup(new) => return ("POST", "/api/groups".into(), body(new)),
+        Request::DeleteGroup { name, force } => (
+            "DELETE",
+            format!("/api/groups/{}?force={force}", encode(name)),
+        ),
+        Request::Access => ("GET", "/api/access".into()),
+        Request::ListIp { list, pattern } => {
+            let which = match list {
+                Some(crate::access::managed::List::Allow) => "allow",
+                Some(crate::access::managed::List::Deny) => "deny",
+                None => "remove",
+            };
+            return (
+                "POST",
+                format!("/api/access/{which}"),
+                Some(serde_json::json!({ "pattern": pattern })),
+            );
+        }
+    };
+    (method, path, None)
+}
+
+/// A path segment: everything but unreserved characters percent-encoded.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+mod erased {
+    /// Any serialisable request body.
+    pub trait Json {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
     }
 }
 
@@ -41,13 +97,15 @@ pub async fn request(base: &str, token: &str, req: &Request) -> Result<Response,
         .await
         .map_err(|e| proto(&e))?;
     tokio::spawn(conn);
-    let (method, path) = route(req);
+    let (method, path, body) = route(req);
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
     let http_req = hyper::Request::builder()
         .method(method)
         .uri(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Empty::<Bytes>::new())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| proto(&e))?;
     let resp = sender.send_request(http_req).await.map_err(|e| proto(&e))?;
     let status = resp.status();

@@ -85,7 +85,44 @@ async fn api(state: &AppState, headers: &HeaderMap, req: Request) -> HttpRespons
     }
     let resp = ops::handle_live(&state.ctx, req).await;
     let status = StatusCode::from_u16(resp.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(resp)).into_response()
+    match resp {
+        ops::Response::Failed { error, .. } => refused(status, &error),
+        resp => (status, axum::Json(resp)).into_response(),
+    }
+}
+
+/// `{"error": ...}` with its status: what every refusal looks like to a client.
+fn refused(status: StatusCode, error: &str) -> HttpResponse {
+    (status, axum::Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+/// A JSON request body, or why it is not one (a 400 naming the field, not axum's text).
+type Body<T> = Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+async fn with_body<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body<T>,
+    req: impl FnOnce(T) -> Request,
+) -> HttpResponse {
+    if !authorized(state, headers) {
+        return unauthorized();
+    }
+    match body {
+        Ok(axum::Json(b)) => api(state, headers, req(b)).await,
+        Err(e) => refused(StatusCode::BAD_REQUEST, &e.body_text()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ForceQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PatternBody {
+    pattern: String,
 }
 
 /// A handler for a route whose operation needs nothing from the URL.
@@ -136,6 +173,67 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
         .route("/api/users/reload", post(fixed(Request::ReloadUsers)))
         .route("/api/reload", post(fixed(Request::Reload)))
         .route("/api/stats", get(fixed(Request::Stats)))
+        .route(
+            "/api/users",
+            get(fixed(Request::Users)).post(
+                |State(s): State<AppState>, h: HeaderMap, body: Body<crate::users::manage::NewUser>| async move {
+                    with_body(&s, &h, body, Request::AddUser).await
+                },
+            ),
+        )
+        .route(
+            "/api/users/{name}",
+            axum::routing::patch(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(name): UrlPath<String>,
+                 body: Body<crate::users::manage::UserUpdate>| async move {
+                    with_body(&s, &h, body, |change| Request::UpdateUser { name, change }).await
+                },
+            )
+            .delete(
+                |State(s): State<AppState>, h: HeaderMap, UrlPath(name): UrlPath<String>| async move {
+                    api(&s, &h, Request::DeleteUser { name }).await
+                },
+            ),
+        )
+        .route(
+            "/api/groups",
+            get(fixed(Request::Groups)).post(
+                |State(s): State<AppState>, h: HeaderMap, body: Body<crate::users::manage::NewGroup>| async move {
+                    with_body(&s, &h, body, Request::AddGroup).await
+                },
+            ),
+        )
+        .route(
+            "/api/groups/{name}",
+            axum::routing::delete(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(name): UrlPath<String>,
+                 Query(q): Query<ForceQuery>| async move {
+                    api(&s, &h, Request::DeleteGroup { name, force: q.force }).await
+                },
+            ),
+        )
+        .route("/api/access", get(fixed(Request::Access)))
+        .route(
+            "/api/access/{which}",
+            post(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(which): UrlPath<String>,
+                 body: Body<PatternBody>| async move {
+                    let list = match which.as_str() {
+                        "allow" => Some(crate::access::managed::List::Allow),
+                        "deny" => Some(crate::access::managed::List::Deny),
+                        "remove" => None,
+                        _ => return refused(StatusCode::NOT_FOUND, "use /api/access/allow, /deny or /remove"),
+                    };
+                    with_body(&s, &h, body, |b| Request::ListIp { list, pattern: b.pattern }).await
+                },
+            ),
+        )
         .route(
             "/metrics",
             get(|State(s): State<AppState>, h: HeaderMap| async move {

@@ -7,6 +7,7 @@ pub mod bans;
 pub mod client;
 pub mod http;
 pub mod logs;
+pub mod manage_ops;
 pub mod ops;
 pub mod section;
 pub mod socket;

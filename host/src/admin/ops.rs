@@ -29,6 +29,29 @@ pub enum Request {
     /// report of config changes applied and of those that need a restart.
     Reload,
     Stats,
+    Users,
+    Groups,
+    AddUser(crate::users::manage::NewUser),
+    UpdateUser {
+        name: String,
+        change: crate::users::manage::UserUpdate,
+    },
+    DeleteUser {
+        name: String,
+    },
+    AddGroup(crate::users::manage::NewGroup),
+    DeleteGroup {
+        name: String,
+        #[serde(default)]
+        force: bool,
+    },
+    /// The server-wide IP lists: the config's and the managed ones.
+    Access,
+    /// Add `pattern` to a managed list, or remove it from both (`list` absent).
+    ListIp {
+        list: Option<crate::access::managed::List>,
+        pattern: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +94,16 @@ pub enum Response {
     /// What a reload did, one line per item.
     Reloaded(Vec<String>),
     Stats(Stats),
+    Users(Vec<super::manage_ops::UserView>),
+    Groups(Vec<super::manage_ops::GroupView>),
+    Access(super::manage_ops::AccessView),
+    Done(super::manage_ops::Done),
+    /// A refused request, with the HTTP status that says why (404 unknown, 409 conflict,
+    /// 400 invalid); over HTTP the body is `{"error": ...}` like any error.
+    Failed {
+        status: u16,
+        error: String,
+    },
     Error(String),
 }
 
@@ -81,6 +114,7 @@ impl Response {
             Response::Error(e) if e.starts_with("no session") => 404,
             Response::Error(e) if e.contains("is not an IP address") => 400,
             Response::Error(_) => 500,
+            Response::Failed { status, .. } => *status,
             _ => 200,
         }
     }
@@ -204,6 +238,25 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
                 bans,
             })
         }
+        Request::Users => match super::manage_ops::read_users(ctx).await {
+            Ok(u) => Response::Users(super::manage_ops::user_views(&u)),
+            Err(r) => r,
+        },
+        Request::Groups => match super::manage_ops::read_users(ctx).await {
+            Ok(u) => Response::Groups(super::manage_ops::group_views(&u)),
+            Err(r) => r,
+        },
+        Request::AddUser(new) => super::manage_ops::add_user(ctx, new).await,
+        Request::UpdateUser { name, change } => {
+            super::manage_ops::update_user(ctx, name, change).await
+        }
+        Request::DeleteUser { name } => super::manage_ops::delete_user(ctx, name).await,
+        Request::AddGroup(new) => super::manage_ops::add_group(ctx, new).await,
+        Request::DeleteGroup { name, force } => {
+            super::manage_ops::delete_group(ctx, name, force).await
+        }
+        Request::Access => super::manage_ops::access(ctx),
+        Request::ListIp { list, pattern } => super::manage_ops::change_access(ctx, list, &pattern),
     }
 }
 

@@ -44,6 +44,8 @@ pub enum Command {
     Reload,
     /// Counters: connections, logins, transfers, bytes, bans.
     Stats,
+    #[command(flatten)]
+    Manage(super::admin_manage::Command),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -57,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Plugins => Request::Plugins,
         Command::Reload => Request::Reload,
         Command::Stats => Request::Stats,
+        Command::Manage(m) => super::admin_manage::request(m)?,
     };
     let config = load_config(args.config.as_deref())?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -176,7 +179,16 @@ fn print(resp: Response) -> anyhow::Result<()> {
             );
             println!("plugins {}, active bans {}", s.plugins, s.bans);
         }
-        Response::Error(e) => bail!("{e}"),
+        Response::Users(u) => super::admin_manage::print_users(&u),
+        Response::Groups(g) => super::admin_manage::print_groups(&g),
+        Response::Access(a) => super::admin_manage::print_access(&a),
+        Response::Done(d) => {
+            println!("{}", d.message);
+            if let Some(p) = d.password {
+                println!("password: {p}");
+            }
+        }
+        Response::Failed { error, .. } | Response::Error(error) => bail!("{error}"),
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Subcommands. Each file is one subcommand group.
 
 mod admin;
+mod admin_manage;
 mod bans;
 mod cert;
 mod check_config;

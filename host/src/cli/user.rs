@@ -102,22 +102,7 @@ fn parse_mode(s: &str) -> Result<UploadMode, String> {
 }
 
 pub(super) fn parse_mount(s: &str) -> Result<MountEntry, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB]");
-    if parts.len() < 3 || parts.len() > 4 {
-        return Err(usage());
-    }
-    let quota_mb = match parts.get(3) {
-        Some(q) => Some(q.parse().map_err(|_| usage())?),
-        None => None,
-    };
-    Ok(MountEntry {
-        path: parts[0].into(),
-        at: parts[1].into(),
-        rights: parse_rights(parts[2])?,
-        quota_mb,
-        mode: UploadMode::Atomic,
-    })
+    ftpsd::users::manage::parse_mount(s)
 }
 
 /// The users file, read under the edit lock, which this command then holds until it ends: a
@@ -133,26 +118,15 @@ pub(super) fn users_file(config: &ConfigArg) -> anyhow::Result<UsersFile> {
     Ok(UsersFile::load(&path)?)
 }
 
-/// Whether `p` is a folder or can be made one (its nearest existing ancestor is a folder),
-/// checked before anything is written so a bad path never reaches the users file.
+/// Whether `p` is a folder or can be made one, checked before anything is written so a bad
+/// path never reaches the users file.
 pub(super) fn can_be_folder(p: &std::path::Path) -> anyhow::Result<()> {
-    let mut at = Some(p);
-    while let Some(q) = at {
-        match std::fs::metadata(q) {
-            Ok(md) if md.is_dir() => return Ok(()),
-            Ok(_) => bail!("{} is not a folder", q.display()),
-            Err(_) => at = q.parent(),
-        }
-    }
-    Ok(())
+    Ok(ftpsd::users::manage::can_be_folder(p)?)
 }
 
 /// Saves after re-validating the whole file (a new user may name an unknown group).
 pub(super) fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
-    let text = toml::to_string(users).context("serialising the users file")?;
-    UsersFile::parse(&text, &users.path)?;
-    users.save()?;
-    Ok(())
+    Ok(ftpsd::users::manage::commit(users)?)
 }
 
 /// The password from stdin, or a generated one (printed).

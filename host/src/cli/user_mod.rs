@@ -3,11 +3,8 @@
 //! validated before it is written (atomically), so an unknown group or a bad ratio changes
 //! nothing; a running server picks the change up from the file.
 
-use anyhow::bail;
-use ftpsd::data::bandwidth::describe;
 use ftpsd::fs::Rights;
-use ftpsd::users::UsersFileError;
-use ftpsd::users::file::{MountEntry, UploadMode, UserEntry};
+use ftpsd::users::manage::{self, ManageError, UserUpdate};
 
 use super::config_arg::ConfigArg;
 use super::user::{save_checked, users_file};
@@ -49,105 +46,28 @@ pub struct ModArgs {
     config: ConfigArg,
 }
 
-/// The root mount of `u`, turning the `home` shorthand into a mount when a field it cannot
-/// carry (a quota) is set.
-fn root_mount(u: &mut UserEntry) -> Option<&mut MountEntry> {
-    if let Some(home) = u.home.take() {
-        u.mounts.insert(
-            0,
-            MountEntry {
-                path: home,
-                at: "/".into(),
-                rights: u.rights.take().unwrap_or(Rights::Read),
-                quota_mb: None,
-                mode: UploadMode::Atomic,
-            },
-        );
-    }
-    u.mounts.iter_mut().find(|m| m.at == "/")
-}
-
 pub fn run(a: ModArgs) -> anyhow::Result<()> {
     let mut users = users_file(&a.config)?;
-    let u = users
-        .find_mut(&a.name)
-        .ok_or_else(|| UsersFileError::NoSuchUser(a.name.clone()))?;
-    let mut said = Vec::new();
-    for g in &a.join {
-        if u.groups.iter().any(|x| x == g) {
-            said.push(format!("already in group {g}"));
-        } else {
-            u.groups.push(g.clone());
-            said.push(format!("joined group {g}"));
-        }
-    }
-    for g in &a.leave {
-        let before = u.groups.len();
-        u.groups.retain(|x| x != g);
-        if u.groups.len() == before {
-            bail!(
-                "'{}' is not in group '{g}' (groups: {})",
-                a.name,
-                or_none(&u.groups)
-            );
-        }
-        said.push(format!("left group {g}"));
-    }
-    if a.rights.is_some() || a.quota_mb.is_some() {
-        let Some(root) = root_mount(u) else {
-            bail!(
-                "'{}' has no mount at \"/\" of their own (their root comes from a group); change the group instead",
-                a.name
-            );
-        };
-        if let Some(r) = a.rights {
-            root.rights = r;
-            said.push(format!("rights on / {}", r.as_str()));
-        }
-        if let Some(q) = a.quota_mb {
-            root.quota_mb = (q > 0).then_some(q);
-            said.push(if q > 0 {
-                format!("quota on / {q} MB")
-            } else {
-                "no quota on /".into()
-            });
-        }
-    }
-    if let Some(n) = a.max_sessions {
-        u.max_sessions = n;
-        said.push(format!("max sessions {n}"));
-    }
-    if let Some(n) = a.download_kib_s {
-        u.download_kib_s = n;
-        said.push(format!("download limit {}", describe(n)));
-    }
-    if let Some(n) = a.upload_kib_s {
-        u.upload_kib_s = n;
-        said.push(format!("upload limit {}", describe(n)));
-    }
-    if let Some(r) = &a.ratio {
-        ftpsd::users::file::check_ratio(r).map_err(|e| anyhow::anyhow!("--ratio: {e}"))?;
-        u.ratio = Some(r.clone());
-        said.push(format!("ratio {r}"));
-    }
-    if a.disable || a.enable {
-        u.disabled = a.disable;
-        said.push(if a.disable { "disabled" } else { "enabled" }.into());
-    }
-    if said.is_empty() {
-        bail!(
+    let up = UserUpdate {
+        join: a.join,
+        leave: a.leave,
+        rights: a.rights,
+        quota_mb: a.quota_mb,
+        max_sessions: a.max_sessions,
+        download_kib_s: a.download_kib_s,
+        upload_kib_s: a.upload_kib_s,
+        ratio: a.ratio,
+        disabled: (a.disable || a.enable).then_some(a.disable),
+        ..Default::default()
+    };
+    let said = manage::update_user(&mut users, &a.name, &up).map_err(|e| match e {
+        ManageError::Invalid(m) if m.starts_with("nothing to change") => anyhow::anyhow!(
             "nothing to change: give --group, --no-group, --rights, --quota-mb, --max-sessions, --download-kib-s, --upload-kib-s, --ratio, --disable or --enable"
-        );
-    }
+        ),
+        ManageError::Invalid(m) if m.starts_with("ratio:") => anyhow::anyhow!("--{m}"),
+        e => e.into(),
+    })?;
     save_checked(&users)?;
     println!("user '{}': {}", a.name, said.join(", "));
     Ok(())
-}
-
-fn or_none(v: &[String]) -> String {
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
 }

@@ -48,7 +48,13 @@ fn mask_eq(n: u128, a: u128, prefix: u8, bits: u8) -> bool {
 
 impl std::fmt::Display for IpNetwork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        // A single address as written (`10.0.0.7`, not `10.0.0.7/32`).
+        let host = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == host {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
     }
 }
 

@@ -26,7 +26,10 @@ pub fn apply(ctx: &ServerContext) -> Vec<String> {
     ctx.limits
         .set_maxima(newer.server.max_users, newer.server.max_connections_per_ip);
     ctx.ip_rules
-        .store(std::sync::Arc::new(newer.access.rules()));
+        .store(std::sync::Arc::new(crate::access::managed::combined(
+            &newer.access.rules(),
+            &ctx.managed_access.lock().unwrap_or_else(|e| e.into_inner()),
+        )));
     ctx.auth.set_failure_delay(std::time::Duration::from_millis(
         newer.server.login_failure_delay_ms,
     ));

@@ -40,6 +40,7 @@ impl Client {
             tls,
             auth,
             plugins,
+            managed_access: Default::default(),
         }));
         let (client, server) = tokio::io::duplex(64 * 1024);
         let session = Session::new(
