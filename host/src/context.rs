@@ -32,6 +32,7 @@ pub struct ServerContext {
     pub limits: ConnectionLimits,
     pub sessions: Arc<SessionRegistry>,
     pub quotas: QuotaRegistry,
+    pub share_dirs: crate::fs::share_dirs::ShareDirs,
     pub message: Option<Arc<VirtualFile>>,
     /// Global allow/deny rules, swapped by a reload.
     /// The rules in force: the config's `[access]` lists and the managed ones together.
@@ -110,6 +111,7 @@ impl ServerContext {
             ),
             sessions: Arc::new(SessionRegistry::default()),
             quotas: QuotaRegistry::default(),
+            share_dirs: Default::default(),
             message,
             ip_rules: arc_swap::ArcSwap::from_pointee(crate::access::managed::combined(
                 &config.access.rules(),

@@ -30,5 +30,6 @@ mod sync_clients;
 mod sync_commands;
 mod transfers;
 mod upload_endings;
+mod upload_races;
 mod web;
 mod xferlog;

@@ -229,6 +229,29 @@ async fn the_cli_shares_and_unshares_on_a_running_server() {
             vec!["user", "unshare", "bob", "/music"],
             "does not share /music",
         ),
+        (
+            vec!["user", "share", "bob", "/public", "--with", "alcie"],
+            "no user 'alcie'",
+        ),
+        (
+            vec!["user", "share", "bob", "/public", "--with", "bob"],
+            "cannot share with itself",
+        ),
+        (
+            vec![
+                "user",
+                "share",
+                "bob",
+                "/public/song.txt",
+                "--with",
+                "carol",
+            ],
+            "is not a folder",
+        ),
+        (
+            vec!["user", "share", "bob", "/link", "--with", "carol"],
+            "cannot be shared",
+        ),
     ] {
         let before = std::fs::read(srv.users_file()).unwrap();
         let out = run(ftpsd(&args)).await;
@@ -278,4 +301,41 @@ async fn the_cli_shares_and_unshares_on_a_running_server() {
     let out = run(ftpsd(&["user", "show", "bob"])).await;
     assert!(!text(&out).contains("/drop with"), "{}", text(&out));
     assert!(text(&out).contains("/link with alice"), "{}", text(&out));
+
+    // Deleting a user withdraws what was shared with that name: a user created later under
+    // it inherits nothing.
+    let out = run(ftpsd(&["user", "del", "alice"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(ftpsd(&["user", "show", "bob"])).await;
+    assert!(!text(&out).contains("/link with"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_share_follows_its_path_and_costs_one_descriptor_for_all_sessions() {
+    let srv = server().await;
+    let d = srv.dir.path();
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let mut c = srv.alice().await;
+        assert_eq!(c.list("NLST ~bob/public").await.trim(), "song.txt");
+        sessions.push(c);
+    }
+    assert_eq!(
+        srv.server.ctx.share_dirs.open_now(),
+        1,
+        "one open folder for 8 sessions"
+    );
+
+    // bob moves the shared folder into his private one and makes a new empty /public: the
+    // open sessions must not follow the folder into private.
+    std::fs::rename(d.join("bob/public"), d.join("bob/private/moved")).unwrap();
+    std::fs::create_dir(d.join("bob/public")).unwrap();
+    std::fs::write(d.join("bob/private/moved/secret.txt"), b"private now").unwrap();
+    let alice = &mut sessions[0];
+    assert!(alice.download("RETR ~bob/public/secret.txt").await.is_err());
+    assert!(alice.download("RETR ~bob/public/song.txt").await.is_err());
+    // A new session sees the new /public.
+    let mut fresh = srv.alice().await;
+    assert_eq!(fresh.list("NLST ~bob/public").await.trim(), "");
+    assert!(fresh.download("RETR ~bob/public/secret.txt").await.is_err());
 }

@@ -53,19 +53,59 @@ pub fn share(a: ShareArgs) -> anyhow::Result<()> {
         .find(&a.name)
         .ok_or_else(|| UsersFileError::NoSuchUser(a.name.clone()))?
         .clone();
+    for w in &a.with {
+        if w == "*" || w.starts_with('@') {
+            continue; // groups are checked with the file
+        }
+        if w.eq_ignore_ascii_case(&owner.name) {
+            bail!("'{}' cannot share with itself", owner.name);
+        }
+        if users.find(w).is_none() {
+            bail!("no user '{w}' to share with (a user name, @group or *)");
+        }
+    }
     let resolved = users
         .resolve_share(&owner, &entry)
         .map_err(|e| anyhow::anyhow!("user '{}': {e}", owner.name))?;
-    let real = resolved.mount_real.join(resolved.inside.relative());
-    if !real.is_dir() {
+    if resolved.rights != a.rights {
         bail!(
+            "user '{}': share {path}: grants '{}' but {} has only '{}' there",
+            owner.name,
+            a.rights.as_str(),
+            owner.name,
+            resolved.rights.as_str()
+        );
+    }
+    let real = resolved.mount_real.join(resolved.inside.relative());
+    match std::fs::metadata(&real) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!(
+            "{} (.{path} of '{}') is not a folder; only folders can be shared",
+            real.display(),
+            owner.name
+        ),
+        Err(_) => bail!(
             "{} (folder {path} of '{}') does not exist; create it first (for example by uploading into it)",
             real.display(),
             owner.name
+        ),
+    }
+    // What the server will open: a folder that leads out of the owner's mount is refused.
+    if let Err(e) = ftpsd::fs::Sandbox::open_within(&resolved.mount_real, &resolved.inside) {
+        bail!(
+            "{} cannot be shared: {e} (a symlink leading outside {}?)",
+            real.display(),
+            resolved.mount_real.display()
         );
     }
     let u = users.find_mut(&a.name).expect("found above");
     // Sharing a folder again replaces what was granted there.
+    let replaced: Vec<String> = u
+        .shares
+        .iter()
+        .filter(|s| normalise(&s.path) == path)
+        .map(|s| format!("{} ({})", s.with.join(", "), s.rights.as_str()))
+        .collect();
     u.shares.retain(|s| normalise(&s.path) != path);
     u.shares.push(entry);
     save_checked(&users)?;
@@ -76,6 +116,12 @@ pub fn share(a: ShareArgs) -> anyhow::Result<()> {
         a.rights.as_str(),
         owner.name
     );
+    if !replaced.is_empty() {
+        println!(
+            "(this replaces what {path} was shared with before: {})",
+            replaced.join("; ")
+        );
+    }
     Ok(())
 }
 

@@ -228,7 +228,13 @@ async fn upload(
             }
         })();
         match outcome {
-            Ok(true) => plan.commit().map_err(|e| DataError::Local(e.to_string())),
+            Ok(true) => plan.commit().map_err(|e| match e {
+                crate::fs::FsError::Exists => DataError::Refused(
+                    "the file was created by someone else meanwhile; nothing replaced (no overwrite right)".into(),
+                ),
+                e @ crate::fs::FsError::QuotaFull(_) => upload_error(e),
+                e => DataError::Local(e.to_string()),
+            }),
             Ok(false) => {
                 plan.abandon(false);
                 Err(DataError::Lost("upload ended before completion".into()))

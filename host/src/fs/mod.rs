@@ -11,6 +11,7 @@ pub mod path;
 pub mod quota;
 pub mod rights;
 pub mod sandbox;
+pub mod share_dirs;
 pub mod temp_name;
 pub mod upload;
 pub mod vfs;

@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 pub struct Quota {
     limit: AtomicU64,
     used: AtomicU64,
+    /// Held while a file is measured and then replaced or removed (an upload's commit, DELE),
+    /// so two sessions never both count the same old version as freed.
+    replacing: Mutex<()>,
 }
 
 impl Quota {
@@ -17,7 +20,13 @@ impl Quota {
         Quota {
             limit: AtomicU64::new(limit),
             used: AtomicU64::new(used),
+            replacing: Mutex::new(()),
         }
+    }
+
+    /// See `replacing`: measure the file to be replaced or removed under this guard.
+    pub fn replacing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.replacing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn limit(&self) -> u64 {

@@ -44,6 +44,19 @@ impl Rights {
             && (!self.can_delete() || outer.can_delete())
     }
 
+    /// The most of `self` that `outer` also allows: a share granting more than its owner has
+    /// now (the owner's rights were lowered) gives only what they share; `None` when nothing
+    /// is left (r shared, only w owned).
+    pub fn meet(self, outer: Rights) -> Option<Rights> {
+        if self.within(outer) {
+            Some(self)
+        } else if outer.within(self) {
+            Some(outer)
+        } else {
+            None
+        }
+    }
+
     /// LIST, NLST, MLSD, MLST, SIZE, MDTM, RETR.
     pub fn can_read(self) -> bool {
         !matches!(self, Rights::Write)

@@ -120,6 +120,12 @@ impl Sandbox {
         })
     }
 
+    /// Device and inode of the root folder: whether a path still names this folder.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        use cap_std::fs::MetadataExt;
+        self.root.dir_metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+
     pub fn stat(&self, p: &VirtualPath) -> Result<EntryInfo, FsError> {
         let md = self
             .root
@@ -251,6 +257,15 @@ impl Sandbox {
         self.refuse_hidden_target(to)?;
         self.root
             .rename(from.relative(), &self.root, to.relative())
+            .map_err(|e| self.unseen_create(to, e.into()))
+    }
+
+    /// Makes `to` a second name of `from`, failing with [`FsError::Exists`] if `to` exists:
+    /// an atomic "create, never replace" for a drop box's upload commit.
+    pub fn link_new(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
+        self.refuse_hidden_target(to)?;
+        self.root
+            .hard_link(from.relative(), &self.root, to.relative())
             .map_err(|e| self.unseen_create(to, e.into()))
     }
 

@@ -49,11 +49,16 @@ impl Drop for UploadPlan {
 }
 
 enum Finish {
-    /// Rename `temp` over `target`; `replaced` bytes of the old version leave the quota.
+    /// Rename `temp` over `target`. `replaced` is the old version's size when the upload
+    /// began (what it may use of the quota while it runs); at commit the version actually
+    /// replaced is measured again, as another session may have changed or removed it.
+    /// Without `may_replace` (a drop box) the commit never replaces a file that appeared
+    /// meanwhile.
     Atomic {
         temp: VirtualPath,
         target: VirtualPath,
         replaced: u64,
+        may_replace: bool,
     },
     /// Written in place. On failure: cut back to `keep` bytes (None = remove the file) when
     /// `restore` is set, else keep the partial file for a later REST.
@@ -73,6 +78,7 @@ impl UploadPlan {
         target: &VirtualPath,
         kind: UploadKind,
         existing: Option<u64>,
+        may_replace: bool,
     ) -> Result<UploadPlan, FsError> {
         sandbox.refuse_hidden_target(target)?;
         let in_place =
@@ -99,6 +105,7 @@ impl UploadPlan {
                 temp,
                 target: target.clone(),
                 replaced,
+                may_replace,
             },
             reserved: 0,
             done: false,
@@ -185,14 +192,39 @@ impl UploadPlan {
             Finish::Atomic {
                 temp,
                 target,
-                replaced,
+                may_replace,
+                ..
             } => {
-                if let Err(e) = self.sandbox.rename(temp, target) {
+                let guard = self.quota.as_ref().map(|q| q.replacing());
+                // The version replaced now, not when the upload began.
+                let current = self
+                    .sandbox
+                    .stat(target)
+                    .ok()
+                    .filter(|e| !e.is_dir)
+                    .map(|e| e.size);
+                let refused = match (&self.quota, current) {
+                    (_, Some(_)) if !*may_replace => Some(FsError::Exists),
+                    (Some(q), _) if q.used().saturating_sub(current.unwrap_or(0)) > q.limit() => {
+                        Some(FsError::QuotaFull(q.describe_without(self.reserved)))
+                    }
+                    _ => None,
+                };
+                let moved = match refused {
+                    Some(e) => Err(e),
+                    None if *may_replace => self.sandbox.rename(temp, target),
+                    // Never over a file that appears between the check and the move.
+                    None => self.sandbox.link_new(temp, target).map(|()| {
+                        let _ = self.sandbox.remove_file(temp);
+                    }),
+                };
+                if let Err(e) = moved {
                     let _ = self.sandbox.remove_file(temp);
                     release(&self.quota, self.reserved);
                     return Err(e);
                 }
-                release(&self.quota, *replaced);
+                release(&self.quota, current.unwrap_or(0));
+                drop(guard);
                 Ok(())
             }
             Finish::InPlace { .. } => Ok(()),
@@ -291,6 +323,7 @@ mod tests {
             &target,
             UploadKind::Store,
             None,
+            true,
         )
         .unwrap();
         plan.write(b"123456").unwrap();
@@ -320,6 +353,7 @@ mod tests {
             &target,
             UploadKind::Store,
             Some(8),
+            true,
         )
         .unwrap();
         // The old version's 8 bytes may be used by its replacement.

@@ -20,6 +20,27 @@ pub struct Mount {
     pub rights: Rights,
     pub quota: Option<Arc<Quota>>,
     pub mode: UploadMode,
+    /// For a share: the folder's path in the owner's tree and the folder it named when the
+    /// view was built. If the owner moves the folder away, the share is gone (it follows the
+    /// path, not the open folder, which may now be somewhere private).
+    pub origin: Option<ShareOrigin>,
+}
+
+pub struct ShareOrigin {
+    pub path: PathBuf,
+    pub identity: (u64, u64),
+}
+
+impl Mount {
+    /// Whether the mount still shows what it was built for (always, but for a share whose
+    /// folder was moved or replaced).
+    pub fn still_there(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match &self.origin {
+            None => true,
+            Some(o) => std::fs::metadata(&o.path).is_ok_and(|m| (m.dev(), m.ino()) == o.identity),
+        }
+    }
 }
 
 /// The message file from the config: listed in the root, downloadable, never writable.
@@ -74,7 +95,7 @@ impl Vfs {
         // The deepest mount that holds `p` (a share may lie inside another share).
         if let Some(m) = self.mounts[1..]
             .iter()
-            .filter(|m| p.starts_with(&m.at))
+            .filter(|m| p.starts_with(&m.at) && m.still_there())
             .max_by_key(|m| m.at.len())
         {
             return Target::Real {
@@ -86,7 +107,7 @@ impl Vfs {
             if self.is_share_folder(first) {
                 let mut names: Vec<String> = self.mounts[1..]
                     .iter()
-                    .filter(|m| m.at.len() > p.len() && m.at.starts_with(p))
+                    .filter(|m| m.at.len() > p.len() && m.at.starts_with(p) && m.still_there())
                     .filter_map(|m| m.at.component(p.len()).map(str::to_string))
                     .collect();
                 names.sort();
@@ -295,6 +316,7 @@ impl Vfs {
             Target::Absent => Err(FsError::NotFound),
             Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { mount, rel } => {
+                let _guard = mount.quota.as_ref().map(|q| q.replacing());
                 let size = mount.sandbox.stat(&rel).map(|e| e.size).unwrap_or(0);
                 mount.sandbox.remove_file(&rel)?;
                 if let Some(q) = &mount.quota {
@@ -331,6 +353,7 @@ impl Vfs {
                 if ra.is_root() || rb.is_root() {
                     return Err(FsError::Reserved("a mount folder"));
                 }
+                let _guard = a.quota.as_ref().map(|q| q.replacing());
                 let replaced = a
                     .sandbox
                     .stat(&rb)
@@ -397,6 +420,7 @@ impl Vfs {
                     &rel,
                     kind,
                     existing,
+                    mount.rights.can_overwrite(),
                 )
             }
         }

@@ -35,11 +35,11 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
                 Some(name) => VirtualPath::root().join(name),
                 None => VirtualPath::root(),
             };
-            mounts.push(Mount { at, real, sandbox, rights: m.rights, quota, mode: m.mode });
+            mounts.push(Mount { at, real, sandbox, rights: m.rights, quota, mode: m.mode, origin: None });
         }
         for share in &account.shares {
-            let sandbox = match Sandbox::open_within(&share.mount_real, &share.inside) {
-                Ok(s) => Arc::new(s),
+            let (sandbox, origin) = match ctx.share_dirs.open(&share.mount_real, &share.inside) {
+                Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(user = %account.name, owner = %share.owner, folder = %share.path, error = %e, "share skipped");
                     continue;
@@ -54,7 +54,15 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
             // The owner's quota on the owner's mount: what a user writes into a share counts
             // against the owner, as the owner's own uploads there do.
             let quota = share.quota_bytes.map(|limit| ctx.quotas.get(&share.mount_real, limit));
-            mounts.push(Mount { at, real, sandbox, rights: share.rights, quota, mode: share.mode });
+            mounts.push(Mount {
+                at,
+                real,
+                sandbox,
+                rights: share.rights,
+                quota,
+                mode: share.mode,
+                origin: Some(origin),
+            });
         }
         Ok(Vfs { mounts, show_mounts: account.show_mounts, message: ctx.message.clone() })
     })

@@ -153,7 +153,7 @@ impl UsersFile {
             self.mounts_of(u)
                 .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
             for share in &u.shares {
-                self.resolve_share(u, share)
+                self.validate_share(u, share)
                     .map_err(|e| self.invalid(format!("user '{}': {e}", u.name)))?;
             }
         }
@@ -196,7 +196,16 @@ impl UsersFile {
             .iter()
             .position(|u| u.name.eq_ignore_ascii_case(name))
             .ok_or_else(|| UsersFileError::NoSuchUser(name.into()))?;
-        Ok(self.users.remove(i))
+        let removed = self.users.remove(i);
+        // What others shared with this name goes with it: a user created later under the same
+        // name must not inherit it.
+        for u in &mut self.users {
+            for s in &mut u.shares {
+                s.with.retain(|w| !w.eq_ignore_ascii_case(&removed.name));
+            }
+            u.shares.retain(|s| !s.with.is_empty());
+        }
+        Ok(removed)
     }
 
     /// Resolves a configured path against the users file's directory, to an absolute path.

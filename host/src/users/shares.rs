@@ -8,6 +8,10 @@ use super::entry::{ShareEntry, UploadMode, UserEntry};
 use super::file::UsersFile;
 use crate::fs::{Rights, VirtualPath};
 
+/// The most shares one user is offered: each is checked on every path under `~owner`, and
+/// a view is built at every login.
+pub const MAX_SHARES_OFFERED: usize = 256;
+
 /// A folder `owner` shares with the user at hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedShare {
@@ -27,16 +31,16 @@ pub struct ResolvedShare {
 
 /// Whether a share's `with` list names this user (by name, `@group` or `*`).
 fn offered_to(share: &ShareEntry, user: &UserEntry) -> bool {
-    share.with.iter().any(|w| {
-        w == "*"
-            || w.eq_ignore_ascii_case(&user.name)
-            || w.strip_prefix('@')
-                .is_some_and(|g| user.groups.iter().any(|x| x == g))
+    share.with.iter().any(|w| match w.strip_prefix('@') {
+        // `@staff` names the group only, never a user who calls itself "@staff".
+        Some(g) => user.groups.iter().any(|x| x == g),
+        None => w == "*" || w.eq_ignore_ascii_case(&user.name),
     })
 }
 
 impl UsersFile {
-    /// The folders other (enabled) users share with `user`, in file order.
+    /// The folders other (enabled) users share with `user`, in file order, at most
+    /// [`MAX_SHARES_OFFERED`].
     pub fn shares_for(&self, user: &UserEntry) -> Vec<ResolvedShare> {
         let mut out = Vec::new();
         for owner in self
@@ -45,6 +49,10 @@ impl UsersFile {
             .filter(|o| !o.disabled && !o.name.eq_ignore_ascii_case(&user.name))
         {
             for share in owner.shares.iter().filter(|s| offered_to(s, user)) {
+                if out.len() == MAX_SHARES_OFFERED {
+                    tracing::warn!(user = %user.name, "more than {MAX_SHARES_OFFERED} shares offered; the rest are left out");
+                    return out;
+                }
                 if let Ok(r) = self.resolve_share(owner, share) {
                     out.push(r);
                 }
@@ -53,8 +61,32 @@ impl UsersFile {
         out
     }
 
-    /// Places a share in its owner's view: the owner's mount that holds `path`, and checks the
-    /// rights granted are the owner's own there at most.
+    /// What the users file must get right about a share (checked when it is loaded): the
+    /// path, the `with` list, and one entry per path. Rights beyond the owner's are not an
+    /// error here (lowering a group's rights must not reject the whole file): they are cut
+    /// to the owner's when the share is resolved; `ftpsd user share` refuses them.
+    pub fn validate_share(&self, owner: &UserEntry, share: &ShareEntry) -> Result<(), String> {
+        let path = share_path(&share.path)?;
+        for w in &share.with {
+            check_with(self, w)?;
+        }
+        self.mounts_of(owner)?;
+        let same = owner
+            .shares
+            .iter()
+            .filter(|s| share_path(&s.path).is_ok_and(|p| p == path))
+            .count();
+        if same > 1 {
+            return Err(format!(
+                "share {} is listed {same} times; merge them into one entry (with = [...])",
+                share.path
+            ));
+        }
+        Ok(())
+    }
+
+    /// Places a share in its owner's view: the owner's mount that holds `path`, with the
+    /// rights granted cut to the owner's own there.
     pub fn resolve_share(
         &self,
         owner: &UserEntry,
@@ -75,21 +107,25 @@ impl UsersFile {
         } else {
             path.clone()
         };
-        if !share.rights.within(mount.rights) {
-            return Err(format!(
+        let refuse = || {
+            format!(
                 "share {}: grants '{}' but {} has only '{}' there",
                 share.path,
                 share.rights.as_str(),
                 owner.name,
                 mount.rights.as_str()
-            ));
+            )
+        };
+        let rights = share.rights.meet(mount.rights).ok_or_else(refuse)?;
+        if rights != share.rights {
+            tracing::debug!(owner = %owner.name, share = %share.path, "share cut to the owner's rights");
         }
         Ok(ResolvedShare {
             owner: owner.name.clone(),
             path,
             mount_real: mount.real.clone(),
             inside,
-            rights: share.rights,
+            rights,
             quota_bytes: mount.quota_bytes,
             mode: mount.mode,
         })
@@ -212,15 +248,50 @@ rights = "r""#,
 
     #[test]
     fn a_share_never_grants_more_than_its_owner_has() {
-        let e = file(
+        // bob has r on /music: an rw share is cut to r (the file stays valid, so lowering an
+        // owner's rights never rejects the whole file), a w share gives nothing.
+        let f = file(
             r#"[[user.share]]
 path = "/music"
 with = ["*"]
-rights = "rw""#,
+rights = "rw"
+[[user.share]]
+path = "/music/live"
+with = ["*"]
+rights = "w""#,
+        )
+        .unwrap();
+        let alice = f.shares_for(f.find("alice").unwrap());
+        assert_eq!(alice.len(), 1);
+        assert_eq!(alice[0].rights, Rights::Read);
+        let bob = f.find("bob").unwrap();
+        let e = f.resolve_share(bob, &bob.shares[1]).unwrap_err();
+        assert!(e.contains("grants 'w' but bob has only 'r'"), "{e}");
+    }
+
+    #[test]
+    fn a_group_tag_is_never_a_user_name_and_one_path_is_one_entry() {
+        let f = file(
+            r#"[[user.share]]
+path = "/public"
+with = ["@staff"]
+rights = "r"
+
+[[user]]
+name = "@staff"
+password = "x"
+home = "x""#,
+        );
+        // (A user named "@staff" may or may not be accepted; either way it gets nothing.)
+        if let Ok(f) = f {
+            assert!(f.shares_for(f.find("@staff").unwrap()).is_empty());
+        }
+        let e = file(
+            "[[user.share]]\npath = \"/p\"\nwith = [\"alice\"]\nrights = \"r\"\n[[user.share]]\npath = \"/p/\"\nwith = [\"carol\"]\nrights = \"r\"",
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("grants 'rw' but bob has only 'r'"), "{e}");
+        assert!(e.contains("listed 2 times"), "{e}");
     }
 
     #[test]

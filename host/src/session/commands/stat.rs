@@ -36,9 +36,11 @@ async fn status(s: &mut Session) -> Handled {
             lines.push(format!(" Logged in as {}", l.account.name));
             for m in &l.vfs.mounts {
                 let at = &m.at;
+                // A share's quota is its owner's business.
                 let quota = m
                     .quota
                     .as_ref()
+                    .filter(|_| m.origin.is_none())
                     .map(|q| format!(", quota {}", q.describe()))
                     .unwrap_or_default();
                 lines.push(format!(" Mount {at}: rights {}{quota}", m.rights.as_str()));

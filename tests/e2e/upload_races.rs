@@ -1,0 +1,110 @@
+//! Uploads racing other sessions on the same file: the quota counts what is on disk (a version
+//! replaced or deleted meanwhile is not freed twice), and a drop box never replaces a file that
+//! appeared while its upload ran.
+
+use ftpsd_e2e::TestServer;
+
+/// The users file; `box_dir` exists (with its files) before the server starts, so the quota's
+/// first scan sees them.
+fn users(box_dir: &std::path::Path) -> String {
+    format!(
+        r#"
+[[user]]
+name = "bob"
+password = "{bob}"
+[[user.mount]]
+path = "{box}"
+at = "/"
+rights = "a"
+quota_mb = 1
+
+[[user]]
+name = "dropper"
+password = "{dropper}"
+[[user.mount]]
+path = "{box}"
+at = "/"
+rights = "w"
+quota_mb = 1
+"#,
+        bob = TestServer::hash("bob-pass"),
+        dropper = TestServer::hash("dropper-pass"),
+        box = box_dir.display(),
+    )
+}
+
+fn disk_usage(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_version_replaced_during_an_upload_is_freed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let box_dir = tmp.path().to_path_buf();
+    std::fs::write(box_dir.join("F.bin"), vec![7u8; 600 * 1024]).unwrap();
+    let srv = TestServer::builder()
+        .users_toml(&users(&box_dir))
+        .start()
+        .await;
+    let quota = srv.server.ctx.quotas.get(&box_dir, 1024 * 1024);
+    for round in 0..3 {
+        let mut s1 = srv.login_as("bob", "bob-pass").await;
+        let mut s2 = srv.login_as("bob", "bob-pass").await;
+        let (_, mut conn) = s1.open_transfer("STOR F.bin").await.unwrap();
+        conn.write_all(&[round; 1000]).await.unwrap();
+        // Meanwhile another session replaces (round 0, 2) or deletes (round 1) the file.
+        if round == 1 {
+            s2.cmd_ok("DELE F.bin", 250).await;
+        } else {
+            s2.stor("F.bin", b"x").await;
+        }
+        conn.shutdown().await.ok();
+        assert_eq!(ftpsd_e2e::bounded("final", s1.read_reply()).await.code, 226);
+        assert_eq!(
+            std::fs::read(box_dir.join("F.bin")).unwrap(),
+            vec![round; 1000]
+        );
+        assert_eq!(
+            quota.used(),
+            disk_usage(&box_dir),
+            "round {round}: the quota counts what is on disk"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_drop_box_upload_never_replaces_a_file_that_appeared_meanwhile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let box_dir = tmp.path().to_path_buf();
+    let srv = TestServer::builder()
+        .users_toml(&users(&box_dir))
+        .start()
+        .await;
+    let mut dropper = srv.login_as("dropper", "dropper-pass").await;
+    let mut bob = srv.login_as("bob", "bob-pass").await;
+    let (_, mut conn) = dropper.open_transfer("STOR race.txt").await.unwrap();
+    conn.write_all(b"dropper's version").await.unwrap();
+    bob.stor("race.txt", b"bob's version").await;
+    conn.shutdown().await.ok();
+    let r = ftpsd_e2e::bounded("final", dropper.read_reply()).await;
+    assert_eq!(r.code, 550, "{r:?}");
+    assert_eq!(
+        std::fs::read(box_dir.join("race.txt")).unwrap(),
+        b"bob's version"
+    );
+    let left: Vec<_> = std::fs::read_dir(&box_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary left: {left:?}");
+    // A new name still lands.
+    dropper.stor("fresh.txt", b"new").await;
+    assert_eq!(std::fs::read(box_dir.join("fresh.txt")).unwrap(), b"new");
+    let quota = srv.server.ctx.quotas.get(&box_dir, 1024 * 1024);
+    assert_eq!(quota.used(), disk_usage(&box_dir));
+}
