@@ -2,9 +2,6 @@
 //! unlist`: users, groups and the server-wide IP lists of a running server, through its admin
 //! socket or `--url` (the same operations as the API and the web page), and their printing.
 
-use std::io::BufRead;
-
-use anyhow::Context;
 use ftpsd::admin::manage_ops::{AccessView, GroupView, UserView};
 use ftpsd::admin::ops::Request;
 use ftpsd::fs::Rights;
@@ -108,15 +105,9 @@ fn list(s: &Option<String>) -> Option<Vec<String>> {
     })
 }
 
+/// The password from the first line of stdin (the same reading as `ftpsd user add`).
 fn stdin_password() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from stdin")?;
-    let pass = line.trim_end_matches(['\r', '\n']).to_string();
-    anyhow::ensure!(!pass.is_empty(), "empty password on stdin");
-    Ok(pass)
+    Ok(super::user::obtain_password(true)?.0)
 }
 
 pub fn request(cmd: Command) -> anyhow::Result<Request> {

@@ -130,7 +130,7 @@ pub(super) fn save_checked(users: &UsersFile) -> anyhow::Result<()> {
 }
 
 /// The password from stdin, or a generated one (printed).
-fn obtain_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+pub(super) fn obtain_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
