@@ -39,7 +39,8 @@ pub fn prepare(config: &Config) -> Result<FirstStart, BootstrapError> {
     })?;
     let mut created_cert = None;
     let (cert, key, generated) = config.tls_paths();
-    if generated && !cert.exists() && !key.exists() {
+    // With [acme], the server makes its own placeholder for the domains at start.
+    if generated && config.acme.is_none() && !cert.exists() && !key.exists() {
         let req = CertRequest {
             common_name: "localhost".into(),
             country: None,

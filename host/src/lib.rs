@@ -2,6 +2,7 @@
 //! sandboxed WebAssembly plugins. This library is the whole server; `main.rs` is its CLI.
 
 pub mod access;
+pub mod acme;
 pub mod admin;
 pub mod admission;
 pub mod bootstrap;

@@ -28,6 +28,8 @@ pub enum StartError {
     Store(#[from] crate::state::StoreError),
     #[error(transparent)]
     Access(#[from] crate::access::managed::AccessFileError),
+    #[error(transparent)]
+    Cert(#[from] crate::tls::certgen::CertGenError),
     #[error("cannot listen on {addr} ({kind}): {source}")]
     Bind {
         addr: SocketAddr,
@@ -78,6 +80,21 @@ pub struct Server {
 impl Server {
     /// Loads certificate and users, binds the listeners and starts accepting.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        let acme = match &config.acme {
+            Some(section) => {
+                crate::acme::ensure_placeholder(&config, section)?;
+                let responder =
+                    crate::acme::bind(section)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: section.listen(),
+                            kind: "ACME challenge responder",
+                            source,
+                        })?;
+                Some((section.clone(), responder))
+            }
+            None => None,
+        };
         let (cert, key, _) = config.tls_paths();
         let tls = TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         let users = UsersFile::load(&config.users_file())?;
@@ -168,6 +185,11 @@ impl Server {
         };
         crate::tls::expiry::log(&cert, ctx.tls.load().not_after, false);
         server.tasks.spawn(remind_of_expiry(ctx.clone()));
+        if let Some((section, responder)) = acme {
+            server
+                .tasks
+                .spawn(crate::acme::run(ctx.clone(), section, responder));
+        }
         if ctx.config.admin.enabled {
             let section = &ctx.config.admin;
             let token_path = section

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on 127.0.0.1 (ephemeral ports), real TLS, real files,
 //! driven by a raw Rust FTPS client and by curl, lftp and Python ftplib.
 
+mod acme;
 mod admin;
 mod admin_manage;
 mod bandwidth;

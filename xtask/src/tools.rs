@@ -20,6 +20,7 @@ const DEBIAN: &[(&str, &str)] = &[
     ("php", "php-cli"),
     ("node", "nodejs"),
     ("npm", "npm"),
+    ("pebble", "pebble"),
 ];
 
 /// npm packages the tests load from `target/npm/node_modules`.

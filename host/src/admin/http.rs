@@ -300,8 +300,10 @@ struct LogQuery {
     /// Text to search for.
     q: Option<String>,
     /// Byte offset to continue from (live tail).
-    #[serde(default)]
-    after: u64,
+    after: Option<u64>,
+    /// Instead of `after`: the lines in the last this-many bytes (at most 1 MiB), for a
+    /// viewer that opens at the newest lines.
+    tail: Option<u64>,
 }
 
 /// The log viewer: days, a filtered chunk of one day, or the whole day as a download.
@@ -328,7 +330,10 @@ async fn logs(state: &AppState, headers: &HeaderMap, q: LogQuery, export: bool) 
             return std::fs::read_to_string(dir.join(format!("ftpsd.log.{day}")))
                 .map_err(|e| (StatusCode::NOT_FOUND, no_log(&day, &days, &e)));
         }
-        match super::logs::read(&dir, &day, q.level.as_deref(), q.q.as_deref(), q.after) {
+        match super::logs::read(&dir, &day, q.level.as_deref(), q.q.as_deref(), match (q.tail, q.after) {
+            (Some(bytes), None) => super::logs::Start::Tail(bytes),
+            (_, after) => super::logs::Start::After(after.unwrap_or(0)),
+        }) {
             Ok(chunk) => Ok(serde_json::json!({"days": days, "day": chunk.day, "lines": chunk.lines, "next": chunk.next}).to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err((StatusCode::BAD_REQUEST, e.to_string())),
             Err(e) => Err((StatusCode::NOT_FOUND, no_log(&day, &days, &e))),

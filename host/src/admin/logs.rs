@@ -80,13 +80,26 @@ pub fn keep(line: &str, min: Option<&str>, q: Option<&str>) -> bool {
     level_ok && text_ok
 }
 
-/// Reads a day's file from `after` (at most 1 MiB per call).
+/// Where a read begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At this byte offset (the `next` of the previous chunk: a live tail).
+    After(u64),
+    /// At the first whole line of the last this-many bytes: a viewer opens at the newest lines
+    /// instead of paging through the whole day from its first line.
+    Tail(u64),
+}
+
+/// At most this much is read per call.
+const CHUNK: u64 = 1 << 20;
+
+/// Reads a day's file from `start` (at most 1 MiB per call).
 pub fn read(
     dir: &Path,
     day: &str,
     min: Option<&str>,
     q: Option<&str>,
-    after: u64,
+    start: Start,
 ) -> std::io::Result<LogChunk> {
     if !valid_day(day) {
         return Err(std::io::Error::new(
@@ -96,17 +109,33 @@ pub fn read(
     }
     let mut f = std::fs::File::open(dir.join(format!("ftpsd.log.{day}")))?;
     let len = f.metadata()?.len();
-    let start = after.min(len);
+    let (mut start, skip_partial) = match start {
+        Start::After(after) => (after.min(len), false),
+        Start::Tail(bytes) => {
+            let from = len.saturating_sub(bytes.min(CHUNK));
+            (from, from > 0)
+        }
+    };
     f.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::new();
-    f.take(1 << 20).read_to_end(&mut buf)?;
+    f.take(CHUNK).read_to_end(&mut buf)?;
+    // A tail that begins inside a line starts at the next one.
+    let first = if skip_partial {
+        buf.iter()
+            .position(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(buf.len())
+    } else {
+        0
+    };
     // Only whole lines; a partial last line is read next time.
     let end = buf
         .iter()
         .rposition(|b| *b == b'\n')
         .map(|i| i + 1)
-        .unwrap_or(0);
-    let text = String::from_utf8_lossy(&buf[..end]);
+        .unwrap_or(0)
+        .max(first);
+    let text = String::from_utf8_lossy(&buf[first..end]);
     let lines = text
         .lines()
         .filter(|l| keep(l, min, q))
@@ -118,7 +147,10 @@ pub fn read(
     Ok(LogChunk {
         day: day.to_string(),
         lines,
-        next: start + end as u64,
+        next: {
+            start += end as u64;
+            start
+        },
     })
 }
 
@@ -157,19 +189,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ftpsd.log.2026-11-22");
         std::fs::write(&p, "t  INFO a: one\nt ERROR a: two\nt  INFO a: par").unwrap();
-        let c = read(dir.path(), "2026-11-22", None, None, 0).unwrap();
+        let c = read(dir.path(), "2026-11-22", None, None, Start::After(0)).unwrap();
         assert_eq!(c.lines.len(), 2);
         assert_eq!(c.lines[1].level, "ERROR");
-        let errors = read(dir.path(), "2026-11-22", Some("error"), None, 0).unwrap();
+        let errors = read(
+            dir.path(),
+            "2026-11-22",
+            Some("error"),
+            None,
+            Start::After(0),
+        )
+        .unwrap();
         assert_eq!(errors.lines.len(), 1);
         std::fs::write(
             &p,
             "t  INFO a: one\nt ERROR a: two\nt  INFO a: part three\n",
         )
         .unwrap();
-        let more = read(dir.path(), "2026-11-22", None, None, c.next).unwrap();
+        let more = read(dir.path(), "2026-11-22", None, None, Start::After(c.next)).unwrap();
         assert_eq!(more.lines[0].text, "t  INFO a: part three");
         assert_eq!(days(dir.path()), ["2026-11-22"]);
-        assert!(read(dir.path(), "../x", None, None, 0).is_err());
+        assert!(read(dir.path(), "../x", None, None, Start::After(0)).is_err());
+    }
+
+    #[test]
+    fn a_tail_starts_at_a_whole_line_near_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ftpsd.log.2026-11-22");
+        let text: String = (0..100).map(|i| format!("t  INFO a: line {i}\n")).collect();
+        std::fs::write(&p, &text).unwrap();
+        let c = read(dir.path(), "2026-11-22", None, None, Start::Tail(60)).unwrap();
+        assert_eq!(c.lines.last().unwrap().text, "t  INFO a: line 99");
+        assert!(c.lines.len() < 5, "{:?}", c.lines);
+        assert!(
+            c.lines
+                .iter()
+                .all(|l| l.text.starts_with("t  INFO a: line 9"))
+        );
+        assert_eq!(c.next, text.len() as u64);
+        // A tail longer than the file is the whole file.
+        let all = read(dir.path(), "2026-11-22", None, None, Start::Tail(1 << 40)).unwrap();
+        assert_eq!(all.lines.len(), 100);
+        // A tail inside one long last line gives nothing yet, and continues after it.
+        std::fs::write(&p, "x".repeat(300) + "\n").unwrap();
+        let c = read(dir.path(), "2026-11-22", None, None, Start::Tail(10)).unwrap();
+        assert!(c.lines.is_empty());
+        assert_eq!(c.next, 301);
     }
 }

@@ -197,6 +197,7 @@ pub async fn add_user(ctx: &Arc<ServerContext>, new: NewUser) -> Response {
 pub async fn update_user(ctx: &Arc<ServerContext>, name: String, up: UserUpdate) -> Response {
     edit_users(ctx, move |users| {
         let said = manage::update_user(users, &name, &up)?;
+        manage::create_folders(&manage::new_mount_folders(users, &up)?)?;
         Ok(Done {
             message: format!("user '{name}': {}", said.join(", ")),
             password: None,

@@ -60,6 +60,12 @@ pub enum Command {
         /// Set the password read from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Add or replace a mount `DIR:/name:RIGHTS[:QUOTA_MB]`; repeatable.
+        #[arg(long)]
+        mount: Vec<String>,
+        /// Take away the user's own mount at `/name` (or `/`); repeatable.
+        #[arg(long)]
+        unmount: Vec<String>,
         #[arg(long, conflicts_with = "enable")]
         disable: bool,
         #[arg(long)]
@@ -146,6 +152,8 @@ pub fn request(cmd: Command) -> anyhow::Result<Request> {
             allow,
             deny,
             password_stdin,
+            mount,
+            unmount,
             disable,
             enable,
         } => Request::UpdateUser {
@@ -166,6 +174,8 @@ pub fn request(cmd: Command) -> anyhow::Result<Request> {
                 },
                 allow: list(&allow),
                 deny: list(&deny),
+                mount,
+                unmount,
             },
             name,
         },

@@ -19,6 +19,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ftpsd::tls::TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         println!("certificate: {} ok", cert.display());
     }
+    if let Some(a) = &config.acme {
+        println!(
+            "acme: certificate for {} from {} ({} answered on {}); renewed {} days before its end",
+            a.domains.join(", "),
+            a.directory,
+            a.challenge.as_str(),
+            a.listen(),
+            a.renew_before_days
+        );
+    }
     let users = ftpsd::users::UsersFile::load(&config.users_file())?;
     println!(
         "users: {} ({} users) ok",

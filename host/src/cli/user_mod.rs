@@ -36,6 +36,12 @@ pub struct ModArgs {
     /// Upload:download ratio such as 1:3, or "none".
     #[arg(long)]
     ratio: Option<String>,
+    /// Add or replace a mount `DIR:/name:RIGHTS[:QUOTA_MB]`; repeatable.
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Take away the user's own mount at `/name` (or `/`); repeatable.
+    #[arg(long)]
+    unmount: Vec<String>,
     /// Refuse the user's logins (and end their sessions on a running server).
     #[arg(long, conflicts_with = "enable")]
     disable: bool,
@@ -58,15 +64,18 @@ pub fn run(a: ModArgs) -> anyhow::Result<()> {
         upload_kib_s: a.upload_kib_s,
         ratio: a.ratio,
         disabled: (a.disable || a.enable).then_some(a.disable),
+        mount: a.mount,
+        unmount: a.unmount,
         ..Default::default()
     };
     let said = manage::update_user(&mut users, &a.name, &up).map_err(|e| match e {
         ManageError::Invalid(m) if m.starts_with("nothing to change") => anyhow::anyhow!(
-            "nothing to change: give --group, --no-group, --rights, --quota-mb, --max-sessions, --download-kib-s, --upload-kib-s, --ratio, --disable or --enable"
+            "nothing to change: give --group, --no-group, --rights, --quota-mb, --max-sessions, --download-kib-s, --upload-kib-s, --ratio, --mount, --unmount, --disable or --enable"
         ),
         ManageError::Invalid(m) if m.starts_with("ratio:") => anyhow::anyhow!("--{m}"),
         e => e.into(),
     })?;
+    manage::create_folders(&manage::new_mount_folders(&users, &up)?)?;
     save_checked(&users)?;
     println!("user '{}': {}", a.name, said.join(", "));
     Ok(())

@@ -42,6 +42,7 @@ impl Config {
                 ),
             ),
             ("[log]", d(&self.log) != d(&newer.log)),
+            ("[acme]", self.acme != newer.acme),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))

@@ -60,6 +60,8 @@ pub struct Config {
     /// The HTTP admin listener (API, metrics, web page); off by default.
     #[serde(default)]
     pub admin: crate::admin::section::AdminSection,
+    /// Certificates from an ACME CA (Let's Encrypt) instead of `tls.cert`/`tls.key`.
+    pub acme: Option<crate::acme::section::AcmeSection>,
     /// Directory of the config file; relative paths in the config are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -207,6 +209,7 @@ impl Config {
             plugins: Vec::new(),
             exec: Default::default(),
             admin: Default::default(),
+            acme: None,
             log: Default::default(),
             base_dir: PathBuf::from("."),
             source: None,
@@ -277,6 +280,17 @@ impl Config {
                 "listen",
                 format!("explicit and implicit listeners both use {both}"),
             ));
+        }
+        if let Some(acme) = &self.acme {
+            if self.tls.cert.is_some() || self.tls.key.is_some() {
+                return Err(invalid(
+                    "cert",
+                    "with [acme] the certificate comes from the CA: remove tls.cert and tls.key (or the [acme] section)".into(),
+                ));
+            }
+            if let Some((key, message)) = acme.problem() {
+                return Err(invalid(key, message));
+            }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(invalid(
@@ -361,10 +375,15 @@ impl Config {
         }
     }
 
-    /// Certificate and key paths, and whether they are the generated defaults.
+    /// Certificate and key paths, and whether they are the generated defaults (with `[acme]`,
+    /// the CA's, in `<data_dir>/acme`).
     pub fn tls_paths(&self) -> (PathBuf, PathBuf, bool) {
         match (&self.tls.cert, &self.tls.key) {
             (Some(c), Some(k)) => (self.resolve(c), self.resolve(k), false),
+            _ if self.acme.is_some() => {
+                let dir = crate::acme::state_dir(&self.data_dir());
+                (dir.join("cert.pem"), dir.join("key.pem"), true)
+            }
             _ => {
                 let dir = self.data_dir().join("tls");
                 (dir.join("cert.pem"), dir.join("key.pem"), true)

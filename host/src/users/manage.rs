@@ -92,6 +92,10 @@ pub struct UserUpdate {
     /// Replace the user's IP allow / deny lists.
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,
+    /// Mounts to add or replace (same `at`), as `DIR:/name:RIGHTS[:QUOTA_MB]`.
+    pub mount: Vec<String>,
+    /// Mount points (`/name`, or `/` for the user's own root) to take away.
+    pub unmount: Vec<String>,
 }
 
 /// A new group: mounts as `DIR:/name:RIGHTS[:QUOTA_MB]`, limits in KiB/s.
@@ -249,9 +253,47 @@ pub fn update_user(
         u.deny = patterns(list, "deny")?;
         said.push(format!("IP deny {}", or_none(list)));
     }
+    for m in &up.mount {
+        let entry = parse_mount(m).map_err(ManageError::Invalid)?;
+        if entry.at == "/" {
+            // A `home` shorthand becomes a mount first, so it is replaced, not doubled.
+            root_mount(u);
+        }
+        let text = format!(
+            "{} at {} ({})",
+            entry.path.display(),
+            entry.at,
+            entry.rights.as_str()
+        );
+        match u.mounts.iter_mut().find(|x| x.at == entry.at) {
+            Some(x) => {
+                *x = entry;
+                said.push(format!("mount replaced: {text}"));
+            }
+            None => {
+                u.mounts.push(entry);
+                said.push(format!("mount added: {text}"));
+            }
+        }
+    }
+    for at in &up.unmount {
+        if at == "/" {
+            root_mount(u);
+        }
+        let before = u.mounts.len();
+        u.mounts.retain(|x| x.at != *at);
+        if u.mounts.len() == before {
+            let own: Vec<String> = u.mounts.iter().map(|x| x.at.clone()).collect();
+            return Err(ManageError::Invalid(format!(
+                "'{name}' has no mount of their own at '{at}' (theirs: {}; group mounts change with the group)",
+                or_none(&own)
+            )));
+        }
+        said.push(format!("mount at {at} removed"));
+    }
     if said.is_empty() {
         return Err(ManageError::Invalid(
-            "nothing to change: give groups to join or leave, rights, quota, max sessions, limits, ratio, disabled, password, allow or deny".into(),
+            "nothing to change: give groups to join or leave, rights, quota, max sessions, limits, ratio, disabled, password, allow, deny, mount or unmount".into(),
         ));
     }
     Ok(said)
@@ -304,6 +346,19 @@ pub fn add_user(users: &mut UsersFile, new: &NewUser) -> Result<AddedUser, Manag
         generated_password: generated,
         folders,
     })
+}
+
+/// The folders of the mounts `up` adds, checked to be folders or creatable (the caller
+/// creates them with [`create_folders`]).
+pub fn new_mount_folders(users: &UsersFile, up: &UserUpdate) -> Result<Vec<PathBuf>, ManageError> {
+    let mut out = Vec::new();
+    for m in &up.mount {
+        let entry = parse_mount(m).map_err(ManageError::Invalid)?;
+        let real = users.resolve_path(&entry.path);
+        can_be_folder(&real)?;
+        out.push(real);
+    }
+    Ok(out)
 }
 
 /// Creates the folders of a user just added (after the file is saved).
@@ -503,6 +558,87 @@ mod tests {
                 .status(),
             404
         );
+    }
+
+    #[test]
+    fn mounts_are_added_replaced_and_removed_by_their_point() {
+        let mut f = users();
+        let up = UserUpdate {
+            mount: vec!["/srv/pub:/pub:r".into(), "/srv/in:/in:w:10".into()],
+            ..Default::default()
+        };
+        let said = update_user(&mut f, "bob", &up).unwrap();
+        assert_eq!(said[0], "mount added: /srv/pub at /pub (r)");
+        let bob = f.find("bob").unwrap();
+        assert_eq!(
+            bob.mounts.iter().map(|m| m.at.as_str()).collect::<Vec<_>>(),
+            ["/", "/pub", "/in"]
+        );
+        assert_eq!(bob.mounts[2].quota_mb, Some(10));
+        let up = UserUpdate {
+            mount: vec!["/srv/pub2:/pub:rw".into()],
+            unmount: vec!["/in".into()],
+            ..Default::default()
+        };
+        let said = update_user(&mut f, "bob", &up).unwrap();
+        assert_eq!(
+            said,
+            [
+                "mount replaced: /srv/pub2 at /pub (rw)",
+                "mount at /in removed"
+            ]
+        );
+        let bob = f.find("bob").unwrap();
+        assert_eq!(bob.mounts.len(), 2);
+        assert_eq!(bob.mounts[1].rights, Rights::ReadWrite);
+        // What is not there, or is not a mount, is refused with the reason.
+        let err = update_user(
+            &mut f,
+            "bob",
+            &UserUpdate {
+                unmount: vec!["/nope".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no mount of their own at '/nope'"), "{err}");
+        let err = update_user(
+            &mut f,
+            "bob",
+            &UserUpdate {
+                mount: vec!["/srv/x:rw".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DIR:/name:RIGHTS"), "{err}");
+        // A home shorthand is a mount at "/" that can be replaced.
+        let mut g = UsersFile::parse("", Path::new("/srv/users.toml")).unwrap();
+        let c = NewUser {
+            name: "c".into(),
+            password: Some("pw".into()),
+            home: "c".into(),
+            rights: Rights::Read,
+            quota_mb: None,
+            groups: vec![],
+        };
+        add_user(&mut g, &c).unwrap();
+        assert!(g.find("c").unwrap().home.is_some());
+        update_user(
+            &mut g,
+            "c",
+            &UserUpdate {
+                mount: vec!["/srv/c2:/:rw".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let c = g.find("c").unwrap();
+        assert!(c.home.is_none());
+        assert_eq!(c.mounts.len(), 1);
+        assert_eq!(c.mounts[0].path, PathBuf::from("/srv/c2"));
     }
 
     #[test]
