@@ -108,3 +108,43 @@ async fn a_drop_box_upload_never_replaces_a_file_that_appeared_meanwhile() {
     let quota = srv.server.ctx.quotas.get(&box_dir, 1024 * 1024);
     assert_eq!(quota.used(), disk_usage(&box_dir));
 }
+
+/// Two appends to one file never interleave, and a failed one never cuts back what another
+/// appended: while one runs, the file is busy (450) for other uploads.
+#[tokio::test]
+async fn a_running_append_makes_the_file_busy_for_other_uploads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let box_dir = tmp.path().to_path_buf();
+    std::fs::write(box_dir.join("log.txt"), b"start\n").unwrap();
+    let srv = TestServer::builder()
+        .users_toml(&users(&box_dir))
+        .start()
+        .await;
+    let mut a = srv.login_as("bob", "bob-pass").await;
+    let mut b = srv.login_as("bob", "bob-pass").await;
+    let (_, mut conn) = a.open_transfer("APPE log.txt").await.unwrap();
+    conn.write_all(b"from a\n").await.unwrap();
+    let busy = b
+        .open_transfer("APPE log.txt")
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(busy.code, 450, "{busy:?}");
+    assert!(busy.text.contains("busy"), "{busy:?}");
+    // The refused append changed nothing; the running one completes.
+    conn.shutdown().await.ok();
+    assert_eq!(ftpsd_e2e::bounded("a done", a.read_reply()).await.code, 226);
+    assert_eq!(
+        std::fs::read(box_dir.join("log.txt")).unwrap(),
+        b"start\nfrom a\n"
+    );
+    // Free again once it ended.
+    let (_, mut conn) = b.open_transfer("APPE log.txt").await.unwrap();
+    conn.write_all(b"from b\n").await.unwrap();
+    conn.shutdown().await.ok();
+    assert_eq!(ftpsd_e2e::bounded("b done", b.read_reply()).await.code, 226);
+    assert_eq!(
+        std::fs::read(box_dir.join("log.txt")).unwrap(),
+        b"start\nfrom a\nfrom b\n"
+    );
+}

@@ -41,6 +41,8 @@ pub enum FsError {
     CrossMount,
     #[error("Quota exceeded ({0}).")]
     QuotaFull(String),
+    #[error("File busy: another upload is writing it; try again when it has finished.")]
+    Busy,
 }
 
 impl FsError {
@@ -60,6 +62,7 @@ impl FsError {
             FsError::QuotaFull(_) => Code::STORAGE_EXCEEDED,
             FsError::NoSpace => Code::NO_SPACE,
             FsError::Io(_) => Code::LOCAL_ERROR,
+            FsError::Busy => Code::FILE_BUSY,
         }
     }
 }

@@ -6,6 +6,9 @@
 //! target in place, so an interrupted upload leaves its partial file for a later REST; in atomic
 //! mode REST+STOR starts the temporary as a copy of the file's first bytes. APPE appends in place in both modes and, on
 //! failure, cuts the file back to its old length: the previous content is never lost.
+//! A file written in place is locked (`flock`) for the whole upload: a second upload into it
+//! gets 450 instead of interleaving, and a failed append can never cut back what another
+//! session appended meanwhile.
 //! Quota: the writer reserves every chunk; failures release what they reserved.
 
 use std::path::Path;
@@ -84,6 +87,16 @@ impl UploadPlan {
         let in_place =
             |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<UploadPlan, FsError> {
                 let file = sandbox.open_write(target, wm)?;
+                lock_for_writing(&file)?;
+                // What a failed append cuts back to: the length now that this upload holds
+                // the file, not the one measured before (another append may have ended since).
+                let keep = match wm {
+                    WriteMode::Append => {
+                        let len = file.metadata()?.len();
+                        (keep.is_some() || len > 0).then_some(len)
+                    }
+                    _ => keep,
+                };
                 Ok(UploadPlan {
                     file,
                     quota: quota.clone(),
@@ -260,6 +273,22 @@ impl UploadPlan {
                 }
             }
         }
+    }
+}
+
+/// An exclusive lock on a file written in place, held until the upload's file is closed.
+fn lock_for_writing(file: &std::fs::File) -> Result<(), FsError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows; no memory is involved.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Err(FsError::Busy)
+    } else {
+        Err(FsError::Io(e))
     }
 }
 
