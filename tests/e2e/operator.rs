@@ -215,6 +215,35 @@ async fn quota_at_the_limit_one_byte_over_and_appe() {
     assert!(stat.text.contains("0.9 of 1.0 MB used"), "{stat:?}");
 }
 
+/// A folder counts 4 KiB against the quota: a full quota refuses MKD (552) instead of letting
+/// a user make folders without end; RMD gives the space back.
+#[tokio::test]
+async fn folders_count_against_the_quota() {
+    let srv = TestServer::builder()
+        .users_toml(&(user_block("q", "") + &mount("q", "/", "a", "quota_mb = 1")))
+        .start()
+        .await;
+    std::fs::create_dir_all(srv.dir.path().join("q")).unwrap();
+    let mut c = srv.login_as("q", "q-pass").await;
+    let mut made = 0;
+    loop {
+        let r = c.cmd(&format!("MKD d{made}")).await;
+        if r.code != 257 {
+            assert_eq!(r.code, 552, "{r:?}");
+            assert!(r.text.contains("a folder counts 4 KiB"), "{r:?}");
+            break;
+        }
+        made += 1;
+        assert!(made <= 256, "more folders than 1 MB of quota allows");
+    }
+    assert_eq!(made, 256);
+    // A full quota also refuses files; removing a folder frees its share.
+    assert_eq!(c.upload("STOR f", b"x").await.code, 552);
+    c.cmd_ok("RMD d0", 250).await;
+    c.cmd_ok("MKD again", 257).await;
+    c.cmd_ok("MKD more", 552).await;
+}
+
 #[tokio::test]
 async fn atomic_upload_keeps_the_old_file_when_the_client_vanishes() {
     let srv = TestServer::start().await;

@@ -1,10 +1,15 @@
 //! Quotas per mount: usage is scanned once (bounded) and then kept incrementally as uploads
 //! reserve bytes and deletions release them. Shared by every session using the same directory.
+//! A folder counts as [`FOLDER_BYTES`] (the block it takes on disk, as `du` counts it), so a
+//! quota also bounds how many folders a user can make, not only how many bytes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// What one folder counts against a quota.
+pub const FOLDER_BYTES: u64 = 4096;
 
 #[derive(Debug)]
 pub struct Quota {
@@ -108,11 +113,17 @@ impl QuotaRegistry {
     }
 }
 
-/// Bytes of regular files below `dir` (symlinks not followed), bounded by the walk limit.
+/// Bytes of regular files below `dir` plus [`FOLDER_BYTES`] per folder (symlinks not
+/// followed), bounded by the walk limit.
 pub fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0u64;
-    let complete =
-        super::walk::files_below(dir, |e| total += e.metadata().map(|m| m.len()).unwrap_or(0));
+    let mut files = 0u64;
+    let mut folders = 0u64;
+    let complete = super::walk::entries_below(
+        dir,
+        |e| files += e.metadata().map(|m| m.len()).unwrap_or(0),
+        |_| folders += 1,
+    );
+    let total = files.saturating_add(folders.saturating_mul(FOLDER_BYTES));
     if !complete {
         tracing::warn!(dir = %dir.display(), "quota scan stopped after {} entries; usage is a lower bound", super::walk::WALK_LIMIT);
     }

@@ -293,7 +293,24 @@ impl Vfs {
         match self.locate(p) {
             Target::Message(_) | Target::Virtual(_) => Err(FsError::Exists),
             Target::Absent => Err(FsError::Reserved("another user's share folder")),
-            Target::Real { mount, rel } => mount.sandbox.mkdir(&rel),
+            Target::Real { mount, rel } => {
+                if let Some(q) = &mount.quota
+                    && !q.try_reserve(super::quota::FOLDER_BYTES)
+                {
+                    return Err(FsError::QuotaFull(format!(
+                        "{}; a folder counts {} KiB",
+                        q.describe(),
+                        super::quota::FOLDER_BYTES / 1024
+                    )));
+                }
+                let made = mount.sandbox.mkdir(&rel);
+                if made.is_err()
+                    && let Some(q) = &mount.quota
+                {
+                    q.release(super::quota::FOLDER_BYTES);
+                }
+                made
+            }
         }
     }
 
@@ -304,7 +321,13 @@ impl Vfs {
             Target::Absent => Err(FsError::NotFound),
             Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
-            Target::Real { mount, rel } => mount.sandbox.rmdir(&rel),
+            Target::Real { mount, rel } => {
+                mount.sandbox.rmdir(&rel)?;
+                if let Some(q) = &mount.quota {
+                    q.release(super::quota::FOLDER_BYTES);
+                }
+                Ok(())
+            }
         }
     }
 
