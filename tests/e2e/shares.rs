@@ -129,6 +129,12 @@ async fn a_share_is_reached_as_tilde_owner_with_the_granted_rights_only() {
     carol.cmd_ok("CWD ~bob", 550).await;
     assert!(carol.download("RETR ~bob/public/song.txt").await.is_err());
     assert!(carol.download("RETR /~bob/public/song.txt").await.is_err());
+    // carol was in the withdrawn folder: CDUP takes her to the nearest folder that is left.
+    let up = carol.cmd_ok("CDUP", 250).await;
+    assert!(!up.text.contains("public"), "{up:?}");
+    let pwd = carol.cmd_ok("PWD", 257).await;
+    assert!(!pwd.text.contains("public"), "{pwd:?}");
+    carol.cmd_ok("CWD .", 250).await;
 }
 
 #[tokio::test]
