@@ -7,6 +7,7 @@ pub mod admin;
 pub mod admission;
 pub mod bootstrap;
 pub mod config;
+pub mod conn_slots;
 pub mod context;
 pub mod data;
 pub mod fs;

@@ -22,7 +22,9 @@ fn free_port() -> u16 {
 }
 
 struct Pebble {
-    child: Child,
+    child: Option<Child>,
+    /// (directory, management, http, tls) ports, to start a forgetful twin on the same ones.
+    ports: (u16, u16, u16, u16),
     _dir: tempfile::TempDir,
     directory: String,
     management: SocketAddr,
@@ -32,14 +34,32 @@ struct Pebble {
 
 impl Drop for Pebble {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
 impl Pebble {
     /// Starts pebble; it checks HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
     async fn start(http_port: u16, tls_port: u16) -> Pebble {
+        Self::start_on((free_port(), free_port(), http_port, tls_port)).await
+    }
+
+    /// A new pebble on the same ports: same directory URL, but it knows no accounts.
+    /// (Its HTTPS certificate stays the same, as the server's `ca_root` names it.)
+    async fn restarted(mut self) -> Pebble {
+        let ports = self.ports;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        Self::start_in(ports, dir).await
+    }
+
+    async fn start_on(ports: (u16, u16, u16, u16)) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let g = ftpsd::tls::generate(&ftpsd::tls::CertRequest {
             common_name: "localhost".into(),
@@ -56,7 +76,11 @@ impl Pebble {
         })
         .unwrap();
         g.write_to(dir.path()).unwrap();
-        let (listen, management) = (free_port(), free_port());
+        Self::start_in(ports, dir).await
+    }
+
+    async fn start_in(ports: (u16, u16, u16, u16), dir: tempfile::TempDir) -> Pebble {
+        let (listen, management, http_port, tls_port) = ports;
         let config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{listen}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -80,7 +104,8 @@ impl Pebble {
             .spawn()
             .expect("pebble (apt-get install pebble; cargo xtask test installs it)");
         let pebble = Pebble {
-            child,
+            child: Some(child),
+            ports,
             directory: format!("https://127.0.0.1:{listen}/dir"),
             management: ([127, 0, 0, 1], management).into(),
             https_cert: dir.path().join("cert.pem"),
@@ -209,6 +234,21 @@ async fn issues_with(challenge: Challenge) {
             std::fs::read(&account).unwrap()
         )
     );
+    if challenge != Challenge::Http01 {
+        return;
+    }
+    // The CA forgets the account (a new pebble on the same URL): the next order registers a
+    // new one instead of failing for ever.
+    let pebble = pebble.restarted().await;
+    let stopped = srv.stop().await;
+    std::fs::remove_file(&cert).unwrap();
+    std::fs::remove_file(stopped.config.data_dir().join("acme/key.pem")).unwrap();
+    let srv = stopped.start().await;
+    ftpsd_e2e::until("a certificate from the new pebble", || issued(&cert)).await;
+    assert_ne!(std::fs::read(&account).unwrap(), before.1, "a new account");
+    pebble.root(&root).await;
+    let out = curl_lists(&srv, &root).await;
+    assert!(out.status.success(), "from the new CA: {}", text(&out));
 }
 
 #[tokio::test]
@@ -264,6 +304,16 @@ async fn an_unreachable_ca_leaves_the_placeholder_in_service() {
         "{}",
         text(&out)
     );
+    // A damaged certificate file does not stop the next start: it is set aside and the
+    // placeholder serves again until the CA's certificate arrives.
+    drop(c);
+    let stopped = srv.stop().await;
+    std::fs::write(&cert, "garbage").unwrap();
+    let srv = stopped.start().await;
+    let mut c = ftpsd_e2e::FtpClient::connect_plain(srv.explicit(), &cert).await;
+    c.cmd_ok("NOOP", 200).await;
+    let aside = srv.config.data_dir().join("acme/cert.pem.damaged");
+    assert_eq!(std::fs::read(aside).unwrap(), b"garbage");
 }
 
 #[tokio::test]
@@ -284,6 +334,12 @@ async fn check_config_explains_a_wrong_acme_section() {
         "{}",
         text(&good)
     );
+    assert!(
+        String::from_utf8_lossy(&good.stdout)
+            .contains("acme: no certificate yet: 'ftpsd serve' orders a certificate at start"),
+        "{}",
+        text(&good)
+    );
     for (acme, says) in [
         (
             "[acme]\ndomains = [\"*.example.com\"]\nchallenge = \"http-01\"",
@@ -300,6 +356,18 @@ async fn check_config_explains_a_wrong_acme_section() {
         (
             "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[acme]\ndomains = [\"a.example\"]\nchallenge = \"http-01\"",
             "remove tls.cert",
+        ),
+        (
+            "[acme]\ndomains = [\"a.example\"]\nchallenge = \"http-01\"\nca_root = \"nope.pem\"",
+            "acme.ca_root",
+        ),
+        (
+            "[acme]\ndomains = [\"a.example\"]\nchallenge = \"http-01\"\ndirectory = \"http://ca.example/dir\"",
+            "https://",
+        ),
+        (
+            "[implicit]\nlisten = \"127.0.0.1:2990\"\n[acme]\ndomains = [\"a.example\"]\nchallenge = \"tls-alpn-01\"\nlisten = \"0.0.0.0:2990\"",
+            "is also [implicit] listen",
         ),
     ] {
         let out = check(acme).await;

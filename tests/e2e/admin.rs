@@ -611,3 +611,69 @@ async fn clients_naming_an_ip_as_sni_leave_no_warnings_in_the_log() {
     // endless stream of traced inotify events.
     assert!(!log.contains("inotify event"), "watcher chatter:\n{log}");
 }
+
+/// The admin listener as an outsider sees it: a body is never read without the token, a
+/// request head that does not come is cut off, and one address holds a bounded share.
+#[tokio::test]
+async fn the_admin_listener_is_bounded_for_callers_without_the_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = server().await;
+    let addr = srv.server.admin.unwrap();
+    // A 2 MB body announced without a token: 401 at once, before a byte of it is sent.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = bounded("401 before the body", s.read(&mut buf))
+        .await
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    // With the token, a body over 64 KiB is refused (413), not read into memory.
+    let big = format!("{{\"name\":\"{}\",\"home\":\"x\"}}", "a".repeat(100 * 1024));
+    let mut c = Command::new("curl");
+    c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {}", token(&srv)))
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &big,
+        ])
+        .arg(format!("http://{addr}/api/users"));
+    let out = run(c).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "413",
+        "{}",
+        text(&out)
+    );
+    // One address holds at most 32 connections; the 33rd is closed at once, another address
+    // still gets in.
+    let source: std::net::IpAddr = "127.0.0.77".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..32 {
+        held.push(
+            ftpsd_e2e::client::tcp_from(Some(source), addr)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut extra = ftpsd_e2e::client::tcp_from(Some(source), addr)
+        .await
+        .unwrap();
+    let n = bounded("the 33rd closed", extra.read(&mut buf))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the 33rd connection of one address is closed");
+    let (code, _) = http(&srv, "GET", "/api/stats", Some(&token(&srv))).await;
+    assert_eq!(code, 200);
+    // A connection that never sends its request head is closed (after 10 s).
+    let mut silent = held.pop().unwrap();
+    let n = bounded("silent connection closed", silent.read(&mut buf))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}

@@ -283,7 +283,7 @@ async fn managed_ip_lists_refuse_and_end_sessions_and_survive_a_restart() {
         Some(230)
     );
     let (ok, out) = admin(&srv, false, &["deny", "127.0.0.77"], None).await;
-    assert!(!ok && out.contains("already listed"), "{out}");
+    assert!(!ok && out.contains("already on the deny list"), "{out}");
     let (ok, out) = admin(&srv, false, &["deny", "127.0.1.0/24"], None).await;
     assert!(ok, "{out}");
     let (ok, out) = admin(&srv, false, &["access"], None).await;

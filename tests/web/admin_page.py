@@ -174,6 +174,19 @@ try:
     print(status_says("127.0.0.0/8 allowed"))
     wait("allow listed", lambda: row('#access tr[data-pattern="127.0.0.0/8"][data-list="allow"]'))
 
+    # A denied address allowed later moves lists; Remove on the allow row takes it off that one.
+    fill({"ip-pattern": "198.51.100.9"})
+    driver.find_element(By.ID, "ip-deny").click()
+    dialog(True)
+    print(status_says("198.51.100.9 denied"))
+    fill({"ip-pattern": "198.51.100.9"})
+    driver.find_element(By.ID, "ip-allow").click()
+    print(status_says("taken off the deny list"))
+    wait("moved", lambda: row('#access tr[data-pattern="198.51.100.9"][data-list="allow"]')
+         and not row('#access tr[data-pattern="198.51.100.9"][data-list="deny"]'))
+    click('#access tr[data-pattern="198.51.100.9"]', "Remove")
+    print("asked:", dialog(True))
+    print(status_says("removed from the allow list"))
     # Disconnect all: No keeps the session, Yes ends it.
     driver.find_element(By.ID, "kick-all").click()
     print("asked:", dialog(False))

@@ -100,35 +100,67 @@ pub enum List {
     Deny,
 }
 
-/// Adds `pattern` to a list (no duplicates), or removes it from both with `list` = None.
-/// Returns whether anything changed.
-pub fn change(
-    rules: &mut IpRules,
-    list: Option<List>,
-    pattern: &IpPattern,
-) -> Result<bool, String> {
-    match list {
-        Some(l) => {
-            if rules.allow.len() + rules.deny.len() >= MAX_PATTERNS {
+/// One change to the managed lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Onto this list, and off the other one: a pattern is in at most one list.
+    Add(List),
+    /// Off this list, or off both (None).
+    Remove(Option<List>),
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Changed {
+        /// The other list the pattern was taken off (an allow that was denied, or back).
+        moved_from: Option<List>,
+    },
+}
+
+fn of(rules: &mut IpRules, l: List) -> &mut Vec<IpPattern> {
+    match l {
+        List::Allow => &mut rules.allow,
+        List::Deny => &mut rules.deny,
+    }
+}
+
+pub fn change(rules: &mut IpRules, c: Change, pattern: &IpPattern) -> Result<Outcome, String> {
+    match c {
+        Change::Add(l) => {
+            if of(rules, l).contains(pattern) {
+                return Ok(Outcome::Unchanged);
+            }
+            let other = match l {
+                List::Allow => List::Deny,
+                List::Deny => List::Allow,
+            };
+            let was_other = of(rules, other).contains(pattern);
+            if !was_other && rules.allow.len() + rules.deny.len() >= MAX_PATTERNS {
                 return Err(format!(
                     "the managed lists hold at most {MAX_PATTERNS} patterns"
                 ));
             }
-            let v = match l {
-                List::Allow => &mut rules.allow,
-                List::Deny => &mut rules.deny,
-            };
-            if v.contains(pattern) {
-                return Ok(false);
-            }
-            v.push(pattern.clone());
-            Ok(true)
+            of(rules, other).retain(|p| p != pattern);
+            of(rules, l).push(pattern.clone());
+            Ok(Outcome::Changed {
+                moved_from: was_other.then_some(other),
+            })
         }
-        None => {
+        Change::Remove(from) => {
             let before = rules.allow.len() + rules.deny.len();
-            rules.allow.retain(|p| p != pattern);
-            rules.deny.retain(|p| p != pattern);
-            Ok(rules.allow.len() + rules.deny.len() != before)
+            for l in [List::Allow, List::Deny] {
+                if from.is_none_or(|f| f == l) {
+                    of(rules, l).retain(|p| p != pattern);
+                }
+            }
+            Ok(if rules.allow.len() + rules.deny.len() != before {
+                Outcome::Changed { moved_from: None }
+            } else {
+                Outcome::Unchanged
+            })
         }
     }
 }
@@ -148,19 +180,55 @@ mod tests {
             deny: vec![],
         };
         let mut managed = IpRules::default();
-        assert!(change(&mut managed, Some(List::Deny), &p("10.1.2.3")).unwrap());
-        assert!(
-            !change(&mut managed, Some(List::Deny), &p("10.1.2.3")).unwrap(),
+        let changed = Outcome::Changed { moved_from: None };
+        assert_eq!(
+            change(&mut managed, Change::Add(List::Deny), &p("10.1.2.3")),
+            Ok(changed)
+        );
+        assert_eq!(
+            change(&mut managed, Change::Add(List::Deny), &p("10.1.2.3")),
+            Ok(Outcome::Unchanged),
             "no duplicates"
         );
-        assert!(change(&mut managed, Some(List::Allow), &p("192.168.1.*")).unwrap());
+        assert_eq!(
+            change(&mut managed, Change::Add(List::Allow), &p("192.168.1.*")),
+            Ok(changed)
+        );
         let r = combined(&config, &managed);
         assert!(r.admits("10.9.9.9".parse().unwrap()));
         assert!(!r.admits("10.1.2.3".parse().unwrap()));
         assert!(r.admits("192.168.1.7".parse().unwrap()));
         assert!(!r.admits("172.16.0.1".parse().unwrap()));
-        assert!(change(&mut managed, None, &p("10.1.2.3")).unwrap());
+        assert_eq!(
+            change(&mut managed, Change::Remove(None), &p("10.1.2.3")),
+            Ok(changed)
+        );
         assert!(combined(&config, &managed).admits("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_pattern_is_in_one_list_and_removal_names_the_list() {
+        let mut m = IpRules::default();
+        change(&mut m, Change::Add(List::Deny), &p("127.0.0.2")).unwrap();
+        assert_eq!(
+            change(&mut m, Change::Add(List::Allow), &p("127.0.0.2")),
+            Ok(Outcome::Changed {
+                moved_from: Some(List::Deny)
+            })
+        );
+        assert_eq!((m.allow.len(), m.deny.len()), (1, 0));
+        change(&mut m, Change::Add(List::Deny), &p("127.0.0.3")).unwrap();
+        // Removing from the allow list leaves the deny list alone.
+        assert_eq!(
+            change(&mut m, Change::Remove(Some(List::Allow)), &p("127.0.0.3")),
+            Ok(Outcome::Unchanged)
+        );
+        assert_eq!(m.deny, vec![p("127.0.0.3")]);
+        assert_eq!(
+            change(&mut m, Change::Remove(Some(List::Deny)), &p("127.0.0.3")),
+            Ok(Outcome::Changed { moved_from: None })
+        );
+        assert!(m.deny.is_empty());
     }
 
     #[test]

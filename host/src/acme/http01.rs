@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::pending::Pending;
-use super::slots::Slots;
+use crate::conn_slots::Slots;
 
 /// A request head larger than this is refused.
 const MAX_HEAD: usize = 4096;
@@ -60,7 +60,7 @@ pub fn asked(head: &[u8]) -> Asked<'_> {
 }
 
 pub async fn serve(listener: TcpListener, pending: Arc<Pending>) {
-    let slots = Arc::new(Slots::default());
+    let slots = Slots::new(super::RESPONDER_SLOTS, super::RESPONDER_SLOTS_PER_ADDRESS);
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -92,26 +92,33 @@ async fn answer(mut sock: TcpStream, pending: &Pending) -> std::io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
         if head.len() > MAX_HEAD {
-            return reply(&mut sock, "431 Request Header Fields Too Large", "").await;
+            return reply(&mut sock, "431 Request Header Fields Too Large", "", true).await;
         }
     }
+    let with_body = !head.starts_with(b"HEAD ");
     match asked(&head) {
         Asked::Token(t) => match pending.http_answer(t) {
             Some(key_authorization) => {
                 tracing::info!(token = t, "ACME HTTP-01 challenge answered");
-                reply(&mut sock, "200 OK", &key_authorization).await
+                reply(&mut sock, "200 OK", &key_authorization, with_body).await
             }
-            None => reply(&mut sock, "404 Not Found", "").await,
+            None => reply(&mut sock, "404 Not Found", "", with_body).await,
         },
-        Asked::Other => reply(&mut sock, "404 Not Found", "").await,
-        Asked::Bad => reply(&mut sock, "400 Bad Request", "").await,
+        Asked::Other => reply(&mut sock, "404 Not Found", "", with_body).await,
+        Asked::Bad => reply(&mut sock, "400 Bad Request", "", with_body).await,
     }
 }
 
-async fn reply(sock: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+async fn reply(
+    sock: &mut TcpStream,
+    status: &str,
+    body: &str,
+    with_body: bool,
+) -> std::io::Result<()> {
     let text = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if with_body { body } else { "" }
     );
     sock.write_all(text.as_bytes()).await?;
     sock.shutdown().await

@@ -36,21 +36,85 @@ fn patience() -> RetryPolicy {
         .timeout(Duration::from_secs(120))
 }
 
+/// An ACME error in words: the whole chain of causes (a connection error says why), and what
+/// to check for the kinds an operator can fix.
+pub fn explain(stage: &str, e: &instant_acme::Error, section: &AcmeSection) -> AcmeError {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    let network = matches!(
+        e,
+        instant_acme::Error::Hyper(_) | instant_acme::Error::Other(_)
+    );
+    let hint = if network && text.to_ascii_lowercase().contains("certificate") {
+        Some(match &section.ca_root {
+            Some(root) => format!(
+                "the directory's HTTPS certificate is not trusted: acme.ca_root ({}) must be the certificate that {} presents, or the CA that signed it",
+                root.display(),
+                section.directory
+            ),
+            None => format!(
+                "the directory's HTTPS certificate is not trusted by this system; for a private CA set acme.ca_root to the certificate {} presents",
+                section.directory
+            ),
+        })
+    } else if network {
+        Some(format!(
+            "is {} reachable from this server?",
+            section.directory
+        ))
+    } else if matches!(e, instant_acme::Error::Json(_)) {
+        Some(format!(
+            "{} did not answer like an ACME directory: is acme.directory the CA's directory URL?",
+            section.directory
+        ))
+    } else {
+        None
+    };
+    AcmeError::Ca(match hint {
+        Some(h) => format!("{stage}: {text} ({h})"),
+        None => format!("{stage}: {text}"),
+    })
+}
+
+fn account_gone(e: &instant_acme::Error) -> bool {
+    matches!(e, instant_acme::Error::Api(p)
+        if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+}
+
 pub async fn issue(
     section: &AcmeSection,
     dir: &Path,
     pending: &Pending,
 ) -> Result<Issued, AcmeError> {
-    let account = account(section, dir).await?;
     let identifiers: Vec<Identifier> = section
         .domains
         .iter()
         .map(|d| Identifier::Dns(d.clone()))
         .collect();
-    let mut order = account
-        .new_order(&NewOrder::new(&identifiers))
-        .await
-        .map_err(|e| AcmeError::Ca(format!("new order: {e}")))?;
+    let saved = account(section, dir).await?;
+    let mut order = match saved.new_order(&NewOrder::new(&identifiers)).await {
+        Ok(o) => o,
+        // The CA forgot the saved account (a test CA restarted, an account deactivated
+        // elsewhere): register a new one, once.
+        Err(e) if account_gone(&e) => {
+            tracing::warn!(directory = %section.directory, "the CA no longer knows the saved ACME account; registering a new one");
+            let _ = std::fs::remove_file(dir.join("account.json"));
+            account(section, dir)
+                .await?
+                .new_order(&NewOrder::new(&identifiers))
+                .await
+                .map_err(|e| explain("new order", &e, section))?
+        }
+        Err(e) => return Err(explain("new order", &e, section)),
+    };
     let _withdraw = ClearOnDrop(pending);
     let kind = match section.challenge {
         Challenge::Http01 => ChallengeType::Http01,
@@ -58,7 +122,7 @@ pub async fn issue(
     };
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
-        let mut authz = authz.map_err(|e| AcmeError::Ca(format!("authorization: {e}")))?;
+        let mut authz = authz.map_err(|e| explain("authorization", &e, section))?;
         match authz.status {
             AuthorizationStatus::Pending => {}
             AuthorizationStatus::Valid => continue,
@@ -90,12 +154,12 @@ pub async fn issue(
         challenge
             .set_ready()
             .await
-            .map_err(|e| AcmeError::Ca(format!("challenge for {domain}: {e}")))?;
+            .map_err(|e| explain(&format!("challenge for {domain}"), &e, section))?;
     }
     let status = order
         .poll_ready(&patience())
         .await
-        .map_err(|e| AcmeError::Ca(format!("waiting for the challenges: {e}")))?;
+        .map_err(|e| explain("waiting for the challenges", &e, section))?;
     if status != OrderStatus::Ready {
         return Err(AcmeError::Ca(format!(
             "the CA did not accept the {} challenge (order {status:?}); check that {} reaches this server",
@@ -109,30 +173,34 @@ pub async fn issue(
     let key_pem = order
         .finalize()
         .await
-        .map_err(|e| AcmeError::Ca(format!("finalize: {e}")))?;
+        .map_err(|e| explain("finalize", &e, section))?;
     let chain_pem = order
         .poll_certificate(&patience())
         .await
-        .map_err(|e| AcmeError::Ca(format!("certificate: {e}")))?;
+        .map_err(|e| explain("certificate", &e, section))?;
     Ok(Issued { chain_pem, key_pem })
 }
 
 /// The saved account for this directory, or a new one (saved, mode 0600).
 async fn account(section: &AcmeSection, dir: &Path) -> Result<Account, AcmeError> {
-    let builder = || match &section.ca_root {
-        Some(root) => Account::builder_with_root(root)
-            .map_err(|e| AcmeError::Local(format!("acme.ca_root {}: {e}", root.display()))),
-        None => Account::builder().map_err(|e| AcmeError::Local(e.to_string())),
+    let builder = || -> Result<instant_acme::AccountBuilder, AcmeError> {
+        let client = super::http_client::BoundedClient::new(section.ca_root.as_deref())
+            .map_err(AcmeError::Local)?;
+        Ok(Account::builder_with_http(Box::new(client)))
     };
     let path = dir.join("account.json");
     if let Ok(text) = std::fs::read_to_string(&path)
         && let Ok(saved) = serde_json::from_str::<SavedAccount>(&text)
         && saved.directory == section.directory
     {
-        return builder()?
-            .from_credentials(saved.credentials)
-            .await
-            .map_err(|e| AcmeError::Ca(format!("account: {e}")));
+        match builder()?.from_credentials(saved.credentials).await {
+            Ok(a) => return Ok(a),
+            // Unusable credentials (a damaged key): a new account, not the same failure forever.
+            Err(e @ (instant_acme::Error::KeyRejected | instant_acme::Error::Crypto)) => {
+                tracing::warn!(file = %path.display(), error = %e, "the saved ACME account cannot be used; registering a new one");
+            }
+            Err(e) => return Err(explain("account", &e, section)),
+        }
     }
     let contact: Vec<&str> = section.contact.iter().map(String::as_str).collect();
     let (account, credentials) = builder()?
@@ -146,7 +214,13 @@ async fn account(section: &AcmeSection, dir: &Path) -> Result<Account, AcmeError
             None,
         )
         .await
-        .map_err(|e| AcmeError::Ca(format!("new account at {}: {e}", section.directory)))?;
+        .map_err(|e| {
+            explain(
+                &format!("new account at {}", section.directory),
+                &e,
+                section,
+            )
+        })?;
     let saved = SavedAccount {
         directory: section.directory.clone(),
         credentials,

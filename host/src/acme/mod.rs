@@ -6,11 +6,11 @@
 
 pub mod files;
 pub mod http01;
+pub mod http_client;
 pub mod issue;
 pub mod pending;
 pub mod renew;
 pub mod section;
-pub mod slots;
 pub mod tls_alpn01;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +36,10 @@ pub enum AcmeError {
     },
 }
 
+/// Connections the challenge responders hold at once, in all and per address.
+pub const RESPONDER_SLOTS: usize = 1024;
+pub const RESPONDER_SLOTS_PER_ADDRESS: usize = 8;
+
 /// Where the account, certificate and key live: `<data_dir>/acme`.
 pub fn state_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("acme")
@@ -49,7 +53,22 @@ pub fn ensure_placeholder(
 ) -> Result<(), crate::tls::certgen::CertGenError> {
     let (cert, key, _) = config.tls_paths();
     if cert.exists() && key.exists() {
-        return Ok(());
+        if crate::tls::load_pair(&cert, &key)
+            .and_then(|_| {
+                crate::tls::TlsConfigs::from_files(&cert, &key, crate::tls::MinVersion::Tls12)
+            })
+            .is_ok()
+        {
+            return Ok(());
+        }
+        // Damaged (a disk error, a hand edit): the CA can give a new one, so the server starts
+        // with the placeholder and orders, keeping the damaged files for a look.
+        for f in [&cert, &key] {
+            let mut aside = f.as_os_str().to_owned();
+            aside.push(".damaged");
+            let _ = std::fs::rename(f, &aside);
+        }
+        tracing::warn!(cert = %cert.display(), "the ACME certificate or key does not load; kept as .damaged, a new one is ordered");
     }
     let req = crate::tls::CertRequest {
         common_name: section.domains[0].clone(),
@@ -107,6 +126,8 @@ pub async fn run(ctx: Arc<ServerContext>, section: AcmeSection, responder: Respo
 /// Longest sleep between looks at the certificate (a clock jump or a replaced file is seen
 /// within this).
 const LOOK_AGAIN: Duration = Duration::from_secs(12 * 3600);
+/// Longest time one order may take, from account to chain.
+const ORDER_DEADLINE: Duration = Duration::from_secs(600);
 /// Longest wait after failures.
 const MAX_RETRY: Duration = Duration::from_secs(24 * 3600);
 
@@ -128,9 +149,15 @@ async fn keep_renewed(ctx: &Arc<ServerContext>, section: &AcmeSection, pending: 
             }
             renew::Due::Now(reason) => {
                 tracing::info!(%reason, domains = ?section.domains, directory = %section.directory, challenge = section.challenge.as_str(), "ordering a certificate from the ACME CA");
-                let outcome = match issue::issue(section, &dir, pending).await {
-                    Ok(issued) => install(ctx, &cert, &key, &issued),
-                    Err(e) => Err(e),
+                let ordered =
+                    tokio::time::timeout(ORDER_DEADLINE, issue::issue(section, &dir, pending));
+                let outcome = match ordered.await {
+                    Ok(Ok(issued)) => install(ctx, &cert, &key, &issued, section),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(AcmeError::Ca(format!(
+                        "the order took longer than {} minutes",
+                        ORDER_DEADLINE.as_secs() / 60
+                    ))),
                 };
                 match outcome {
                     Ok(()) => {
@@ -142,7 +169,7 @@ async fn keep_renewed(ctx: &Arc<ServerContext>, section: &AcmeSection, pending: 
                         let wait = Duration::from_secs(section.retry_secs)
                             .saturating_mul(1 << (failures - 1).min(16))
                             .min(MAX_RETRY);
-                        tracing::error!(error = %e, retry_in_secs = wait.as_secs(), "no certificate from the ACME CA; the current one stays");
+                        tracing::error!(error = %e, retry_in_secs = wait.as_secs(), "no certificate from the ACME CA; the current one stays (a restart tries again at once)");
                         wait
                     }
                 }
@@ -152,6 +179,16 @@ async fn keep_renewed(ctx: &Arc<ServerContext>, section: &AcmeSection, pending: 
     }
 }
 
+/// The notBefore of the first certificate in `pem`.
+fn not_before(pem: &[u8]) -> Option<i64> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+        .next()?
+        .ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    Some(cert.validity().not_before.timestamp())
+}
+
 /// Checks the new chain and key as a server configuration, puts the files in place (key
 /// first, both atomic) and the certificate in force for new handshakes.
 fn install(
@@ -159,7 +196,26 @@ fn install(
     cert: &Path,
     key: &Path,
     issued: &issue::Issued,
+    section: &AcmeSection,
 ) -> Result<(), AcmeError> {
+    // A chain that is already due (expired, not yet valid, too short, without a domain) would
+    // replace a working certificate and be ordered again at once: refused, the old one stays.
+    let now = (crate::state::now_ms() / 1000) as i64;
+    if let renew::Due::Now(reason) = renew::due(
+        Some(issued.chain_pem.as_bytes()),
+        &section.domains,
+        now,
+        section.renew_before_days,
+    ) {
+        return Err(AcmeError::Ca(format!(
+            "the CA issued a certificate that is not usable: {reason}"
+        )));
+    }
+    if not_before(issued.chain_pem.as_bytes()).is_some_and(|nb| nb > now + 3600) {
+        return Err(AcmeError::Ca(
+            "the CA issued a certificate that is not valid yet".into(),
+        ));
+    }
     let key_tmp = files::write_temp(key, issued.key_pem.as_bytes(), true)?;
     let cert_tmp = files::write_temp(cert, issued.chain_pem.as_bytes(), false)?;
     let min = ctx.live.load().tls.min_version;

@@ -112,7 +112,7 @@ impl AcmeSection {
                 ));
             }
         }
-        if !(self.directory.starts_with("https://") || self.directory.starts_with("http://")) {
+        if !self.directory.starts_with("https://") {
             return Some((
                 "directory",
                 format!(

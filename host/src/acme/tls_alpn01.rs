@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::pending::Pending;
-use super::slots::Slots;
+use crate::conn_slots::Slots;
 
 pub const ALPN: &[u8] = b"acme-tls/1";
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -64,7 +64,7 @@ pub fn server_config(pending: Arc<Pending>) -> Result<Arc<ServerConfig>, rustls:
 
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let slots = Arc::new(Slots::default());
+    let slots = Slots::new(super::RESPONDER_SLOTS, super::RESPONDER_SLOTS_PER_ADDRESS);
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -83,7 +83,7 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>) {
             let _ = tokio::time::timeout(DEADLINE, async {
                 if let Ok(mut tls) = acceptor.accept(sock).await {
                     let name = tls.get_ref().1.server_name().map(str::to_string);
-                    tracing::info!(domain = ?name, "ACME TLS-ALPN-01 challenge answered");
+                    tracing::debug!(domain = ?name, "ACME TLS-ALPN-01 challenge answered");
                     let _ = tls.shutdown().await;
                 }
             })

@@ -40,17 +40,17 @@ pub fn route(req: &Request) -> (&'static str, String, Option<serde_json::Value>)
             format!("/api/groups/{}?force={force}", encode(name)),
         ),
         Request::Access => ("GET", "/api/access".into()),
-        Request::ListIp { list, pattern } => {
-            let which = match list {
-                Some(crate::access::managed::List::Allow) => "allow",
-                Some(crate::access::managed::List::Deny) => "deny",
-                None => "remove",
+        Request::ListIp { change, pattern } => {
+            use crate::access::managed::{Change, List};
+            let (which, body) = match change {
+                Change::Add(List::Allow) => ("allow", serde_json::json!({ "pattern": pattern })),
+                Change::Add(List::Deny) => ("deny", serde_json::json!({ "pattern": pattern })),
+                Change::Remove(from) => (
+                    "remove",
+                    serde_json::json!({ "pattern": pattern, "list": from }),
+                ),
             };
-            return (
-                "POST",
-                format!("/api/access/{which}"),
-                Some(serde_json::json!({ "pattern": pattern })),
-            );
+            return ("POST", format!("/api/access/{which}"), Some(body));
         }
     };
     (method, path, None)

@@ -1,7 +1,9 @@
 //! The HTTP admin listener (off by default; 127.0.0.1 by default when on): the JSON API, the
 //! Prometheus endpoint and the web admin page. Every route but the page needs
 //! `Authorization: Bearer <token>`; the token lives in a file created with mode 0600 and is
-//! compared in constant time.
+//! compared in constant time, before anything of the request body is read. Connections are
+//! capped (in all and per address), a request's head must arrive within 10 s, a body is at
+//! most 64 KiB, and a connection lives at most 5 minutes.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -110,6 +112,10 @@ async fn with_body<T>(
     }
     match body {
         Ok(axum::Json(b)) => api(state, headers, req(b)).await,
+        // 413 for a body over the limit; every other bad body is a 400 naming the field.
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            refused(e.status(), &e.body_text())
+        }
         Err(e) => refused(StatusCode::BAD_REQUEST, &e.body_text()),
     }
 }
@@ -121,8 +127,12 @@ struct ForceQuery {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PatternBody {
     pattern: String,
+    /// For a removal: only from this list (default both).
+    #[serde(default)]
+    list: Option<crate::access::managed::List>,
 }
 
 /// A handler for a route whose operation needs nothing from the URL.
@@ -224,13 +234,21 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
                  h: HeaderMap,
                  UrlPath(which): UrlPath<String>,
                  body: Body<PatternBody>| async move {
-                    let list = match which.as_str() {
-                        "allow" => Some(crate::access::managed::List::Allow),
-                        "deny" => Some(crate::access::managed::List::Deny),
-                        "remove" => None,
-                        _ => return refused(StatusCode::NOT_FOUND, "use /api/access/allow, /deny or /remove"),
+                    use crate::access::managed::{Change, List};
+                    let change = |b: &PatternBody| match which.as_str() {
+                        "allow" => Some(Change::Add(List::Allow)),
+                        "deny" => Some(Change::Add(List::Deny)),
+                        "remove" => Some(Change::Remove(b.list)),
+                        _ => None,
                     };
-                    with_body(&s, &h, body, |b| Request::ListIp { list, pattern: b.pattern }).await
+                    if !matches!(which.as_str(), "allow" | "deny" | "remove") {
+                        return refused(StatusCode::NOT_FOUND, "use /api/access/allow, /deny or /remove");
+                    }
+                    with_body(&s, &h, body, |b| Request::ListIp {
+                        change: change(&b).expect("checked above"),
+                        pattern: b.pattern,
+                    })
+                    .await
                 },
             ),
         )
@@ -263,8 +281,28 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
                 },
             ),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), token_first))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// A request body larger than this is refused (413): users, groups and patterns are small.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The token is checked before any handler runs, so nothing of a body is read for a caller
+/// without it (the page itself and a public `/metrics` excepted).
+async fn token_first(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> HttpResponse {
+    let path = req.uri().path();
+    let open = path == "/" || (path == "/metrics" && s.ctx.live.load().admin.metrics_public);
+    if !open && !authorized(&s, req.headers()) {
+        return unauthorized();
+    }
+    next.run(req).await
 }
 
 /// Every response: not framable, no MIME sniffing, no referrer, not cached; the page may run
@@ -318,18 +356,14 @@ async fn logs(state: &AppState, headers: &HeaderMap, q: LogQuery, export: bool) 
         )
             .into_response();
     };
+    if export {
+        return export_log(dir, q.day).await;
+    }
     let result = tokio::task::spawn_blocking(move || {
         let days = super::logs::days(&dir);
         let Some(day) = q.day.or_else(|| days.first().cloned()) else {
             return Ok(serde_json::json!({"days": days, "lines": [], "next": 0}).to_string());
         };
-        if export {
-            if !super::logs::valid_day(&day) {
-                return Err((StatusCode::BAD_REQUEST, "day must be YYYY-MM-DD".to_string()));
-            }
-            return std::fs::read_to_string(dir.join(format!("ftpsd.log.{day}")))
-                .map_err(|e| (StatusCode::NOT_FOUND, no_log(&day, &days, &e)));
-        }
         match super::logs::read(&dir, &day, q.level.as_deref(), q.q.as_deref(), match (q.tail, q.after) {
             (Some(bytes), None) => super::logs::Start::Tail(bytes),
             (_, after) => super::logs::Start::After(after.unwrap_or(0)),
@@ -342,18 +376,45 @@ async fn logs(state: &AppState, headers: &HeaderMap, q: LogQuery, export: bool) 
     .await
     .unwrap_or_else(|e| Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
     match result {
-        Ok(body) if export => (
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"ftpsd.log\"",
-                ),
-            ],
-            body,
-        )
-            .into_response(),
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err((status, e)) => (status, axum::Json(serde_json::json!({"error": e}))).into_response(),
+    }
+}
+
+/// A whole day's log as a download, streamed from the file (a day can be large; it is never
+/// held in memory).
+async fn export_log(dir: std::path::PathBuf, day: Option<String>) -> HttpResponse {
+    let opened = tokio::task::spawn_blocking(move || {
+        let days = super::logs::days(&dir);
+        let Some(day) = day.or_else(|| days.first().cloned()) else {
+            return Err((StatusCode::NOT_FOUND, "no log files yet".to_string()));
+        };
+        if !super::logs::valid_day(&day) {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "day must be YYYY-MM-DD".to_string(),
+            ));
+        }
+        std::fs::File::open(dir.join(format!("ftpsd.log.{day}")))
+            .map_err(|e| (StatusCode::NOT_FOUND, no_log(&day, &days, &e)))
+    })
+    .await
+    .unwrap_or_else(|e| Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
+    match opened {
+        Ok(f) => {
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(f));
+            (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"ftpsd.log\"",
+                    ),
+                ],
+                axum::body::Body::from_stream(stream),
+            )
+                .into_response()
+        }
         Err((status, e)) => (status, axum::Json(serde_json::json!({"error": e}))).into_response(),
     }
 }
@@ -363,9 +424,35 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
+/// Connections the admin listener holds at once, in all and per address.
+const CONNECTIONS: usize = 256;
+const CONNECTIONS_PER_ADDRESS: usize = 32;
+const HEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) {
-    if let Err(e) = axum::serve(listener, router).await {
-        tracing::error!(error = %e, "admin listener failed");
+    let slots = crate::conn_slots::Slots::new(CONNECTIONS, CONNECTIONS_PER_ADDRESS);
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin listener: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.take(peer.ip()) else {
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEAD_DEADLINE)
+                .serve_connection(hyper_util::rt::TokioIo::new(sock), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+        });
     }
 }
 

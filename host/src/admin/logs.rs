@@ -53,7 +53,10 @@ pub fn days(dir: &Path) -> Vec<String> {
 
 /// The level of a text or JSON log line.
 pub fn level_of(line: &str) -> &'static str {
-    if let Some(rest) = line.split("\"level\":\"").nth(1) {
+    // Only a JSON line's own field: text a client typed (a user name) cannot pose as a level.
+    if line.starts_with('{')
+        && let Some(rest) = line.split("\"level\":\"").nth(1)
+    {
         return LEVELS
             .iter()
             .find(|l| rest.starts_with(**l))
@@ -178,6 +181,8 @@ mod tests {
         let json = r#"{"timestamp":"x","level":"ERROR","fields":{"message":"boom"}}"#;
         assert_eq!(level_of(text), "WARN");
         assert_eq!(level_of(json), "ERROR");
+        let posing = "2026-11-22T08:00:00.1Z  INFO ftpsd::session: login failed user=\"\\\"level\\\":\\\"ERROR\\\"\"";
+        assert_eq!(level_of(posing), "INFO");
         assert!(keep(text, Some("warn"), None));
         assert!(!keep(text, Some("error"), None));
         assert!(keep(json, Some("error"), Some("BOOM")));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ops::Response;
 use crate::access::IpRules;
-use crate::access::managed::{self, List};
+use crate::access::managed::{self, Change, List, Outcome};
 use crate::context::ServerContext;
 use crate::users::UsersFile;
 use crate::users::manage::{self, ManageError, NewGroup, NewUser, UserUpdate};
@@ -36,6 +36,9 @@ pub struct MountView {
     pub path: String,
     pub rights: String,
     pub quota_mb: Option<u64>,
+    /// The group a user's mount comes from (changed with the group, not the user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,14 +84,31 @@ pub fn user_views(users: &UsersFile) -> Vec<UserView> {
                 .mounts_of(u)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|m| MountView {
-                    at: m
+                .map(|m| {
+                    let at = m
                         .name
                         .map(|n| format!("/{n}"))
-                        .unwrap_or_else(|| "/".into()),
-                    path: m.real.display().to_string(),
-                    rights: m.rights.as_str().into(),
-                    quota_mb: m.quota_bytes.map(|b| b / (1024 * 1024)),
+                        .unwrap_or_else(|| "/".into());
+                    let own =
+                        (at == "/" && u.home.is_some()) || u.mounts.iter().any(|x| x.at == at);
+                    let group = (!own)
+                        .then(|| {
+                            u.groups.iter().find(|g| {
+                                users
+                                    .groups
+                                    .iter()
+                                    .any(|x| x.name == **g && x.mounts.iter().any(|gm| gm.at == at))
+                            })
+                        })
+                        .flatten()
+                        .cloned();
+                    MountView {
+                        at,
+                        path: m.real.display().to_string(),
+                        rights: m.rights.as_str().into(),
+                        quota_mb: m.quota_bytes.map(|b| b / (1024 * 1024)),
+                        group,
+                    }
                 })
                 .collect(),
             max_sessions: u.max_sessions,
@@ -133,6 +153,7 @@ pub fn group_views(users: &UsersFile) -> Vec<GroupView> {
                     path: users.resolve_path(&m.path).display().to_string(),
                     rights: m.rights.as_str().into(),
                     quota_mb: m.quota_mb,
+                    group: None,
                 })
                 .collect(),
             download_kib_s: g.download_kib_s,
@@ -196,8 +217,11 @@ pub async fn add_user(ctx: &Arc<ServerContext>, new: NewUser) -> Response {
 
 pub async fn update_user(ctx: &Arc<ServerContext>, name: String, up: UserUpdate) -> Response {
     edit_users(ctx, move |users| {
-        let said = manage::update_user(users, &name, &up)?;
-        manage::create_folders(&manage::new_mount_folders(users, &up)?)?;
+        let mut said = manage::update_user(users, &name, &up)?;
+        let created = manage::create_missing(&manage::new_mount_folders(users, &up)?)?;
+        if !created.is_empty() {
+            said.push(format!("created folder {}", created.join(", ")));
+        }
         Ok(Done {
             message: format!("user '{name}': {}", said.join(", ")),
             password: None,
@@ -255,9 +279,9 @@ pub fn access(ctx: &ServerContext) -> Response {
     })
 }
 
-/// Adds a pattern to a managed list (`list`), or removes it from both (`None`); saved before
-/// it is in force. Sessions from a newly denied address are ended.
-pub fn change_access(ctx: &ServerContext, list: Option<List>, pattern: &str) -> Response {
+/// Adds a pattern to a managed list (taking it off the other), or removes it from one or both;
+/// saved before it is in force. Sessions from a newly denied address are ended.
+pub fn change_access(ctx: &ServerContext, change: Change, pattern: &str) -> Response {
     let pattern = match pattern.parse::<crate::access::IpPattern>() {
         Ok(p) => p,
         Err(e) => {
@@ -269,7 +293,7 @@ pub fn change_access(ctx: &ServerContext, list: Option<List>, pattern: &str) -> 
     };
     let mut guard = ctx.managed_access.lock().unwrap_or_else(|e| e.into_inner());
     let mut next = guard.clone();
-    let changed = match managed::change(&mut next, list, &pattern) {
+    let outcome = match managed::change(&mut next, change, &pattern) {
         Ok(c) => c,
         Err(e) => {
             return Response::Failed {
@@ -278,22 +302,24 @@ pub fn change_access(ctx: &ServerContext, list: Option<List>, pattern: &str) -> 
             };
         }
     };
-    if !changed {
-        let message = match list {
-            Some(_) => format!(
-                "{} is already listed",
-                strings(std::slice::from_ref(&pattern)).join("")
-            ),
-            None => format!(
-                "{} is not in the managed lists",
-                strings(std::slice::from_ref(&pattern)).join("")
-            ),
-        };
-        return Response::Failed {
-            status: if list.is_some() { 409 } else { 404 },
-            error: message,
-        };
-    }
+    let p = strings(std::slice::from_ref(&pattern)).join("");
+    let name = |l: List| match l {
+        List::Allow => "allow",
+        List::Deny => "deny",
+    };
+    let moved_from = match outcome {
+        Outcome::Changed { moved_from } => moved_from,
+        Outcome::Unchanged => {
+            let (status, error) = match change {
+                Change::Add(l) => (409, format!("{p} is already on the {} list", name(l))),
+                Change::Remove(Some(l)) => {
+                    (404, format!("{p} is not on the managed {} list", name(l)))
+                }
+                Change::Remove(None) => (404, format!("{p} is not in the managed lists")),
+            };
+            return Response::Failed { status, error };
+        }
+    };
     if let Err(e) = managed::save(&managed::path(&ctx.config.data_dir()), &next) {
         return Response::Error(e.to_string());
     }
@@ -312,12 +338,15 @@ pub fn change_access(ctx: &ServerContext, list: Option<List>, pattern: &str) -> 
         }
     }
     ctx.ip_rules.store(Arc::new(rules));
-    let p = strings(std::slice::from_ref(&pattern)).join("");
-    let mut message = match list {
-        Some(List::Allow) => format!("{p} allowed"),
-        Some(List::Deny) => format!("{p} denied"),
-        None => format!("{p} removed from the managed lists"),
+    let mut message = match change {
+        Change::Add(List::Allow) => format!("{p} allowed"),
+        Change::Add(List::Deny) => format!("{p} denied"),
+        Change::Remove(Some(l)) => format!("{p} removed from the {} list", name(l)),
+        Change::Remove(None) => format!("{p} removed from the managed lists"),
     };
+    if let Some(l) = moved_from {
+        message.push_str(&format!(" (taken off the {} list)", name(l)));
+    }
     if ended > 0 {
         message.push_str(&format!(
             "; {ended} session(s) from addresses no longer admitted ended"

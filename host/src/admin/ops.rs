@@ -47,9 +47,9 @@ pub enum Request {
     },
     /// The server-wide IP lists: the config's and the managed ones.
     Access,
-    /// Add `pattern` to a managed list, or remove it from both (`list` absent).
+    /// Add `pattern` to a managed list, or remove it from one or both.
     ListIp {
-        list: Option<crate::access::managed::List>,
+        change: crate::access::managed::Change,
         pattern: String,
     },
 }
@@ -256,7 +256,9 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             super::manage_ops::delete_group(ctx, name, force).await
         }
         Request::Access => super::manage_ops::access(ctx),
-        Request::ListIp { list, pattern } => super::manage_ops::change_access(ctx, list, &pattern),
+        Request::ListIp { change, pattern } => {
+            super::manage_ops::change_access(ctx, change, &pattern)
+        }
     }
 }
 

@@ -98,7 +98,20 @@ pub enum Command {
     /// Refuse an address pattern from now on; its sessions end.
     Deny { pattern: String },
     /// Take a pattern off the managed lists.
-    Unlist { pattern: String },
+    Unlist {
+        pattern: String,
+        /// Only from this list (allow or deny); default both.
+        #[arg(long, value_parser = list_name)]
+        list: Option<ftpsd::access::managed::List>,
+    },
+}
+
+fn list_name(s: &str) -> Result<ftpsd::access::managed::List, String> {
+    match s {
+        "allow" => Ok(ftpsd::access::managed::List::Allow),
+        "deny" => Ok(ftpsd::access::managed::List::Deny),
+        _ => Err(format!("'{s}' is not allow or deny")),
+    }
 }
 
 fn list(s: &Option<String>) -> Option<Vec<String>> {
@@ -117,7 +130,7 @@ fn stdin_password() -> anyhow::Result<String> {
 }
 
 pub fn request(cmd: Command) -> anyhow::Result<Request> {
-    use ftpsd::access::managed::List;
+    use ftpsd::access::managed::{Change, List};
     Ok(match cmd {
         Command::Users => Request::Users,
         Command::UserAdd {
@@ -195,15 +208,15 @@ pub fn request(cmd: Command) -> anyhow::Result<Request> {
         Command::GroupDel { name, force } => Request::DeleteGroup { name, force },
         Command::Access => Request::Access,
         Command::Allow { pattern } => Request::ListIp {
-            list: Some(List::Allow),
+            change: Change::Add(List::Allow),
             pattern,
         },
         Command::Deny { pattern } => Request::ListIp {
-            list: Some(List::Deny),
+            change: Change::Add(List::Deny),
             pattern,
         },
-        Command::Unlist { pattern } => Request::ListIp {
-            list: None,
+        Command::Unlist { pattern, list } => Request::ListIp {
+            change: Change::Remove(list),
             pattern,
         },
     })

@@ -28,6 +28,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             a.listen(),
             a.renew_before_days
         );
+        let pem = std::fs::read(&cert).ok();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        match ftpsd::acme::renew::due(pem.as_deref(), &a.domains, now, a.renew_before_days) {
+            ftpsd::acme::renew::Due::Now(reason) => {
+                println!("acme: {reason}: 'ftpsd serve' orders a certificate at start")
+            }
+            ftpsd::acme::renew::Due::At(t) => println!(
+                "acme: the CA's certificate is in place; renewal from {}",
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .map(|d| d.date().to_string())
+                    .unwrap_or_else(|_| t.to_string())
+            ),
+        }
     }
     let users = ftpsd::users::UsersFile::load(&config.users_file())?;
     println!(

@@ -94,6 +94,15 @@ fn print_welcome(
         );
     }
     say!(out, "  certificate:              {}", cert.display());
+    if let Some(a) = &config.acme {
+        say!(
+            out,
+            "  (from the ACME CA for {}, {} on {}; a self-signed placeholder until it arrives)",
+            a.domains.join(", "),
+            a.challenge.as_str(),
+            a.listen()
+        );
+    }
     if let Some(fp) = &first.created_cert {
         say!(out, "  (created now, self-signed; SHA-256 {fp})");
     }
@@ -120,12 +129,21 @@ fn print_welcome(
                 };
                 say!(out);
                 say!(out, "  Try it:");
-                say!(
-                    out,
-                    "    curl --ssl-reqd --cacert {} -u '{user}:{pass}' ftp://{host}:{}/",
-                    cert.display(),
-                    a.port()
-                );
+                match &config.acme {
+                    // The CA's certificate names the domain and is trusted as it is.
+                    Some(acme) => say!(
+                        out,
+                        "    curl --ssl-reqd -u '{user}:{pass}' ftp://{}:{}/",
+                        acme.domains[0],
+                        a.port()
+                    ),
+                    None => say!(
+                        out,
+                        "    curl --ssl-reqd --cacert {} -u '{user}:{pass}' ftp://{host}:{}/",
+                        cert.display(),
+                        a.port()
+                    ),
+                }
             }
         }
         None => say!(

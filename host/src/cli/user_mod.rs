@@ -75,8 +75,12 @@ pub fn run(a: ModArgs) -> anyhow::Result<()> {
         ManageError::Invalid(m) if m.starts_with("ratio:") => anyhow::anyhow!("--{m}"),
         e => e.into(),
     })?;
-    manage::create_folders(&manage::new_mount_folders(&users, &up)?)?;
+    let created = manage::create_missing(&manage::new_mount_folders(&users, &up)?)?;
     save_checked(&users)?;
+    let mut said = said;
+    if !created.is_empty() {
+        said.push(format!("created folder {}", created.join(", ")));
+    }
     println!("user '{}': {}", a.name, said.join(", "));
     Ok(())
 }

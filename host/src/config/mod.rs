@@ -245,7 +245,42 @@ impl Config {
         }
         cfg.validate(path, text)?;
         cfg.read_greetings(path, text)?;
+        cfg.check_acme_files(path, text)?;
         Ok(cfg)
+    }
+
+    /// `acme.ca_root` relative to the config file, and readable as a PEM certificate now
+    /// rather than at the first order.
+    fn check_acme_files(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let Some(root) = self.acme.as_ref().and_then(|a| a.ca_root.clone()) else {
+            return Ok(());
+        };
+        let root = self.resolve(&root);
+        let found = std::fs::read(&root)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                use rustls_pki_types::pem::PemObject;
+                rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+                    .next()
+                    .ok_or_else(|| "holds no PEM certificate".to_string())?
+                    .map(|_| ())
+                    .map_err(|e| format!("is not a PEM certificate ({e:?})"))
+            });
+        if let Err(why) = found {
+            return Err(ConfigError::invalid(
+                path,
+                text,
+                "ca_root",
+                format!(
+                    "acme.ca_root {}: {why} (the certificate the CA's directory presents over HTTPS, or the CA that signed it)",
+                    root.display()
+                ),
+            ));
+        }
+        if let Some(a) = self.acme.as_mut() {
+            a.ca_root = Some(root);
+        }
+        Ok(())
     }
 
     /// Puts the text of `banner_file` and `login_message_file` into `banner` and
@@ -290,6 +325,34 @@ impl Config {
             }
             if let Some((key, message)) = acme.problem() {
                 return Err(invalid(key, message));
+            }
+            let responder = acme.listen();
+            let collides = |a: &SocketAddr| {
+                a.port() == responder.port()
+                    && (a.ip() == responder.ip()
+                        || a.ip().is_unspecified()
+                        || responder.ip().is_unspecified())
+            };
+            let taken = [
+                ("[explicit] listen", self.explicit.as_ref()),
+                ("[implicit] listen", self.implicit.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(what, l)| l.map(|l| (what, l.listen.addrs().to_vec())))
+            .chain(
+                self.admin
+                    .enabled
+                    .then(|| ("[admin] listen", vec![self.admin.listen])),
+            )
+            .find(|(_, addrs)| addrs.iter().any(collides));
+            if let Some((what, _)) = taken {
+                return Err(invalid(
+                    "listen",
+                    format!(
+                        "the ACME {} responder's address {responder} is also {what}: give [acme] listen its own port",
+                        acme.challenge.as_str()
+                    ),
+                ));
             }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {

@@ -3,7 +3,18 @@
 
 use super::entry::MountEntry;
 
+/// The largest quota: 1 PiB in MB. Anything beyond is a typo, not a disk.
+pub const MAX_QUOTA_MB: u64 = 1 << 30;
+
 pub(super) fn validate_mount(m: &MountEntry) -> Result<(), String> {
+    if let Some(q) = m.quota_mb
+        && q > MAX_QUOTA_MB
+    {
+        return Err(format!(
+            "mount at '{}': quota_mb {q} is more than 1 PiB ({MAX_QUOTA_MB} MB); leave the quota out for none",
+            m.at.escape_debug()
+        ));
+    }
     if m.at == "/" {
         return Ok(());
     }

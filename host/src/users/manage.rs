@@ -361,6 +361,14 @@ pub fn new_mount_folders(users: &UsersFile, up: &UserUpdate) -> Result<Vec<PathB
     Ok(out)
 }
 
+/// Creates those of `folders` that do not exist yet; returns them, absolute, for the
+/// operator to see (a typo in a mount path shows as a new folder, not as silence).
+pub fn create_missing(folders: &[PathBuf]) -> Result<Vec<String>, ManageError> {
+    let missing: Vec<PathBuf> = folders.iter().filter(|f| !f.is_dir()).cloned().collect();
+    create_folders(&missing)?;
+    Ok(missing.iter().map(|f| f.display().to_string()).collect())
+}
+
 /// Creates the folders of a user just added (after the file is saved).
 pub fn create_folders(folders: &[PathBuf]) -> Result<(), ManageError> {
     for d in folders {
@@ -420,7 +428,7 @@ pub fn delete_group(
         .collect();
     if !members.is_empty() && !force {
         return Err(ManageError::Conflict(format!(
-            "group '{name}' has members ({}); take them out first or delete with force",
+            "group '{name}' has members ({}); take them out first, or delete it with --force (API: ?force=true)",
             members.join(", ")
         )));
     }

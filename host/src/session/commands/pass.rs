@@ -33,14 +33,14 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
             if let Some(left_out) =
                 crate::access::refusal_log::admit(s.link.peer.ip(), "login not checked")
             {
-                tracing::info!(user = %name, peer = %s.link.peer, reason = %e, left_out, "login not checked");
+                tracing::info!(user = ?name, peer = %s.link.peer, reason = %e, left_out, "login not checked");
             }
             s.ctx.metrics.login_refused_unchecked();
             s.quit = true;
             Err(Refusal::new(e.code(), e.to_string()))
         }
         Err(e) => {
-            tracing::info!(user = %name, peer = %s.link.peer, "login failed");
+            tracing::info!(user = ?name, peer = %s.link.peer, "login failed");
             s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
             s.login_hook(&name, false, false).await;
