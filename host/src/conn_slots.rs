@@ -57,6 +57,39 @@ impl Slots {
     }
 }
 
+/// Accepts connections for as long as the task runs; each gets a slot (or is closed at once
+/// when its address or the listener is full) and is handled in its own task, which gives the
+/// slot back when `handle`'s future ends. `handle` bounds its own time.
+pub async fn serve<F, Fut>(
+    listener: tokio::net::TcpListener,
+    slots: Arc<Slots>,
+    what: &'static str,
+    mut handle: F,
+) where
+    F: FnMut(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors and the like: wait a little rather than spin.
+                tracing::warn!(error = %e, listener = what, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.take(peer.ip()) else {
+            continue;
+        };
+        let done = handle(sock);
+        tokio::spawn(async move {
+            let _slot = slot;
+            done.await;
+        });
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());

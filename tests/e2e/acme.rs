@@ -61,19 +61,11 @@ impl Pebble {
 
     async fn start_on(ports: (u16, u16, u16, u16)) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
-        let g = ftpsd::tls::generate(&ftpsd::tls::CertRequest {
-            common_name: "localhost".into(),
-            country: None,
-            state: None,
-            locality: None,
-            organization: None,
-            org_unit: None,
-            email: None,
-            alt_names: vec!["127.0.0.1".into()],
-            key: ftpsd::tls::KeyKind::EcdsaP256,
-            days: 30,
-            ca: false,
-        })
+        let g = ftpsd::tls::generate(&ftpsd::tls::CertRequest::for_names(
+            "localhost",
+            &["127.0.0.1"],
+            30,
+        ))
         .unwrap();
         g.write_to(dir.path()).unwrap();
         Self::start_in(ports, dir).await

@@ -10,19 +10,11 @@ use ftpsd_e2e::TestServer;
 use ftpsd_e2e::tools::{ftpsd_bin, run, text};
 
 fn cert_for(days: u32) -> ftpsd::tls::GeneratedCert {
-    ftpsd::tls::generate(&ftpsd::tls::CertRequest {
-        common_name: "localhost".into(),
-        country: None,
-        state: None,
-        locality: None,
-        organization: None,
-        org_unit: None,
-        email: None,
-        alt_names: vec!["127.0.0.1".into()],
-        key: ftpsd::tls::KeyKind::EcdsaP256,
+    ftpsd::tls::generate(&ftpsd::tls::CertRequest::for_names(
+        "localhost",
+        &["127.0.0.1"],
         days,
-        ca: false,
-    })
+    ))
     .unwrap()
 }
 

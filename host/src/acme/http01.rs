@@ -61,25 +61,13 @@ pub fn asked(head: &[u8]) -> Asked<'_> {
 
 pub async fn serve(listener: TcpListener, pending: Arc<Pending>) {
     let slots = Slots::new(super::RESPONDER_SLOTS, super::RESPONDER_SLOTS_PER_ADDRESS);
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // Out of descriptors and the like: wait a little rather than spin.
-                tracing::warn!(error = %e, "ACME HTTP-01 responder: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(slot) = slots.take(peer.ip()) else {
-            continue;
-        };
+    crate::conn_slots::serve(listener, slots, "ACME HTTP-01 responder", |sock| {
         let pending = pending.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             let _ = tokio::time::timeout(DEADLINE, answer(sock, &pending)).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn answer(mut sock: TcpStream, pending: &Pending) -> std::io::Result<()> {

@@ -113,19 +113,11 @@ mod tests {
         dir: &Path,
         answer: &'static str,
     ) -> (std::net::SocketAddr, std::path::PathBuf) {
-        let g = crate::tls::generate(&crate::tls::CertRequest {
-            common_name: "localhost".into(),
-            country: None,
-            state: None,
-            locality: None,
-            organization: None,
-            org_unit: None,
-            email: None,
-            alt_names: vec!["127.0.0.1".into()],
-            key: crate::tls::KeyKind::EcdsaP256,
-            days: 2,
-            ca: false,
-        })
+        let g = crate::tls::generate(&crate::tls::CertRequest::for_names(
+            "localhost",
+            &["127.0.0.1"],
+            2,
+        ))
         .unwrap();
         g.write_to(dir).unwrap();
         let tls = crate::tls::TlsConfigs::from_files(

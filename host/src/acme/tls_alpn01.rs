@@ -65,21 +65,9 @@ pub fn server_config(pending: Arc<Pending>) -> Result<Arc<ServerConfig>, rustls:
 pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let slots = Slots::new(super::RESPONDER_SLOTS, super::RESPONDER_SLOTS_PER_ADDRESS);
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "ACME TLS-ALPN-01 responder: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(slot) = slots.take(peer.ip()) else {
-            continue;
-        };
+    crate::conn_slots::serve(listener, slots, "ACME TLS-ALPN-01 responder", |sock| {
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             let _ = tokio::time::timeout(DEADLINE, async {
                 if let Ok(mut tls) = acceptor.accept(sock).await {
                     let name = tls.get_ref().1.server_name().map(str::to_string);
@@ -88,8 +76,9 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>) {
                 }
             })
             .await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

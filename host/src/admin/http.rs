@@ -432,28 +432,17 @@ const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(
 
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) {
     let slots = crate::conn_slots::Slots::new(CONNECTIONS, CONNECTIONS_PER_ADDRESS);
-    loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "admin listener: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(slot) = slots.take(peer.ip()) else {
-            continue;
-        };
+    crate::conn_slots::serve(listener, slots, "admin HTTP", |sock| {
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
+        async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEAD_DEADLINE)
                 .serve_connection(hyper_util::rt::TokioIo::new(sock), service);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// The web admin page: plain HTML and script, no build step.

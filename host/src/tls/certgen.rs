@@ -35,6 +35,26 @@ pub struct CertRequest {
     pub ca: bool,
 }
 
+impl CertRequest {
+    /// A plain server certificate (ECDSA P-256, no subject fields beyond the CN): what a
+    /// placeholder, a test CA endpoint or a quick self-signed setup needs.
+    pub fn for_names(common_name: &str, alt_names: &[&str], days: u32) -> CertRequest {
+        CertRequest {
+            common_name: common_name.into(),
+            country: None,
+            state: None,
+            locality: None,
+            organization: None,
+            org_unit: None,
+            email: None,
+            alt_names: alt_names.iter().map(|s| s.to_string()).collect(),
+            key: KeyKind::EcdsaP256,
+            days,
+            ca: false,
+        }
+    }
+}
+
 pub struct GeneratedCert {
     pub cert_pem: String,
     pub key_pem: String,

@@ -93,19 +93,11 @@ mod tests {
 
     #[test]
     fn reads_not_after_from_a_generated_certificate() {
-        let g = crate::tls::generate(&crate::tls::CertRequest {
-            common_name: "ftp.example.com".into(),
-            country: None,
-            state: None,
-            locality: None,
-            organization: None,
-            org_unit: None,
-            email: None,
-            alt_names: vec![],
-            key: crate::tls::KeyKind::EcdsaP256,
-            days: 10,
-            ca: false,
-        })
+        let g = crate::tls::generate(&crate::tls::CertRequest::for_names(
+            "ftp.example.com",
+            &[],
+            10,
+        ))
         .unwrap();
         use rustls_pki_types::pem::PemObject;
         let der = rustls_pki_types::CertificateDer::from_pem_slice(g.cert_pem.as_bytes()).unwrap();
