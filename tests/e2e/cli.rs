@@ -698,6 +698,12 @@ async fn user_mod_changes_groups_rights_quota_and_disables() {
         shown.contains("bandwidth:    download 1.5 MiB/s, upload unlimited"),
         "{shown}"
     );
+    assert!(
+        shown.contains(
+            "and group staff: download unlimited, upload 4 MiB/s (shared by its members)"
+        ),
+        "{shown}"
+    );
     let mounts = users.mounts_of(ann).unwrap();
     let root = mounts.iter().find(|m| m.name.is_none()).unwrap();
     assert_eq!(

@@ -277,6 +277,18 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 ftpsd::data::bandwidth::describe(u.download_kib_s),
                 ftpsd::data::bandwidth::describe(u.upload_kib_s)
             );
+            // Group limits apply as well, each shared by all of that group's members: the
+            // user gets the smallest of what is left.
+            for g in users.groups.iter().filter(|g| u.groups.contains(&g.name)) {
+                if g.download_kib_s > 0 || g.upload_kib_s > 0 {
+                    println!(
+                        "              and group {}: download {}, upload {} (shared by its members)",
+                        g.name,
+                        ftpsd::data::bandwidth::describe(g.download_kib_s),
+                        ftpsd::data::bandwidth::describe(g.upload_kib_s)
+                    );
+                }
+            }
             println!("ratio:        {}", u.ratio.as_deref().unwrap_or("-"));
             println!(
                 "IP allow:     {}",
