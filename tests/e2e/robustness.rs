@@ -255,3 +255,49 @@ async fn a_file_truncated_during_a_download_ends_only_that_transfer() {
         assert_eq!(c.retr("big.bin").await.len(), 4096);
     }
 }
+
+/// Without `max_users` in the config, the server takes a quarter of its open-file limit as
+/// the cap: a flood gets 421 before the banner instead of exhausting descriptors.
+#[tokio::test]
+async fn by_default_connections_are_capped_below_the_open_file_limit() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ftpsd.toml"),
+        "[server]\ndata_dir = \"data\"\n[explicit]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let config = ftpsd::Config::load(&dir.path().join("ftpsd.toml")).unwrap();
+    ftpsd::bootstrap::prepare(&config).unwrap();
+    // 512 descriptors: at most 128 connections.
+    let srv = ftpsd_e2e::tools::spawn_server_limited(dir.path(), Some(512)).await;
+    let banner = |tcp: tokio::net::TcpStream| async move {
+        let mut r = tokio::io::BufReader::new(tcp);
+        let mut line = String::new();
+        r.read_line(&mut line).await.unwrap();
+        (r, line)
+    };
+    let mut held = Vec::new();
+    for i in 0..128 {
+        let tcp = tokio::net::TcpStream::connect(srv.ftp).await.unwrap();
+        let (r, line) = ftpsd_e2e::bounded("banner", banner(tcp)).await;
+        assert!(line.starts_with("220"), "connection {i}: {line}");
+        held.push(r);
+    }
+    let tcp = tokio::net::TcpStream::connect(srv.ftp).await.unwrap();
+    let (_, line) = ftpsd_e2e::bounded("refusal", banner(tcp)).await;
+    assert!(line.starts_with("421"), "{line}");
+    // One leaves; once the server has seen it go, one more gets in.
+    drop(held.pop());
+    ftpsd_e2e::bounded("a free place again", async {
+        loop {
+            let tcp = tokio::net::TcpStream::connect(srv.ftp).await.unwrap();
+            let (r, line) = banner(tcp).await;
+            if line.starts_with("220") {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

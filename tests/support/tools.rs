@@ -107,7 +107,29 @@ pub struct Spawned {
 
 /// Starts the binary (trace-level log) and reads the addresses from its welcome text.
 pub async fn spawn_server(dir: &std::path::Path) -> Spawned {
-    let mut child = Command::new(ftpsd_bin())
+    spawn_server_limited(dir, None).await
+}
+
+/// As [`spawn_server`], with the server's open-file limit set to `nofile` when given.
+pub async fn spawn_server_limited(dir: &std::path::Path, nofile: Option<u64>) -> Spawned {
+    let mut cmd = Command::new(ftpsd_bin());
+    if let Some(n) = nofile {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let l = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
         .args(["serve", "--config", "ftpsd.toml"])
         .current_dir(dir)
         .env("FTPSD_LOG", "trace")

@@ -94,7 +94,9 @@ pub struct ServerSection {
     pub login_failure_delay_ms: u64,
     /// At SIGTERM/SIGINT: how long running transfers may take to finish.
     pub shutdown_grace_secs: u64,
-    /// 0 = unlimited.
+    /// Connections at once; 0 = unlimited. Default: a quarter of the process's open-file limit
+    /// (a session can hold a control, a data and a passive-listener descriptor), so a flood
+    /// from many addresses is refused with 421 before the server runs out of descriptors.
     pub max_users: usize,
     /// 0 = unlimited.
     pub max_connections_per_ip: usize,
@@ -116,7 +118,7 @@ impl Default for ServerSection {
             data_timeout_secs: 60,
             login_failure_delay_ms: 1000,
             shutdown_grace_secs: 30,
-            max_users: 0,
+            max_users: default_max_users(),
             max_connections_per_ip: 0,
             log_level: "info".into(),
         }
@@ -466,6 +468,21 @@ impl Config {
     pub fn data_timeout(&self) -> Duration {
         Duration::from_secs(self.server.data_timeout_secs)
     }
+}
+
+/// A quarter of the soft open-file limit (at least 64); 0 (unlimited) when it is unlimited.
+fn default_max_users() -> usize {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given; nothing else is touched.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0
+        || l.rlim_cur == libc::RLIM_INFINITY
+    {
+        return 0;
+    }
+    ((l.rlim_cur / 4) as usize).max(64)
 }
 
 /// `info`, or directives like `info,ftpsd::session=debug`.
