@@ -100,6 +100,26 @@ pub enum List {
     Deny,
 }
 
+impl List {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            List::Allow => "allow",
+            List::Deny => "deny",
+        }
+    }
+}
+
+impl std::str::FromStr for List {
+    type Err = String;
+    fn from_str(s: &str) -> Result<List, String> {
+        match s {
+            "allow" => Ok(List::Allow),
+            "deny" => Ok(List::Deny),
+            _ => Err(format!("'{s}' is not allow or deny")),
+        }
+    }
+}
+
 /// One change to the managed lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

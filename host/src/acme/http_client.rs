@@ -33,12 +33,8 @@ impl BoundedClient {
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = match root {
             Some(path) => {
-                use rustls_pki_types::pem::PemObject;
                 let mut roots = rustls::RootCertStore::empty();
-                for c in rustls_pki_types::CertificateDer::pem_file_iter(path)
-                    .map_err(|e| format!("acme.ca_root {}: {e}", path.display()))?
-                {
-                    let c = c.map_err(|e| format!("acme.ca_root {}: {e}", path.display()))?;
+                for c in crate::tls::load_certs(path).map_err(|e| format!("acme.ca_root: {e}"))? {
                     roots
                         .add(c)
                         .map_err(|e| format!("acme.ca_root {}: {e}", path.display()))?;

@@ -53,12 +53,7 @@ pub fn ensure_placeholder(
 ) -> Result<(), crate::tls::certgen::CertGenError> {
     let (cert, key, _) = config.tls_paths();
     if cert.exists() && key.exists() {
-        if crate::tls::load_pair(&cert, &key)
-            .and_then(|_| {
-                crate::tls::TlsConfigs::from_files(&cert, &key, crate::tls::MinVersion::Tls12)
-            })
-            .is_ok()
-        {
+        if crate::tls::TlsConfigs::from_files(&cert, &key, crate::tls::MinVersion::Tls12).is_ok() {
             return Ok(());
         }
         // Damaged (a disk error, a hand edit): the CA can give a new one, so the server starts

@@ -41,10 +41,9 @@ pub fn route(req: &Request) -> (&'static str, String, Option<serde_json::Value>)
         ),
         Request::Access => ("GET", "/api/access".into()),
         Request::ListIp { change, pattern } => {
-            use crate::access::managed::{Change, List};
+            use crate::access::managed::Change;
             let (which, body) = match change {
-                Change::Add(List::Allow) => ("allow", serde_json::json!({ "pattern": pattern })),
-                Change::Add(List::Deny) => ("deny", serde_json::json!({ "pattern": pattern })),
+                Change::Add(l) => (l.as_str(), serde_json::json!({ "pattern": pattern })),
                 Change::Remove(from) => (
                     "remove",
                     serde_json::json!({ "pattern": pattern, "list": from }),

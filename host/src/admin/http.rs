@@ -235,17 +235,16 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
                  UrlPath(which): UrlPath<String>,
                  body: Body<PatternBody>| async move {
                     use crate::access::managed::{Change, List};
-                    let change = |b: &PatternBody| match which.as_str() {
-                        "allow" => Some(Change::Add(List::Allow)),
-                        "deny" => Some(Change::Add(List::Deny)),
-                        "remove" => Some(Change::Remove(b.list)),
-                        _ => None,
+                    // allow / deny add to that list; remove takes the list from the body.
+                    let add = match which.as_str() {
+                        "remove" => None,
+                        w => match w.parse::<List>() {
+                            Ok(l) => Some(l),
+                            Err(_) => return refused(StatusCode::NOT_FOUND, "use /api/access/allow, /deny or /remove"),
+                        },
                     };
-                    if !matches!(which.as_str(), "allow" | "deny" | "remove") {
-                        return refused(StatusCode::NOT_FOUND, "use /api/access/allow, /deny or /remove");
-                    }
                     with_body(&s, &h, body, |b| Request::ListIp {
-                        change: change(&b).expect("checked above"),
+                        change: add.map_or(Change::Remove(b.list), Change::Add),
                         pattern: b.pattern,
                     })
                     .await

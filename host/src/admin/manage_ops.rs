@@ -303,10 +303,7 @@ pub fn change_access(ctx: &ServerContext, change: Change, pattern: &str) -> Resp
         }
     };
     let p = strings(std::slice::from_ref(&pattern)).join("");
-    let name = |l: List| match l {
-        List::Allow => "allow",
-        List::Deny => "deny",
-    };
+    let name = List::as_str;
     let moved_from = match outcome {
         Outcome::Changed { moved_from } => moved_from,
         Outcome::Unchanged => {

@@ -101,17 +101,9 @@ pub enum Command {
     Unlist {
         pattern: String,
         /// Only from this list (allow or deny); default both.
-        #[arg(long, value_parser = list_name)]
+        #[arg(long, value_parser = |s: &str| s.parse::<ftpsd::access::managed::List>())]
         list: Option<ftpsd::access::managed::List>,
     },
-}
-
-fn list_name(s: &str) -> Result<ftpsd::access::managed::List, String> {
-    match s {
-        "allow" => Ok(ftpsd::access::managed::List::Allow),
-        "deny" => Ok(ftpsd::access::managed::List::Deny),
-        _ => Err(format!("'{s}' is not allow or deny")),
-    }
 }
 
 fn list(s: &Option<String>) -> Option<Vec<String>> {

@@ -29,10 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             a.renew_before_days
         );
         let pem = std::fs::read(&cert).ok();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = (ftpsd::state::now_ms() / 1000) as i64;
         match ftpsd::acme::renew::due(pem.as_deref(), &a.domains, now, a.renew_before_days) {
             ftpsd::acme::renew::Due::Now(reason) => {
                 println!("acme: {reason}: 'ftpsd serve' orders a certificate at start")

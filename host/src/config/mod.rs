@@ -258,24 +258,14 @@ impl Config {
             return Ok(());
         };
         let root = self.resolve(&root);
-        let found = std::fs::read(&root)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                use rustls_pki_types::pem::PemObject;
-                rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
-                    .next()
-                    .ok_or_else(|| "holds no PEM certificate".to_string())?
-                    .map(|_| ())
-                    .map_err(|e| format!("is not a PEM certificate ({e:?})"))
-            });
+        let found = crate::tls::load_certs(&root).map(|_| ());
         if let Err(why) = found {
             return Err(ConfigError::invalid(
                 path,
                 text,
                 "ca_root",
                 format!(
-                    "acme.ca_root {}: {why} (the certificate the CA's directory presents over HTTPS, or the CA that signed it)",
-                    root.display()
+                    "acme.ca_root: {why} (the certificate the CA's directory presents over HTTPS, or the CA that signed it)"
                 ),
             ));
         }

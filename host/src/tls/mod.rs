@@ -20,7 +20,7 @@ use rustls::ServerConfig;
 use rustls::server::ServerSessionMemoryCache;
 
 pub use certgen::{CertRequest, GeneratedCert, GeneratedRequest, KeyKind, generate, request};
-pub use pem::{TlsFileError, fingerprint_sha256, load_pair};
+pub use pem::{TlsFileError, fingerprint_sha256, load_certs, load_pair};
 
 /// Session tickets sent after a control handshake. rustls clients use each TLS 1.3 ticket once
 /// and keep at most 8 per server; GnuTLS clients (lftp) reuse one.

@@ -34,14 +34,8 @@ pub fn load_pair(
     cert: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsFileError> {
-    let cert_bytes = read_capped(cert)?;
+    let chain = load_certs(cert)?;
     let key_bytes = read_capped(key)?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_bytes)
-        .collect::<Result<_, _>>()
-        .map_err(|e| broken(cert, e))?;
-    if chain.is_empty() {
-        return Err(TlsFileError::NoCertificate { path: cert.into() });
-    }
     let key_der = match PrivateKeyDer::from_pem_slice(&key_bytes) {
         Ok(k) => k,
         Err(rustls_pki_types::pem::Error::NoItemsFound) => {
@@ -50,6 +44,18 @@ pub fn load_pair(
         Err(e) => return Err(broken(key, e)),
     };
     Ok((chain, key_der))
+}
+
+/// The certificates of a PEM file (a chain, or trust roots): at least one.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
+    let bytes = read_capped(path)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| broken(path, e))?;
+    if certs.is_empty() {
+        return Err(TlsFileError::NoCertificate { path: path.into() });
+    }
+    Ok(certs)
 }
 
 /// Largest certificate or key file read (a long chain is a few tens of KiB).
