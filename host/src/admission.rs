@@ -17,8 +17,7 @@ use crate::session::ControlStream;
 pub struct Admitted {
     pub stream: ControlStream,
     pub local: SocketAddr,
-    pub token: [u8; 16],
-    pub scope: Arc<crate::tls::scope::ResumptionScope>,
+    pub keys: crate::session::state::SessionKeys,
     pub guard: crate::access::limits::ConnectionGuard,
 }
 
@@ -63,6 +62,7 @@ pub async fn admit(
             return None;
         }
     };
+    let id = ctx.sessions.next_id();
     if ctx.plugins.has(ftpsd_plugin_sdk::Hook::Connect) {
         let listener = if kind == ListenerKind::Explicit {
             "explicit"
@@ -72,6 +72,9 @@ pub async fn admit(
         let ev = ftpsd_plugin_sdk::ConnectEvent {
             ip: peer.ip().to_string(),
             listener: listener.into(),
+            session: id,
+            // Implicit FTPS shakes hands after this gate: no TLS facts yet at connect.
+            tls: None,
         };
         if let crate::plugins::Decision::Deny { message, by, .. } = ctx
             .plugins
@@ -114,8 +117,7 @@ pub async fn admit(
     Some(Admitted {
         stream,
         local,
-        token,
-        scope,
+        keys: crate::session::state::SessionKeys { id, token, scope },
         guard,
     })
 }

@@ -324,8 +324,7 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
         admitted.stream,
         peer,
         admitted.local,
-        admitted.token,
-        admitted.scope,
+        admitted.keys,
     )
     .run()
     .await;

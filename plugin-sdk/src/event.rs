@@ -21,10 +21,13 @@ pub enum Hook {
     UploadComplete,
     /// Any other file operation (DELE, RMD, MKD, RNFR, LIST, …).
     Command,
+    /// Notification (events v2): an upload the upload gate let through did not complete
+    /// (connection lost, aborted, over a limit, quota, disk error); nothing of it was kept.
+    UploadFailed,
 }
 
 impl Hook {
-    pub const ALL: [Hook; 7] = [
+    pub const ALL: [Hook; 8] = [
         Hook::Connect,
         Hook::Login,
         Hook::Upload,
@@ -32,6 +35,7 @@ impl Hook {
         Hook::RatioCheck,
         Hook::UploadComplete,
         Hook::Command,
+        Hook::UploadFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,32 +47,71 @@ impl Hook {
             Hook::RatioCheck => "ratio-check",
             Hook::UploadComplete => "upload-complete",
             Hook::Command => "command",
+            Hook::UploadFailed => "upload-failed",
         }
     }
 
     /// Gates decide whether something happens; notifications only inform.
     pub fn is_gate(self) -> bool {
-        !matches!(self, Hook::FileBlocked | Hook::UploadComplete)
+        !matches!(
+            self,
+            Hook::FileBlocked | Hook::UploadComplete | Hook::UploadFailed
+        )
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// TLS facts of the control connection (events v2). Absent while the connection is plain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// "TLSv1.3" or "TLSv1.2".
+    pub version: String,
+    /// IANA name, e.g. "TLS13_AES_256_GCM_SHA384".
+    pub cipher: String,
+    /// The server name the client asked for, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// SHA-256 (hex) of the client certificate, when the client presented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_sha256: Option<String>,
+    /// Subject of the client certificate, when the client presented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectEvent {
     pub ip: String,
     /// "explicit" or "implicit".
     pub listener: String,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: TLS of the control connection (None: plain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginEvent {
     pub ip: String,
     pub user: String,
     /// Whether the password was correct.
     pub success: bool,
     pub anonymous: bool,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: TLS of the control connection (None: plain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    /// Events v2: the user's groups (empty before login or for an unknown user).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadEvent {
     pub ip: String,
     pub user: String,
@@ -78,9 +121,27 @@ pub struct UploadEvent {
     pub command: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: matches an upload gate with its `upload-complete` or `upload-failed`
+    /// (and a ratio-check with its download). Unique per server run.
+    #[serde(default)]
+    pub transfer: u64,
+    /// Events v2: TLS of the control connection (None: plain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    /// Events v2: the size the client announced with ALLO before this upload, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_size: Option<u64>,
+    /// Events v2: REST offset (STOR resuming at this byte); 0 for a whole upload. For APPE,
+    /// the current size of the file.
+    #[serde(default)]
+    pub offset: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileBlockedEvent {
     pub ip: String,
     pub user: String,
@@ -89,6 +150,13 @@ pub struct FileBlockedEvent {
     /// Who refused: a plugin name, or "host".
     pub by: String,
     pub reason: String,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: the user's groups (empty before login or for an unknown user).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// Per-user transfer counters the host keeps (completed transfers only).
@@ -100,7 +168,7 @@ pub struct Counters {
     pub bytes_down: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatioCheckEvent {
     pub ip: String,
     pub user: String,
@@ -116,9 +184,20 @@ pub struct RatioCheckEvent {
     /// verdict is ignored. `size` and `offset` are 0.
     #[serde(default)]
     pub query: bool,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: matches an upload gate with its `upload-complete` or `upload-failed`
+    /// (and a ratio-check with its download). Unique per server run.
+    #[serde(default)]
+    pub transfer: u64,
+    /// Events v2: the user's groups (empty before login or for an unknown user).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadCompleteEvent {
     pub ip: String,
     pub user: String,
@@ -127,15 +206,58 @@ pub struct UploadCompleteEvent {
     pub real_path: String,
     pub size: u64,
     pub ok: bool,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: matches an upload gate with its `upload-complete` or `upload-failed`
+    /// (and a ratio-check with its download). Unique per server run.
+    #[serde(default)]
+    pub transfer: u64,
+    /// Events v2: the user's groups (empty before login or for an unknown user).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Events v2: STOR, APPE or STOU.
+    #[serde(default)]
+    pub command: String,
+    /// Events v2: where the upload started in the file (REST or APPE); `size` counts from it.
+    #[serde(default)]
+    pub offset: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An upload that did not complete (events v2). Nothing of it was kept: an atomic upload's
+/// temporary is gone, an append was cut back to the file's old length.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadFailedEvent {
+    pub ip: String,
+    pub user: String,
+    pub groups: Vec<String>,
+    pub session: u64,
+    pub transfer: u64,
+    pub path: String,
+    pub command: String,
+    /// Bytes received before it ended.
+    pub size: u64,
+    /// The reply code the client got (426, 451, 452, 552...).
+    pub code: u16,
+    /// Why it ended, as the client was told.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandEvent {
     pub ip: String,
     pub user: String,
     /// The FTP verb, e.g. DELE.
     pub command: String,
     pub path: Option<String>,
+    /// Events v2: the control connection this event belongs to (the id `ftpsd admin sessions`
+    /// shows once the user is logged in). 0 from a host before v2.
+    #[serde(default)]
+    pub session: u64,
+    /// Events v2: the user's groups (empty before login or for an unknown user).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A request to `ftpsd_handle`.
@@ -151,6 +273,7 @@ pub enum Request {
     RatioCheck(RatioCheckEvent),
     UploadComplete(UploadCompleteEvent),
     Command(CommandEvent),
+    UploadFailed(UploadFailedEvent),
 }
 
 impl Request {
@@ -164,6 +287,7 @@ impl Request {
             Request::RatioCheck(_) => Hook::RatioCheck,
             Request::UploadComplete(_) => Hook::UploadComplete,
             Request::Command(_) => Hook::Command,
+            Request::UploadFailed(_) => Hook::UploadFailed,
         })
     }
 }
@@ -193,6 +317,40 @@ pub enum Action {
     },
 }
 
+/// Limits an upload gate may put on the upload it allows (events v2). The host enforces them
+/// while the bytes flow: past `max_bytes` the upload ends with 552 and nothing of it is kept;
+/// `max_rate` caps its speed on top of the site's bandwidth limits. Several plugins' limits
+/// combine to the strictest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadLimits {
+    /// Most bytes this upload may bring (counted from its REST/APPE offset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Bytes per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<u64>,
+}
+
+impl UploadLimits {
+    /// The stricter of two limits, field by field.
+    pub fn strictest(self, other: UploadLimits) -> UploadLimits {
+        fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        UploadLimits {
+            max_bytes: min(self.max_bytes, other.max_bytes),
+            max_rate: min(self.max_rate, other.max_rate),
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.max_bytes.is_none() && self.max_rate.is_none()
+    }
+}
+
 /// A hook's result: verdict and actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Response {
@@ -203,6 +361,9 @@ pub struct Response {
     /// Text for the user alongside an allow (e.g. the ratio standing `SITE RATIO` shows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<String>,
+    /// Events v2, upload gate only: limits on the upload an allow lets through.
+    #[serde(default, skip_serializing_if = "UploadLimits::is_none")]
+    pub limits: UploadLimits,
 }
 
 impl Response {
@@ -218,6 +379,15 @@ impl Response {
             },
             actions: Vec::new(),
             info: None,
+            limits: UploadLimits::default(),
+        }
+    }
+
+    /// An allow for an upload, with limits the host enforces while the bytes flow.
+    pub fn allow_with_limits(limits: UploadLimits) -> Response {
+        Response {
+            limits,
+            ..Response::default()
         }
     }
 
@@ -244,6 +414,10 @@ impl Response {
 pub struct Description {
     pub name: String,
     pub hooks: Vec<Hook>,
+    /// Capabilities the plugin needs the operator to grant (e.g. "exec"); shown by
+    /// `ftpsd plugin check`. Informative: the host grants only what the config says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }
 
 /// The reply of `configure`.

@@ -37,6 +37,9 @@ pub enum HostCall {
         delta: i64,
         ttl_ms: Option<u64>,
     },
+    /// The plugin's live keys starting with `prefix`, sorted, at most `limit` (capped at
+    /// [`MAX_LIST_KEYS`]).
+    KvList { prefix: String, limit: u32 },
 }
 
 /// The host's answer. Untagged, so the order matters: a missing `Option` field reads as None,
@@ -47,18 +50,45 @@ pub enum HostReply {
     Error { error: String },
     Number { number: i64 },
     Swapped { swapped: bool },
+    Keys { keys: Vec<String> },
     Value { value: Option<String> },
     Done {},
 }
 
-/// The host functions, as plugin code sees them.
+/// Most keys one `kv_list` returns.
+pub const MAX_LIST_KEYS: u32 = 1000;
+
+/// A host call that did not do what was asked: the store refused it (a value that is not a
+/// number for `kv_incr`), or the reply could not be read. A plugin decides what that means for
+/// its verdict — a gate usually refuses (`Response::from(err)` gives 451): deciding as if the
+/// store had answered "nothing here" is how limiters fail open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError(pub String);
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<HostError> for crate::Response {
+    /// A gate that cannot read or write its state refuses, and says so: 451, try again later.
+    fn from(e: HostError) -> crate::Response {
+        crate::Response::deny(451, format!("Policy state unavailable ({e}); try again later."))
+    }
+}
+
+/// The host functions, as plugin code sees them. Logging and the clock cannot fail; every
+/// store operation returns `Result`.
 pub trait Host {
     fn log(&mut self, level: &str, message: &str);
     /// Milliseconds since the Unix epoch (settable in tests).
     fn now_ms(&mut self) -> u64;
-    fn kv_get(&mut self, key: &str) -> Option<String>;
-    fn kv_set(&mut self, key: &str, value: &str, ttl_ms: Option<u64>);
-    fn kv_delete(&mut self, key: &str);
+    fn kv_get(&mut self, key: &str) -> Result<Option<String>, HostError>;
+    fn kv_set(&mut self, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), HostError>;
+    fn kv_delete(&mut self, key: &str) -> Result<(), HostError>;
     /// Compare-and-swap; returns whether it swapped.
     fn kv_cas(
         &mut self,
@@ -66,8 +96,102 @@ pub trait Host {
         expected: Option<&str>,
         new: Option<&str>,
         ttl_ms: Option<u64>,
-    ) -> bool;
-    fn kv_incr(&mut self, key: &str, delta: i64, ttl_ms: Option<u64>) -> i64;
+    ) -> Result<bool, HostError>;
+    /// Adds `delta` to an integer value (absent = 0) and returns the result; a value that is
+    /// not an integer is an error (and is left as it is).
+    fn kv_incr(&mut self, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, HostError>;
+    /// The plugin's live keys that start with `prefix`, sorted, at most `limit` (and at most
+    /// [`MAX_LIST_KEYS`]).
+    fn kv_list(&mut self, prefix: &str, limit: u32) -> Result<Vec<String>, HostError>;
+}
+
+/// A host reached through [`HostCall`]s (the wasm import, or a host's native adapter): the
+/// typed [`Host`] functions come from this one method, so every route reads replies alike.
+pub trait HostTransport {
+    fn call(&mut self, c: &HostCall) -> HostReply;
+}
+
+fn unexpected(r: HostReply) -> HostError {
+    match r {
+        HostReply::Error { error } => HostError(error),
+        other => HostError(format!("unexpected host reply {other:?}")),
+    }
+}
+
+impl<T: HostTransport> Host for T {
+    fn log(&mut self, level: &str, message: &str) {
+        self.call(&HostCall::Log {
+            level: level.into(),
+            message: message.into(),
+        });
+    }
+    fn now_ms(&mut self) -> u64 {
+        match self.call(&HostCall::Now) {
+            HostReply::Number { number } => number as u64,
+            _ => 0,
+        }
+    }
+    fn kv_get(&mut self, key: &str) -> Result<Option<String>, HostError> {
+        match self.call(&HostCall::KvGet { key: key.into() }) {
+            HostReply::Value { value } => Ok(value),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn kv_set(&mut self, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), HostError> {
+        match self.call(&HostCall::KvSet {
+            key: key.into(),
+            value: value.into(),
+            ttl_ms,
+        }) {
+            // `{}` reads as `Value { value: None }` (see `HostReply`).
+            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn kv_delete(&mut self, key: &str) -> Result<(), HostError> {
+        match self.call(&HostCall::KvDelete { key: key.into() }) {
+            // `{}` reads as `Value { value: None }` (see `HostReply`).
+            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn kv_cas(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, HostError> {
+        let c = HostCall::KvCas {
+            key: key.into(),
+            expected: expected.map(Into::into),
+            new: new.map(Into::into),
+            ttl_ms,
+        };
+        match self.call(&c) {
+            HostReply::Swapped { swapped } => Ok(swapped),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn kv_incr(&mut self, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, HostError> {
+        match self.call(&HostCall::KvIncr {
+            key: key.into(),
+            delta,
+            ttl_ms,
+        }) {
+            HostReply::Number { number } => Ok(number),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn kv_list(&mut self, prefix: &str, limit: u32) -> Result<Vec<String>, HostError> {
+        match self.call(&HostCall::KvList {
+            prefix: prefix.into(),
+            limit,
+        }) {
+            HostReply::Keys { keys } => Ok(keys),
+            r => Err(unexpected(r)),
+        }
+    }
 }
 
 /// The host inside a wasm plugin: every call goes through the `ftpsd_v1.host` import.
@@ -84,78 +208,24 @@ mod wasm {
         fn host_import(ptr: i32, len: i32) -> i64;
     }
 
-    pub(crate) fn call(c: &HostCall) -> HostReply {
-        let req = serde_json::to_vec(c).unwrap_or_default();
-        let packed = unsafe { host_import(req.as_ptr() as i32, req.len() as i32) };
-        let (ptr, len) = (
-            (packed >> 32) as u32 as usize,
-            (packed & 0xffff_ffff) as u32 as usize,
-        );
-        if ptr == 0 || len == 0 {
-            return HostReply::Error {
-                error: "no reply".into(),
-            };
-        }
-        // The host wrote the reply into memory from ftpsd_alloc; take ownership and free it.
-        let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
-        serde_json::from_slice(&bytes).unwrap_or(HostReply::Error {
-            error: "bad reply".into(),
-        })
-    }
-
-    impl Host for WasmHost {
-        fn log(&mut self, level: &str, message: &str) {
-            call(&HostCall::Log {
-                level: level.into(),
-                message: message.into(),
-            });
-        }
-        fn now_ms(&mut self) -> u64 {
-            match call(&HostCall::Now) {
-                HostReply::Number { number } => number as u64,
-                _ => 0,
+    impl HostTransport for WasmHost {
+        fn call(&mut self, c: &HostCall) -> HostReply {
+            let req = serde_json::to_vec(c).unwrap_or_default();
+            let packed = unsafe { host_import(req.as_ptr() as i32, req.len() as i32) };
+            let (ptr, len) = (
+                (packed >> 32) as u32 as usize,
+                (packed & 0xffff_ffff) as u32 as usize,
+            );
+            if ptr == 0 || len == 0 {
+                return HostReply::Error {
+                    error: "no reply".into(),
+                };
             }
-        }
-        fn kv_get(&mut self, key: &str) -> Option<String> {
-            match call(&HostCall::KvGet { key: key.into() }) {
-                HostReply::Value { value } => value,
-                _ => None,
-            }
-        }
-        fn kv_set(&mut self, key: &str, value: &str, ttl_ms: Option<u64>) {
-            call(&HostCall::KvSet {
-                key: key.into(),
-                value: value.into(),
-                ttl_ms,
-            });
-        }
-        fn kv_delete(&mut self, key: &str) {
-            call(&HostCall::KvDelete { key: key.into() });
-        }
-        fn kv_cas(
-            &mut self,
-            key: &str,
-            expected: Option<&str>,
-            new: Option<&str>,
-            ttl_ms: Option<u64>,
-        ) -> bool {
-            let c = HostCall::KvCas {
-                key: key.into(),
-                expected: expected.map(Into::into),
-                new: new.map(Into::into),
-                ttl_ms,
-            };
-            matches!(call(&c), HostReply::Swapped { swapped: true })
-        }
-        fn kv_incr(&mut self, key: &str, delta: i64, ttl_ms: Option<u64>) -> i64 {
-            match call(&HostCall::KvIncr {
-                key: key.into(),
-                delta,
-                ttl_ms,
-            }) {
-                HostReply::Number { number } => number,
-                _ => 0,
-            }
+            // The host wrote the reply into memory from ftpsd_alloc; take ownership and free it.
+            let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
+            serde_json::from_slice(&bytes).unwrap_or(HostReply::Error {
+                error: "bad reply".into(),
+            })
         }
     }
 }
@@ -170,6 +240,10 @@ mod tests {
             HostReply::Error { error: "x".into() },
             HostReply::Number { number: 3 },
             HostReply::Swapped { swapped: true },
+            HostReply::Keys {
+                keys: vec!["a".into()],
+            },
+            HostReply::Keys { keys: vec![] },
             HostReply::Value {
                 value: Some("v".into()),
             },

@@ -24,7 +24,7 @@
 //! export!(NoMp3);
 //! ```
 //!
-//! ## The ABI (version 1), for plugins in any language
+//! ## The ABI (version 2; version 1 plugins still run), for plugins in any language
 //!
 //! A plugin is a core WebAssembly module (wasm32; `wasm32-wasip1` or `wasm32-unknown-unknown`).
 //! All payloads are UTF-8 JSON. Pointers and lengths are i32; a *packed* i64 is
@@ -46,7 +46,8 @@
 //!
 //! Import `ftpsd_v1.host(ptr: i32, len: i32) -> i64`: a [`HostCall`] as JSON in, a JSON
 //! [`HostReply`] out (written into memory the host obtains from `ftpsd_alloc`; the plugin frees
-//! it). Operations: `log`, `now`, `kv_get`, `kv_set`, `kv_delete`, `kv_cas`, `kv_incr`.
+//! it). Operations: `log`, `now`, `kv_get`, `kv_set`, `kv_delete`, `kv_cas`, `kv_incr`,
+//! `kv_list` (v2).
 //!
 //! An allow may carry `"info":"text"` for the user (the ratio standing `SITE RATIO` shows: a
 //! `ratio-check` with `"query":true`). Plugins that ban store bans as described in [`bans`], so
@@ -72,4 +73,10 @@ pub use plugin::*;
 pub use units::human_bytes;
 
 /// Version of the host ↔ plugin ABI. A plugin built for another version is refused at load.
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = 2;
+
+/// Oldest ABI version the host still runs. Version 2 (events v2) only added: fields in events,
+/// the `upload-failed` hook, `limits` in an upload gate's reply, `capabilities` in `describe`,
+/// and the `kv_list` host call; a version 1 plugin is sent the same JSON and ignores what it
+/// does not know.
+pub const MIN_ABI_VERSION: i32 = 1;

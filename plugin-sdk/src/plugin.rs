@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     CommandEvent, Configured, ConnectEvent, Description, FileBlockedEvent, Hook, Host, LoginEvent,
-    RatioCheckEvent, Request, Response, UploadCompleteEvent, UploadEvent,
+    RatioCheckEvent, Request, Response, UploadCompleteEvent, UploadEvent, UploadFailedEvent,
 };
 
 /// A policy plugin. Implement the hooks you need and list them in `HOOKS`: the host calls a
@@ -16,6 +16,9 @@ pub trait Plugin: Default {
     type Settings: DeserializeOwned;
     const NAME: &'static str;
     const HOOKS: &'static [Hook];
+    /// Capabilities the operator must grant for the plugin to work (e.g. `"exec"`), as
+    /// `ftpsd plugin check` reports them. Declaring one grants nothing.
+    const CAPABILITIES: &'static [&'static str] = &[];
 
     fn configure(&mut self, _settings: Self::Settings) -> Result<(), String> {
         Ok(())
@@ -39,6 +42,8 @@ pub trait Plugin: Default {
     fn command(&mut self, _ev: &CommandEvent, _host: &mut dyn Host) -> Response {
         Response::allow()
     }
+    /// Notification (events v2): an upload the gate allowed did not complete.
+    fn upload_failed(&mut self, _ev: &UploadFailedEvent, _host: &mut dyn Host) {}
 }
 
 /// Deserialises settings; the error names the key (`key_by: unknown variant ...`). No settings
@@ -76,6 +81,7 @@ pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8
         Request::Describe => serde_json::to_vec(&Description {
             name: P::NAME.into(),
             hooks: P::HOOKS.to_vec(),
+            capabilities: P::CAPABILITIES.iter().map(|c| c.to_string()).collect(),
         }),
         Request::Configure { settings } => {
             let result = match settings_from::<P::Settings>(settings) {
@@ -97,6 +103,10 @@ pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8
         Request::RatioCheck(ev) => serde_json::to_vec(&p.ratio_check(&ev, host)),
         Request::UploadComplete(ev) => serde_json::to_vec(&p.upload_complete(&ev, host)),
         Request::Command(ev) => serde_json::to_vec(&p.command(&ev, host)),
+        Request::UploadFailed(ev) => {
+            p.upload_failed(&ev, host);
+            serde_json::to_vec(&Response::allow())
+        }
     };
     out.unwrap_or_default()
 }

@@ -19,6 +19,7 @@ fn event() -> Request {
         path: "/incoming/2026/report final.pdf".into(),
         command: "STOR".into(),
         groups: vec!["staff".into()],
+        ..Default::default()
     })
 }
 

@@ -81,8 +81,15 @@ pub struct LoginGuard {
 }
 
 impl SessionRegistry {
+    /// A new session id (from 1): given at connect, so plugins see one id for a connection
+    /// from its first event on, and the registry lists the session under it after login.
+    pub fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     pub fn register(
         self: &Arc<Self>,
+        id: u64,
         user: &str,
         ip: IpAddr,
         max_sessions: u32,
@@ -99,7 +106,6 @@ impl SessionRegistry {
         if max_sessions > 0 && count >= max_sessions {
             return Err(SessionLimitError::PerUser(user.into(), max_sessions));
         }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
         let info = Arc::new(LiveInfo {
             since_ms: crate::state::now_ms(),
@@ -231,23 +237,23 @@ mod tests {
         let r = Arc::new(SessionRegistry::default());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let g1 = r.register("Bob", a, 2, true).unwrap();
+        let g1 = r.register(r.next_id(), "Bob", a, 2, true).unwrap();
         assert_eq!(
-            r.register("bob", a, 2, true).err(),
+            r.register(r.next_id(), "bob", a, 2, true).err(),
             Some(SessionLimitError::DoubleLogin("bob".into()))
         );
-        let _g2 = r.register("bob", b, 2, true).unwrap();
+        let _g2 = r.register(r.next_id(), "bob", b, 2, true).unwrap();
         let c: IpAddr = "10.0.0.3".parse().unwrap();
         assert_eq!(
-            r.register("bob", c, 2, true).err(),
+            r.register(r.next_id(), "bob", c, 2, true).err(),
             Some(SessionLimitError::PerUser("bob".into(), 2))
         );
         assert!(
-            r.register("alice", a, 2, true).is_ok(),
+            r.register(r.next_id(), "alice", a, 2, true).is_ok(),
             "other users are not affected"
         );
         drop(g1);
-        let g3 = r.register("bob", c, 2, false).unwrap();
+        let g3 = r.register(r.next_id(), "bob", c, 2, false).unwrap();
         assert_eq!(r.end_user("BOB", "deleted"), 2);
         assert_eq!(g3.kill.borrow().as_deref(), Some("deleted"));
     }

@@ -51,6 +51,32 @@ pub fn route(req: &Request) -> (&'static str, String, Option<serde_json::Value>)
             };
             return ("POST", format!("/api/access/{which}"), Some(body));
         }
+        Request::Kv(kv) => {
+            use super::plugin_state::{KvRequest, KvTarget};
+            match kv {
+                KvRequest::List { plugin, prefix } => (
+                    "GET",
+                    format!("/api/kv/{}?prefix={}", encode(plugin), encode(prefix)),
+                ),
+                KvRequest::Get { plugin, key } => {
+                    ("GET", format!("/api/kv/{}/{}", encode(plugin), encode(key)))
+                }
+                KvRequest::Delete {
+                    plugin,
+                    target: KvTarget::Key(key),
+                } => (
+                    "DELETE",
+                    format!("/api/kv/{}/{}", encode(plugin), encode(key)),
+                ),
+                KvRequest::Delete {
+                    plugin,
+                    target: KvTarget::Prefix(prefix),
+                } => (
+                    "DELETE",
+                    format!("/api/kv/{}?prefix={}", encode(plugin), encode(prefix)),
+                ),
+            }
+        }
     };
     (method, path, None)
 }

@@ -5,6 +5,7 @@
 //! capped (in all and per address), a request's head must arrive within 10 s, a body is at
 //! most 64 KiB, and a connection lives at most 5 minutes.
 
+use super::plugin_state::{KvRequest, KvTarget};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -121,6 +122,11 @@ async fn with_body<T>(
 }
 
 #[derive(Debug, Deserialize)]
+struct PrefixQuery {
+    prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct ForceQuery {
     #[serde(default)]
     force: bool,
@@ -227,6 +233,55 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
             ),
         )
         .route("/api/access", get(fixed(Request::Access)))
+        .route(
+            "/api/kv/{plugin}",
+            get(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(plugin): UrlPath<String>,
+                 Query(q): Query<PrefixQuery>| async move {
+                    let prefix = q.prefix.unwrap_or_default();
+                    api(&s, &h, Request::Kv(KvRequest::List { plugin, prefix })).await
+                },
+            )
+            .delete(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(plugin): UrlPath<String>,
+                 Query(q): Query<PrefixQuery>| async move {
+                    // Deleting a whole namespace takes an explicit `?prefix=` (empty: all).
+                    let Some(prefix) = q.prefix else {
+                        if !authorized(&s, &h) {
+                            return unauthorized();
+                        }
+                        return refused(
+                            StatusCode::BAD_REQUEST,
+                            "say which keys: ?prefix=P (an empty prefix deletes them all)",
+                        );
+                    };
+                    let target = KvTarget::Prefix(prefix);
+                    api(&s, &h, Request::Kv(KvRequest::Delete { plugin, target })).await
+                },
+            ),
+        )
+        .route(
+            "/api/kv/{plugin}/{key}",
+            get(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath((plugin, key)): UrlPath<(String, String)>| async move {
+                    api(&s, &h, Request::Kv(KvRequest::Get { plugin, key })).await
+                },
+            )
+            .delete(
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath((plugin, key)): UrlPath<(String, String)>| async move {
+                    let target = KvTarget::Key(key);
+                    api(&s, &h, Request::Kv(KvRequest::Delete { plugin, target })).await
+                },
+            ),
+        )
         .route(
             "/api/access/{which}",
             post(

@@ -9,6 +9,7 @@ pub mod http;
 pub mod logs;
 pub mod manage_ops;
 pub mod ops;
+pub mod plugin_state;
 pub mod section;
 pub mod socket;
 

@@ -52,6 +52,8 @@ pub enum Request {
         change: crate::access::managed::Change,
         pattern: String,
     },
+    /// A plugin's stored state: list, read, delete.
+    Kv(super::plugin_state::KvRequest),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +100,8 @@ pub enum Response {
     Groups(Vec<super::manage_ops::GroupView>),
     Access(super::manage_ops::AccessView),
     Done(super::manage_ops::Done),
+    KvEntries(Vec<super::plugin_state::KvEntry>),
+    KvDeleted(usize),
     /// A refused request, with the HTTP status that says why (404 unknown, 409 conflict,
     /// 400 invalid); over HTTP the body is `{"error": ...}` like any error.
     Failed {
@@ -140,6 +144,16 @@ pub fn handle(store: &dyn KvStore, plugins: &[String], req: Request) -> Response
                 Response::Lifted(n)
             })
         }
+        Request::Kv(kv) => {
+            return match super::plugin_state::handle(store, plugins, kv, now) {
+                Ok(super::plugin_state::KvAnswer::Entries(e)) => Response::KvEntries(e),
+                Ok(super::plugin_state::KvAnswer::Deleted(n)) => Response::KvDeleted(n),
+                Err(e) => Response::Failed {
+                    status: e.status(),
+                    error: e.to_string(),
+                },
+            };
+        }
         _ => return Response::Error("the server is not running".into()),
     };
     result.unwrap_or_else(|e| Response::Error(e.to_string()))
@@ -179,7 +193,7 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             );
             Response::Kicked(n)
         }
-        Request::Bans | Request::Unban { .. } => {
+        Request::Bans | Request::Unban { .. } | Request::Kv(_) => {
             let (kv, names) = (ctx.plugins.kv.clone(), plugin_names(ctx));
             tokio::task::spawn_blocking(move || handle(kv.as_ref(), &names, req))
                 .await

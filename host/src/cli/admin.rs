@@ -126,6 +126,7 @@ fn print(resp: Response) -> anyhow::Result<()> {
             }
         }
         Response::Kicked(n) => println!("{n} session(s) disconnected."),
+        r @ (Response::KvEntries(_) | Response::KvDeleted(_)) => super::kv::print(r, false)?,
         Response::Bans(b) if b.is_empty() => println!("No active bans."),
         Response::Bans(b) => {
             println!("{:<40} {:<12} {:>8}", "SUBJECT", "PLUGIN", "SECS LEFT");

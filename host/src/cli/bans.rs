@@ -40,7 +40,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
 }
 
 /// Through the running server, or on the store when none runs.
-fn send(config: &ftpsd::Config, req: Request) -> anyhow::Result<Response> {
+pub(super) fn send(config: &ftpsd::Config, req: Request) -> anyhow::Result<Response> {
     let socket = ftpsd::admin::socket_path(config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

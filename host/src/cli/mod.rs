@@ -3,6 +3,7 @@
 mod admin;
 mod admin_manage;
 mod bans;
+mod kv;
 mod cert;
 mod check_config;
 mod config_arg;
@@ -54,6 +55,9 @@ enum Command {
     Bans(bans::Command),
     /// Administer the running server: sessions (kick), bans, plugins, reload, stats.
     Admin(admin::Args),
+    /// A plugin's stored state: list, get, delete keys (works while the server runs).
+    #[command(subcommand)]
+    Kv(kv::Command),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,5 +70,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(c) => plugin::run(c),
         Command::Bans(c) => bans::run(c),
         Command::Admin(c) => admin::run(c),
+        Command::Kv(c) => kv::run(c),
     }
 }

@@ -53,7 +53,12 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     let mut hooks: Vec<&str> = loaded.hooks.iter().map(|h| h.name()).collect();
     hooks.sort();
     println!("plugin:      {}", a.file.display());
-    println!("ABI version: {}", ftpsd_plugin_sdk::ABI_VERSION);
+    println!(
+        "ABI version: {} (this server runs {} to {})",
+        loaded.abi,
+        ftpsd_plugin_sdk::MIN_ABI_VERSION,
+        ftpsd_plugin_sdk::ABI_VERSION
+    );
     println!("sha256:      {}…", loaded.hash);
     println!(
         "hooks:       {}",
@@ -61,6 +66,17 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             "none".into()
         } else {
             hooks.join(", ")
+        }
+    );
+    println!(
+        "needs:       {}",
+        if loaded.wants.is_empty() {
+            "no capabilities".to_string()
+        } else {
+            format!(
+                "{} (grant in [plugins.capabilities] of its config entry)",
+                loaded.wants.join(", ")
+            )
         }
     );
     println!("settings:    accepted");
@@ -87,7 +103,7 @@ const SDK_MANIFEST: &str = r#"[package]
 name = "ftpsd-plugin-sdk"
 version = "0.1.0"
 edition = "2024"
-description = "Vendored ftpsd plugin SDK (ABI version 1)"
+description = "Vendored ftpsd plugin SDK (ABI version 2)"
 
 [dependencies]
 serde = { version = "1", features = ["derive"] }
@@ -132,6 +148,12 @@ impl Plugin for Rule {
         match self.suffixes.iter().find(|s| name.ends_with(s.as_str())) {
             Some(s) => {
                 host.log("info", &format!("refused {} for {}", ev.path, ev.user));
+                // State lives in the host's store, shared by every instance of the plugin
+                // (instance memory is a cache, dropped on any fault). Every store call
+                // returns Result: a gate that cannot count refuses rather than guess.
+                if let Err(e) = host.kv_incr(&format!("refused:{}", ev.user), 1, None) {
+                    return e.into();
+                }
                 Response::deny(553, format!("Files ending in {s} are not accepted here."))
             }
             None => Response::allow(),
@@ -148,7 +170,7 @@ mod tests {
     use ftpsd_plugin_sdk::testing::Harness;
 
     fn upload(path: &str) -> Request {
-        Request::Upload(UploadEvent { ip: "192.0.2.1".into(), user: "bob".into(), path: path.into(), command: "STOR".into(), groups: vec![] })
+        Request::Upload(UploadEvent { ip: "192.0.2.1".into(), user: "bob".into(), path: path.into(), command: "STOR".into(), ..Default::default() })
     }
 
     #[test]
@@ -156,6 +178,14 @@ mod tests {
         let mut h = Harness::<Rule>::new(serde_json::json!({ "refuse_suffixes": [".EXE"] }));
         assert!(h.call(upload("/setup.exe")).is_deny());
         assert!(!h.call(upload("/notes.txt")).is_deny());
+        assert_eq!(h.host.kv_get("refused:bob").unwrap().as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn refuses_when_its_store_fails() {
+        let mut h = Harness::<Rule>::new(serde_json::json!({ "refuse_suffixes": [".exe"] }));
+        h.host.fail_store = Some("store down".into());
+        assert!(h.call(upload("/setup.exe")).is_deny());
     }
 }
 "#;
@@ -193,24 +223,108 @@ fn scaffold(name: &str) -> anyhow::Result<()> {
         dir.join("src/lib.rs"),
         PLUGIN_TEMPLATE.replace("{NAME}", name),
     )?;
-    let wasm = format!(
-        "{name}/target/wasm32-wasip1/release/{}.wasm",
-        name.replace('-', "_")
-    );
+    std::fs::write(dir.join(".gitignore"), "/target\n")?;
+    let route = WasmRoute::detect();
+    std::fs::create_dir_all(dir.join(".cargo"))?;
+    std::fs::write(dir.join(".cargo/config.toml"), route.cargo_config())?;
+    let file = format!("{}.wasm", name.replace('-', "_"));
+    let wasm = std::fs::canonicalize(&dir)?
+        .join("target/wasm32-wasip1/release")
+        .join(&file);
+    let settings = "{ refuse_suffixes = [\".exe\"] }";
     std::fs::write(
         dir.join("README.md"),
         format!(
-            "# {name}\n\nAn ftpsd policy plugin.\n\n    cargo test                                          # native tests with the SDK harness\n    rustup target add wasm32-wasip1                     # once\n    cargo build --release --target wasm32-wasip1\n    ftpsd plugin check target/wasm32-wasip1/release/{}.wasm --settings '{{ refuse_suffixes = [\".exe\"] }}'\n",
-            name.replace('-', "_")
+            "# {name}\n\nAn ftpsd policy plugin.\n\n    cargo test        # native tests with the SDK harness\n    {build}\n    ftpsd plugin check {wasm} --settings '{settings}'\n\n{note}\n",
+            build = route.build_command(),
+            wasm = wasm.display(),
+            note = route.note(),
         ),
     )?;
     println!("created {name}/ (plugin crate with a vendored ftpsd-plugin-sdk)");
     println!("test:   cd {name} && cargo test");
-    println!(
-        "build:  cd {name} && cargo build --release --target wasm32-wasip1   (once: rustup target add wasm32-wasip1)"
-    );
-    println!("        → {wasm}");
-    println!("check:  ftpsd plugin check {wasm} --settings '{{ refuse_suffixes = [\".exe\"] }}'");
-    println!("use:    [[plugins]] name = \"{name}\", path = \"{wasm}\" in the server config");
+    println!("build:  cd {name} && {}", route.build_command());
+    println!("        ({})", route.note());
+    println!("        → {}", wasm.display());
+    println!("check:  ftpsd plugin check {} --settings '{settings}'", wasm.display());
+    println!("use:    add to the server config:");
+    println!();
+    print!("{}", config_snippet(name, &wasm));
     Ok(())
+}
+
+/// The `[[plugins]]` table for the server config: valid TOML, with the module's absolute path
+/// (a relative one would be read from the config file's folder, not from here).
+fn config_snippet(name: &str, wasm: &std::path::Path) -> String {
+    let mut plugin = toml::Table::new();
+    plugin.insert("name".into(), toml::Value::String(name.into()));
+    plugin.insert(
+        "path".into(),
+        toml::Value::String(wasm.display().to_string()),
+    );
+    let mut settings = toml::Table::new();
+    settings.insert(
+        "refuse_suffixes".into(),
+        toml::Value::Array(vec![toml::Value::String(".exe".into())]),
+    );
+    plugin.insert("settings".into(), toml::Value::Table(settings));
+    let mut doc = toml::Table::new();
+    doc.insert(
+        "plugins".into(),
+        toml::Value::Array(vec![toml::Value::Table(plugin)]),
+    );
+    toml::to_string(&doc).unwrap_or_default()
+}
+
+/// How this machine builds wasm32-wasip1 (as `cargo xtask plugins` decides): the rustup
+/// target when installed, else Debian's rustc-web with `-Zbuild-std`.
+enum WasmRoute {
+    Rustup,
+    Debian,
+}
+
+impl WasmRoute {
+    fn detect() -> WasmRoute {
+        let rustup = std::process::Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip1"))
+            .unwrap_or(false);
+        if !rustup && std::path::Path::new("/usr/lib/rustlib/src/rust/library").exists() {
+            WasmRoute::Debian
+        } else {
+            WasmRoute::Rustup
+        }
+    }
+
+    /// `cargo wasm` builds the module; `cargo test` stays native.
+    fn cargo_config(&self) -> &'static str {
+        match self {
+            WasmRoute::Rustup => {
+                "# `cargo wasm` builds the plugin module (rustup target wasm32-wasip1).\n[alias]\nwasm = \"build --release --target wasm32-wasip1\"\n"
+            }
+            WasmRoute::Debian => {
+                "# `RUSTC_BOOTSTRAP=1 cargo wasm` builds the plugin module with Debian's rustc-web\n# (packages rustc-web rust-web-src wasi-libc lld-22; no rustup target needed).\n[alias]\nwasm = \"build --release --target wasm32-wasip1 -Zbuild-std=std,panic_abort\"\n\n[build]\nrustc = \"/usr/bin/rustc\"\n\n[target.wasm32-wasip1]\nlinker = \"wasm-ld-22\"\nrustflags = [\"-L\", \"/usr/lib/wasm32-wasi\"]\n"
+            }
+        }
+    }
+
+    fn build_command(&self) -> &'static str {
+        match self {
+            WasmRoute::Rustup => "cargo wasm",
+            WasmRoute::Debian => "RUSTC_BOOTSTRAP=1 cargo wasm",
+        }
+    }
+
+    fn note(&self) -> &'static str {
+        match self {
+            WasmRoute::Rustup => {
+                "uses the rustup target wasm32-wasip1 (`rustup target add wasm32-wasip1` once); see .cargo/config.toml"
+            }
+            WasmRoute::Debian => {
+                "uses Debian's rustc-web, rust-web-src, wasi-libc and lld-22 (apt-get install them once); see .cargo/config.toml"
+            }
+        }
+    }
 }

@@ -133,6 +133,15 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// Adds a limit of this transfer's own (an upload gate's `max_rate`, bytes/s), on top of
+    /// the shared ones.
+    pub fn with_own_rate(mut self, bytes_per_s: u64) -> Throttle {
+        let kib = bytes_per_s.div_ceil(1024).max(1);
+        self.buckets
+            .push(Arc::new(Bucket::new(kib, Instant::now())));
+        self
+    }
+
     pub fn is_limited(&self) -> bool {
         !self.buckets.is_empty()
     }

@@ -34,6 +34,9 @@ pub enum Job {
         plan: crate::fs::upload::UploadPlan,
         ascii: bool,
         require_close_notify: bool,
+        /// Most bytes the upload may bring (an upload gate's limit): past it the upload ends
+        /// with 552 and nothing of it is kept.
+        max_bytes: Option<u64>,
     },
     /// LIST/NLST/MLSD output, or the message file: prepared bytes → client.
     Bytes(std::sync::Arc<[u8]>),
@@ -82,12 +85,14 @@ pub async fn run(
                 plan,
                 ascii,
                 require_close_notify,
+                max_bytes,
             },
             data,
         ) => {
             let ends = Ends {
                 require_close_notify,
                 stall,
+                max_bytes,
             };
             upload(plan, ascii, ends, data, &progress, &throttle).await
         }
@@ -170,12 +175,15 @@ enum Chunk {
     Data(Vec<u8>, usize),
     /// Everything arrived: fsync and commit. Without it, the writer abandons the upload.
     Commit,
+    /// The upload passed its limit: remove everything it wrote, whatever the upload mode.
+    Refuse(String),
 }
 
 /// How an upload's receiving side waits and ends.
 struct Ends {
     require_close_notify: bool,
     stall: Duration,
+    max_bytes: Option<u64>,
 }
 
 async fn upload(
@@ -189,6 +197,7 @@ async fn upload(
     let Ends {
         require_close_notify,
         stall,
+        max_bytes,
     } = ends;
     let (free_tx, free_rx) = buffer_pool();
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
@@ -223,6 +232,7 @@ async fn upload(
                         plan.sync().map_err(upload_error)?;
                         return Ok(true);
                     }
+                    Ok(Chunk::Refuse(why)) => return Err(DataError::Quota(why)),
                     Err(_) => return Ok(false),
                 }
             }
@@ -274,6 +284,15 @@ async fn upload(
                 return Ok(());
             }
             throttle.refund(room - n);
+            if let Some(max) = max_bytes
+                && total + n as u64 > max
+            {
+                let why = format!(
+                    "Upload refused: it is larger than the {max} bytes a site policy allows for it; nothing was kept."
+                );
+                let _ = full_tx.send(Chunk::Refuse(why.clone()));
+                return Err(DataError::Quota(why));
+            }
             total += n as u64;
             progress.store(total, Ordering::Relaxed);
             if full_tx.send(Chunk::Data(buf, n)).is_err() {

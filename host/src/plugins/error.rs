@@ -19,11 +19,12 @@ pub enum PluginError {
         export: &'static str,
     },
     #[error(
-        "plugin '{plugin}': ABI version {found}, this server speaks {expected}; rebuild it with a matching ftpsd-plugin-sdk"
+        "plugin '{plugin}': ABI version {found}, this server runs versions {min} to {expected}; rebuild it with a matching ftpsd-plugin-sdk"
     )]
     AbiVersion {
         plugin: String,
         found: i32,
+        min: i32,
         expected: i32,
     },
     #[error("plugin '{plugin}': bad settings: {reason}")]

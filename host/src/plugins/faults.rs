@@ -46,6 +46,7 @@ pub fn subjects_of(req: &ftpsd_plugin_sdk::Request) -> Vec<Subject> {
         R::RatioCheck(e) => named(&e.ip, &e.user, e.anonymous),
         R::UploadComplete(e) => named(&e.ip, &e.user, false),
         R::Command(e) => named(&e.ip, &e.user, false),
+        R::UploadFailed(e) => named(&e.ip, &e.user, false),
     }
 }
 

@@ -2,7 +2,7 @@
 //! each call counted against the current call's budget. Log volume and state writes are
 //! capped per call, and the state a plugin keeps is capped by its `state_quota_kb`.
 
-use ftpsd_plugin_sdk::{HostCall, HostReply};
+use ftpsd_plugin_sdk::{HostCall, HostReply, MAX_LIST_KEYS};
 use wasmtime::Caller;
 
 use super::budget::{MAX_REPLY, MAX_REQUEST, MAX_WRITE_BYTES};
@@ -36,7 +36,7 @@ pub fn host_import(mut caller: Caller<'_, StoreData>, ptr: i32, len: i32) -> was
         .ok_or_else(|| wasmtime::format_err!("host call out of bounds"))?
         .to_vec();
     let reply = match serde_json::from_slice::<HostCall>(&req) {
-        Ok(call) => host_call(caller.data_mut(), call)?,
+        Ok(call) => host_call(caller.data_mut(), call, crate::state::now_ms())?,
         Err(e) => HostReply::Error {
             error: format!("bad host call: {e}"),
         },
@@ -94,8 +94,11 @@ pub fn one_line(s: &str) -> String {
 /// that cannot read a ban or record a failed login would otherwise decide as if there were
 /// none (fail open). The fault is charged to the client the call is about, as any other, so
 /// the client filling the store is the one quarantined.
-fn host_call(d: &mut StoreData, call: HostCall) -> wasmtime::Result<HostReply> {
-    let now = crate::state::now_ms();
+pub(super) fn host_call(
+    d: &mut StoreData,
+    call: HostCall,
+    now: u64,
+) -> wasmtime::Result<HostReply> {
     let exp = |ttl: Option<u64>| ttl.map(|t| now.saturating_add(t));
     let r = match call {
         HostCall::Log { level, message } => {
@@ -104,6 +107,28 @@ fn host_call(d: &mut StoreData, call: HostCall) -> wasmtime::Result<HostReply> {
             Ok(HostReply::Done {})
         }
         HostCall::Now => Ok(HostReply::Number { number: now as i64 }),
+        HostCall::KvList { prefix, limit } => d.kv.list(&d.namespace, now).map(|entries| {
+            let mut keys: Vec<String> = entries
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with(&prefix))
+                .collect();
+            keys.sort_unstable();
+            keys.truncate(limit.min(MAX_LIST_KEYS) as usize);
+            // The reply must fit in MAX_REPLY: the list stops before the key that would not.
+            let mut room = MAX_REPLY - 64;
+            let fits = keys
+                .iter()
+                .take_while(|k| {
+                    let need = serde_json::to_string(k).map_or(usize::MAX, |j| j.len() + 1);
+                    let fit = need <= room;
+                    room = room.saturating_sub(need);
+                    fit
+                })
+                .count();
+            keys.truncate(fits);
+            HostReply::Keys { keys }
+        }),
         HostCall::KvGet { key } => {
             d.kv.get(&d.namespace, &key, now)
                 .map(|value| HostReply::Value { value })
@@ -197,4 +222,77 @@ fn metered(
     })?;
     d.budget.write_bytes += written;
     Ok(())
+}
+
+/// The host calls without wasm: the same code on a [`StoreData`] for a plugin namespace, with
+/// a clock the caller sets. The server's tests run the SDK's store conformance test through
+/// it, so the native harness and the real store cannot drift apart.
+pub struct NativeHost {
+    data: StoreData,
+    pub now_ms: u64,
+}
+
+impl NativeHost {
+    pub fn new(kv: crate::state::SharedStore, plugin: &str, quota_bytes: u64) -> NativeHost {
+        NativeHost {
+            data: StoreData {
+                limits: Default::default(),
+                kv,
+                namespace: format!("plugin.{plugin}"),
+                plugin: plugin.into(),
+                output: Vec::new(),
+                budget: super::budget::CallBudget::start(std::time::Duration::from_secs(3600)),
+                usage: std::sync::Arc::new(super::store::StateUsage::new(quota_bytes)),
+            },
+            now_ms: 1_000_000,
+        }
+    }
+}
+
+impl ftpsd_plugin_sdk::HostTransport for NativeHost {
+    fn call(&mut self, c: &HostCall) -> HostReply {
+        // Each call is a fresh budget, as if it were its own plugin call.
+        self.data.budget = super::budget::CallBudget::start(std::time::Duration::from_secs(3600));
+        match host_call(&mut self.data, c.clone(), self.now_ms) {
+            Ok(r) => r,
+            Err(e) => HostReply::Error {
+                error: format!("{e:#}"),
+            },
+        }
+    }
+}
+
+impl ftpsd_plugin_sdk::testing::ClockedHost for NativeHost {
+    fn advance_ms(&mut self, ms: u64) {
+        self.now_ms += ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_real_store_keeps_the_contract_the_sdk_harness_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::state::redb_store::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let mut h = NativeHost::new(std::sync::Arc::new(store), "conf", 1 << 20);
+        ftpsd_plugin_sdk::testing::conformance(&mut h);
+    }
+
+    #[test]
+    fn a_list_stops_before_the_reply_would_pass_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::state::redb_store::RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let mut h = NativeHost::new(std::sync::Arc::new(store), "big", 8 << 20);
+        use ftpsd_plugin_sdk::Host;
+        for i in 0..300 {
+            h.kv_set(&format!("{i:03}{}", "k".repeat(400)), "v", None)
+                .unwrap();
+        }
+        let keys = h.kv_list("", 1000).unwrap();
+        assert!(keys.len() > 100 && keys.len() < 300, "{}", keys.len());
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted, a prefix of the whole list");
+        assert_eq!(h.kv_list("299", 10).unwrap().len(), 1);
+    }
 }

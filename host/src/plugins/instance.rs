@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ftpsd_plugin_sdk::{ABI_VERSION, Configured, Description, Hook, Request, Response};
+use ftpsd_plugin_sdk::{ABI_VERSION, Configured, MIN_ABI_VERSION, Description, Hook, Request, Response};
 use wasmtime::{
     Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
     TypedFunc, UpdateDeadline,
@@ -31,6 +31,7 @@ pub use super::module_check::{MAX_MODULE_BYTES, check_module_bytes, short_reason
 const POOL_MAX: usize = 16;
 
 struct Pooled {
+    abi: i32,
     store: Store<StoreData>,
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
@@ -45,6 +46,10 @@ pub struct Loaded {
     pub hash: String,
     pub loaded_at: SystemTime,
     pub hooks: HashSet<Hook>,
+    /// The ABI version the module declares (1 or 2).
+    pub abi: i32,
+    /// What the module says it needs granted (`describe`); informative.
+    pub wants: Vec<String>,
     pub section: PluginSection,
     pre: InstancePre<StoreData>,
     kv: SharedStore,
@@ -112,6 +117,8 @@ impl Loaded {
             hash,
             loaded_at: SystemTime::now(),
             hooks: HashSet::new(),
+            abi: 0,
+            wants: Vec::new(),
             section,
             pre,
             kv,
@@ -132,6 +139,8 @@ impl Loaded {
                 reason: format!("describe: {e}"),
             })?;
         loaded.hooks = describe.hooks.into_iter().collect();
+        loaded.wants = describe.capabilities;
+        loaded.abi = inst.abi;
         loaded
             .pool
             .lock()
@@ -186,15 +195,17 @@ impl Loaded {
             .get_typed_func::<(), i32>(&mut store, "ftpsd_abi_version")
             .and_then(|f| f.call(&mut store, ()))
             .map_err(|e| fail(format!("ftpsd_abi_version: {e:#}")))?;
-        if version != ABI_VERSION {
+        if !(MIN_ABI_VERSION..=ABI_VERSION).contains(&version) {
             return Err(PluginError::AbiVersion {
                 plugin,
                 found: version,
+                min: MIN_ABI_VERSION,
                 expected: ABI_VERSION,
             });
         }
         let typed = |e: wasmtime::Error| fail(format!("{e:#}"));
         let mut p = Pooled {
+            abi: version,
             memory: instance
                 .get_memory(&mut store, "memory")
                 .ok_or_else(|| fail("no memory export".into()))?,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use std::ops::ControlFlow;
 
-use ftpsd_plugin_sdk::{Action, Hook, Request, Response, Verdict};
+use ftpsd_plugin_sdk::{Action, Hook, Request, Response, UploadLimits, Verdict};
 
 pub use config::{FailurePolicy, PluginSection};
 pub use error::{CallError, PluginError};
@@ -255,22 +255,34 @@ impl PluginHost {
     /// login does not refuse on failure: nothing can happen before login, where it decides.
     /// The client sees which plugin failed, never why; the log has the reason on one line.
     pub async fn gate(&self, req: Request) -> Decision {
-        self.for_each_subscriber(req, |p, hook, req, answer| match answer {
-            Ok(resp) => match resp.verdict {
-                Verdict::Deny { code, message } => ControlFlow::Break(Decision::Deny {
-                    code: Code::refusal(code, Code::FILE_UNAVAILABLE),
-                    message,
-                    by: p.name.clone(),
-                }),
-                _ => ControlFlow::Continue(()),
-            },
-            Err(e) => match failed_gate(p, hook, req, &e) {
-                Some(d) => ControlFlow::Break(d),
-                None => ControlFlow::Continue(()),
-            },
-        })
-        .await
-        .unwrap_or(Decision::Allow)
+        self.gate_with_limits(req).await.0
+    }
+
+    /// [`Self::gate`], with the strictest of the upload limits the allowing plugins set
+    /// (events v2; only the upload gate's are used).
+    pub async fn gate_with_limits(&self, req: Request) -> (Decision, UploadLimits) {
+        let mut limits = UploadLimits::default();
+        let decision = self
+            .for_each_subscriber(req, |p, hook, req, answer| match answer {
+                Ok(resp) => match resp.verdict {
+                    Verdict::Deny { code, message } => ControlFlow::Break(Decision::Deny {
+                        code: Code::refusal(code, Code::FILE_UNAVAILABLE),
+                        message,
+                        by: p.name.clone(),
+                    }),
+                    _ => {
+                        limits = limits.strictest(resp.limits);
+                        ControlFlow::Continue(())
+                    }
+                },
+                Err(e) => match failed_gate(p, hook, req, &e) {
+                    Some(d) => ControlFlow::Break(d),
+                    None => ControlFlow::Continue(()),
+                },
+            })
+            .await
+            .unwrap_or(Decision::Allow);
+        (decision, limits)
     }
 
     /// Asks every subscriber and collects the `info` texts of their replies (failed calls are

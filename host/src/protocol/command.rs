@@ -36,7 +36,8 @@ pub enum Command {
     Type(TransferType),
     Mode(char),
     Stru(char),
-    Allo,
+    /// ALLO with the size the client announces (None: no usable number).
+    Allo(Option<u64>),
     Rest(u64),
     Retr(String),
     Stor(String),

@@ -238,7 +238,7 @@ impl Command {
             C::Type(_) => "TYPE",
             C::Mode(_) => "MODE",
             C::Stru(_) => "STRU",
-            C::Allo => "ALLO",
+            C::Allo(_) => "ALLO",
             C::Rest(_) => "REST",
             C::Retr(_) => "RETR",
             C::Stor(_) => "STOR",

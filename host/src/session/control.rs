@@ -53,6 +53,32 @@ impl ControlConn {
         matches!(self.stream, ControlStream::Tls(_))
     }
 
+    /// What plugins learn of this connection's TLS (None while it is plain).
+    pub fn tls_info(&self) -> Option<ftpsd_plugin_sdk::TlsInfo> {
+        let ControlStream::Tls(tls) = &self.stream else {
+            return None;
+        };
+        let conn = tls.get_ref().1;
+        let version = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+            Some(v) => format!("{v:?}"),
+            None => String::new(),
+        };
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite()))
+            .unwrap_or_default();
+        let cert = conn.peer_certificates().and_then(|c| c.first());
+        Some(ftpsd_plugin_sdk::TlsInfo {
+            version,
+            cipher,
+            sni: conn.server_name().map(str::to_string),
+            client_cert_sha256: cert.map(|c| crate::tls::fingerprint_sha256(c.as_ref())),
+            client_cert_subject: cert.and_then(|c| crate::tls::expiry::subject(c.as_ref())),
+        })
+    }
+
     /// The next line, `None` at end of stream.
     pub async fn read_line(&mut self) -> io::Result<Option<Line>> {
         loop {

@@ -4,18 +4,27 @@
 
 use std::path::PathBuf;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use ftpsd_plugin_sdk::{
     Action, CommandEvent, FileBlockedEvent, Hook, LoginEvent, RatioCheckEvent, Request,
-    UploadCompleteEvent, UploadEvent,
+    UploadCompleteEvent, UploadEvent, UploadFailedEvent,
 };
 
 use super::refusal::{Handled, Refusal, one_line};
-use super::running::Post;
+use super::running::{Post, UploadTicket};
 use super::state::Session;
 use crate::fs::VirtualPath;
 use crate::plugins::Decision;
 use crate::plugins::exec::{Job, Status};
 use crate::protocol::Code;
+
+/// Transfer ids, unique per server run (events v2: they match a gate with its end).
+static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(1);
+
+fn next_transfer() -> u64 {
+    NEXT_TRANSFER.fetch_add(1, Ordering::Relaxed)
+}
 
 impl Session {
     fn ip(&self) -> String {
@@ -27,6 +36,14 @@ impl Session {
             .as_ref()
             .map(|l| l.account.name.clone())
             .or_else(|| self.ftp.pending_user.clone())
+            .unwrap_or_default()
+    }
+
+    /// The logged-in user's groups (events v2).
+    fn groups(&self) -> Vec<String> {
+        self.login
+            .as_ref()
+            .map(|l| l.account.groups.clone())
             .unwrap_or_default()
     }
 
@@ -42,6 +59,8 @@ impl Session {
             command: command.into(),
             by: by.into(),
             reason: reason.into(),
+            session: self.link.id,
+            groups: self.groups(),
         };
         self.ctx.plugins.notify(Request::FileBlocked(ev));
     }
@@ -68,6 +87,7 @@ impl Session {
         user: &str,
         success: bool,
         anonymous: bool,
+        groups: &[String],
     ) -> Option<(Code, String)> {
         if !self.ctx.plugins.has(Hook::Login) {
             return None;
@@ -77,6 +97,9 @@ impl Session {
             user: user.into(),
             success,
             anonymous,
+            session: self.link.id,
+            tls: self.link.control.tls_info(),
+            groups: groups.to_vec(),
         };
         let decision = self.ctx.plugins.gate(Request::Login(ev)).await;
         if !success {
@@ -96,24 +119,67 @@ impl Session {
         }
     }
 
-    /// upload-accepted gate: STOR, APPE, STOU, RNTO into `path`.
-    pub async fn upload_hook(&mut self, path: &VirtualPath, command: &str) -> Handled {
+    /// upload-accepted gate: STOR, APPE, STOU, RNTO into `path`, starting at `offset`.
+    /// Returns the upload's ticket: its transfer id and the limits the plugins set.
+    pub async fn upload_hook(
+        &mut self,
+        path: &VirtualPath,
+        command: &str,
+        offset: u64,
+    ) -> Result<UploadTicket, Refusal> {
+        let transfer = next_transfer();
+        let declared_size = self.ftp.declared_size.take();
         if !self.ctx.plugins.has(Hook::Upload) {
-            return Ok(());
+            return Ok(UploadTicket {
+                transfer,
+                ..Default::default()
+            });
         }
         let ev = UploadEvent {
             ip: self.ip(),
             user: self.user_name(),
             path: path.as_string(),
             command: command.into(),
-            groups: self
-                .login
-                .as_ref()
-                .map(|l| l.account.groups.clone())
-                .unwrap_or_default(),
+            groups: self.groups(),
+            session: self.link.id,
+            transfer,
+            tls: self.link.control.tls_info(),
+            declared_size,
+            offset,
         };
-        let d = self.ctx.plugins.gate(Request::Upload(ev)).await;
-        Self::verdict(d, Some(path), command)
+        let (d, limits) = self.ctx.plugins.gate_with_limits(Request::Upload(ev)).await;
+        Self::verdict(d, Some(path), command)?;
+        Ok(UploadTicket { transfer, limits })
+    }
+
+    /// upload-failed: an upload the gate let through ended without success (`reply` is what
+    /// the client was told).
+    pub fn upload_failed(&self, post: &Post, bytes: u64, reply: &crate::protocol::Reply) {
+        let Post::Upload {
+            path,
+            ticket,
+            command,
+            ..
+        } = post
+        else {
+            return;
+        };
+        if !self.ctx.plugins.has(Hook::UploadFailed) {
+            return;
+        }
+        let ev = UploadFailedEvent {
+            ip: self.ip(),
+            user: self.user_name(),
+            groups: self.groups(),
+            session: self.link.id,
+            transfer: ticket.transfer,
+            path: path.as_string(),
+            command: command.to_string(),
+            size: bytes,
+            code: reply.code.get(),
+            reason: reply.lines.join(" "),
+        };
+        self.ctx.plugins.notify(Request::UploadFailed(ev));
     }
 
     /// command gate: any other file operation.
@@ -126,6 +192,8 @@ impl Session {
             user: self.user_name(),
             command: command.into(),
             path: path.map(|p| p.as_string()),
+            session: self.link.id,
+            groups: self.groups(),
         };
         let d = self.ctx.plugins.gate(Request::Command(ev)).await;
         Self::verdict(d, path, command)
@@ -155,6 +223,9 @@ impl Session {
             ratio: account.ratio.clone(),
             anonymous: account.anonymous,
             query,
+            session: self.link.id,
+            transfer: if query { 0 } else { next_transfer() },
+            groups: account.groups.clone(),
         }
     }
 
@@ -194,7 +265,14 @@ impl Session {
             })
             .await;
         }
-        let Post::Upload { path, real } = post else {
+        let Post::Upload {
+            path,
+            real,
+            ticket,
+            command,
+            offset,
+        } = post
+        else {
             return;
         };
         if !self.ctx.plugins.has(Hook::UploadComplete) {
@@ -209,6 +287,11 @@ impl Session {
             real_path: real.display().to_string(),
             size: bytes,
             ok: true,
+            session: self.link.id,
+            transfer: ticket.transfer,
+            groups: login.account.groups.clone(),
+            command: command.into(),
+            offset,
         };
         tokio::spawn(async move {
             for (plugin, action) in plugins

@@ -89,7 +89,8 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
     } else {
         // A plugin may refuse a correct password (e.g. a banned address), never accept a
         // wrong one.
-        s.login_hook(&account.name, true, account.anonymous).await
+        s.login_hook(&account.name, true, account.anonymous, &account.groups)
+            .await
     };
     if let Some((code, text)) = refusal {
         // Same cost, delay and reply as a wrong password: a ban is no password oracle.
@@ -114,6 +115,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
     }
     drop(proof);
     let guard = match s.ctx.sessions.register(
+        s.link.id,
         &account.name,
         s.link.peer.ip(),
         account.max_sessions,

@@ -165,6 +165,7 @@ impl Session {
                 // verb with a bad argument ends the pending data plan, as any refused transfer
                 // command does.
                 self.ftp.rest = 0;
+                self.ftp.declared_size = None;
                 self.ftp.rename_from = None;
                 if commands::is_data_verb(&bytes) {
                     self.data = None;

@@ -15,7 +15,34 @@ use crate::protocol::{Code, Reply};
 pub enum Post {
     Listing,
     Download,
-    Upload { path: VirtualPath, real: PathBuf },
+    Upload {
+        path: VirtualPath,
+        real: PathBuf,
+        /// What the upload gate let through (its id and limits).
+        ticket: UploadTicket,
+        /// STOR, APPE or STOU.
+        command: &'static str,
+        /// Where the upload starts in the file (REST, or APPE's current size).
+        offset: u64,
+    },
+}
+
+impl Post {
+    /// The limits an upload gate set (none for other transfers).
+    pub fn limits(&self) -> ftpsd_plugin_sdk::UploadLimits {
+        match self {
+            Post::Upload { ticket, .. } => ticket.limits,
+            _ => Default::default(),
+        }
+    }
+}
+
+/// What the upload gate gave an upload: the id that matches the gate with the upload's end
+/// (`upload-complete` or `upload-failed`), and the limits the plugins set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadTicket {
+    pub transfer: u64,
+    pub limits: ftpsd_plugin_sdk::UploadLimits,
 }
 
 pub struct RunningTransfer {

@@ -36,12 +36,23 @@ pub struct LoggedIn {
     pub generation: u64,
 }
 
+/// What admission gives a session to start with: its id (the one plugins and the admin
+/// see) and the keys of its TLS sessions.
+pub struct SessionKeys {
+    pub id: u64,
+    /// Stamped into this control connection's TLS tickets; data connections must present it.
+    pub token: [u8; 16],
+    pub scope: Arc<crate::tls::scope::ResumptionScope>,
+}
+
 /// The control connection: its stream and both ends.
 pub struct Link {
     pub control: ControlConn,
     pub kind: ListenerKind,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+    /// Plugins see it in every event; the session registry lists it under it.
+    pub id: u64,
 }
 
 /// TLS on this session: what the listener requires and what the client set up.
@@ -65,6 +76,8 @@ pub struct FtpState {
     pub pending_user: Option<String>,
     pub transfer_type: TransferType,
     pub rest: u64,
+    /// ALLO: the size announced for the next upload.
+    pub declared_size: Option<u64>,
     pub rename_from: Option<VirtualPath>,
     pub epsv_all: bool,
     pub facts: Facts,
@@ -97,9 +110,9 @@ impl Session {
         stream: ControlStream,
         peer: SocketAddr,
         local: SocketAddr,
-        token: [u8; 16],
-        scope: Arc<crate::tls::scope::ResumptionScope>,
+        keys: SessionKeys,
     ) -> Session {
+        let SessionKeys { id, token, scope } = keys;
         let cfg = ctx.live.load_full();
         let listener = ctx.listener(&cfg, kind);
         let (required, reuse) = (listener.require_tls, listener.require_session_reuse);
@@ -114,6 +127,7 @@ impl Session {
                 kind,
                 peer,
                 local,
+                id,
             },
             tls: TlsState {
                 required,
@@ -134,6 +148,7 @@ impl Session {
                 pending_user: None,
                 transfer_type: TransferType::Ascii,
                 rest: 0,
+                declared_size: None,
                 rename_from: None,
                 epsv_all: false,
                 facts: Facts::default(),

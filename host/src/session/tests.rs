@@ -49,8 +49,11 @@ impl Client {
             ControlStream::Memory(server),
             "127.0.0.1:40000".parse().unwrap(),
             "127.0.0.1:2121".parse().unwrap(),
-            [7; 16],
-            crate::tls::scope::ResumptionScope::new(),
+            crate::session::state::SessionKeys {
+                id: 1,
+                token: [7; 16],
+                scope: crate::tls::scope::ResumptionScope::new(),
+            },
         );
         tokio::spawn(session.run());
         let mut c = Client {

@@ -84,6 +84,9 @@ impl Session {
         if let Some(t) = &t {
             self.ctx.metrics.transfer(t.is_upload(), f.bytes);
             self.transfer_log(t, &f);
+            if f.bytes.is_none() {
+                self.upload_failed(&t.post, t.bytes(), &f.reply);
+            }
         }
         self.send(f.reply).await?;
         if let (Some(t), Some(bytes)) = (t, f.bytes) {
@@ -107,6 +110,7 @@ impl Session {
         };
         self.ctx.metrics.transfer(t.is_upload(), None);
         self.transfer_log(&t, &f);
+        self.upload_failed(&t.post, bytes, &f.reply);
         t.abort().await;
         bytes
     }
@@ -169,7 +173,10 @@ impl Session {
             ));
         };
         let tls = self.data_tls(job.is_upload());
-        let throttle = self.throttle(&job);
+        let mut throttle = self.throttle(&job);
+        if let Some(rate) = post.limits().max_rate {
+            throttle = throttle.with_own_rate(rate);
+        }
         let limit = throttle.rate();
         let timeout = self.cfg.data_timeout();
         let mut connection = open(plan, tls, timeout);

@@ -12,6 +12,12 @@ pub fn not_after(leaf_der: &[u8]) -> Option<i64> {
     Some(cert.validity().not_after.timestamp())
 }
 
+/// A certificate's subject as text (`CN=…, O=…`), for plugins shown a client certificate.
+pub fn subject(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(cert.subject().to_string())
+}
+
 /// Where a certificate stands at `now` (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {

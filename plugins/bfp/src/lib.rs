@@ -19,7 +19,9 @@
 mod cidr;
 
 use ftpsd_plugin_sdk::bans::{self, BanRecord};
-use ftpsd_plugin_sdk::{ConnectEvent, Hook, Host, LoginEvent, Plugin, Response, export};
+use ftpsd_plugin_sdk::{
+    ConnectEvent, Hook, Host, HostError, LoginEvent, Plugin, Response, export,
+};
 use serde::Deserialize;
 
 pub use cidr::Cidr;
@@ -105,16 +107,22 @@ impl Bfp {
     }
 
     /// Counts a failure of `subject` and of its address as a whole (`ip+user`).
-    fn record_failure(&self, ip: &str, user: &str, subject: &str, host: &mut dyn Host) {
+    fn record_failure(
+        &self,
+        ip: &str,
+        user: &str,
+        subject: &str,
+        host: &mut dyn Host,
+    ) -> Result<(), HostError> {
         let s = &self.settings;
         if s.key_by == KeyBy::IpUser {
             let per_ip = s
                 .max_failures_per_ip
                 .unwrap_or(s.max_failures.saturating_mul(10));
-            self.count(ip, None, ip, per_ip, host);
+            self.count(ip, None, ip, per_ip, host)?;
         }
         let user = (s.key_by == KeyBy::IpUser).then_some(user);
-        self.count(ip, user, subject, s.max_failures, host);
+        self.count(ip, user, subject, s.max_failures, host)
     }
 
     /// Counts a failure and bans at `threshold`. Safe under concurrency: the failure window
@@ -127,26 +135,26 @@ impl Bfp {
         subject: &str,
         threshold: u64,
         host: &mut dyn Host,
-    ) {
+    ) -> Result<(), HostError> {
         let s = &self.settings;
         let window_ms = Some(s.window_secs * 1000);
         let fail_key = bans::key("fail", subject);
-        let failures = if host.kv_cas(&fail_key, None, Some("1"), window_ms) {
+        let failures = if host.kv_cas(&fail_key, None, Some("1"), window_ms)? {
             1
         } else {
-            let n = host.kv_incr(&fail_key, 1, None);
+            let n = host.kv_incr(&fail_key, 1, None)?;
             if n == 1 {
                 // The counter expired in between: this failure starts a new window.
-                host.kv_cas(&fail_key, Some("1"), Some("1"), window_ms);
+                host.kv_cas(&fail_key, Some("1"), Some("1"), window_ms)?;
             }
             n
         };
         if (failures as u64) < threshold {
-            return;
+            return Ok(());
         }
         let strikes_key = bans::key("strikes", subject);
         let strikes = host
-            .kv_get(&strikes_key)
+            .kv_get(&strikes_key)?
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
         let now = host.now_ms();
@@ -160,12 +168,12 @@ impl Bfp {
             strikes,
         };
         let value = serde_json::to_string(&record).unwrap_or_default();
-        if !host.kv_cas(&bans::key("ban", subject), None, Some(&value), Some(ms)) {
+        if !host.kv_cas(&bans::key("ban", subject), None, Some(&value), Some(ms))? {
             // Another failure of the same burst banned the subject already.
-            return;
+            return Ok(());
         }
-        host.kv_incr(&strikes_key, 1, Some(s.strike_memory_secs * 1000));
-        host.kv_delete(&fail_key);
+        host.kv_incr(&strikes_key, 1, Some(s.strike_memory_secs * 1000))?;
+        host.kv_delete(&fail_key)?;
         host.log(
             "warn",
             &format!(
@@ -173,6 +181,43 @@ impl Bfp {
                 ms / 1000
             ),
         );
+        Ok(())
+    }
+
+    fn check_connect(&self, ev: &ConnectEvent, host: &mut dyn Host) -> Result<Response, HostError> {
+        // `ban:<ip>`: the address's ban (`ip`), or its ban over all names (`ip+user`).
+        if !self.is_safe(&ev.ip) && host.kv_get(&bans::key("ban", &ev.ip))?.is_some() {
+            return Ok(Response::deny(
+                421,
+                "Too many failed logins from your address; try again later.",
+            ));
+        }
+        Ok(Response::allow())
+    }
+
+    fn check_login(&self, ev: &LoginEvent, host: &mut dyn Host) -> Result<Response, HostError> {
+        if ev.anonymous || self.is_safe(&ev.ip) {
+            return Ok(Response::allow());
+        }
+        let subject = self.subject(&ev.ip, &ev.user);
+        let banned = host.kv_get(&bans::key("ban", &subject))?.is_some()
+            || (subject != ev.ip && host.kv_get(&bans::key("ban", &ev.ip))?.is_some());
+        if banned {
+            // Same reply as a wrong password (the host adds the same delay).
+            return Ok(Response::deny(530, LOGIN_INCORRECT));
+        }
+        if ev.success {
+            // A read first: most logins have no failures to forget, and a write costs a commit.
+            // The address's count over all names (`ip+user`) stays: a correct password for
+            // one name does not excuse guessing at others.
+            let fail_key = bans::key("fail", &subject);
+            if host.kv_get(&fail_key)?.is_some() {
+                host.kv_delete(&fail_key)?;
+            }
+        } else {
+            self.record_failure(&ev.ip, &ev.user, &subject, host)?;
+        }
+        Ok(Response::allow())
     }
 }
 
@@ -206,40 +251,14 @@ impl Plugin for Bfp {
         Ok(())
     }
 
+    // A store that cannot answer refuses (Response::from: 451, then 421/530 at these
+    // gates): a ban that cannot be read must not let the address in.
     fn connect(&mut self, ev: &ConnectEvent, host: &mut dyn Host) -> Response {
-        // `ban:<ip>`: the address's ban (`ip`), or its ban over all names (`ip+user`).
-        if !self.is_safe(&ev.ip) && host.kv_get(&bans::key("ban", &ev.ip)).is_some() {
-            return Response::deny(
-                421,
-                "Too many failed logins from your address; try again later.",
-            );
-        }
-        Response::allow()
+        self.check_connect(ev, host).unwrap_or_else(Response::from)
     }
 
     fn login(&mut self, ev: &LoginEvent, host: &mut dyn Host) -> Response {
-        if ev.anonymous || self.is_safe(&ev.ip) {
-            return Response::allow();
-        }
-        let subject = self.subject(&ev.ip, &ev.user);
-        let banned = host.kv_get(&bans::key("ban", &subject)).is_some()
-            || (subject != ev.ip && host.kv_get(&bans::key("ban", &ev.ip)).is_some());
-        if banned {
-            // Same reply as a wrong password (the host adds the same delay).
-            return Response::deny(530, LOGIN_INCORRECT);
-        }
-        if ev.success {
-            // A read first: most logins have no failures to forget, and a write costs a commit.
-            // The address's count over all names (`ip+user`) stays: a correct password for
-            // one name does not excuse guessing at others.
-            let fail_key = bans::key("fail", &subject);
-            if host.kv_get(&fail_key).is_some() {
-                host.kv_delete(&fail_key);
-            }
-        } else {
-            self.record_failure(&ev.ip, &ev.user, &subject, host);
-        }
-        Response::allow()
+        self.check_login(ev, host).unwrap_or_else(Response::from)
     }
 }
 

@@ -10,6 +10,7 @@ fn login(ip: &str, user: &str, success: bool) -> Request {
         user: user.into(),
         success,
         anonymous: false,
+        ..Default::default()
     })
 }
 
@@ -17,6 +18,7 @@ fn connect(ip: &str) -> Request {
     Request::Connect(ConnectEvent {
         ip: ip.into(),
         listener: "explicit".into(),
+        ..Default::default()
     })
 }
 
@@ -45,7 +47,7 @@ fn third_failure_bans_and_a_correct_password_is_refused_like_a_wrong_one() {
     // Others are not affected.
     assert!(!h.call(connect("10.0.0.10")).is_deny());
     // The ban record follows the convention.
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.9").unwrap()).unwrap();
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.9").unwrap().unwrap()).unwrap();
     assert_eq!(
         (rec.failures, rec.strikes, rec.until_ms - rec.since_ms),
         (3, 0, 15 * MIN)
@@ -83,7 +85,7 @@ fn repeat_offenders_are_banned_longer_up_to_the_cap() {
     );
     let ban_len = |h: &mut Harness<Bfp>| {
         h.call(login("5.5.5.5", "u", false));
-        let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:5.5.5.5").unwrap()).unwrap();
+        let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:5.5.5.5").unwrap().unwrap()).unwrap();
         h.host.advance(rec.until_ms - rec.since_ms);
         (rec.until_ms - rec.since_ms) / 1000
     };
@@ -105,6 +107,7 @@ fn safe_list_and_anonymous_are_never_banned() {
         user: "anonymous".into(),
         success: false,
         anonymous: true,
+        ..Default::default()
     }));
     assert!(!h.call(connect("9.9.9.9")).is_deny());
 }
@@ -117,7 +120,7 @@ fn ip_and_user_keying_bans_only_that_pair_and_not_at_connect() {
     assert!(!h.call(connect("7.7.7.7")).is_deny());
     assert!(h.call(login("7.7.7.7", "bob", true)).is_deny());
     assert!(!h.call(login("7.7.7.7", "alice", true)).is_deny());
-    assert!(h.host.kv_get("ban:7.7.7.7|bob").is_some());
+    assert!(h.host.kv_get("ban:7.7.7.7|bob").unwrap().is_some());
 }
 
 #[test]
@@ -158,11 +161,11 @@ fn failures_of_one_burst_make_one_ban() {
         safe: Vec::new(),
     };
     for _ in 0..6 {
-        bfp.record_failure("10.1.1.1", "bob", "10.1.1.1", &mut h.host);
+        bfp.record_failure("10.1.1.1", "bob", "10.1.1.1", &mut h.host).unwrap();
     }
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.1.1.1").unwrap()).unwrap();
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.1.1.1").unwrap().unwrap()).unwrap();
     assert_eq!((rec.strikes, rec.until_ms - rec.since_ms), (0, 15 * MIN));
-    assert_eq!(h.host.kv_get("strikes:10.1.1.1").as_deref(), Some("1"));
+    assert_eq!(h.host.kv_get("strikes:10.1.1.1").unwrap().as_deref(), Some("1"));
 }
 
 #[test]
@@ -186,7 +189,7 @@ fn ip_user_mode_bans_the_whole_address_after_failures_over_many_names() {
         Response::deny(530, LOGIN_INCORRECT),
         "for every name"
     );
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.7").unwrap()).unwrap();
+    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.7").unwrap().unwrap()).unwrap();
     assert_eq!((rec.user, rec.failures), (None, 30));
     assert!(!h.call(connect("10.0.0.8")).is_deny(), "others are not");
 }
@@ -200,4 +203,13 @@ fn ip_user_mode_per_ip_limit_is_configurable_and_zero_is_refused() {
     let mut bad = Bfp::default();
     let settings: Settings = serde_json::from_value(json!({ "max_failures_per_ip": 0 })).unwrap();
     assert!(bad.configure(settings).is_err());
+}
+
+#[test]
+fn a_store_that_cannot_answer_refuses_instead_of_letting_a_banned_address_in() {
+    let mut h = Harness::<Bfp>::new(json!({}));
+    h.host.fail_store = Some("store unavailable".into());
+    assert!(h.call(connect("10.9.9.9")).is_deny());
+    assert!(h.call(login("10.9.9.9", "bob", true)).is_deny());
+    assert!(h.call(login("10.9.9.9", "bob", false)).is_deny());
 }

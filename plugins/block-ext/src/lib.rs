@@ -210,6 +210,7 @@ mod tests {
             path: path.into(),
             command: command.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
         })
     }
 

@@ -64,6 +64,7 @@ fn split(path: &str) -> (&str, &str) {
 impl Plugin for ExecFolder {
     type Settings = Settings;
     const NAME: &'static str = "exec-folder";
+    const CAPABILITIES: &'static [&'static str] = &["exec"];
     const HOOKS: &'static [Hook] = &[Hook::UploadComplete];
 
     fn configure(&mut self, s: Settings) -> Result<(), String> {
@@ -142,6 +143,7 @@ mod tests {
             real_path: format!("/srv/ftp/bob{path}"),
             size: 10,
             ok,
+            ..Default::default()
         })
     }
 

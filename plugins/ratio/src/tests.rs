@@ -15,6 +15,7 @@ fn check(ratio: Option<&str>, c: Counters, size: u64, offset: u64) -> Request {
         ratio: ratio.map(Into::into),
         anonymous: false,
         query: false,
+        ..Default::default()
     })
 }
 

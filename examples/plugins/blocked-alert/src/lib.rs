@@ -27,8 +27,13 @@ impl Plugin for BlockedAlert {
                 ev.user, ev.ip, ev.command, ev.path, ev.by, ev.reason
             ),
         );
-        host.kv_set("last", &serde_json::to_string(ev).unwrap_or_default(), None);
-        host.kv_incr("count", 1, None);
+        // A notification has no verdict to give: a store error is only worth a log line.
+        let stored = host
+            .kv_set("last", &serde_json::to_string(ev).unwrap_or_default(), None)
+            .and_then(|()| host.kv_incr("count", 1, None));
+        if let Err(e) = stored {
+            host.log("error", &format!("could not record the refusal: {e}"));
+        }
     }
 }
 
@@ -51,11 +56,12 @@ mod tests {
             command: "STOR".into(),
             by: "block-ext".into(),
             reason: "blocked".into(),
+            ..Default::default()
         };
         h.call(Request::FileBlocked(ev.clone()));
         h.call(Request::FileBlocked(ev.clone()));
-        assert_eq!(h.host.kv_get("count").as_deref(), Some("2"));
-        let last: FileBlockedEvent = serde_json::from_str(&h.host.kv_get("last").unwrap()).unwrap();
+        assert_eq!(h.host.kv_get("count").unwrap().as_deref(), Some("2"));
+        let last: FileBlockedEvent = serde_json::from_str(&h.host.kv_get("last").unwrap().unwrap()).unwrap();
         assert_eq!(last, ev);
         assert_eq!(h.host.logs.len(), 2);
         assert!(

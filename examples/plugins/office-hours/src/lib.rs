@@ -118,6 +118,7 @@ mod tests {
             path: "/a.txt".into(),
             command: "STOR".into(),
             groups: vec![],
+            ..Default::default()
         })
     }
 

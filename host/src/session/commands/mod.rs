@@ -114,6 +114,10 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
     // transfer drops it. RNTO must follow RNFR directly.
     if !rules.keeps_rest {
         s.ftp.rest = 0;
+        // ALLO announces the size of the upload that follows (STOU included).
+        if !matches!(cmd, C::Stou(_)) {
+            s.ftp.declared_size = None;
+        }
     }
     if rules.data == Data::Transfers {
         s.ftp.hash_range = None;
@@ -150,7 +154,7 @@ pub async fn dispatch(s: &mut Session, cmd: Command) -> io::Result<()> {
         C::Type(t) => type_::handle(s, t).await,
         C::Mode(_) => mode::handle(s).await,
         C::Stru(_) => stru::handle(s).await,
-        C::Allo => allo::handle(s).await,
+        C::Allo(size) => allo::handle(s, size).await,
         C::Rest(n) => rest::handle(s, n).await,
         C::Retr(arg) => retr::handle(s, arg).await,
         C::Stor(arg) => stor::handle(s, arg).await,

@@ -43,7 +43,7 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
             tracing::info!(user = ?name, peer = %s.link.peer, "login failed");
             s.ctx.metrics.login(false);
             // Plugins learn about the failure (brute-force protection); it stays a failure.
-            s.login_hook(&name, false, false).await;
+            s.login_hook(&name, false, false, &[]).await;
             Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string()))
         }
     }

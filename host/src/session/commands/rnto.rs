@@ -12,7 +12,7 @@ pub async fn handle(s: &mut Session, arg: String, from: Option<VirtualPath>) -> 
     if !s.rights_at(&to).can_delete() {
         return Err(Refusal::right(&to, "renaming"));
     }
-    s.upload_hook(&to, "RNTO").await?;
+    s.upload_hook(&to, "RNTO", 0).await?;
     let (f, t) = (from.clone(), to.clone());
     match s.fs(move |v| v.rename(&f, &t)).await {
         Ok(()) => {

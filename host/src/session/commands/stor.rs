@@ -22,7 +22,12 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
     upload(s, path, kind, "STOR").await
 }
 
-pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: &str) -> Handled {
+pub async fn upload(
+    s: &mut Session,
+    path: VirtualPath,
+    kind: UploadKind,
+    verb: &'static str,
+) -> Handled {
     let rights = s.rights_at(&path);
     if !rights.can_create() {
         return Err(Refusal::right(&path, "uploading"));
@@ -44,7 +49,12 @@ pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: 
             ),
         ));
     }
-    s.upload_hook(&path, verb).await?;
+    let offset = match kind {
+        UploadKind::Resume(at) => at,
+        UploadKind::Append => existing.unwrap_or(0),
+        UploadKind::Store | UploadKind::Unique => 0,
+    };
+    let ticket = s.upload_hook(&path, verb, offset).await?;
     let real = s.user().vfs.real_path(&path).unwrap_or_default();
     let p = path.clone();
     let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
@@ -58,6 +68,7 @@ pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: 
             plan,
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
+            max_bytes: ticket.limits.max_bytes,
         },
         opening,
         format!("{verb} {path}"),
@@ -65,6 +76,9 @@ pub async fn upload(s: &mut Session, path: VirtualPath, kind: UploadKind, verb: 
         Post::Upload {
             path: path.clone(),
             real,
+            ticket,
+            command: verb,
+            offset,
         },
     )
     .await

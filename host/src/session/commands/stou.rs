@@ -27,9 +27,10 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .unwrap_or("file")
         .to_string();
-    if let Ok(candidate) = dir.resolve(&base) {
-        s.upload_hook(&candidate, "STOU").await?;
-    }
+    let ticket = match dir.resolve(&base) {
+        Ok(candidate) => s.upload_hook(&candidate, "STOU", 0).await?,
+        Err(_) => Default::default(),
+    };
     let d = dir.clone();
     let (plan, path) = match s.fs(move |v| v.open_unique(&d, &base)).await {
         Ok(r) => r,
@@ -48,6 +49,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
             plan,
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
+            max_bytes: ticket.limits.max_bytes,
         },
         opening,
         format!("STOU {path}"),
@@ -55,6 +57,9 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         Post::Upload {
             real: s.user().vfs.real_path(&path).unwrap_or_default(),
             path,
+            ticket,
+            command: "STOU",
+            offset: 0,
         },
     )
     .await

@@ -1,0 +1,230 @@
+//! Example site rule on events v2: members of the configured groups (guests) get
+//! `uploads_per_hour` uploads per hour, each at most `max_upload_kib` KiB and at most
+//! `max_rate_kib` KiB/s. The size limit is enforced by the server while the bytes flow: an
+//! upload that passes it ends with 552 and nothing of it is kept, and this plugin hears of it
+//! on `upload-failed` (the failed upload does not count against the hour).
+//!
+//! ```toml
+//! [[plugins]]
+//! name = "guest-uploads"
+//! path = "guest_uploads.wasm"
+//! [plugins.settings]
+//! groups = ["guests"]
+//! uploads_per_hour = 10
+//! max_upload_kib = 10240
+//! ```
+//!
+//! State (see it with `ftpsd kv list --plugin guest-uploads`): `hour:<user>` counts the
+//! uploads of the current hour; `last-upload` and `last-failure` keep the last event of each
+//! kind as JSON, for the operator.
+
+use ftpsd_plugin_sdk::{
+    Hook, Host, HostError, Plugin, Response, UploadEvent, UploadFailedEvent, UploadLimits, export,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub groups: Vec<String>,
+    pub uploads_per_hour: u64,
+    #[serde(default)]
+    pub max_upload_kib: Option<u64>,
+    #[serde(default)]
+    pub max_rate_kib: Option<u64>,
+}
+
+#[derive(Default)]
+pub struct GuestUploads {
+    settings: Option<Settings>,
+}
+
+const HOUR_MS: u64 = 3_600_000;
+
+impl GuestUploads {
+    fn decide(&self, ev: &UploadEvent, host: &mut dyn Host) -> Result<Response, HostError> {
+        host.kv_set(
+            "last-upload",
+            &serde_json::to_string(ev).unwrap_or_default(),
+            None,
+        )?;
+        let Some(s) = &self.settings else {
+            return Ok(Response::allow());
+        };
+        if ev.command == "RNTO" || !ev.groups.iter().any(|g| s.groups.contains(g)) {
+            return Ok(Response::allow());
+        }
+        // The counter lives in the host's store (every plugin instance sees it) and expires
+        // an hour after the first upload of the hour.
+        let key = format!("hour:{}", ev.user.to_ascii_lowercase());
+        let n = if host.kv_cas(&key, None, Some("1"), Some(HOUR_MS))? {
+            1
+        } else {
+            let n = host.kv_incr(&key, 1, None)?;
+            if n == 1 {
+                // The hour ended in between: this upload starts a new one.
+                host.kv_cas(&key, Some("1"), Some("1"), Some(HOUR_MS))?;
+            }
+            n
+        };
+        if n as u64 > s.uploads_per_hour {
+            host.kv_incr(&key, -1, None)?;
+            return Ok(Response::deny(
+                550,
+                format!(
+                    "Guests may upload {} files per hour; try again later.",
+                    s.uploads_per_hour
+                ),
+            ));
+        }
+        let too_big = ev
+            .declared_size
+            .zip(s.max_upload_kib)
+            .is_some_and(|(size, kib)| size > kib.saturating_mul(1024));
+        if too_big {
+            host.kv_incr(&key, -1, None)?;
+            return Ok(Response::deny(
+                552,
+                format!(
+                    "Guest uploads are at most {} KiB.",
+                    s.max_upload_kib.unwrap_or(0)
+                ),
+            ));
+        }
+        Ok(Response::allow_with_limits(UploadLimits {
+            max_bytes: s.max_upload_kib.map(|k| k.saturating_mul(1024)),
+            max_rate: s.max_rate_kib.map(|k| k.saturating_mul(1024)),
+        }))
+    }
+
+    fn record_failure(&self, ev: &UploadFailedEvent, host: &mut dyn Host) -> Result<(), HostError> {
+        host.kv_set(
+            "last-failure",
+            &serde_json::to_string(ev).unwrap_or_default(),
+            None,
+        )?;
+        // A failed upload gives its slot of the hour back.
+        if let Some(s) = &self.settings
+            && ev.groups.iter().any(|g| s.groups.contains(g))
+        {
+            let key = format!("hour:{}", ev.user.to_ascii_lowercase());
+            if host.kv_get(&key)?.is_some() {
+                host.kv_incr(&key, -1, None)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Plugin for GuestUploads {
+    type Settings = Settings;
+    const NAME: &'static str = "guest-uploads";
+    const HOOKS: &'static [Hook] = &[Hook::Upload, Hook::UploadFailed];
+
+    fn configure(&mut self, s: Settings) -> Result<(), String> {
+        if s.groups.is_empty() {
+            return Err("groups: name at least one group".into());
+        }
+        if s.max_upload_kib == Some(0) || s.max_rate_kib == Some(0) {
+            return Err("max_upload_kib and max_rate_kib: at least 1 (leave out for none)".into());
+        }
+        self.settings = Some(s);
+        Ok(())
+    }
+
+    fn upload(&mut self, ev: &UploadEvent, host: &mut dyn Host) -> Response {
+        self.decide(ev, host).unwrap_or_else(Response::from)
+    }
+
+    fn upload_failed(&mut self, ev: &UploadFailedEvent, host: &mut dyn Host) {
+        if let Err(e) = self.record_failure(ev, host) {
+            host.log("error", &format!("could not record a failed upload: {e}"));
+        }
+        host.log(
+            "info",
+            &format!(
+                "upload {} of {} by {} failed after {} bytes: {}",
+                ev.transfer, ev.path, ev.user, ev.size, ev.reason
+            ),
+        );
+    }
+}
+
+export!(GuestUploads);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ftpsd_plugin_sdk::Request;
+    use ftpsd_plugin_sdk::testing::Harness;
+    use serde_json::json;
+
+    fn upload(user: &str, groups: &[&str], declared: Option<u64>) -> Request {
+        Request::Upload(UploadEvent {
+            ip: "192.0.2.1".into(),
+            user: user.into(),
+            path: "/incoming/a.bin".into(),
+            command: "STOR".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            declared_size: declared,
+            ..Default::default()
+        })
+    }
+
+    fn harness() -> Harness<GuestUploads> {
+        Harness::new(json!({"groups": ["guests"], "uploads_per_hour": 2, "max_upload_kib": 64}))
+    }
+
+    #[test]
+    fn guests_get_their_limit_and_k_uploads_per_hour() {
+        let mut h = harness();
+        for _ in 0..2 {
+            let r = h.call(upload("Guest", &["guests"], None));
+            assert!(!r.is_deny());
+            assert_eq!(r.limits.max_bytes, Some(64 * 1024));
+        }
+        let r = h.call(upload("guest", &["guests"], None));
+        assert!(r.is_deny(), "third of the hour");
+        h.host.advance(HOUR_MS);
+        assert!(!h.call(upload("guest", &["guests"], None)).is_deny(), "next hour");
+        let member = h.call(upload("alice", &["staff"], None));
+        assert!(!member.is_deny() && member.limits.is_none(), "others: no limits");
+    }
+
+    #[test]
+    fn a_declared_size_over_the_limit_is_refused_at_the_gate() {
+        let mut h = harness();
+        let r = h.call(upload("guest", &["guests"], Some(65 * 1024)));
+        assert!(r.is_deny());
+        assert_eq!(h.host.kv_get("hour:guest").unwrap().as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn a_failed_upload_gives_its_slot_back() {
+        let mut h = harness();
+        h.call(upload("guest", &["guests"], None));
+        h.call(Request::UploadFailed(UploadFailedEvent {
+            user: "guest".into(),
+            groups: vec!["guests".into()],
+            code: 552,
+            ..Default::default()
+        }));
+        assert_eq!(h.host.kv_get("hour:guest").unwrap().as_deref(), Some("0"));
+        assert!(h.host.kv_get("last-failure").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_store_error_refuses() {
+        let mut h = harness();
+        h.host.fail_store = Some("down".into());
+        assert!(h.call(upload("guest", &["guests"], None)).is_deny());
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let e = Harness::<GuestUploads>::configure_error(json!({"groups": [], "uploads_per_hour": 1}));
+        assert!(e.contains("groups"), "{e}");
+        let e = Harness::<GuestUploads>::configure_error(json!({"groups": ["g"]}));
+        assert!(e.contains("uploads_per_hour"), "{e}");
+    }
+}
