@@ -11,6 +11,7 @@ mod certificates;
 mod cli;
 mod compiled_plugins;
 mod data_limits;
+mod events_v2;
 mod exec_folder;
 mod files;
 mod gates;

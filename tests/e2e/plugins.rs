@@ -278,8 +278,8 @@ async fn broken_plugins_are_clear_load_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (
-            module("v2", &["upload"], Behavior::Allow, 2, true),
-            "ABI version 2",
+            module("v3", &["upload"], Behavior::Allow, 3, true),
+            "ABI version 3, this server runs versions 1 to 2",
         ),
         (
             module("nohandle", &["upload"], Behavior::Allow, 1, false),

@@ -98,11 +98,6 @@ impl GuestUploads {
     }
 
     fn record_failure(&self, ev: &UploadFailedEvent, host: &mut dyn Host) -> Result<(), HostError> {
-        host.kv_set(
-            "last-failure",
-            &serde_json::to_string(ev).unwrap_or_default(),
-            None,
-        )?;
         // A failed upload gives its slot of the hour back.
         if let Some(s) = &self.settings
             && ev.groups.iter().any(|g| s.groups.contains(g))
@@ -112,7 +107,11 @@ impl GuestUploads {
                 host.kv_incr(&key, -1, None)?;
             }
         }
-        Ok(())
+        host.kv_set(
+            "last-failure",
+            &serde_json::to_string(ev).unwrap_or_default(),
+            None,
+        )
     }
 }
 
