@@ -543,11 +543,37 @@ async fn plugin_new_scaffold_tests_builds_and_runs_in_the_server() {
     })
     .await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("cargo build --release --target wasm32-wasip1")
-    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     let crate_dir = dir.path().join("demo-rule");
+    // The printed config entry is valid TOML naming the module by its absolute path.
+    let snippet = printed
+        .split_once("use:    add to the server config:\n")
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("no config snippet in {printed}"));
+    let entry: toml::Table = toml::from_str(snippet).unwrap_or_else(|e| panic!("{e}\n{snippet}"));
+    let plugin = &entry["plugins"].as_array().unwrap()[0];
+    assert_eq!(plugin["name"].as_str(), Some("demo-rule"));
+    assert_eq!(
+        std::path::PathBuf::from(plugin["path"].as_str().unwrap()),
+        crate_dir
+            .canonicalize()
+            .unwrap()
+            .join("target/wasm32-wasip1/release/demo_rule.wasm")
+    );
+    let config: ftpsd::plugins::PluginSection =
+        toml::from_str(&toml::to_string(plugin).unwrap()).expect("a valid [[plugins]] entry");
+    assert_eq!(config.name, "demo-rule");
+    assert_eq!(
+        std::fs::read_to_string(crate_dir.join(".gitignore")).unwrap(),
+        "/target\n"
+    );
+    let cargo_config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).unwrap();
+    let rustup_route = printed.contains("build:  cd demo-rule && cargo wasm\n");
+    assert!(
+        rustup_route || printed.contains("RUSTC_BOOTSTRAP=1 cargo wasm"),
+        "{printed}"
+    );
+    assert!(cargo_config.contains("wasm = "), "{cargo_config}");
     let shared = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target");
     let out = run({
         let mut c = std::process::Command::new("cargo");
@@ -562,7 +588,20 @@ async fn plugin_new_scaffold_tests_builds_and_runs_in_the_server() {
         "native tests of the scaffold: {}",
         text(&out)
     );
-    let out = run(wasm_build(&crate_dir)).await;
+    // With the rustup target, the generated `cargo wasm` alias builds it, as printed.
+    let out = if rustup_route {
+        run({
+            let mut c = std::process::Command::new("cargo");
+            c.current_dir(&crate_dir)
+                .arg("wasm")
+                .env("CARGO_TARGET_DIR", &shared)
+                .env_remove("RUSTFLAGS");
+            c
+        })
+        .await
+    } else {
+        run(wasm_build(&crate_dir)).await
+    };
     assert!(
         out.status.success(),
         "wasm build of the scaffold: {}",
