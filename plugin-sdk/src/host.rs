@@ -40,6 +40,38 @@ pub enum HostCall {
     /// The plugin's live keys starting with `prefix`, sorted, at most `limit` (capped at
     /// [`MAX_LIST_KEYS`]).
     KvList { prefix: String, limit: u32 },
+    /// An HTTP request (ABI 2), under the operator's `http` capability.
+    Http(HttpRequest),
+}
+
+/// An HTTP request a plugin asks the host to make. The URL must start with one of the
+/// prefixes the operator granted (`capabilities.http.allowed_hosts`); redirects are not
+/// followed. With `wait`, the call blocks until the answer (within the call's deadline) —
+/// only in gates (connect, login, upload, ratio-check, command); otherwise, and always in
+/// notification hooks, the host queues the request, retries it on a connection error, 429
+/// or 5xx, and answers at once with `queued: true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    /// GET, POST, PUT, PATCH, DELETE or HEAD.
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// The answer to an [`HttpRequest`]: the status and body of a request made while waiting,
+/// or `queued` (status 0) when the host took it for delivery later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub queued: bool,
 }
 
 /// The host's answer. Untagged, so the order matters: a missing `Option` field reads as None,
@@ -51,6 +83,7 @@ pub enum HostReply {
     Number { number: i64 },
     Swapped { swapped: bool },
     Keys { keys: Vec<String> },
+    Http { http: HttpResponse },
     Value { value: Option<String> },
     Done {},
 }
@@ -103,6 +136,9 @@ pub trait Host {
     /// The plugin's live keys that start with `prefix`, sorted, at most `limit` (and at most
     /// [`MAX_LIST_KEYS`]).
     fn kv_list(&mut self, prefix: &str, limit: u32) -> Result<Vec<String>, HostError>;
+    /// An HTTP request under the `http` capability (see [`HttpRequest`]). An error: not
+    /// granted, a URL outside the allow-list, a timeout, an answer over the size limit.
+    fn http(&mut self, req: &HttpRequest) -> Result<HttpResponse, HostError>;
 }
 
 /// A host reached through [`HostCall`]s (the wasm import, or a host's native adapter): the
@@ -192,6 +228,12 @@ impl<T: HostTransport> Host for T {
             r => Err(unexpected(r)),
         }
     }
+    fn http(&mut self, req: &HttpRequest) -> Result<HttpResponse, HostError> {
+        match self.call(&HostCall::Http(req.clone())) {
+            HostReply::Http { http } => Ok(http),
+            r => Err(unexpected(r)),
+        }
+    }
 }
 
 /// The host inside a wasm plugin: every call goes through the `ftpsd_v1.host` import.
@@ -244,6 +286,13 @@ mod tests {
                 keys: vec!["a".into()],
             },
             HostReply::Keys { keys: vec![] },
+            HostReply::Http {
+                http: HttpResponse {
+                    status: 200,
+                    body: "ok".into(),
+                    queued: false,
+                },
+            },
             HostReply::Value {
                 value: Some("v".into()),
             },

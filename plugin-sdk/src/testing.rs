@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Configured, Host, HostError, MAX_LIST_KEYS, Plugin, Request, Response, dispatch};
+use crate::{
+    Configured, Host, HostError, HttpRequest, HttpResponse, MAX_LIST_KEYS, Plugin, Request,
+    Response, dispatch,
+};
 
 /// In-memory host: KV with TTL against a fake clock, captured log lines.
 #[derive(Default)]
@@ -16,6 +19,11 @@ pub struct TestHost {
     /// When set, every store call fails (as a broken or full store would): test that the
     /// plugin's gates refuse instead of deciding as if the store were empty.
     pub fail_store: Option<String>,
+    /// Every HTTP request the plugin made, in order.
+    pub http_sent: Vec<HttpRequest>,
+    /// Answers for requests made with `wait`, in order (none left: an error, as an
+    /// unreachable server would be). Requests without `wait` are answered `queued`.
+    pub http_answers: std::collections::VecDeque<Result<HttpResponse, String>>,
 }
 
 impl TestHost {
@@ -112,6 +120,19 @@ impl Host for TestHost {
             .map(|(k, _)| k.clone())
             .take(limit.min(MAX_LIST_KEYS) as usize)
             .collect())
+    }
+    fn http(&mut self, req: &HttpRequest) -> Result<HttpResponse, HostError> {
+        self.http_sent.push(req.clone());
+        if !req.wait {
+            return Ok(HttpResponse {
+                queued: true,
+                ..HttpResponse::default()
+            });
+        }
+        match self.http_answers.pop_front() {
+            Some(a) => a.map_err(HostError),
+            None => Err(HostError("no answer (connection refused)".into())),
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub struct CallBudget {
     pub host_calls: u32,
     pub log_bytes: usize,
     pub write_bytes: usize,
+    /// HTTP requests made (waiting or queued).
+    pub http_requests: u32,
     /// Set once the log cap was hit, so the notice is logged once per call.
     pub log_capped: bool,
 }
@@ -72,6 +74,7 @@ impl CallBudget {
             host_calls: 0,
             log_bytes: 0,
             write_bytes: 0,
+            http_requests: 0,
             log_capped: false,
         }
     }
@@ -82,6 +85,11 @@ impl CallBudget {
             .cpu_start
             .get_or_insert_with(|| now.saturating_sub(self.wall_start.elapsed()));
         now.saturating_sub(start)
+    }
+
+    /// Wall-clock time the call may still take.
+    pub fn wall_left(&self) -> Duration {
+        self.wall_limit.saturating_sub(self.wall_start.elapsed())
     }
 
     /// Whether the call must stop now.

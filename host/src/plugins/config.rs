@@ -45,6 +45,9 @@ pub struct Capabilities {
     /// Seconds an executed program may run before TERM, then KILL.
     #[serde(default = "default_exec_timeout")]
     pub exec_timeout_secs: u64,
+    /// HTTP requests to granted URL prefixes (none without it).
+    #[serde(default)]
+    pub http: Option<super::http::HttpGrant>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -107,6 +107,7 @@ pub(super) fn host_call(
             Ok(HostReply::Done {})
         }
         HostCall::Now => Ok(HostReply::Number { number: now as i64 }),
+        HostCall::Http(req) => return Ok(http_call(d, req)),
         HostCall::KvList { prefix, limit } => d.kv.list(&d.namespace, now).map(|entries| {
             let mut keys: Vec<String> = entries
                 .into_iter()
@@ -182,6 +183,35 @@ pub(super) fn host_call(
     }
 }
 
+/// An HTTP request: refused without the capability or past the per-call count; waited for in
+/// a gate when asked, else queued. Errors are the plugin's to handle (not faults): a webhook
+/// that is down must not quarantine anyone.
+fn http_call(d: &mut StoreData, req: ftpsd_plugin_sdk::HttpRequest) -> HostReply {
+    let Some(http) = d.http.clone() else {
+        return HostReply::Error {
+            error: "the http capability is not granted to this plugin".into(),
+        };
+    };
+    d.budget.http_requests += 1;
+    if d.budget.http_requests > super::http::MAX_PER_CALL {
+        return HostReply::Error {
+            error: format!(
+                "more than {} HTTP requests in one call",
+                super::http::MAX_PER_CALL
+            ),
+        };
+    }
+    let result = if req.wait && d.may_wait {
+        http.wait(&req, d.budget.wall_left())
+    } else {
+        http.enqueue(req)
+    };
+    match result {
+        Ok(http) => HostReply::Http { http },
+        Err(error) => HostReply::Error { error },
+    }
+}
+
 /// One atomic read-modify-write of a key, within the call's write budget and the plugin's
 /// state quota.
 fn metered(
@@ -243,6 +273,8 @@ impl NativeHost {
                 output: Vec::new(),
                 budget: super::budget::CallBudget::start(std::time::Duration::from_secs(3600)),
                 usage: std::sync::Arc::new(super::store::StateUsage::new(quota_bytes)),
+                http: None,
+                may_wait: false,
             },
             now_ms: 1_000_000,
         }

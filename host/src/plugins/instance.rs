@@ -56,6 +56,7 @@ pub struct Loaded {
     pool: Mutex<Vec<Pooled>>,
     faults: Mutex<FaultBook>,
     usage: Arc<StateUsage>,
+    http: Option<Arc<super::http::PluginHttp>>,
     pub calls: AtomicU64,
     pub fault_count: AtomicU64,
 }
@@ -111,6 +112,19 @@ impl Loaded {
             Duration::from_secs(section.fault_window_secs),
         );
         let usage = Arc::new(StateUsage::new(section.state_quota_kb.saturating_mul(1024)));
+        let http = match &section.capabilities.http {
+            Some(grant) => {
+                let settings = |reason: String| PluginError::Settings {
+                    plugin: name.clone(),
+                    reason,
+                };
+                grant.check().map_err(settings)?;
+                Some(Arc::new(
+                    super::http::PluginHttp::new(&name, grant.clone()).map_err(settings)?,
+                ))
+            }
+            None => None,
+        };
         let mut loaded = Loaded {
             name: name.clone(),
             path: section.path.clone(),
@@ -125,6 +139,7 @@ impl Loaded {
             pool: Mutex::new(Vec::new()),
             faults: Mutex::new(faults),
             usage,
+            http,
             calls: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
         };
@@ -167,6 +182,8 @@ impl Loaded {
             output: Vec::new(),
             budget: CallBudget::start(self.cpu_limit()),
             usage: self.usage.clone(),
+            http: self.http.clone(),
+            may_wait: false,
         };
         let mut store = Store::new(engine(), data);
         store.limiter(|d| &mut d.limits);
@@ -247,6 +264,7 @@ impl Loaded {
             return Err(CallError::Oversized(bytes.len()));
         }
         p.store.data_mut().budget = CallBudget::start(self.cpu_limit());
+        p.store.data_mut().may_wait = req.hook().is_some_and(|h| h.is_gate());
         p.store.set_epoch_deadline(1);
         p.store.data_mut().output.clear();
         let result = (|| {

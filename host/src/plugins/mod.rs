@@ -12,6 +12,7 @@ pub mod exec;
 pub mod faults;
 pub mod file;
 pub mod host_calls;
+pub mod http;
 pub mod instance;
 pub mod last_good;
 pub mod module_cache;

@@ -21,6 +21,10 @@ pub struct StoreData {
     /// What the current call may still spend.
     pub(super) budget: CallBudget,
     pub(super) usage: Arc<StateUsage>,
+    /// The `http` capability, when granted.
+    pub(super) http: Option<Arc<super::http::PluginHttp>>,
+    /// Whether the call in progress is a gate, which may wait for an HTTP answer.
+    pub(super) may_wait: bool,
 }
 
 /// Bytes (keys and values) a plugin keeps in the state store, against its quota. Counted as
