@@ -225,8 +225,8 @@ pub struct UploadCompleteEvent {
     pub offset: u64,
 }
 
-/// An upload that did not complete (events v2). Nothing of it was kept: an atomic upload's
-/// temporary is gone, an append was cut back to the file's old length.
+/// An upload that did not complete (events v2). In atomic mode nothing of it was kept (the
+/// temporary is gone, an append was cut back to the file's old length); see `partial_kept`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadFailedEvent {
     pub ip: String,
@@ -242,6 +242,10 @@ pub struct UploadFailedEvent {
     pub code: u16,
     /// Why it ended, as the client was told.
     pub reason: String,
+    /// Whether the bytes received stay on disk (resumable mode keeps a cut upload for a REST
+    /// resume; a refused one — quota, a gate's limit — is always removed).
+    #[serde(default)]
+    pub partial_kept: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

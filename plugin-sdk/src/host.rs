@@ -39,7 +39,10 @@ pub enum HostCall {
     },
     /// The plugin's live keys starting with `prefix`, sorted, at most `limit` (capped at
     /// [`MAX_LIST_KEYS`]).
-    KvList { prefix: String, limit: u32 },
+    KvList {
+        prefix: String,
+        limit: u32,
+    },
     /// An HTTP request (ABI 2), under the operator's `http` capability.
     Http(HttpRequest),
 }
@@ -109,7 +112,10 @@ impl std::error::Error for HostError {}
 impl From<HostError> for crate::Response {
     /// A gate that cannot read or write its state refuses, and says so: 451, try again later.
     fn from(e: HostError) -> crate::Response {
-        crate::Response::deny(451, format!("Policy state unavailable ({e}); try again later."))
+        crate::Response::deny(
+            451,
+            format!("Policy state unavailable ({e}); try again later."),
+        )
     }
 }
 

@@ -155,7 +155,11 @@ pub fn conformance(h: &mut dyn ClockedHost) {
     h.kv_set("a", "1", None).unwrap();
     assert_eq!(h.kv_get("a"), Ok(Some("1".into())));
     assert_eq!(h.kv_incr("a", 2, None), Ok(3), "incr of a number");
-    assert_eq!(h.kv_incr("fresh", -2, None), Ok(-2), "incr of an absent key");
+    assert_eq!(
+        h.kv_incr("fresh", -2, None),
+        Ok(-2),
+        "incr of an absent key"
+    );
     h.kv_set("word", "x", None).unwrap();
     assert!(h.kv_incr("word", 1, None).is_err(), "incr of a non-number");
     assert_eq!(h.kv_get("word"), Ok(Some("x".into())), "left as it was");
@@ -175,14 +179,22 @@ pub fn conformance(h: &mut dyn ClockedHost) {
     assert_eq!(h.kv_incr("t", 1, None), Ok(6));
     h.advance_ms(1);
     assert_eq!(h.kv_get("t"), Ok(None), "at its TTL (incr kept the expiry)");
-    assert_eq!(h.kv_incr("t", 1, Some(10)), Ok(1), "expired counts as absent");
+    assert_eq!(
+        h.kv_incr("t", 1, Some(10)),
+        Ok(1),
+        "expired counts as absent"
+    );
     assert_eq!(
         h.kv_cas("t", Some("1"), Some("2"), None),
         Ok(true),
         "cas sees the live value"
     );
     h.advance_ms(10);
-    assert_eq!(h.kv_get("t"), Ok(Some("2".into())), "cas without a TTL: none");
+    assert_eq!(
+        h.kv_get("t"),
+        Ok(Some("2".into())),
+        "cas without a TTL: none"
+    );
     // delete, list
     h.kv_delete("word").unwrap();
     h.kv_delete("never-was").unwrap();

@@ -72,7 +72,10 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
     let tls = first.tls.expect("TLS facts of the control connection");
     assert!(tls.version.starts_with("TLSv1."), "{tls:?}");
     assert!(!tls.cipher.is_empty(), "{tls:?}");
-    assert_eq!(tls.sni, None, "the test client names the server by IP: no SNI");
+    assert_eq!(
+        tls.sni, None,
+        "the test client names the server by IP: no SNI"
+    );
 
     // Over the limit: a new name, a replacement, an append. Each 552; nothing kept.
     let big = pattern(200 * KIB, 2);
@@ -80,8 +83,16 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
         let r = c.upload(line, &big).await;
         assert_eq!(r.code, 552, "{line}: {r:?}");
         assert!(r.text.contains("65536 bytes"), "{line}: {r:?}");
-        assert_eq!(names(&srv, "gus"), ["keep.bin"], "{line}: no file, no temporary");
-        assert_eq!(srv.read("gus", "keep.bin"), small, "{line}: the old content stays");
+        assert_eq!(
+            names(&srv, "gus"),
+            ["keep.bin"],
+            "{line}: no file, no temporary"
+        );
+        assert_eq!(
+            srv.read("gus", "keep.bin"),
+            small,
+            "{line}: the old content stays"
+        );
         let gate: UploadEvent = stored(&srv, "last-upload").unwrap();
         let failed = {
             let srv = &srv;
@@ -100,7 +111,11 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
             "{failed:?}"
         );
         if line.starts_with("APPE") {
-            assert_eq!(gate.offset, small.len() as u64, "APPE starts at the file's end");
+            assert_eq!(
+                gate.offset,
+                small.len() as u64,
+                "APPE starts at the file's end"
+            );
         }
     }
     c.cmd_ok("NOOP", 200).await;
@@ -108,14 +123,20 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
     // ALLO: the announced size reaches the gate, which refuses what cannot fit.
     c.cmd_ok("ALLO 999999", 202).await;
     let r = c.upload("STOR huge.bin", b"x").await;
-    assert_eq!((r.code, r.text.as_str()), (552, "Guest uploads are at most 64 KiB."));
+    assert_eq!(
+        (r.code, r.text.as_str()),
+        (552, "Guest uploads are at most 64 KiB.")
+    );
     c.cmd_ok("ALLO 100", 202).await;
     c.stor("announced.bin", &[7u8; 100]).await;
     let gate: UploadEvent = stored(&srv, "last-upload").unwrap();
     assert_eq!(gate.declared_size, Some(100));
     c.stor("plain.bin", b"y").await;
     let gate: UploadEvent = stored(&srv, "last-upload").unwrap();
-    assert_eq!(gate.declared_size, None, "ALLO applies to the next upload only");
+    assert_eq!(
+        gate.declared_size, None,
+        "ALLO applies to the next upload only"
+    );
 
     // K per hour: failed and refused uploads gave their slot back; this is the 4th and last.
     c.stor("fourth.bin", b"z").await;
@@ -130,15 +151,27 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
         std::fs::write(&src, pattern(bytes, 9)).unwrap();
         let port = srv.explicit().port();
         let mut cmd = Command::new("curl");
-        cmd.args(["--silent", "--show-error", "--max-time", "30", "--ssl-reqd", "--cacert"])
-            .arg(srv.cert_path())
-            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-            .args(["-u", "gus:gus-pass", "-T"])
-            .arg(&src)
-            .arg(format!("ftp://localhost:{port}/{name}"));
+        cmd.args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "30",
+            "--ssl-reqd",
+            "--cacert",
+        ])
+        .arg(srv.cert_path())
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .args(["-u", "gus:gus-pass", "-T"])
+        .arg(&src)
+        .arg(format!("ftp://localhost:{port}/{name}"));
         cmd
     };
-    srv.server.ctx.plugins.kv.delete("plugin.guest-uploads", "hour:gus").unwrap();
+    srv.server
+        .ctx
+        .plugins
+        .kv
+        .delete("plugin.guest-uploads", "hour:gus")
+        .unwrap();
     let o = run(curl("curl-big.bin", 100 * KIB)).await;
     assert_eq!(o.status.code(), Some(70), "{}", text(&o));
     assert!(!srv.exists("gus", "curl-big.bin"));
@@ -169,7 +202,10 @@ async fn the_gates_rate_limit_slows_the_upload_down() {
 
 async fn kv(srv: &TestServer, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(ftpsd_bin());
-    cmd.arg("kv").args(args).arg("--config").arg(srv.config_file());
+    cmd.arg("kv")
+        .args(args)
+        .arg("--config")
+        .arg(srv.config_file());
     run(cmd).await
 }
 
@@ -183,14 +219,22 @@ async fn ftpsd_kv_shows_and_resets_a_plugins_state_while_the_server_runs() {
     let srv = server("uploads_per_hour = 1").await;
     let mut c = srv.login_as("gus", "gus-pass").await;
     c.stor("one.bin", b"1").await;
-    assert_eq!(c.upload("STOR two.bin", b"2").await.code, 550, "the hour is used");
+    assert_eq!(
+        c.upload("STOR two.bin", b"2").await.code,
+        550,
+        "the hour is used"
+    );
 
     let listed = out(&kv(&srv, &["list", "--plugin", "guest-uploads"]).await);
     assert!(listed.contains("hour:gus = 1"), "{listed}");
     assert!(listed.contains("last-upload = {"), "{listed}");
     let got = out(&kv(&srv, &["get", "--plugin", "guest-uploads", "hour:gus"]).await);
     assert_eq!(got.trim(), "1");
-    let only = out(&kv(&srv, &["list", "--plugin", "guest-uploads", "--prefix", "hour:"]).await);
+    let only = out(&kv(
+        &srv,
+        &["list", "--plugin", "guest-uploads", "--prefix", "hour:"],
+    )
+    .await);
     assert_eq!(only.trim(), "hour:gus = 1");
 
     // The operator resets the counter: gus may upload again at once.
@@ -200,20 +244,33 @@ async fn ftpsd_kv_shows_and_resets_a_plugins_state_while_the_server_runs() {
 
     // Bad input: an unknown plugin, a missing key, nothing to delete.
     let e = kv(&srv, &["get", "--plugin", "nope", "k"]).await;
-    assert!(!e.status.success() && text(&e).contains("no plugin 'nope' is configured (known: guest-uploads)"), "{}", text(&e));
+    assert!(
+        !e.status.success()
+            && text(&e).contains("no plugin 'nope' is configured (known: guest-uploads)"),
+        "{}",
+        text(&e)
+    );
     let e = kv(&srv, &["get", "--plugin", "guest-uploads", "missing"]).await;
-    assert!(!e.status.success() && text(&e).contains("has no key 'missing'"), "{}", text(&e));
+    assert!(
+        !e.status.success() && text(&e).contains("has no key 'missing'"),
+        "{}",
+        text(&e)
+    );
     let e = kv(&srv, &["del", "--plugin", "guest-uploads"]).await;
     assert!(!e.status.success(), "{}", text(&e));
 
     // --all, then on the stopped server's store directly.
     let all = out(&kv(&srv, &["del", "--plugin", "guest-uploads", "--all"]).await);
     assert!(all.contains("key(s) deleted."), "{all}");
-    assert_eq!(out(&kv(&srv, &["list", "--plugin", "guest-uploads"]).await).trim(), "No keys.");
+    assert_eq!(
+        out(&kv(&srv, &["list", "--plugin", "guest-uploads"]).await).trim(),
+        "No keys."
+    );
     drop(c);
     let config = srv.config_file();
     let _stopped = srv.stop().await;
     let mut cmd = Command::new(ftpsd_bin());
-    cmd.args(["kv", "list", "--plugin", "guest-uploads", "--config"]).arg(&config);
+    cmd.args(["kv", "list", "--plugin", "guest-uploads", "--config"])
+        .arg(&config);
     assert_eq!(out(&run(cmd).await).trim(), "No keys.");
 }

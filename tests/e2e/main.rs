@@ -33,6 +33,6 @@ mod sync_commands;
 mod transfers;
 mod upload_endings;
 mod upload_races;
-mod webhook;
 mod web;
+mod webhook;
 mod xferlog;

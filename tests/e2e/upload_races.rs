@@ -148,3 +148,85 @@ async fn a_running_append_makes_the_file_busy_for_other_uploads() {
         b"start\nfrom a\nfrom b\n"
     );
 }
+
+fn resumable_user(name: &str) -> String {
+    format!(
+        "[[user]]\nname = \"{name}\"\npassword = \"{}\"\n[[user.mount]]\npath = \"homes/{name}\"\nrights = \"a\"\nmode = \"resumable\"\n",
+        TestServer::hash(&format!("{name}-pass"))
+    )
+}
+
+/// In resumable mode STOR writes in place: a second STOR of the same file, refused as busy,
+/// must not have emptied the one running (found by the attack helper: the file was opened
+/// with truncation before the lock was taken).
+#[tokio::test]
+async fn a_busy_refusal_in_resumable_mode_leaves_the_running_upload_whole() {
+    let srv = TestServer::builder()
+        .users_toml(&resumable_user("rita"))
+        .start()
+        .await;
+    std::fs::create_dir_all(srv.home("rita")).unwrap();
+    let first = ftpsd_e2e::pattern(30_000, 1);
+    let second = ftpsd_e2e::pattern(30_000, 2);
+    let mut a = srv.login_as("rita", "rita-pass").await;
+    let mut b = srv.login_as("rita", "rita-pass").await;
+    let (_, mut conn) = a.open_transfer("STOR x.bin").await.unwrap();
+    conn.write_all(&first).await.unwrap();
+    conn.flush().await.unwrap();
+    ftpsd_e2e::until("the first half is on disk", || {
+        std::fs::metadata(srv.home("rita").join("x.bin")).is_ok_and(|m| m.len() == 30_000)
+    })
+    .await;
+    let busy = b.open_transfer("STOR x.bin").await.err().expect("refused");
+    assert_eq!(busy.code, 450, "{busy:?}");
+    assert_eq!(
+        std::fs::metadata(srv.home("rita").join("x.bin"))
+            .unwrap()
+            .len(),
+        30_000,
+        "the refused STOR cut nothing"
+    );
+    conn.write_all(&second).await.unwrap();
+    conn.shutdown().await.ok();
+    assert_eq!(ftpsd_e2e::bounded("a done", a.read_reply()).await.code, 226);
+    assert_eq!(srv.read("rita", "x.bin"), [first, second].concat());
+}
+
+/// ABOR right after an upload's last byte races the commit. Whatever wins, the client is told
+/// the truth: 226 and the file is there, or 426 and it is not (found by the attack helper:
+/// 426 for a file that was then committed, without upload-complete).
+#[tokio::test]
+async fn abor_racing_the_commit_never_reports_a_kept_upload_as_aborted() {
+    let srv = TestServer::start().await;
+    let mut c = srv.alice().await;
+    let data = ftpsd_e2e::pattern(64 * 1024, 3);
+    let (mut kept, mut aborted) = (0, 0);
+    for i in 0..30 {
+        let name = format!("race{i}.bin");
+        let (_, mut conn) = c.open_transfer(&format!("STOR {name}")).await.unwrap();
+        conn.write_all(&data).await.unwrap();
+        conn.shutdown().await.ok();
+        c.send_raw(b"ABOR\r\n").await;
+        let first = ftpsd_e2e::bounded("first reply", c.read_reply()).await;
+        let second = ftpsd_e2e::bounded("second reply", c.read_reply()).await;
+        match (first.code, second.code) {
+            (226, 225) | (226, 226) => {
+                assert_eq!(srv.read("alice", &name), data, "{name}: 226 but not kept");
+                kept += 1;
+            }
+            (426, 226) => {
+                assert!(
+                    !srv.exists("alice", &name),
+                    "{name}: 426 but the file is there"
+                );
+                aborted += 1;
+            }
+            other => panic!("{name}: unexpected replies {other:?}: {first:?} {second:?}"),
+        }
+        // A new session now and then: the test client reads no tickets on uploads.
+        if i % 5 == 4 {
+            c = srv.alice().await;
+        }
+    }
+    assert_eq!(kept + aborted, 30);
+}

@@ -40,7 +40,10 @@ impl Sink {
             log,
         };
         until("the sink listens", || port_file.exists()).await;
-        sink.port = std::fs::read_to_string(&port_file).unwrap().parse().unwrap();
+        sink.port = std::fs::read_to_string(&port_file)
+            .unwrap()
+            .parse()
+            .unwrap();
         sink
     }
 
@@ -60,7 +63,10 @@ impl Sink {
             .map(|r| {
                 let body = r["body"].as_str().unwrap();
                 let sig = r["headers"]["x-ftpsd-signature"].as_str().unwrap();
-                assert_eq!(sig, format!("sha256={}", hmac_sha256(SECRET.as_bytes(), body.as_bytes())));
+                assert_eq!(
+                    sig,
+                    format!("sha256={}", hmac_sha256(SECRET.as_bytes(), body.as_bytes()))
+                );
                 assert_eq!(r["headers"]["content-type"], "application/json");
                 serde_json::from_str(body).unwrap()
             })
@@ -74,8 +80,14 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> String {
     let mut k = [0u8; 64];
     k[..key.len()].copy_from_slice(key);
     let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(msg).finalize();
-    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -132,7 +144,11 @@ async fn the_webhook_delivers_signed_events_and_retries_after_a_500() {
     let all = sink.received();
     assert_eq!(all[0]["status"], 500);
     assert_eq!(all[1]["body"], all[0]["body"], "retried as it was");
-    assert_eq!(all.iter().filter(|r| r["status"] == 200).count(), 4, "each once");
+    assert_eq!(
+        all.iter().filter(|r| r["status"] == 200).count(),
+        4,
+        "each once"
+    );
 }
 
 #[tokio::test]
@@ -198,8 +214,14 @@ async fn http_outside_the_granted_prefix_is_refused_and_a_bad_grant_is_a_load_er
     std::fs::write(&wasm, built_plugin("webhook.wasm")).unwrap();
     for (grant, why) in [
         ("{ allowed_hosts = [] }", "allowed_hosts"),
-        ("{ allowed_hosts = [\"ftp://x/\"] }", "only http:// and https://"),
-        ("{ allowed_hosts = [\"http://x/\"], max_response_kb = 4096 }", "max_response_kb"),
+        (
+            "{ allowed_hosts = [\"ftp://x/\"] }",
+            "only http:// and https://",
+        ),
+        (
+            "{ allowed_hosts = [\"http://x/\"], max_response_kb = 4096 }",
+            "max_response_kb",
+        ),
     ] {
         let section: ftpsd::plugins::PluginSection = toml::from_str(&format!(
             "name = \"w\"\npath = \"{}\"\nsettings = {{ url = \"http://x/\", secret = \"{SECRET}\" }}\ncapabilities = {{ http = {grant} }}\n",
@@ -215,4 +237,3 @@ async fn http_outside_the_granted_prefix_is_refused_and_a_bad_grant_is_a_load_er
         assert!(err.contains(why), "{grant}: {err}");
     }
 }
-

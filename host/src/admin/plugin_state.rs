@@ -93,7 +93,7 @@ pub fn handle(
         return Err(KvOpError::UnknownPlugin(plugin, known));
     }
     let ns = namespace(&plugin);
-    let listed = |prefix: &str| -> Result<Vec<KvEntry>, StoreError> {
+    let listed = |prefix: &str, cap: usize| -> Result<Vec<KvEntry>, StoreError> {
         let mut entries: Vec<KvEntry> = store
             .list(&ns, now)?
             .into_iter()
@@ -101,11 +101,11 @@ pub fn handle(
             .map(|(key, value)| KvEntry { key, value })
             .collect();
         entries.sort_by(|a, b| a.key.cmp(&b.key));
-        entries.truncate(MAX_LISTED);
+        entries.truncate(cap);
         Ok(entries)
     };
     match req {
-        KvRequest::List { prefix, .. } => Ok(KvAnswer::Entries(listed(&prefix)?)),
+        KvRequest::List { prefix, .. } => Ok(KvAnswer::Entries(listed(&prefix, MAX_LISTED)?)),
         KvRequest::Get { key, .. } => match store.get(&ns, &key, now)? {
             Some(value) => Ok(KvAnswer::Entries(vec![KvEntry { key, value }])),
             None => Err(KvOpError::NoKey { plugin, key }),
@@ -118,7 +118,8 @@ pub fn handle(
                     }
                     vec![key]
                 }
-                KvTarget::Prefix(p) => listed(&p)?.into_iter().map(|e| e.key).collect(),
+                // Every matching key, however many: a reset that stops at a cap is no reset.
+                KvTarget::Prefix(p) => listed(&p, usize::MAX)?.into_iter().map(|e| e.key).collect(),
             };
             for k in &keys {
                 store.delete(&ns, k)?;
@@ -142,21 +143,63 @@ mod tests {
         s.set("plugin.b", "hour:bob", "9", None).unwrap();
         let names = vec!["a".to_string(), "b".to_string()];
         let list = |prefix: &str| {
-            handle(&s, &names, KvRequest::List { plugin: "a".into(), prefix: prefix.into() }, 0)
-                .unwrap()
+            handle(
+                &s,
+                &names,
+                KvRequest::List {
+                    plugin: "a".into(),
+                    prefix: prefix.into(),
+                },
+                0,
+            )
+            .unwrap()
         };
-        let KvAnswer::Entries(e) = list("hour:") else { panic!() };
-        assert_eq!(e.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["hour:bob", "hour:eve"]);
-        let got = handle(&s, &names, KvRequest::Get { plugin: "b".into(), key: "hour:bob".into() }, 0);
-        assert_eq!(got.unwrap(), KvAnswer::Entries(vec![KvEntry { key: "hour:bob".into(), value: "9".into() }]));
-        let del = KvRequest::Delete { plugin: "a".into(), target: KvTarget::Prefix("hour:".into()) };
+        let KvAnswer::Entries(e) = list("hour:") else {
+            panic!()
+        };
+        assert_eq!(
+            e.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["hour:bob", "hour:eve"]
+        );
+        let got = handle(
+            &s,
+            &names,
+            KvRequest::Get {
+                plugin: "b".into(),
+                key: "hour:bob".into(),
+            },
+            0,
+        );
+        assert_eq!(
+            got.unwrap(),
+            KvAnswer::Entries(vec![KvEntry {
+                key: "hour:bob".into(),
+                value: "9".into()
+            }])
+        );
+        let del = KvRequest::Delete {
+            plugin: "a".into(),
+            target: KvTarget::Prefix("hour:".into()),
+        };
         assert_eq!(handle(&s, &names, del, 0).unwrap(), KvAnswer::Deleted(2));
-        let KvAnswer::Entries(e) = list("") else { panic!() };
+        let KvAnswer::Entries(e) = list("") else {
+            panic!()
+        };
         assert_eq!(e.len(), 1, "the rest stays");
-        assert_eq!(s.get("plugin.b", "hour:bob", 0).unwrap().as_deref(), Some("9"), "other plugins untouched");
-        let missing = KvRequest::Delete { plugin: "a".into(), target: KvTarget::Key("nope".into()) };
+        assert_eq!(
+            s.get("plugin.b", "hour:bob", 0).unwrap().as_deref(),
+            Some("9"),
+            "other plugins untouched"
+        );
+        let missing = KvRequest::Delete {
+            plugin: "a".into(),
+            target: KvTarget::Key("nope".into()),
+        };
         assert_eq!(handle(&s, &names, missing, 0).unwrap_err().status(), 404);
-        let unknown = KvRequest::Get { plugin: "zz".into(), key: "k".into() };
+        let unknown = KvRequest::Get {
+            plugin: "zz".into(),
+            key: "k".into(),
+        };
         let e = handle(&s, &names, unknown, 0).unwrap_err();
         assert!(e.to_string().contains("known: a, b"), "{e}");
     }

@@ -91,12 +91,19 @@ pub(super) fn print(resp: Response, whole: bool) -> anyhow::Result<()> {
             if entries.is_empty() {
                 println!("No keys.");
             }
+            let cut = entries.len() >= ftpsd::admin::plugin_state::MAX_LISTED;
             for e in entries {
                 let mut value = printable(&e.value);
                 if value.chars().count() > SHOWN {
                     value = value.chars().take(SHOWN).collect::<String>() + "…";
                 }
                 println!("{} = {value}", printable(&e.key));
+            }
+            if cut {
+                eprintln!(
+                    "(the first {} keys only; narrow the listing with --prefix)",
+                    ftpsd::admin::plugin_state::MAX_LISTED
+                );
             }
         }
         Response::KvDeleted(n) => println!("{n} key(s) deleted."),

@@ -3,11 +3,11 @@
 mod admin;
 mod admin_manage;
 mod bans;
-mod kv;
 mod cert;
 mod check_config;
 mod config_arg;
 mod group;
+mod kv;
 mod log_text;
 mod logging;
 mod plugin;

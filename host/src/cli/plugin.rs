@@ -246,7 +246,10 @@ fn scaffold(name: &str) -> anyhow::Result<()> {
     println!("build:  cd {name} && {}", route.build_command());
     println!("        ({})", route.note());
     println!("        → {}", wasm.display());
-    println!("check:  ftpsd plugin check {} --settings '{settings}'", wasm.display());
+    println!(
+        "check:  ftpsd plugin check {} --settings '{settings}'",
+        wasm.display()
+    );
     println!("use:    add to the server config:");
     println!();
     print!("{}", config_snippet(name, &wasm));
@@ -289,7 +292,11 @@ impl WasmRoute {
             .args(["target", "list", "--installed"])
             .stderr(std::process::Stdio::null())
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip1"))
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l.trim() == "wasm32-wasip1")
+            })
             .unwrap_or(false);
         if !rustup && std::path::Path::new("/usr/lib/rustlib/src/rust/library").exists() {
             WasmRoute::Debian

@@ -37,6 +37,8 @@ pub enum Job {
         /// Most bytes the upload may bring (an upload gate's limit): past it the upload ends
         /// with 552 and nothing of it is kept.
         max_bytes: Option<u64>,
+        /// Decides, once, between a commit and an abort that race (see [`Fate`]).
+        fate: Arc<Fate>,
     },
     /// LIST/NLST/MLSD output, or the message file: prepared bytes → client.
     Bytes(std::sync::Arc<[u8]>),
@@ -45,6 +47,43 @@ pub enum Job {
 impl Job {
     pub fn is_upload(&self) -> bool {
         matches!(self, Job::Upload { .. })
+    }
+
+    /// An upload's fate, for whoever may abort it.
+    pub fn fate(&self) -> Option<Arc<Fate>> {
+        match self {
+            Job::Upload { fate, .. } => Some(fate.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an upload commits or is aborted, decided once. The file writer runs on its own
+/// thread and outlives an aborted task, so an ABOR (or a vanished client) that arrives while
+/// the last bytes are written must not answer 426 for a file the writer then commits: the
+/// writer claims the commit, the session claims the abort, and whoever comes second yields.
+#[derive(Debug, Default)]
+pub struct Fate(std::sync::atomic::AtomicU8);
+
+const OPEN: u8 = 0;
+const COMMITTING: u8 = 1;
+const ABORTED: u8 = 2;
+
+impl Fate {
+    /// The writer is about to commit; false if the upload was aborted first.
+    pub fn commit(&self) -> bool {
+        self.0
+            .compare_exchange(OPEN, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            || self.0.load(Ordering::Acquire) == COMMITTING
+    }
+
+    /// The session aborts the upload; false if the writer is already committing it.
+    pub fn abort(&self) -> bool {
+        self.0
+            .compare_exchange(OPEN, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            || self.0.load(Ordering::Acquire) == ABORTED
     }
 }
 
@@ -86,6 +125,7 @@ pub async fn run(
                 ascii,
                 require_close_notify,
                 max_bytes,
+                fate,
             },
             data,
         ) => {
@@ -94,7 +134,7 @@ pub async fn run(
                 stall,
                 max_bytes,
             };
-            upload(plan, ascii, ends, data, &progress, &throttle).await
+            upload(plan, ascii, ends, fate, data, &progress, &throttle).await
         }
         (Job::Bytes(bytes), data) => {
             with_stall(data.raw_fd(), stall, data.write_all(&bytes))
@@ -190,6 +230,7 @@ async fn upload(
     plan: crate::fs::upload::UploadPlan,
     ascii: bool,
     ends: Ends,
+    fate: Arc<Fate>,
     data: &mut DataStream,
     progress: &AtomicU64,
     throttle: &Throttle,
@@ -199,6 +240,11 @@ async fn upload(
         stall,
         max_bytes,
     } = ends;
+    let kept = if plan.keeps_partial() {
+        "what arrived is kept for a REST resume"
+    } else {
+        "the upload was not kept"
+    };
     let (free_tx, free_rx) = buffer_pool();
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
     let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
@@ -238,6 +284,10 @@ async fn upload(
             }
         })();
         match outcome {
+            Ok(true) if !fate.commit() => {
+                plan.abandon(false);
+                Err(DataError::Lost("aborted before it was committed".into()))
+            }
             Ok(true) => plan.commit().map_err(|e| match e {
                 crate::fs::FsError::Exists => DataError::Refused(
                     "the file was created by someone else meanwhile; nothing replaced (no overwrite right)".into(),
@@ -274,7 +324,7 @@ async fn upload(
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !require_close_notify => 0,
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return Err(DataError::Lost(format!(
-                        "the client closed the data connection without TLS close_notify after {total} bytes; the upload was not kept (a cut connection looks the same)"
+                        "the client closed the data connection without TLS close_notify after {total} bytes; {kept} (a cut connection looks the same)"
                     )));
                 }
                 Err(e) => return Err(lost(e)),

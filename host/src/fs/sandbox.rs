@@ -357,7 +357,9 @@ impl Sandbox {
         }
         match mode {
             WriteMode::CreateNew => o.create_new(true),
-            WriteMode::Replace => o.create(true).truncate(true),
+            // Cut only once the writer holds the file (`position`): a second upload refused
+            // by the lock must not have emptied the one running.
+            WriteMode::Replace => o.create(true),
             WriteMode::Append => o.create(true).append(true),
             WriteMode::Resume(_) => o.create(true),
         };
@@ -372,18 +374,27 @@ impl Sandbox {
         if !md.is_file() {
             return Err(FsError::NotAFile);
         }
-        let mut f = f.into_std();
-        if let WriteMode::Resume(offset) = mode {
-            let len = f.metadata()?.len();
-            if offset > len {
-                return Err(FsError::Io(std::io::Error::other(format!(
-                    "restart offset {offset} is beyond the end of the file ({len} bytes)"
-                ))));
+        Ok(f.into_std())
+    }
+
+    /// Prepares a file opened for writing in place, once the writer holds its lock: Replace
+    /// empties it, Resume cuts it to the offset and writes from there.
+    pub fn position(f: &mut std::fs::File, mode: WriteMode) -> Result<(), FsError> {
+        match mode {
+            WriteMode::Replace => f.set_len(0)?,
+            WriteMode::Resume(offset) => {
+                let len = f.metadata()?.len();
+                if offset > len {
+                    return Err(FsError::Io(std::io::Error::other(format!(
+                        "restart offset {offset} is beyond the end of the file ({len} bytes)"
+                    ))));
+                }
+                f.set_len(offset)?;
+                f.seek(SeekFrom::Start(offset))?;
             }
-            f.set_len(offset)?;
-            f.seek(SeekFrom::Start(offset))?;
+            WriteMode::CreateNew | WriteMode::Append => {}
         }
-        Ok(f)
+        Ok(())
     }
 }
 

@@ -73,6 +73,12 @@ enum Finish {
 }
 
 impl UploadPlan {
+    /// Whether a failed upload leaves what it wrote (resumable mode, for a later REST); a
+    /// refused one (quota, a gate's limit) never does.
+    pub fn keeps_partial(&self) -> bool {
+        matches!(self.finish, Finish::InPlace { restore: false, .. })
+    }
+
     /// Opens the upload. `existing` is the current size of the target, if it exists.
     pub fn open(
         sandbox: &Arc<Sandbox>,
@@ -86,8 +92,9 @@ impl UploadPlan {
         sandbox.refuse_hidden_target(target)?;
         let in_place =
             |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<UploadPlan, FsError> {
-                let file = sandbox.open_write(target, wm)?;
+                let mut file = sandbox.open_write(target, wm)?;
                 lock_for_writing(&file)?;
+                Sandbox::position(&mut file, wm)?;
                 // What a failed append cuts back to: the length now that this upload holds
                 // the file, not the one measured before (another append may have ended since).
                 let keep = match wm {

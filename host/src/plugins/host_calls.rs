@@ -324,7 +324,10 @@ mod tests {
         }
         let keys = h.kv_list("", 1000).unwrap();
         assert!(keys.len() > 100 && keys.len() < 300, "{}", keys.len());
-        assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted, a prefix of the whole list");
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "sorted, a prefix of the whole list"
+        );
         assert_eq!(h.kv_list("299", 10).unwrap().len(), 1);
     }
 }

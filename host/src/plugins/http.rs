@@ -100,7 +100,9 @@ impl HttpGrant {
         if inside {
             Ok(())
         } else {
-            Err(format!("{url} is not within capabilities.http.allowed_hosts"))
+            Err(format!(
+                "{url} is not within capabilities.http.allowed_hosts"
+            ))
         }
     }
 }
@@ -194,7 +196,8 @@ impl PluginHttp {
             b = b.header(k.as_str(), v.as_str());
         }
         let body = Bytes::from(req.body.clone().unwrap_or_default());
-        b.body(Full::new(body)).map_err(|e| format!("bad request: {e}"))
+        b.body(Full::new(body))
+            .map_err(|e| format!("bad request: {e}"))
     }
 
     /// One attempt, bounded by `deadline`; the answer's body is read up to the grant's limit.
@@ -211,7 +214,13 @@ impl PluginHttp {
             let body = Limited::new(rsp.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|e| format!("{}: the answer was cut off ({e}; at most {} KiB)", req.url, limit / 1024))?
+                .map_err(|e| {
+                    format!(
+                        "{}: the answer was cut off ({e}; at most {} KiB)",
+                        req.url,
+                        limit / 1024
+                    )
+                })?
                 .to_bytes();
             Ok(HttpResponse {
                 status,
@@ -252,7 +261,10 @@ impl PluginHttp {
             }),
             Err(mpsc::error::TrySendError::Full(r)) => {
                 tracing::warn!(plugin = %self.plugin, url = %r.url, queue = self.grant.queue, "plugin HTTP queue full; request dropped");
-                Err(format!("the HTTP queue is full ({} requests)", self.grant.queue))
+                Err(format!(
+                    "the HTTP queue is full ({} requests)",
+                    self.grant.queue
+                ))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err("the HTTP queue is closed".into()),
         }
@@ -313,7 +325,10 @@ mod tests {
 
     #[test]
     fn only_urls_inside_a_granted_prefix_pass() {
-        let g = grant(&["http://127.0.0.1:8080/hooks", "https://dir.example.com/api/"]);
+        let g = grant(&[
+            "http://127.0.0.1:8080/hooks",
+            "https://dir.example.com/api/",
+        ]);
         for ok in [
             "http://127.0.0.1:8080/hooks",
             "http://127.0.0.1:8080/hooks/a?x=1",

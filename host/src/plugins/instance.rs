@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ftpsd_plugin_sdk::{ABI_VERSION, Configured, MIN_ABI_VERSION, Description, Hook, Request, Response};
+use ftpsd_plugin_sdk::{
+    ABI_VERSION, Configured, Description, Hook, MIN_ABI_VERSION, Request, Response,
+};
 use wasmtime::{
     Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
     TypedFunc, UpdateDeadline,

@@ -107,11 +107,7 @@ fn parse_verb(verb: &str, arg: &str, original: &str) -> Result<Command, ParseErr
         "TYPE" => C::Type(parse_type(arg)?),
         "MODE" => C::Mode(parse_single_letter("MODE", arg, &['S'])?),
         "STRU" => C::Stru(parse_single_letter("STRU", arg, &['F'])?),
-        "ALLO" => C::Allo(
-            arg.split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok()),
-        ),
+        "ALLO" => C::Allo(arg.split_whitespace().next().and_then(|n| n.parse().ok())),
         "REST" => C::Rest(parse_number("REST", arg)?),
         "RETR" => C::Retr(required("RETR", arg)?),
         "STOR" => C::Stor(required("STOR", arg)?),

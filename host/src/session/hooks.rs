@@ -152,6 +152,30 @@ impl Session {
         Ok(UploadTicket { transfer, limits })
     }
 
+    /// upload-failed for an upload the gate allowed but the filesystem then refused (busy,
+    /// a bad REST offset...), so plugins that counted it at the gate can take it back.
+    pub fn refused_after_gate(
+        &self,
+        path: &VirtualPath,
+        command: &'static str,
+        ticket: UploadTicket,
+        offset: u64,
+        refusal: &Refusal,
+    ) {
+        let Some(reply) = refusal.reply(&self.user_name()) else {
+            return;
+        };
+        let post = Post::Upload {
+            path: path.clone(),
+            real: PathBuf::new(),
+            ticket,
+            command,
+            offset,
+            keeps_partial: false,
+        };
+        self.upload_failed(&post, 0, &reply);
+    }
+
     /// upload-failed: an upload the gate let through ended without success (`reply` is what
     /// the client was told).
     pub fn upload_failed(&self, post: &Post, bytes: u64, reply: &crate::protocol::Reply) {
@@ -159,6 +183,7 @@ impl Session {
             path,
             ticket,
             command,
+            keeps_partial,
             ..
         } = post
         else {
@@ -178,6 +203,7 @@ impl Session {
             size: bytes,
             code: reply.code.get(),
             reason: reply.lines.join(" "),
+            partial_kept: *keeps_partial && reply.code != Code::STORAGE_EXCEEDED,
         };
         self.ctx.plugins.notify(Request::UploadFailed(ev));
     }
@@ -271,6 +297,7 @@ impl Session {
             ticket,
             command,
             offset,
+            ..
         } = post
         else {
             return;

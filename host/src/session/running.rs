@@ -24,6 +24,8 @@ pub enum Post {
         command: &'static str,
         /// Where the upload starts in the file (REST, or APPE's current size).
         offset: u64,
+        /// A failure leaves the bytes received (resumable mode).
+        keeps_partial: bool,
     },
 }
 
@@ -52,6 +54,8 @@ pub struct RunningTransfer {
     pub what: String,
     /// The strictest bandwidth limit it moves under, bytes/s.
     pub limit: Option<u64>,
+    /// An upload's commit-or-abort decision (None for other transfers).
+    pub(crate) fate: Option<std::sync::Arc<crate::data::transfer::Fate>>,
     /// Text for the 226 reply (e.g. the STOU file name).
     pub(crate) done_text: String,
     pub(crate) post: Post,

@@ -88,19 +88,31 @@ impl Session {
                 self.upload_failed(&t.post, t.bytes(), &f.reply);
             }
         }
-        self.send(f.reply).await?;
+        // A committed upload is counted and announced even if the client is gone.
+        let sent = self.send(f.reply).await;
         if let (Some(t), Some(bytes)) = (t, f.bytes) {
             self.after_transfer(t.post, bytes).await;
         }
-        Ok(())
+        sent
     }
 
     /// Stops the running transfer for `why` (ABOR, the client or the server ending the
     /// session): it still gets its one transfer-log line and its failed count. Returns the
-    /// bytes it had moved.
-    pub async fn cut_transfer(&mut self, why: &str) -> u64 {
+    /// bytes it had moved, or None when an upload was already being committed: then it
+    /// completes (its reply, counters and upload-complete) instead.
+    pub async fn cut_transfer(&mut self, why: &str) -> Option<u64> {
+        let committing = self
+            .transfer
+            .as_ref()
+            .and_then(|t| t.fate.as_ref())
+            .is_some_and(|f| !f.abort());
+        if committing && let Some(t) = self.transfer.as_mut() {
+            let f = t.finish().await;
+            let _ = self.transfer_done(f).await;
+            return None;
+        }
         let Some(t) = self.transfer.take() else {
-            return 0;
+            return Some(0);
         };
         self.note_transfer(None);
         let bytes = t.bytes();
@@ -112,7 +124,7 @@ impl Session {
         self.transfer_log(&t, &f);
         self.upload_failed(&t.post, bytes, &f.reply);
         t.abort().await;
-        bytes
+        Some(bytes)
     }
 
     /// One xferlog-like line per transfer: user, IP, command, path, bytes, duration, result.
@@ -172,6 +184,7 @@ impl Session {
                 "Use PASV, EPSV, PORT or EPRT first.",
             ));
         };
+        let fate = job.fate();
         let tls = self.data_tls(job.is_upload());
         let mut throttle = self.throttle(&job);
         if let Some(rate) = post.limits().max_rate {
@@ -202,6 +215,7 @@ impl Session {
             started: Instant::now(),
             what,
             limit,
+            fate,
             done_text,
             post,
         });

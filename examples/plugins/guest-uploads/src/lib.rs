@@ -98,8 +98,10 @@ impl GuestUploads {
     }
 
     fn record_failure(&self, ev: &UploadFailedEvent, host: &mut dyn Host) -> Result<(), HostError> {
-        // A failed upload gives its slot of the hour back.
-        if let Some(s) = &self.settings
+        // A failed upload gives its slot of the hour back — unless its bytes stayed (resumable
+        // mode keeps a cut upload for REST).
+        if !ev.partial_kept
+            && let Some(s) = &self.settings
             && ev.groups.iter().any(|g| s.groups.contains(g))
         {
             let key = format!("hour:{}", ev.user.to_ascii_lowercase());

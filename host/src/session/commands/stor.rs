@@ -59,8 +59,14 @@ pub async fn upload(
     let p = path.clone();
     let plan = match s.fs(move |v| v.open_upload(&p, kind, existing)).await {
         Ok(plan) => plan,
-        Err(e) => return Err(Refusal::fs(&path, e)),
+        Err(e) => {
+            // The gate let it through: its plugins hear that it did not happen.
+            let refusal = Refusal::fs(&path, e);
+            s.refused_after_gate(&path, verb, ticket, offset, &refusal);
+            return Err(refusal);
+        }
     };
+    let keeps_partial = plan.keeps_partial();
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(
@@ -69,6 +75,7 @@ pub async fn upload(
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
             max_bytes: ticket.limits.max_bytes,
+            fate: Default::default(),
         },
         opening,
         format!("{verb} {path}"),
@@ -79,6 +86,7 @@ pub async fn upload(
             ticket,
             command: verb,
             offset,
+            keeps_partial,
         },
     )
     .await

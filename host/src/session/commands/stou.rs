@@ -42,6 +42,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     } else {
         path.as_string()
     };
+    let keeps_partial = plan.keeps_partial();
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
@@ -50,6 +51,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
             max_bytes: ticket.limits.max_bytes,
+            fate: Default::default(),
         },
         opening,
         format!("STOU {path}"),
@@ -60,6 +62,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
             ticket,
             command: "STOU",
             offset: 0,
+            keeps_partial,
         },
     )
     .await
