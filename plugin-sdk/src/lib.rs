@@ -47,7 +47,11 @@
 //! Import `ftpsd_v1.host(ptr: i32, len: i32) -> i64`: a [`HostCall`] as JSON in, a JSON
 //! [`HostReply`] out (written into memory the host obtains from `ftpsd_alloc`; the plugin frees
 //! it). Operations: `log`, `now`, `kv_get`, `kv_set`, `kv_delete`, `kv_cas`, `kv_incr`,
-//! `kv_list` (v2).
+//! `kv_list` (v2), `http` (v2, under the operator's `http` capability; see [`HttpRequest`]).
+//!
+//! Version 2 also added: the `upload-failed` notification, event fields (`session`,
+//! `transfer`, `groups`, `tls`, `declared_size`, `offset`), `limits` in an upload gate's
+//! allow (see [`UploadLimits`]) and `capabilities` in `describe`.
 //!
 //! An allow may carry `"info":"text"` for the user (the ratio standing `SITE RATIO` shows: a
 //! `ratio-check` with `"query":true`). Plugins that ban store bans as described in [`bans`], so
