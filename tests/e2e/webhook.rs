@@ -137,6 +137,11 @@ async fn the_webhook_delivers_signed_events_and_retries_after_a_500() {
     let event = |name: &str| got.iter().find(|e| e["event"] == name).unwrap().clone();
     assert_eq!(event("login")["data"]["user"], "alice");
     assert_eq!(event("upload-complete")["data"]["path"], "/report.pdf");
+    assert_eq!(
+        event("upload-complete")["data"]["real_path"],
+        "",
+        "the server's own paths stay inside"
+    );
     assert_eq!(event("file-blocked")["data"]["by"], "block-ext");
     assert_eq!(event("upload-failed")["data"]["code"], 426);
     assert!(event("login")["data"].get("password").is_none());

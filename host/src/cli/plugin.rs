@@ -49,7 +49,14 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     ))?;
     section.settings = settings;
     let kv: ftpsd::state::SharedStore = Arc::new(ftpsd::state::MemoryStore::default());
-    let loaded = ftpsd::plugins::load_section(&section, std::path::Path::new("."), kv)?;
+    let loaded = ftpsd::plugins::load_section(&section, std::path::Path::new("."), kv).map_err(
+        |e| match e {
+            ftpsd::plugins::PluginError::Settings { .. } => anyhow::anyhow!(
+                "{e}\n(pass the plugin's settings as in its [[plugins]] entry: --settings '{{ key = value, ... }}')"
+            ),
+            e => e.into(),
+        },
+    )?;
     let mut hooks: Vec<&str> = loaded.hooks.iter().map(|h| h.name()).collect();
     hooks.sort();
     println!("plugin:      {}", a.file.display());
@@ -74,7 +81,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             "no capabilities".to_string()
         } else {
             format!(
-                "{} (grant in [plugins.capabilities] of its config entry)",
+                "{} (grant with capabilities = {{ ... }} in its [[plugins]] entry)",
                 loaded.wants.join(", ")
             )
         }

@@ -341,6 +341,8 @@ async fn upload(
                     "Upload refused: it is larger than the {max} bytes a site policy allows for it; nothing was kept."
                 );
                 let _ = full_tx.send(Chunk::Refuse(why.clone()));
+                // What arrived, for the upload-failed event (the cut chunk included).
+                progress.store(total + n as u64, Ordering::Relaxed);
                 return Err(DataError::Quota(why));
             }
             total += n as u64;

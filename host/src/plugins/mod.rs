@@ -90,6 +90,9 @@ impl PluginHost {
                 Err(e) => host.start_from_last_good(s, base, e)?,
             };
             tracing::info!(plugin = %p.name, hash = %p.hash, hooks = ?p.hooks, "plugin loaded");
+            for want in p.wants.iter().filter(|w| !granted(&p.section, w)) {
+                tracing::warn!(plugin = %p.name, capability = %want, "the plugin says it needs a capability its [[plugins]] entry does not grant (capabilities = {{ {want} = ... }}); what needs it will be refused");
+            }
             loaded.push(Arc::new(p));
         }
         host.plugins.store(Arc::new(loaded));
@@ -324,6 +327,15 @@ impl PluginHost {
         })
         .await;
         actions
+    }
+}
+
+/// Whether a section grants the capability a plugin names in `describe`.
+fn granted(section: &PluginSection, capability: &str) -> bool {
+    match capability {
+        "exec" => !section.capabilities.exec.is_empty(),
+        "http" => section.capabilities.http.is_some(),
+        _ => true,
     }
 }
 

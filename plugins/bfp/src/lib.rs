@@ -19,9 +19,7 @@
 mod cidr;
 
 use ftpsd_plugin_sdk::bans::{self, BanRecord};
-use ftpsd_plugin_sdk::{
-    ConnectEvent, Hook, Host, HostError, LoginEvent, Plugin, Response, export,
-};
+use ftpsd_plugin_sdk::{ConnectEvent, Hook, Host, HostError, LoginEvent, Plugin, Response, export};
 use serde::Deserialize;
 
 pub use cidr::Cidr;

@@ -47,7 +47,8 @@ fn third_failure_bans_and_a_correct_password_is_refused_like_a_wrong_one() {
     // Others are not affected.
     assert!(!h.call(connect("10.0.0.10")).is_deny());
     // The ban record follows the convention.
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.9").unwrap().unwrap()).unwrap();
+    let rec: BanRecord =
+        serde_json::from_str(&h.host.kv_get("ban:10.0.0.9").unwrap().unwrap()).unwrap();
     assert_eq!(
         (rec.failures, rec.strikes, rec.until_ms - rec.since_ms),
         (3, 0, 15 * MIN)
@@ -85,7 +86,8 @@ fn repeat_offenders_are_banned_longer_up_to_the_cap() {
     );
     let ban_len = |h: &mut Harness<Bfp>| {
         h.call(login("5.5.5.5", "u", false));
-        let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:5.5.5.5").unwrap().unwrap()).unwrap();
+        let rec: BanRecord =
+            serde_json::from_str(&h.host.kv_get("ban:5.5.5.5").unwrap().unwrap()).unwrap();
         h.host.advance(rec.until_ms - rec.since_ms);
         (rec.until_ms - rec.since_ms) / 1000
     };
@@ -161,11 +163,16 @@ fn failures_of_one_burst_make_one_ban() {
         safe: Vec::new(),
     };
     for _ in 0..6 {
-        bfp.record_failure("10.1.1.1", "bob", "10.1.1.1", &mut h.host).unwrap();
+        bfp.record_failure("10.1.1.1", "bob", "10.1.1.1", &mut h.host)
+            .unwrap();
     }
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.1.1.1").unwrap().unwrap()).unwrap();
+    let rec: BanRecord =
+        serde_json::from_str(&h.host.kv_get("ban:10.1.1.1").unwrap().unwrap()).unwrap();
     assert_eq!((rec.strikes, rec.until_ms - rec.since_ms), (0, 15 * MIN));
-    assert_eq!(h.host.kv_get("strikes:10.1.1.1").unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        h.host.kv_get("strikes:10.1.1.1").unwrap().as_deref(),
+        Some("1")
+    );
 }
 
 #[test]
@@ -189,7 +196,8 @@ fn ip_user_mode_bans_the_whole_address_after_failures_over_many_names() {
         Response::deny(530, LOGIN_INCORRECT),
         "for every name"
     );
-    let rec: BanRecord = serde_json::from_str(&h.host.kv_get("ban:10.0.0.7").unwrap().unwrap()).unwrap();
+    let rec: BanRecord =
+        serde_json::from_str(&h.host.kv_get("ban:10.0.0.7").unwrap().unwrap()).unwrap();
     assert_eq!((rec.user, rec.failures), (None, 30));
     assert!(!h.call(connect("10.0.0.8")).is_deny(), "others are not");
 }

@@ -43,8 +43,8 @@ pub struct Webhook {
 
 /// The HMAC-SHA256 of `body` under `secret`, hex.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     mac.finalize()
         .into_bytes()
@@ -63,8 +63,7 @@ struct Envelope<'a, T: Serialize> {
 impl Webhook {
     fn post<T: Serialize>(&self, event: &str, data: &T, host: &mut dyn Host) {
         let Some(s) = &self.settings else { return };
-        if s
-            .events
+        if s.events
             .as_ref()
             .is_some_and(|e| !e.iter().any(|x| x == event))
         {
@@ -132,7 +131,12 @@ impl Plugin for Webhook {
     }
 
     fn upload_complete(&mut self, ev: &UploadCompleteEvent, host: &mut dyn Host) -> Response {
-        self.post("upload-complete", ev, host);
+        // The server's own filesystem path is for execute actions, not for the receiver.
+        let ev = UploadCompleteEvent {
+            real_path: String::new(),
+            ..ev.clone()
+        };
+        self.post("upload-complete", &ev, host);
         Response::allow()
     }
 
@@ -183,7 +187,10 @@ mod tests {
             .iter()
             .find(|(k, _)| k == "X-Ftpsd-Signature")
             .unwrap();
-        assert_eq!(sig.1, format!("sha256={}", signature("0123456789abcdef", body.as_bytes())));
+        assert_eq!(
+            sig.1,
+            format!("sha256={}", signature("0123456789abcdef", body.as_bytes()))
+        );
     }
 
     #[test]
@@ -206,7 +213,9 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_key() {
-        let e = Harness::<Webhook>::configure_error(json!({"url": "ftp://x", "secret": "0123456789abcdef"}));
+        let e = Harness::<Webhook>::configure_error(
+            json!({"url": "ftp://x", "secret": "0123456789abcdef"}),
+        );
         assert!(e.starts_with("url"), "{e}");
         let e = Harness::<Webhook>::configure_error(json!({"url": "http://x", "secret": "short"}));
         assert!(e.starts_with("secret"), "{e}");

@@ -61,7 +61,8 @@ mod tests {
         h.call(Request::FileBlocked(ev.clone()));
         h.call(Request::FileBlocked(ev.clone()));
         assert_eq!(h.host.kv_get("count").unwrap().as_deref(), Some("2"));
-        let last: FileBlockedEvent = serde_json::from_str(&h.host.kv_get("last").unwrap().unwrap()).unwrap();
+        let last: FileBlockedEvent =
+            serde_json::from_str(&h.host.kv_get("last").unwrap().unwrap()).unwrap();
         assert_eq!(last, ev);
         assert_eq!(h.host.logs.len(), 2);
         assert!(

@@ -69,8 +69,9 @@ impl GuestUploads {
         };
         if n as u64 > s.uploads_per_hour {
             host.kv_incr(&key, -1, None)?;
+            // 450: transient, the next hour opens again.
             return Ok(Response::deny(
-                550,
+                450,
                 format!(
                     "Guests may upload {} files per hour; try again later.",
                     s.uploads_per_hour
@@ -187,9 +188,15 @@ mod tests {
         let r = h.call(upload("guest", &["guests"], None));
         assert!(r.is_deny(), "third of the hour");
         h.host.advance(HOUR_MS);
-        assert!(!h.call(upload("guest", &["guests"], None)).is_deny(), "next hour");
+        assert!(
+            !h.call(upload("guest", &["guests"], None)).is_deny(),
+            "next hour"
+        );
         let member = h.call(upload("alice", &["staff"], None));
-        assert!(!member.is_deny() && member.limits.is_none(), "others: no limits");
+        assert!(
+            !member.is_deny() && member.limits.is_none(),
+            "others: no limits"
+        );
     }
 
     #[test]
@@ -223,7 +230,8 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_key() {
-        let e = Harness::<GuestUploads>::configure_error(json!({"groups": [], "uploads_per_hour": 1}));
+        let e =
+            Harness::<GuestUploads>::configure_error(json!({"groups": [], "uploads_per_hour": 1}));
         assert!(e.contains("groups"), "{e}");
         let e = Harness::<GuestUploads>::configure_error(json!({"groups": ["g"]}));
         assert!(e.contains("uploads_per_hour"), "{e}");
