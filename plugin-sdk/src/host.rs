@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A call to the `ftpsd_v1.host` import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum HostCall {
     Log {
@@ -45,6 +45,16 @@ pub enum HostCall {
     },
     /// An HTTP request (ABI 2), under the operator's `http` capability.
     Http(HttpRequest),
+    /// Adds to a counter the plugin defines (ABI 2): `ftpsd_plugin_<name>` on `/metrics`.
+    Count {
+        name: String,
+        by: u64,
+    },
+    /// Records a value in a histogram the plugin defines (ABI 2).
+    Observe {
+        name: String,
+        value: f64,
+    },
 }
 
 /// An HTTP request a plugin asks the host to make. The URL must start with one of the
@@ -145,6 +155,11 @@ pub trait Host {
     /// An HTTP request under the `http` capability (see [`HttpRequest`]). An error: not
     /// granted, a URL outside the allow-list, a timeout, an answer over the size limit.
     fn http(&mut self, req: &HttpRequest) -> Result<HttpResponse, HostError>;
+    /// Adds `by` to the counter `name` (a-z 0-9 _; at most 32 metrics per plugin), exported on
+    /// `/metrics` as `ftpsd_plugin_<name>{plugin="..."}`.
+    fn count(&mut self, name: &str, by: u64) -> Result<(), HostError>;
+    /// Records `value` (e.g. seconds) in the histogram `name`.
+    fn observe(&mut self, name: &str, value: f64) -> Result<(), HostError>;
 }
 
 /// A host reached through [`HostCall`]s (the wasm import, or a host's native adapter): the
@@ -237,6 +252,24 @@ impl<T: HostTransport> Host for T {
     fn http(&mut self, req: &HttpRequest) -> Result<HttpResponse, HostError> {
         match self.call(&HostCall::Http(req.clone())) {
             HostReply::Http { http } => Ok(http),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn count(&mut self, name: &str, by: u64) -> Result<(), HostError> {
+        match self.call(&HostCall::Count {
+            name: name.into(),
+            by,
+        }) {
+            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
+            r => Err(unexpected(r)),
+        }
+    }
+    fn observe(&mut self, name: &str, value: f64) -> Result<(), HostError> {
+        match self.call(&HostCall::Observe {
+            name: name.into(),
+            value,
+        }) {
+            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
             r => Err(unexpected(r)),
         }
     }

@@ -24,6 +24,10 @@ pub struct TestHost {
     /// Answers for requests made with `wait`, in order (none left: an error, as an
     /// unreachable server would be). Requests without `wait` are answered `queued`.
     pub http_answers: std::collections::VecDeque<Result<HttpResponse, String>>,
+    /// Counter totals by name.
+    pub counters: BTreeMap<String, u64>,
+    /// Histogram values by name, in order.
+    pub observed: BTreeMap<String, Vec<f64>>,
 }
 
 impl TestHost {
@@ -133,6 +137,15 @@ impl Host for TestHost {
             Some(a) => a.map_err(HostError),
             None => Err(HostError("no answer (connection refused)".into())),
         }
+    }
+    fn count(&mut self, name: &str, by: u64) -> Result<(), HostError> {
+        let n = self.counters.entry(name.into()).or_default();
+        *n = n.saturating_add(by);
+        Ok(())
+    }
+    fn observe(&mut self, name: &str, value: f64) -> Result<(), HostError> {
+        self.observed.entry(name.into()).or_default().push(value);
+        Ok(())
     }
 }
 

@@ -183,6 +183,17 @@ async fn the_gates_byte_limit_cuts_an_upload_with_552_and_leaves_nothing_behind(
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(srv.read("gus", "curl-small.bin"), pattern(KIB, 9));
 
+    // The plugin's own metrics, on /metrics with its name.
+    let text = ftpsd::admin::ops::metrics(&srv.server.ctx).await;
+    assert!(
+        text.contains("# TYPE ftpsd_plugin_guest_refusals_total counter\nftpsd_plugin_guest_refusals_total{plugin=\"guest-uploads\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ftpsd_plugin_guest_uploads_total{plugin=\"guest-uploads\"} "),
+        "{text}"
+    );
+
     // Others are not limited.
     let mut a = srv.alice().await;
     a.stor("big.bin", &big).await;

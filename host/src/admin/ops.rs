@@ -300,10 +300,17 @@ pub async fn metrics(ctx: &std::sync::Arc<ServerContext>) -> String {
             )
         })
         .collect();
-    ctx.metrics.render(
+    let loaded = ctx.plugins.list();
+    let defined: Vec<(String, &crate::plugins::plugin_metrics::PluginMetrics)> = loaded
+        .iter()
+        .map(|p| (p.name.clone(), p.metrics.as_ref()))
+        .collect();
+    let mut text = ctx.metrics.render(
         ctx.limits.current(),
         bans,
         &plugins,
         ctx.tls.load().not_after,
-    )
+    );
+    text.push_str(&crate::plugins::plugin_metrics::render(&defined));
+    text
 }

@@ -108,6 +108,12 @@ pub(super) fn host_call(
         }
         HostCall::Now => Ok(HostReply::Number { number: now as i64 }),
         HostCall::Http(req) => return Ok(http_call(d, req)),
+        HostCall::Count { name, by } => {
+            return Ok(done_or_error(d.metrics.count(&name, by)));
+        }
+        HostCall::Observe { name, value } => {
+            return Ok(done_or_error(d.metrics.observe(&name, value)));
+        }
         HostCall::KvList { prefix, limit } => d.kv.list(&d.namespace, now).map(|entries| {
             let mut keys: Vec<String> = entries
                 .into_iter()
@@ -180,6 +186,13 @@ pub(super) fn host_call(
             error: e.to_string(),
         }),
         Err(e) => Err(wasmtime::format_err!("{e}")),
+    }
+}
+
+fn done_or_error(r: Result<(), String>) -> HostReply {
+    match r {
+        Ok(()) => HostReply::Done {},
+        Err(error) => HostReply::Error { error },
     }
 }
 
@@ -275,6 +288,7 @@ impl NativeHost {
                 usage: std::sync::Arc::new(super::store::StateUsage::new(quota_bytes)),
                 http: None,
                 may_wait: false,
+                metrics: Default::default(),
             },
             now_ms: 1_000_000,
         }

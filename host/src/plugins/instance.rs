@@ -59,6 +59,8 @@ pub struct Loaded {
     faults: Mutex<FaultBook>,
     usage: Arc<StateUsage>,
     http: Option<Arc<super::http::PluginHttp>>,
+    /// Counters and histograms the plugin defines (`/metrics`).
+    pub metrics: Arc<super::plugin_metrics::PluginMetrics>,
     pub calls: AtomicU64,
     pub fault_count: AtomicU64,
 }
@@ -142,6 +144,7 @@ impl Loaded {
             faults: Mutex::new(faults),
             usage,
             http,
+            metrics: Default::default(),
             calls: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
         };
@@ -186,6 +189,7 @@ impl Loaded {
             usage: self.usage.clone(),
             http: self.http.clone(),
             may_wait: false,
+            metrics: self.metrics.clone(),
         };
         let mut store = Store::new(engine(), data);
         store.limiter(|d| &mut d.limits);

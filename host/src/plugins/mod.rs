@@ -17,6 +17,7 @@ pub mod instance;
 pub mod last_good;
 pub mod module_cache;
 pub mod module_check;
+pub mod plugin_metrics;
 pub mod store;
 pub mod swap;
 pub mod wasi;

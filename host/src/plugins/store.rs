@@ -25,6 +25,8 @@ pub struct StoreData {
     pub(super) http: Option<Arc<super::http::PluginHttp>>,
     /// Whether the call in progress is a gate, which may wait for an HTTP answer.
     pub(super) may_wait: bool,
+    /// The metrics this plugin version defines.
+    pub(super) metrics: Arc<super::plugin_metrics::PluginMetrics>,
 }
 
 /// Bytes (keys and values) a plugin keeps in the state store, against its quota. Counted as

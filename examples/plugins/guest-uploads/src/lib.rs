@@ -135,7 +135,17 @@ impl Plugin for GuestUploads {
     }
 
     fn upload(&mut self, ev: &UploadEvent, host: &mut dyn Host) -> Response {
-        self.decide(ev, host).unwrap_or_else(Response::from)
+        let r = self.decide(ev, host).unwrap_or_else(Response::from);
+        // On /metrics as ftpsd_plugin_guest_uploads_total{plugin="guest-uploads"} and
+        // ftpsd_plugin_guest_refusals_total{...}; a metric that cannot be kept is no reason
+        // to change the verdict.
+        let metric = if r.is_deny() {
+            "guest_refusals_total"
+        } else {
+            "guest_uploads_total"
+        };
+        let _ = host.count(metric, 1);
+        r
     }
 
     fn upload_failed(&mut self, ev: &UploadFailedEvent, host: &mut dyn Host) {
