@@ -168,6 +168,15 @@ pub trait HostTransport {
     fn call(&mut self, c: &HostCall) -> HostReply;
 }
 
+/// A reply that only says "done": `{}`, which reads as `Value { value: None }` (see
+/// `HostReply`).
+fn done(r: HostReply) -> Result<(), HostError> {
+    match r {
+        HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
+        r => Err(unexpected(r)),
+    }
+}
+
 fn unexpected(r: HostReply) -> HostError {
     match r {
         HostReply::Error { error } => HostError(error),
@@ -195,22 +204,14 @@ impl<T: HostTransport> Host for T {
         }
     }
     fn kv_set(&mut self, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), HostError> {
-        match self.call(&HostCall::KvSet {
+        done(self.call(&HostCall::KvSet {
             key: key.into(),
             value: value.into(),
             ttl_ms,
-        }) {
-            // `{}` reads as `Value { value: None }` (see `HostReply`).
-            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
-            r => Err(unexpected(r)),
-        }
+        }))
     }
     fn kv_delete(&mut self, key: &str) -> Result<(), HostError> {
-        match self.call(&HostCall::KvDelete { key: key.into() }) {
-            // `{}` reads as `Value { value: None }` (see `HostReply`).
-            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
-            r => Err(unexpected(r)),
-        }
+        done(self.call(&HostCall::KvDelete { key: key.into() }))
     }
     fn kv_cas(
         &mut self,
@@ -256,22 +257,16 @@ impl<T: HostTransport> Host for T {
         }
     }
     fn count(&mut self, name: &str, by: u64) -> Result<(), HostError> {
-        match self.call(&HostCall::Count {
+        done(self.call(&HostCall::Count {
             name: name.into(),
             by,
-        }) {
-            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
-            r => Err(unexpected(r)),
-        }
+        }))
     }
     fn observe(&mut self, name: &str, value: f64) -> Result<(), HostError> {
-        match self.call(&HostCall::Observe {
+        done(self.call(&HostCall::Observe {
             name: name.into(),
             value,
-        }) {
-            HostReply::Done {} | HostReply::Value { value: None } => Ok(()),
-            r => Err(unexpected(r)),
-        }
+        }))
     }
 }
 
