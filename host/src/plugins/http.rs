@@ -85,25 +85,37 @@ impl HttpGrant {
 
     /// Whether `url` is inside one of the granted prefixes.
     pub fn allows(&self, url: &str) -> Result<(), String> {
-        let t = Target::parse(url)?;
-        let inside = self.allowed_hosts.iter().any(|p| {
-            Target::parse(p).is_ok_and(|p| {
-                p.scheme == t.scheme
-                    && p.host == t.host
-                    && p.port == t.port
-                    && (p.path == t.path
-                        || (t.path.starts_with(&p.path)
-                            && (p.path.ends_with('/')
-                                || t.path.as_bytes().get(p.path.len()) == Some(&b'/'))))
-            })
-        });
-        if inside {
-            Ok(())
-        } else {
-            Err(format!(
-                "{url} is not within capabilities.http.allowed_hosts"
-            ))
-        }
+        inside(&self.prefixes(), url)
+    }
+
+    /// The granted prefixes, taken apart (those that do not parse match nothing; `check`
+    /// refuses them at load).
+    fn prefixes(&self) -> Vec<Target> {
+        self.allowed_hosts
+            .iter()
+            .filter_map(|p| Target::parse(p).ok())
+            .collect()
+    }
+}
+
+/// Whether `url` is inside one of `prefixes`.
+fn inside(prefixes: &[Target], url: &str) -> Result<(), String> {
+    let t = Target::parse(url)?;
+    let within = prefixes.iter().any(|p| {
+        p.scheme == t.scheme
+            && p.host == t.host
+            && p.port == t.port
+            && (p.path == t.path
+                || (t.path.starts_with(&p.path)
+                    && (p.path.ends_with('/')
+                        || t.path.as_bytes().get(p.path.len()) == Some(&b'/'))))
+    });
+    if within {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url} is not within capabilities.http.allowed_hosts"
+        ))
     }
 }
 
@@ -148,6 +160,8 @@ type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct PluginHttp {
     plugin: String,
     pub grant: HttpGrant,
+    /// The grant's prefixes, parsed once.
+    prefixes: Vec<Target>,
     client: Inner,
     queue: Mutex<Option<mpsc::Sender<HttpRequest>>>,
 }
@@ -163,6 +177,7 @@ impl PluginHttp {
             .build();
         Ok(PluginHttp {
             plugin: plugin.into(),
+            prefixes: grant.prefixes(),
             grant,
             client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(30))
@@ -174,7 +189,7 @@ impl PluginHttp {
 
     /// Checks a request against the grant and the protocol's limits.
     fn vet(&self, req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, String> {
-        self.grant.allows(&req.url)?;
+        inside(&self.prefixes, &req.url)?;
         let method: hyper::Method = match req.method.to_ascii_uppercase().as_str() {
             m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD") => {
                 m.parse().map_err(|_| "bad method".to_string())?
