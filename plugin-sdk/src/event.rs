@@ -24,10 +24,15 @@ pub enum Hook {
     /// Notification (events v2): an upload the upload gate let through did not complete
     /// (connection lost, aborted, over a limit, quota, disk error); nothing of it was kept.
     UploadFailed,
+    /// ABI 2, only for plugins granted `auth`: a password to check for a user the users file
+    /// does not know (or for every user, as the operator chose). Answer with
+    /// [`Response::accept`] and the account, deny (530), or allow without an account (no
+    /// opinion: the next plugin, then the users file, decides).
+    Authenticate,
 }
 
 impl Hook {
-    pub const ALL: [Hook; 8] = [
+    pub const ALL: [Hook; 9] = [
         Hook::Connect,
         Hook::Login,
         Hook::Upload,
@@ -36,6 +41,7 @@ impl Hook {
         Hook::UploadComplete,
         Hook::Command,
         Hook::UploadFailed,
+        Hook::Authenticate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +54,7 @@ impl Hook {
             Hook::UploadComplete => "upload-complete",
             Hook::Command => "command",
             Hook::UploadFailed => "upload-failed",
+            Hook::Authenticate => "authenticate",
         }
     }
 
@@ -109,6 +116,64 @@ pub struct LoginEvent {
     /// Events v2: the user's groups (empty before login or for an unknown user).
     #[serde(default)]
     pub groups: Vec<String>,
+}
+
+/// A password to check (ABI 2, `authenticate`). Sent only to plugins the operator granted
+/// `auth`; the host never logs or records the password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticateEvent {
+    pub ip: String,
+    pub user: String,
+    pub password: String,
+    /// Whether the users file has this user (only ever true when the operator lets the plugin
+    /// answer for every user: `auth = { users = "all" }`).
+    #[serde(default)]
+    pub known: bool,
+    #[serde(default)]
+    pub session: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+}
+
+/// The account an `authenticate` plugin vouches for. Every folder must lie inside the
+/// operator's `auth.roots`; the host refuses the login otherwise (a plugin cannot widen them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The user's `/`: an absolute folder inside one of the roots (created when missing, if
+    /// the operator allows).
+    pub home: String,
+    /// Rights in the home, as in the users file: `r`, `w`, `rw`, `a` (read, write, delete).
+    #[serde(default = "read_only")]
+    pub rights: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_mb: Option<u64>,
+    /// More folders, each shown as `/name` in the root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<AccountMount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Sessions at once (0 or absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions: Option<u32>,
+    /// Upload:download ratio for ratio plugins, e.g. "1:3".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMount {
+    /// The real folder (absolute, inside one of the roots).
+    pub path: String,
+    /// Where it appears: `/name`.
+    pub at: String,
+    #[serde(default = "read_only")]
+    pub rights: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_mb: Option<u64>,
+}
+
+fn read_only() -> String {
+    "r".into()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +343,7 @@ pub enum Request {
     UploadComplete(UploadCompleteEvent),
     Command(CommandEvent),
     UploadFailed(UploadFailedEvent),
+    Authenticate(AuthenticateEvent),
 }
 
 impl Request {
@@ -292,6 +358,7 @@ impl Request {
             Request::UploadComplete(_) => Hook::UploadComplete,
             Request::Command(_) => Hook::Command,
             Request::UploadFailed(_) => Hook::UploadFailed,
+            Request::Authenticate(_) => Hook::Authenticate,
         })
     }
 }
@@ -318,6 +385,23 @@ pub enum Action {
         /// Working directory; default the uploaded file's directory.
         #[serde(default)]
         cwd: Option<String>,
+    },
+    /// ABI 2, upload-complete only: the host deletes the uploaded file of this event (needs
+    /// the `delete` capability). Only that file, and only while it is still the version this
+    /// upload wrote; the user's quota and upload counters give its bytes back.
+    DeleteFile {
+        /// For the log.
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// ABI 2, upload-complete only: the host moves the uploaded file of this event into the
+    /// quarantine folder the operator granted (`quarantine` capability), outside every
+    /// user's view, as `<transfer>-<user>-<name>`. As for `delete-file`, the user's quota and
+    /// upload counters give its bytes back.
+    QuarantineFile {
+        /// For the log.
+        #[serde(default)]
+        reason: Option<String>,
     },
 }
 
@@ -368,6 +452,9 @@ pub struct Response {
     /// Events v2, upload gate only: limits on the upload an allow lets through.
     #[serde(default, skip_serializing_if = "UploadLimits::is_none")]
     pub limits: UploadLimits,
+    /// `authenticate` only: the account of a user the plugin accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
 }
 
 impl Response {
@@ -384,6 +471,15 @@ impl Response {
             actions: Vec::new(),
             info: None,
             limits: UploadLimits::default(),
+            account: None,
+        }
+    }
+
+    /// `authenticate`: the password is right and this is the account.
+    pub fn accept(account: Account) -> Response {
+        Response {
+            account: Some(account),
+            ..Response::default()
         }
     }
 

@@ -60,8 +60,8 @@ pub enum HostCall {
 /// An HTTP request a plugin asks the host to make. The URL must start with one of the
 /// prefixes the operator granted (`capabilities.http.allowed_hosts`); redirects are not
 /// followed. With `wait`, the call blocks until the answer (within the call's deadline) —
-/// only in gates (connect, login, upload, ratio-check, command); otherwise, and always in
-/// notification hooks, the host queues the request, retries it on a connection error, 429
+/// only in gates (connect, login, upload, ratio-check, command) and upload-complete;
+/// otherwise, and always in the other notification hooks, the host queues the request, retries it on a connection error, 429
 /// or 5xx, and answers at once with `queued: true`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {

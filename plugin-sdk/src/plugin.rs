@@ -4,8 +4,9 @@
 use serde::de::DeserializeOwned;
 
 use crate::{
-    CommandEvent, Configured, ConnectEvent, Description, FileBlockedEvent, Hook, Host, LoginEvent,
-    RatioCheckEvent, Request, Response, UploadCompleteEvent, UploadEvent, UploadFailedEvent,
+    AuthenticateEvent, CommandEvent, Configured, ConnectEvent, Description, FileBlockedEvent, Hook,
+    Host, LoginEvent, RatioCheckEvent, Request, Response, UploadCompleteEvent, UploadEvent,
+    UploadFailedEvent,
 };
 
 /// A policy plugin. Implement the hooks you need and list them in `HOOKS`: the host calls a
@@ -44,6 +45,11 @@ pub trait Plugin: Default {
     }
     /// Notification (events v2): an upload the gate allowed did not complete.
     fn upload_failed(&mut self, _ev: &UploadFailedEvent, _host: &mut dyn Host) {}
+    /// ABI 2, with the operator's `auth` grant: [`Response::accept`] with the account, a deny,
+    /// or an allow without an account (no opinion).
+    fn authenticate(&mut self, _ev: &AuthenticateEvent, _host: &mut dyn Host) -> Response {
+        Response::allow()
+    }
 }
 
 /// Deserialises settings; the error names the key (`key_by: unknown variant ...`). No settings
@@ -107,6 +113,7 @@ pub fn dispatch<P: Plugin>(p: &mut P, req: &[u8], host: &mut dyn Host) -> Vec<u8
             p.upload_failed(&ev, host);
             serde_json::to_vec(&Response::allow())
         }
+        Request::Authenticate(ev) => serde_json::to_vec(&p.authenticate(&ev, host)),
     };
     out.unwrap_or_default()
 }

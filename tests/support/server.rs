@@ -197,6 +197,10 @@ impl TestServer {
                 p.name,
                 p.path.display()
             ));
+            if !p.settings.is_empty() {
+                text.push_str("[plugins.settings]\n");
+                text.push_str(&toml::to_string(&p.settings).unwrap());
+            }
         }
         std::fs::write(&path, text).unwrap();
         path

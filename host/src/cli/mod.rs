@@ -11,6 +11,7 @@ mod kv;
 mod log_text;
 mod logging;
 mod plugin;
+mod plugin_run;
 mod serve;
 mod user;
 mod user_mod;
@@ -47,7 +48,7 @@ enum Command {
     /// Manage groups: the mounts (rights, quotas) their members get on top of their own.
     #[command(subcommand)]
     Group(group::Command),
-    /// Policy plugins: check a .wasm file.
+    /// Policy plugins: create a crate, check a .wasm file, run events through it.
     #[command(subcommand)]
     Plugin(plugin::Command),
     /// Brute-force protection bans: list them, lift one or all (works while the server runs).

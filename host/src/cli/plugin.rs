@@ -1,8 +1,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
-
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Create a plugin crate NAME/ (outside any workspace, with a vendored copy of the SDK) that
@@ -11,6 +9,9 @@ pub enum Command {
     /// Load a plugin as the server would and print its ABI version, hash, hooks and whether
     /// its settings are accepted.
     Check(CheckArgs),
+    /// Run events (one as JSON, or a recorded JSON Lines file) through a plugin as the server
+    /// would, and print each verdict with its actions and limits.
+    Run(super::plugin_run::RunArgs),
 }
 
 #[derive(clap::Args)]
@@ -31,13 +32,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     let a = match cmd {
         Command::New(n) => return scaffold(&n.name),
         Command::Check(a) => a,
+        Command::Run(a) => return super::plugin_run::run(a),
     };
-    let settings: toml::Table = toml::from_str(&format!("s = {}", a.settings))
-        .context("--settings must be a TOML inline table like '{ key = 1 }'")?;
-    let settings = match settings.get("s") {
-        Some(toml::Value::Table(t)) => t.clone(),
-        _ => anyhow::bail!("--settings must be a TOML inline table like '{{ key = 1 }}'"),
-    };
+    let settings = super::plugin_run::settings_table(&a.settings)?;
     let name = a
         .file
         .file_stem()

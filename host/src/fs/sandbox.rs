@@ -43,6 +43,9 @@ pub enum FsError {
     QuotaFull(String),
     #[error("File busy: another upload is writing it; try again when it has finished.")]
     Busy,
+    /// The name no longer holds the file an action was meant for (a newer upload replaced it).
+    #[error("The file was replaced in the meantime.")]
+    Replaced,
 }
 
 impl FsError {
@@ -62,7 +65,7 @@ impl FsError {
             FsError::QuotaFull(_) => Code::STORAGE_EXCEEDED,
             FsError::NoSpace => Code::NO_SPACE,
             FsError::Io(_) => Code::LOCAL_ERROR,
-            FsError::Busy => Code::FILE_BUSY,
+            FsError::Busy | FsError::Replaced => Code::FILE_BUSY,
         }
     }
 }
@@ -250,6 +253,55 @@ impl Sandbox {
         Ok(self.root.remove_file(p.relative())?)
     }
 
+    /// Device and inode of a regular file (no symlink followed): what a later
+    /// [`Sandbox::take_file`] checks that the name still holds.
+    pub fn file_identity(&self, p: &VirtualPath) -> Result<(u64, u64), FsError> {
+        use cap_std::fs::MetadataExt;
+        let md = self.root.symlink_metadata(p.relative())?;
+        if !md.is_file() {
+            return Err(FsError::NotAFile);
+        }
+        Ok((md.dev(), md.ino()))
+    }
+
+    /// Takes a file out of the user's view (a plugin's delete-file or quarantine-file action):
+    /// only while `p` still names the file `identity` (an upload after it is left alone);
+    /// deleted, or moved into the folder `into` as `name` (copied there and removed when the
+    /// folder is on another file system). Returns the file's size.
+    pub fn take_file(
+        &self,
+        p: &VirtualPath,
+        identity: (u64, u64),
+        into: Option<(&std::path::Path, &str)>,
+    ) -> Result<u64, FsError> {
+        use cap_std::fs::MetadataExt;
+        if p.is_root() || self.through_hidden_link(p) {
+            return Err(FsError::NotFound);
+        }
+        let md = self.root.symlink_metadata(p.relative())?;
+        if !md.is_file() || (md.dev(), md.ino()) != identity {
+            return Err(FsError::Replaced);
+        }
+        let Some((dir, name)) = into else {
+            self.root.remove_file(p.relative())?;
+            return Ok(md.len());
+        };
+        let to = Dir::open_ambient_dir(dir, ambient_authority())?;
+        match self.root.rename(p.relative(), &to, name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                let mut from = self.root.open(p.relative())?;
+                let mut out =
+                    to.open_with(name, OpenOptions::new().write(true).create_new(true))?;
+                std::io::copy(&mut from, &mut out)?;
+                out.sync_all()?;
+                self.root.remove_file(p.relative())?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(md.len())
+    }
+
     pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
         if from.is_root() || to.is_root() {
             return Err(FsError::Denied);
@@ -409,5 +461,43 @@ fn info(name: String, md: &cap_std::fs::Metadata) -> EntryInfo {
             .map(|t| t.into_std())
             .unwrap_or(SystemTime::UNIX_EPOCH),
         mode: md.permissions().mode(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_file_takes_only_the_file_it_was_aimed_at() {
+        let home = tempfile::tempdir().unwrap();
+        let away = tempfile::tempdir().unwrap();
+        let sb = Sandbox::open(home.path()).unwrap();
+        let p = VirtualPath::root().resolve("up.exe").unwrap();
+        std::fs::write(home.path().join("up.exe"), b"first").unwrap();
+        let first = sb.file_identity(&p).unwrap();
+        // A newer upload replaces the name (a rename over it, as an upload commit does).
+        std::fs::write(home.path().join(".new"), b"second").unwrap();
+        std::fs::rename(home.path().join(".new"), home.path().join("up.exe")).unwrap();
+        assert!(matches!(
+            sb.take_file(&p, first, Some((away.path(), "q"))),
+            Err(FsError::Replaced)
+        ));
+        assert_eq!(
+            std::fs::read(home.path().join("up.exe")).unwrap(),
+            b"second"
+        );
+        let second = sb.file_identity(&p).unwrap();
+        assert_eq!(
+            sb.take_file(&p, second, Some((away.path(), "q"))).unwrap(),
+            6
+        );
+        assert_eq!(std::fs::read(away.path().join("q")).unwrap(), b"second");
+        assert!(!home.path().join("up.exe").exists());
+        // A symlink planted under the name is not a file to take.
+        std::os::unix::fs::symlink("/etc/passwd", home.path().join("up.exe")).unwrap();
+        assert!(sb.file_identity(&p).is_err());
+        assert!(sb.take_file(&p, second, None).is_err());
+        assert!(std::fs::symlink_metadata(home.path().join("up.exe")).is_ok());
     }
 }

@@ -350,6 +350,36 @@ impl Vfs {
         }
     }
 
+    /// Device and inode of the file at `p` (see [`Sandbox::take_file`]).
+    pub fn file_identity(&self, p: &VirtualPath) -> Result<(u64, u64), FsError> {
+        match self.locate(p) {
+            Target::Real { mount, rel } => mount.sandbox.file_identity(&rel),
+            _ => Err(FsError::NotAFile),
+        }
+    }
+
+    /// A plugin's delete-file or quarantine-file action on an uploaded file: taken out of the
+    /// view while `p` still holds that file (`identity`), its bytes leave the quota. No rights
+    /// are asked: the host acts for the operator, on the one file the upload wrote.
+    pub fn take_upload(
+        &self,
+        p: &VirtualPath,
+        identity: (u64, u64),
+        into: Option<(&std::path::Path, &str)>,
+    ) -> Result<u64, FsError> {
+        match self.locate(p) {
+            Target::Real { mount, rel } => {
+                let _guard = mount.quota.as_ref().map(|q| q.replacing());
+                let size = mount.sandbox.take_file(&rel, identity, into)?;
+                if let Some(q) = &mount.quota {
+                    q.release(size);
+                }
+                Ok(size)
+            }
+            _ => Err(FsError::NotFound),
+        }
+    }
+
     /// Renames within one mount; a file replaced by the rename leaves the quota.
     /// Whether `p` may be renamed at all (RNFR asks before RNTO names the target): not the
     /// root, a mount folder, the message file or an upload temporary.

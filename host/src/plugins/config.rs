@@ -33,6 +33,13 @@ pub struct PluginSection {
     /// Bytes of keys and values the plugin may keep in the state store, in KiB.
     #[serde(default = "default_state_quota")]
     pub state_quota_kb: u64,
+    /// Appends every event this plugin is sent to this JSON Lines file (relative to the config
+    /// file's folder), for `ftpsd plugin run` to replay. Passwords are never written.
+    #[serde(default)]
+    pub record: Option<PathBuf>,
+    /// Recording stops (logged once) when the file reaches this size.
+    #[serde(default = "default_record_mb")]
+    pub record_max_mb: u64,
 }
 
 /// Deny-by-default capabilities granted by the operator.
@@ -48,6 +55,65 @@ pub struct Capabilities {
     /// HTTP requests to granted URL prefixes (none without it).
     #[serde(default)]
     pub http: Option<super::http::HttpGrant>,
+    /// `delete-file` actions: the host deletes the file an upload-complete event names.
+    #[serde(default)]
+    pub delete: bool,
+    /// `quarantine-file` actions: the folder (absolute, outside every user's mounts) the host
+    /// moves such files into. None: no quarantine.
+    #[serde(default)]
+    pub quarantine: Option<PathBuf>,
+    /// The `authenticate` hook: the plugin may log in users, with folders inside `roots`.
+    #[serde(default)]
+    pub auth: Option<AuthGrant>,
+}
+
+/// `capabilities.auth`: what an `authenticate` plugin may vouch for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthGrant {
+    /// Absolute folders; every home and mount of an account the plugin returns must lie
+    /// inside one of them (checked after following symlinks).
+    pub roots: Vec<PathBuf>,
+    /// Which logins the plugin is asked about.
+    #[serde(default)]
+    pub users: AuthUsers,
+    /// Create a home or mount folder that does not exist yet (inside a root, mode 0750).
+    #[serde(default = "yes")]
+    pub create_folders: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthUsers {
+    /// Only users the users file does not have (the default): the file stays authoritative
+    /// for its own users, anonymous included.
+    #[default]
+    Unknown,
+    /// Every user but anonymous, before the users file; a plugin without an answer (an allow
+    /// without an account) leaves the login to the file.
+    All,
+}
+
+impl AuthGrant {
+    /// The config check: roots absolute, existing folders.
+    pub fn check(&self) -> Result<(), String> {
+        if self.roots.is_empty() {
+            return Err("capabilities.auth.roots: name at least one folder".into());
+        }
+        for r in &self.roots {
+            if !r.is_absolute() || !r.is_dir() {
+                return Err(format!(
+                    "capabilities.auth.roots: {} must be an existing folder, given as an absolute path",
+                    r.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -73,11 +139,27 @@ fn default_window() -> u64 {
 fn default_state_quota() -> u64 {
     4096
 }
+fn default_record_mb() -> u64 {
+    64
+}
 fn default_exec_timeout() -> u64 {
     30
 }
 
 impl PluginSection {
+    /// This section with its relative paths (the module, the record file) made absolute
+    /// against the config file's folder.
+    pub fn with_base(&self, base: &std::path::Path) -> PluginSection {
+        let mut s = self.clone();
+        if s.path.is_relative() {
+            s.path = base.join(&s.path);
+        }
+        if let Some(r) = s.record.as_mut().filter(|r| r.is_relative()) {
+            *r = base.join(&*r);
+        }
+        s
+    }
+
     pub fn settings_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.settings).unwrap_or(serde_json::Value::Null)
     }

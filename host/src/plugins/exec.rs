@@ -92,9 +92,17 @@ pub enum Status {
     },
     Failed(String),
     Refused(ExecRefused),
+    /// A file action (the `program` is `delete-file` or `quarantine-file`) was done: the file
+    /// is gone, or now at this path.
+    Taken {
+        to: Option<String>,
+    },
+    /// A file action was refused or found nothing to do.
+    NotTaken(String),
 }
 
-/// A finished (or refused) execute action, kept for the operator.
+/// A finished (or refused) action, kept for the operator: an execute action, or a file action
+/// (delete-file, quarantine-file).
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub plugin: String,
@@ -138,7 +146,10 @@ impl Runner {
 
     pub fn record(&self, plugin: &str, program: &str, status: Status) {
         match &status {
-            Status::Exited(Some(0)) => {}
+            Status::Exited(Some(0)) | Status::Taken { .. } => {}
+            Status::NotTaken(why) => {
+                tracing::warn!(plugin, action = program, reason = %why, "file action not done")
+            }
             Status::Refused(r) => {
                 tracing::warn!(plugin, program, refused = %r, "execute action refused")
             }

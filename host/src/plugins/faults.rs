@@ -47,6 +47,8 @@ pub fn subjects_of(req: &ftpsd_plugin_sdk::Request) -> Vec<Subject> {
         R::UploadComplete(e) => named(&e.ip, &e.user, false),
         R::Command(e) => named(&e.ip, &e.user, false),
         R::UploadFailed(e) => named(&e.ip, &e.user, false),
+        // Before the password is known good: the address answers for it.
+        R::Authenticate(e) => vec![format!("ip:{}", e.ip)],
     }
 }
 

@@ -45,9 +45,7 @@ pub(crate) fn load_with_bytes(
         }
         e => e,
     })?;
-    let mut s = section.clone();
-    s.path = path;
-    Loaded::load(&bytes, s, kv).map(|p| (p, bytes))
+    Loaded::load(&bytes, section.with_base(base), kv).map(|p| (p, bytes))
 }
 
 /// Reads a plugin file: a regular file of at most `MAX_MODULE_BYTES`. A device (`/dev/zero`)

@@ -61,6 +61,8 @@ pub struct Loaded {
     http: Option<Arc<super::http::PluginHttp>>,
     /// Counters and histograms the plugin defines (`/metrics`).
     pub metrics: Arc<super::plugin_metrics::PluginMetrics>,
+    /// Where the events it is sent are recorded (`record`), if anywhere.
+    pub recorder: Option<super::recorder::Recorder>,
     pub calls: AtomicU64,
     pub fault_count: AtomicU64,
 }
@@ -116,6 +118,31 @@ impl Loaded {
             Duration::from_secs(section.fault_window_secs),
         );
         let usage = Arc::new(StateUsage::new(section.state_quota_kb.saturating_mul(1024)));
+        if let Some(dir) = &section.capabilities.quarantine {
+            super::file_actions::prepare_quarantine(dir).map_err(|reason| {
+                PluginError::Settings {
+                    plugin: name.clone(),
+                    reason,
+                }
+            })?;
+        }
+        if let Some(grant) = &section.capabilities.auth {
+            grant.check().map_err(|reason| PluginError::Settings {
+                plugin: name.clone(),
+                reason,
+            })?;
+        }
+        let recorder = match &section.record {
+            Some(path) => Some(
+                super::recorder::Recorder::open(path, section.record_max_mb).map_err(|reason| {
+                    PluginError::Settings {
+                        plugin: name.clone(),
+                        reason,
+                    }
+                })?,
+            ),
+            None => None,
+        };
         let http = match &section.capabilities.http {
             Some(grant) => {
                 let settings = |reason: String| PluginError::Settings {
@@ -145,6 +172,7 @@ impl Loaded {
             usage,
             http,
             metrics: Default::default(),
+            recorder,
             calls: AtomicU64::new(0),
             fault_count: AtomicU64::new(0),
         };
@@ -270,7 +298,11 @@ impl Loaded {
             return Err(CallError::Oversized(bytes.len()));
         }
         p.store.data_mut().budget = CallBudget::start(self.cpu_limit());
-        p.store.data_mut().may_wait = req.hook().is_some_and(|h| h.is_gate());
+        // Gates wait for their HTTP answers, and so does upload-complete (it runs after the
+        // 226, off the session's path; a virus-scan service decides a quarantine there).
+        p.store.data_mut().may_wait = req
+            .hook()
+            .is_some_and(|h| h.is_gate() || h == Hook::UploadComplete);
         p.store.set_epoch_deadline(1);
         p.store.data_mut().output.clear();
         let result = (|| {

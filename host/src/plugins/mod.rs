@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod faults;
 pub mod file;
+pub mod file_actions;
 pub mod host_calls;
 pub mod http;
 pub mod instance;
@@ -18,6 +19,7 @@ pub mod last_good;
 pub mod module_cache;
 pub mod module_check;
 pub mod plugin_metrics;
+pub mod recorder;
 pub mod store;
 pub mod swap;
 pub mod wasi;
@@ -134,11 +136,7 @@ impl PluginHost {
         let Some(bytes) = lg.read(&section.name) else {
             return Err(err);
         };
-        let mut s = section.clone();
-        if !s.path.is_absolute() {
-            s.path = base.join(&s.path);
-        }
-        match Loaded::load(&bytes, s, self.kv.clone()) {
+        match Loaded::load(&bytes, section.with_base(base), self.kv.clone()) {
             Ok(p) => {
                 tracing::error!(
                     plugin = %section.name,
@@ -217,9 +215,14 @@ impl PluginHost {
     ) -> Result<ftpsd_plugin_sdk::Response, CallError> {
         let (pp, rr) = (p.clone(), req.clone());
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || pp.call(&rr))
-            .await
-            .unwrap_or_else(|e| Err(CallError::Trap(e.to_string())));
+        let result = tokio::task::spawn_blocking(move || {
+            if let Some(r) = &pp.recorder {
+                r.record(&rr);
+            }
+            pp.call(&rr)
+        })
+        .await
+        .unwrap_or_else(|e| Err(CallError::Trap(e.to_string())));
         self.metrics.hook(started.elapsed());
         result
     }
@@ -331,11 +334,79 @@ impl PluginHost {
     }
 }
 
+/// What the `authenticate` plugins said about a password.
+pub enum AuthAnswer {
+    /// A plugin vouched for the user with this account (not yet held to its grant: see
+    /// `users::external`).
+    Accepted {
+        plugin: Arc<Loaded>,
+        account: ftpsd_plugin_sdk::Account,
+    },
+    /// A plugin refused the password, or failed and fails closed.
+    Refused(Decision),
+    /// No plugin has an answer: the users file decides.
+    NoAnswer,
+}
+
+impl PluginHost {
+    /// The plugins asked about a login: subscribed to `authenticate`, granted `auth`, and for
+    /// a user the users file has (`known`), granted `users = "all"`.
+    fn authenticators(&self, known: bool) -> Vec<Arc<Loaded>> {
+        self.subscribers(Hook::Authenticate)
+            .into_iter()
+            .filter(|p| match &p.section.capabilities.auth {
+                Some(g) => !known || g.users == config::AuthUsers::All,
+                None => false,
+            })
+            .collect()
+    }
+
+    /// Whether some plugin would be asked about this login.
+    pub fn authenticates(&self, known: bool) -> bool {
+        !self.authenticators(known).is_empty()
+    }
+
+    /// Asks the authenticate plugins in order: the first account or deny decides; a failed
+    /// call follows the plugin's `on_error` (deny: 421).
+    pub async fn authenticate(&self, ev: ftpsd_plugin_sdk::AuthenticateEvent) -> AuthAnswer {
+        let subs = self.authenticators(ev.known);
+        let req = Arc::new(Request::Authenticate(ev));
+        for p in subs {
+            match self.ask(&p, &req).await {
+                Ok(Response {
+                    verdict: Verdict::Deny { code, message },
+                    ..
+                }) => {
+                    return AuthAnswer::Refused(Decision::Deny {
+                        code: Code::refusal(code, Code::NOT_LOGGED_IN),
+                        message,
+                        by: p.name.clone(),
+                    });
+                }
+                Ok(Response {
+                    account: Some(account),
+                    ..
+                }) => return AuthAnswer::Accepted { plugin: p, account },
+                Ok(_) => {}
+                Err(e) => {
+                    if let Some(d) = failed_gate(&p, Hook::Authenticate, &req, &e) {
+                        return AuthAnswer::Refused(d);
+                    }
+                }
+            }
+        }
+        AuthAnswer::NoAnswer
+    }
+}
+
 /// Whether a section grants the capability a plugin names in `describe`.
 fn granted(section: &PluginSection, capability: &str) -> bool {
     match capability {
         "exec" => !section.capabilities.exec.is_empty(),
         "http" => section.capabilities.http.is_some(),
+        "delete" => section.capabilities.delete,
+        "quarantine" => section.capabilities.quarantine.is_some(),
+        "auth" => section.capabilities.auth.is_some(),
         _ => true,
     }
 }
@@ -356,7 +427,7 @@ fn failed_gate(p: &Loaded, hook: Hook, req: &Request, e: &CallError) -> Option<D
     {
         tracing::info!(plugin = %p.name, ?hook, error = %e, left_out, "gate refused: plugin call failed");
     }
-    let code = if matches!(hook, Hook::Connect | Hook::Login) {
+    let code = if matches!(hook, Hook::Connect | Hook::Login | Hook::Authenticate) {
         Code::SERVICE_CLOSING
     } else {
         Code::LOCAL_ERROR

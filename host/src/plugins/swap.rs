@@ -25,15 +25,6 @@ fn record(log: &ReloadLog, name: &str, r: Result<String, String>) {
         .push((name.to_string(), r));
 }
 
-/// A section with its path made absolute against `base` (as [`Loaded::section`] keeps it).
-pub fn resolved(s: &PluginSection, base: &Path) -> PluginSection {
-    let mut s = s.clone();
-    if !s.path.is_absolute() {
-        s.path = base.join(&s.path);
-    }
-    s
-}
-
 /// Reloads one plugin from its file, with the settings in force: those of the loaded version
 /// when there is one (a reload that waited for another must not put back what that one
 /// replaced), else `section` (a configured plugin that never loaded).
@@ -110,7 +101,7 @@ pub async fn reload_config(
     let sections: Vec<PluginSection> = config
         .plugins
         .iter()
-        .map(|s| resolved(s, &config.base_dir))
+        .map(|s| s.with_base(&config.base_dir))
         .collect();
     let current = host.list();
     let mut next: Vec<Arc<Loaded>> = Vec::new();

@@ -25,13 +25,16 @@ pub async fn reload(ctx: &ServerContext, path: &Path) -> Option<String> {
         Err(e) => return Some(e.to_string()),
     };
     let count = users.users.len();
+    let before = ctx.auth.users();
     ctx.auth.replace(users);
     *ctx.users_reload_error
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = None;
     for user in ctx.sessions.logged_in_users() {
         let anonymous = crate::users::Authenticator::is_anonymous_name(&user);
-        if ctx.auth.current(&user, anonymous).is_none() {
+        // Only accounts the file had: a user an authenticate plugin logged in never was.
+        let had = anonymous || before.find(&user).is_some();
+        if had && ctx.auth.current(&user, anonymous).is_none() {
             let n = ctx.sessions.end_user(&user, "account deleted or disabled");
             tracing::info!(%user, sessions = n, "ending sessions of a removed account");
         }

@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 
 use crate::context::ServerContext;
 use crate::plugins::PluginSection;
-use crate::plugins::swap::resolved;
 
 const USERS_QUIET: Duration = Duration::from_millis(100);
 const PLUGINS_QUIET: Duration = Duration::from_millis(50);
@@ -138,7 +137,7 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
         .config
         .plugins
         .iter()
-        .map(|s| resolved(s, &ctx.config.base_dir))
+        .map(|s| s.with_base(&ctx.config.base_dir))
         .collect();
     let watched = Arc::new(RwLock::new(interesting(&sections, config_file.as_ref())));
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();

@@ -2,12 +2,10 @@
 //! the plugins and turning a deny into the reply the client sees. Host refusals and plugin
 //! refusals are both announced on the file-blocked hook.
 
-use std::path::PathBuf;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ftpsd_plugin_sdk::{
-    Action, CommandEvent, FileBlockedEvent, Hook, LoginEvent, RatioCheckEvent, Request,
+    CommandEvent, FileBlockedEvent, Hook, LoginEvent, RatioCheckEvent, Request,
     UploadCompleteEvent, UploadEvent, UploadFailedEvent,
 };
 
@@ -16,7 +14,6 @@ use super::running::{Post, UploadTicket};
 use super::state::Session;
 use crate::fs::VirtualPath;
 use crate::plugins::Decision;
-use crate::plugins::exec::{Job, Status};
 use crate::protocol::Code;
 
 /// Transfer ids, unique per server run (events v2: they match a gate with its end).
@@ -167,7 +164,7 @@ impl Session {
         };
         let post = Post::Upload {
             path: path.clone(),
-            real: PathBuf::new(),
+            real: std::path::PathBuf::new(),
             ticket,
             command,
             offset,
@@ -305,9 +302,10 @@ impl Session {
         if !self.ctx.plugins.has(Hook::UploadComplete) {
             return;
         }
-        let plugins = self.ctx.plugins.clone();
-        let runner = self.ctx.exec.clone();
-        let ev = UploadCompleteEvent {
+        let vfs = self.user().vfs.clone();
+        let p = path.clone();
+        let identity = self.fs(move |v| v.file_identity(&p)).await.ok();
+        let event = UploadCompleteEvent {
             ip: self.ip(),
             user: user.clone(),
             path: path.as_string(),
@@ -320,38 +318,15 @@ impl Session {
             command: command.into(),
             offset,
         };
-        tokio::spawn(async move {
-            for (plugin, action) in plugins
-                .upload_complete(Request::UploadComplete(ev.clone()))
-                .await
-            {
-                let Action::Execute { program, args, cwd } = action;
-                let program = match crate::plugins::exec::check(&plugin, &program) {
-                    Ok(p) => p,
-                    Err(refused) => {
-                        runner.record(&plugin.name, &program, Status::Refused(refused));
-                        continue;
-                    }
-                };
-                let dir = cwd
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| real.parent().map(|p| p.to_path_buf()).unwrap_or_default());
-                runner.submit(Job {
-                    plugin: plugin.name.clone(),
-                    program,
-                    args,
-                    cwd: dir,
-                    env: vec![
-                        ("UPLOAD_PATH".into(), ev.real_path.clone()),
-                        ("UPLOAD_USER".into(), ev.user.clone()),
-                        ("UPLOAD_SIZE".into(), ev.size.to_string()),
-                        ("UPLOAD_IP".into(), ev.ip.clone()),
-                    ],
-                    timeout: std::time::Duration::from_secs(
-                        plugin.section.capabilities.exec_timeout_secs,
-                    ),
-                });
-            }
-        });
+        tokio::spawn(super::upload_actions::run(
+            self.ctx.clone(),
+            super::upload_actions::Uploaded {
+                event,
+                path,
+                real,
+                identity,
+                vfs,
+            },
+        ));
     }
 }

@@ -170,6 +170,13 @@ pub async fn refresh(s: &mut Session) -> io::Result<bool> {
     if l.generation == generation {
         return Ok(true);
     }
+    if l.account.external.is_some() {
+        // A plugin's account is not in the users file: the reload does not concern it.
+        if let Some(l) = s.login.as_mut() {
+            l.generation = generation;
+        }
+        return Ok(true);
+    }
     let (name, anonymous) = (l.account.name.clone(), l.account.anonymous);
     let Some(account) = s.ctx.auth.current(&name, anonymous) else {
         s.quit = true;

@@ -8,6 +8,7 @@
 //! - `login`, `transfer` and `running`: the login's view, starting and ending transfers;
 //! - `control`: the control connection itself (plain or TLS).
 
+pub mod authenticate;
 pub mod commands;
 pub mod control;
 pub mod gates;
@@ -19,6 +20,7 @@ pub mod refuse;
 pub mod running;
 pub mod state;
 pub mod transfer;
+pub mod upload_actions;
 
 pub use control::{ControlConn, ControlStream, Line};
 pub use refusal::{Handled, Refusal};

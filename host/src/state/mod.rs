@@ -142,6 +142,23 @@ pub fn counters(store: &dyn KvStore, user: &str) -> ftpsd_plugin_sdk::Counters {
 }
 
 /// Records a completed transfer.
+/// Takes an upload back out of the counters (a plugin had the host delete or quarantine it),
+/// never below zero.
+pub fn uncount_upload(store: &dyn KvStore, user: &str, bytes: u64) {
+    let now = now_ms();
+    let user = user.to_ascii_lowercase();
+    for (k, d) in [("files_up", 1i64), ("bytes_up", bytes as i64)] {
+        let key = format!("{user}:{k}");
+        match store.incr(COUNTERS_NS, &key, -d, None, now) {
+            Ok(left) if left < 0 => {
+                let _ = store.incr(COUNTERS_NS, &key, -left, None, now);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot update transfer counters"),
+        }
+    }
+}
+
 pub fn count_transfer(store: &dyn KvStore, user: &str, upload: bool, bytes: u64) {
     let now = now_ms();
     let user = user.to_ascii_lowercase();

@@ -52,6 +52,9 @@ pub struct Account {
     pub group_bandwidth: Vec<(String, Limits)>,
     /// Folders other users share with this one (`~owner/...`).
     pub shares: Vec<super::shares::ResolvedShare>,
+    /// The `authenticate` plugin that vouched for this account (None: the users file). Such
+    /// an account lives as long as its sessions; a users-file reload leaves it alone.
+    pub external: Option<String>,
 }
 
 impl Account {
@@ -364,6 +367,7 @@ fn account_of(users: &UsersFile, u: &super::file::UserEntry) -> Option<Account> 
             .map(|g| (g.name.clone(), g.bandwidth()))
             .collect(),
         shares: users.shares_for(u),
+        external: None,
     })
 }
 
@@ -381,5 +385,6 @@ fn anonymous_account(users: &UsersFile, name: &str) -> Option<Account> {
         bandwidth: a.bandwidth(),
         group_bandwidth: Vec::new(),
         shares: Vec::new(),
+        external: None,
     })
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod csv_import;
 pub mod edit_lock;
 pub mod entry;
+pub mod external;
 pub mod file;
 mod file_checks;
 pub mod manage;

@@ -14,12 +14,18 @@
 //! max_upload_kib = 10240
 //! ```
 //!
+//! With `quarantine_extensions = ["exe", "scr"]` a guest's upload of such a file is moved by
+//! the server into the quarantine folder the operator granted (`capabilities = { quarantine =
+//! "/var/lib/ftpsd/quarantine" }`), and with `delete_empty = true` an empty guest upload is
+//! deleted (`capabilities = { delete = true }`); either way the upload gives its slot back.
+//!
 //! State (see it with `ftpsd kv list --plugin guest-uploads`): `hour:<user>` counts the
 //! uploads of the current hour; `last-upload` and `last-failure` keep the last event of each
 //! kind as JSON, for the operator.
 
 use ftpsd_plugin_sdk::{
-    Hook, Host, HostError, Plugin, Response, UploadEvent, UploadFailedEvent, UploadLimits, export,
+    Action, Hook, Host, HostError, Plugin, Response, UploadCompleteEvent, UploadEvent,
+    UploadFailedEvent, UploadLimits, export,
 };
 use serde::Deserialize;
 
@@ -32,6 +38,12 @@ pub struct Settings {
     pub max_upload_kib: Option<u64>,
     #[serde(default)]
     pub max_rate_kib: Option<u64>,
+    /// Guest uploads with these extensions (case-insensitive, no dot) are quarantined.
+    #[serde(default)]
+    pub quarantine_extensions: Vec<String>,
+    /// Empty guest uploads are deleted.
+    #[serde(default)]
+    pub delete_empty: bool,
 }
 
 #[derive(Default)]
@@ -98,6 +110,38 @@ impl GuestUploads {
         }))
     }
 
+    /// After a guest's upload: what the server should do with the file, if anything.
+    fn review(&self, ev: &UploadCompleteEvent, host: &mut dyn Host) -> Response {
+        let Some(s) = &self.settings else {
+            return Response::allow();
+        };
+        if !ev.groups.iter().any(|g| s.groups.contains(g)) {
+            return Response::allow();
+        }
+        let ext = ev
+            .path
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase());
+        let action = if ext.is_some_and(|e| s.quarantine_extensions.contains(&e)) {
+            Action::QuarantineFile {
+                reason: Some("guest upload of a blocked type".into()),
+            }
+        } else if s.delete_empty && ev.size == 0 && ev.offset == 0 {
+            Action::DeleteFile {
+                reason: Some("empty guest upload".into()),
+            }
+        } else {
+            return Response::allow();
+        };
+        // The file goes: its slot of the hour comes back.
+        let key = format!("hour:{}", ev.user.to_ascii_lowercase());
+        if matches!(host.kv_get(&key), Ok(Some(_))) {
+            let _ = host.kv_incr(&key, -1, None);
+        }
+        let _ = host.count("guest_files_taken_total", 1);
+        Response::allow().with_action(action)
+    }
+
     fn record_failure(&self, ev: &UploadFailedEvent, host: &mut dyn Host) -> Result<(), HostError> {
         // A failed upload gives its slot of the hour back — unless its bytes stayed (resumable
         // mode keeps a cut upload for REST).
@@ -121,14 +165,28 @@ impl GuestUploads {
 impl Plugin for GuestUploads {
     type Settings = Settings;
     const NAME: &'static str = "guest-uploads";
-    const HOOKS: &'static [Hook] = &[Hook::Upload, Hook::UploadFailed];
+    const HOOKS: &'static [Hook] = &[Hook::Upload, Hook::UploadFailed, Hook::UploadComplete];
+    const CAPABILITIES: &'static [&'static str] = &["quarantine", "delete"];
 
     fn configure(&mut self, s: Settings) -> Result<(), String> {
         if s.groups.is_empty() {
             return Err("groups: name at least one group".into());
         }
+        if let Some(bad) = s
+            .quarantine_extensions
+            .iter()
+            .find(|e| e.is_empty() || e.contains(['.', '/']))
+        {
+            return Err(format!(
+                "quarantine_extensions: '{bad}' is not an extension (write \"exe\", no dot)"
+            ));
+        }
         if s.max_upload_kib == Some(0) || s.max_rate_kib == Some(0) {
             return Err("max_upload_kib and max_rate_kib: at least 1 (leave out for none)".into());
+        }
+        let mut s = s;
+        for e in &mut s.quarantine_extensions {
+            e.make_ascii_lowercase();
         }
         self.settings = Some(s);
         Ok(())
@@ -146,6 +204,10 @@ impl Plugin for GuestUploads {
         };
         let _ = host.count(metric, 1);
         r
+    }
+
+    fn upload_complete(&mut self, ev: &UploadCompleteEvent, host: &mut dyn Host) -> Response {
+        self.review(ev, host)
     }
 
     fn upload_failed(&mut self, ev: &UploadFailedEvent, host: &mut dyn Host) {
@@ -229,6 +291,40 @@ mod tests {
         }));
         assert_eq!(h.host.kv_get("hour:guest").unwrap().as_deref(), Some("0"));
         assert!(h.host.kv_get("last-failure").unwrap().is_some());
+    }
+
+    fn complete(name: &str, size: u64, groups: &[&str]) -> Request {
+        Request::UploadComplete(UploadCompleteEvent {
+            user: "guest".into(),
+            path: format!("/{name}"),
+            size,
+            ok: true,
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn blocked_types_are_quarantined_and_empty_files_deleted_for_guests_only() {
+        let mut h = Harness::<GuestUploads>::new(json!({"groups": ["guests"],
+            "uploads_per_hour": 2, "quarantine_extensions": ["EXE"], "delete_empty": true}));
+        h.call(upload("guest", &["guests"], None));
+        let r = h.call(complete("Setup.Exe", 10, &["guests"]));
+        assert!(
+            matches!(r.actions[..], [Action::QuarantineFile { .. }]),
+            "{r:?}"
+        );
+        assert_eq!(h.host.kv_get("hour:guest").unwrap().as_deref(), Some("0"));
+        let r = h.call(complete("empty.txt", 0, &["guests"]));
+        assert!(
+            matches!(r.actions[..], [Action::DeleteFile { .. }]),
+            "{r:?}"
+        );
+        assert!(h.call(complete("a.txt", 3, &["guests"])).actions.is_empty());
+        assert!(h.call(complete("a.exe", 3, &["staff"])).actions.is_empty());
+        let e = Harness::<GuestUploads>::configure_error(json!({"groups": ["g"],
+            "uploads_per_hour": 1, "quarantine_extensions": [".exe"]}));
+        assert!(e.contains("quarantine_extensions"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use crate::protocol::Code;
 use crate::session::refusal::{Handled, Refusal};
 
-use crate::session::{Session, login};
+use crate::session::{Session, authenticate, login};
 use crate::users::{Authenticator, LoginError};
 
 pub async fn handle(s: &mut Session, pass: String) -> Handled {
@@ -18,6 +18,11 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
         // Any password; by custom an e-mail address, logged for the operator.
         tracing::info!(peer = %s.link.peer, ident = %pass.chars().filter(|c| !c.is_control()).take(64).collect::<String>(), "anonymous login");
         return login::complete(s, account, None).await;
+    }
+    if let Some(known) = authenticate::asks(s, &name)
+        && let Some(handled) = authenticate::by_plugin(s, &name, &pass, known).await
+    {
+        return handled;
     }
     match ctx.auth.login(&name, &pass, s.link.peer.ip()).await {
         Ok(checked) => {

@@ -1,0 +1,191 @@
+//! `ftpsd plugin run`: a built module on sample or recorded events, called as the server calls
+//! it (the same limits, host calls and capabilities), printing one JSON line per event with the
+//! verdict, actions and limits. Plugin authors replay what a server recorded (`record` in a
+//! `[[plugins]]` entry) against a new build before they swap it in.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use ftpsd_plugin_sdk::Request;
+use serde_json::{Value, json};
+
+use super::config_arg::ConfigArg;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The .wasm module.
+    file: PathBuf,
+    /// Events: one request as JSON (`{"hook":"upload","user":"u","path":"/a",...}`), a file of
+    /// them (JSON Lines, as `record` writes), or `-` for standard input.
+    #[arg(long, value_name = "JSON|FILE|-")]
+    event: String,
+    /// Settings as a TOML inline table, e.g. '{ start_hour = 8 }'.
+    #[arg(long, default_value = "{}")]
+    settings: String,
+    /// Take settings, capabilities and limits from this `[[plugins]]` entry of the config
+    /// (--settings is then ignored).
+    #[arg(long, value_name = "NAME")]
+    entry: Option<String>,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The state store: a redb file, e.g. a copy of <data_dir>/state/kv.redb (the running
+    /// server holds the original). Default: an empty in-memory store.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+}
+
+/// `--settings` as a table: the same parse `plugin check` uses.
+pub fn settings_table(text: &str) -> anyhow::Result<toml::Table> {
+    let bad = || anyhow::anyhow!("--settings must be a TOML inline table like '{{ key = 1 }}'");
+    let wrapped: toml::Table = toml::from_str(&format!("s = {text}")).map_err(|_| bad())?;
+    match wrapped.get("s") {
+        Some(toml::Value::Table(t)) => Ok(t.clone()),
+        _ => Err(bad()),
+    }
+}
+
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    let (section, base) = section(&a)?;
+    let kv: ftpsd::state::SharedStore = match &a.state {
+        None => Arc::new(ftpsd::state::MemoryStore::default()),
+        Some(p) => Arc::new(ftpsd::state::RedbStore::open(p).with_context(|| {
+            format!(
+                "cannot open the state file {} (a running server holds its own: use a copy)",
+                p.display()
+            )
+        })?),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let _log = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,ftpsd::plugins=info",
+        ))
+        .try_init();
+    let loaded = Arc::new(
+        ftpsd::plugins::load_section(&section, &base, kv).map_err(|e| match e {
+            ftpsd::plugins::PluginError::Settings { .. } => anyhow::anyhow!(
+                "{e}\n(pass the plugin's settings as in its [[plugins]] entry: --settings '{{ key = value, ... }}', or --entry NAME)"
+            ),
+            e => e.into(),
+        })?,
+    );
+    let lines = event_lines(&a.event)?;
+    let (mut ran, mut denied, mut failed) = (0u64, 0u64, 0u64);
+    let stdout = std::io::stdout();
+    for (n, line) in lines.enumerate() {
+        let n = n + 1;
+        let line = line.with_context(|| format!("reading the events at line {n}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let out = runtime.block_on(one(&loaded, n, &line));
+        ran += 1;
+        if out.get("error").is_some() {
+            failed += 1;
+        } else if out.get("verdict").and_then(Value::as_str) == Some("deny") {
+            denied += 1;
+        }
+        use std::io::Write;
+        writeln!(stdout.lock(), "{out}")?;
+    }
+    eprintln!(
+        "ftpsd: {ran} events through {} ({}): {} allowed, {denied} denied, {failed} failed",
+        section.name,
+        a.file.display(),
+        ran - denied - failed
+    );
+    Ok(())
+}
+
+/// The `[[plugins]]` entry to run with, and the folder its relative paths start from.
+fn section(a: &RunArgs) -> anyhow::Result<(ftpsd::plugins::PluginSection, PathBuf)> {
+    let file = a.file.display().to_string();
+    if let Some(entry) = &a.entry {
+        let config = super::config_arg::load_config(a.config.config.as_deref())?;
+        let mut s = config
+            .plugins
+            .iter()
+            .find(|p| &p.name == entry)
+            .cloned()
+            .with_context(|| {
+                let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();
+                format!(
+                    "the config has no [[plugins]] entry named '{entry}' (it has: {})",
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            })?;
+        s.path = std::path::absolute(&a.file)?;
+        return Ok((s, config.base_dir.clone()));
+    }
+    let name = a
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace('_', "-"))
+        .filter(|n| ftpsd::plugins::config::check_name(n).is_ok())
+        .unwrap_or_else(|| "plugin".into());
+    let mut s: ftpsd::plugins::PluginSection =
+        toml::from_str(&format!("name = {name:?}\npath = {file:?}\n"))?;
+    s.settings = settings_table(&a.settings)?;
+    Ok((s, PathBuf::from(".")))
+}
+
+type Lines = Box<dyn Iterator<Item = std::io::Result<String>>>;
+
+fn event_lines(arg: &str) -> anyhow::Result<Lines> {
+    if arg == "-" {
+        return Ok(Box::new(std::io::stdin().lock().lines()));
+    }
+    if arg.trim_start().starts_with('{') {
+        return Ok(Box::new(std::iter::once(Ok(arg.to_string()))));
+    }
+    let f = std::fs::File::open(Path::new(arg)).with_context(|| {
+        format!("--event {arg}: not JSON (it starts with '{{') nor a readable file")
+    })?;
+    Ok(Box::new(std::io::BufReader::new(f).lines()))
+}
+
+/// One event through the plugin: its answer as a JSON object with `n` and `hook`, or `error`.
+async fn one(p: &Arc<ftpsd::plugins::Loaded>, n: usize, line: &str) -> Value {
+    let req: Request = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => return json!({"n": n, "error": format!("line {n}: not an event: {e}")}),
+    };
+    let Some(hook) = req.hook() else {
+        return json!({"n": n, "error": format!("line {n}: describe and configure are not events")});
+    };
+    if !p.hooks.contains(&hook) {
+        return json!({"n": n, "hook": hook.name(), "skipped": "the plugin does not subscribe to this hook"});
+    }
+    let started = Instant::now();
+    let (pp, rr) = (p.clone(), req);
+    let answer = tokio::task::spawn_blocking(move || pp.call(&rr))
+        .await
+        .unwrap_or_else(|e| Err(ftpsd::plugins::CallError::Trap(e.to_string())));
+    let micros = started.elapsed().as_micros() as u64;
+    let mut out = json!({"n": n, "hook": hook.name()});
+    match answer {
+        Ok(resp) => {
+            if let (Value::Object(o), Ok(Value::Object(r))) =
+                (&mut out, serde_json::to_value(&resp))
+            {
+                o.extend(r);
+            }
+        }
+        Err(e) => {
+            out["error"] = json!(e.to_string());
+        }
+    }
+    out["us"] = json!(micros);
+    out
+}

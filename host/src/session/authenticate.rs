@@ -1,0 +1,100 @@
+//! Logins an `authenticate` plugin decides (ABI 2, `auth` capability): for users the users
+//! file does not know, or for every user when the operator granted `users = "all"`. The
+//! check costs the address a token of its login bucket like a password check; a refusal is
+//! recorded and delayed like a wrong password, with the same reply; the account the plugin
+//! returns is held to the operator's grant before any folder is opened.
+
+use std::time::Instant;
+
+use ftpsd_plugin_sdk::AuthenticateEvent;
+
+use super::login::{self, Proof};
+use super::refusal::{Handled, Refusal};
+use super::state::Session;
+use crate::plugins::{AuthAnswer, Decision};
+use crate::protocol::Code;
+use crate::users::LoginError;
+use crate::users::external::{self, Grant};
+
+/// Whether plugins are asked about this login at all.
+pub fn asks(s: &Session, name: &str) -> Option<bool> {
+    if crate::users::Authenticator::is_anonymous_name(name) {
+        return None;
+    }
+    let known = s.ctx.auth.users().find(name).is_some();
+    s.ctx.plugins.authenticates(known).then_some(known)
+}
+
+/// Asks the plugins; None when none had an answer (the users file decides).
+pub async fn by_plugin(s: &mut Session, name: &str, pass: &str, known: bool) -> Option<Handled> {
+    let ctx = s.ctx.clone();
+    let ip = s.link.peer.ip();
+    if let Err(t) = ctx.auth.throttle.try_check(ip, Instant::now()) {
+        s.ctx.metrics.login_refused_unchecked();
+        s.quit = true;
+        let e = LoginError::Throttled(t.retry_after_secs);
+        return Some(Err(Refusal::new(e.code(), e.to_string())));
+    }
+    let ev = AuthenticateEvent {
+        ip: ip.to_string(),
+        user: name.to_string(),
+        password: pass.to_string(),
+        known,
+        session: s.link.id,
+        tls: s.link.control.tls_info(),
+    };
+    let (plugin, vouched) = match ctx.plugins.authenticate(ev).await {
+        AuthAnswer::NoAnswer => return None,
+        AuthAnswer::Refused(Decision::Deny { code, message, by }) => {
+            tracing::info!(plugin = %by, user = ?name, peer = %s.link.peer, "login refused by authenticate plugin");
+            return Some(refuse(s, name, (code == Code::SERVICE_CLOSING).then_some(message)).await);
+        }
+        AuthAnswer::Refused(Decision::Allow) => return None,
+        AuthAnswer::Accepted { plugin, account } => (plugin, account),
+    };
+    let Some(grant) = plugin.section.capabilities.auth.clone() else {
+        return None;
+    };
+    let (user, users, plugin_name) = (name.to_string(), ctx.auth.users(), plugin.name.clone());
+    let account = tokio::task::spawn_blocking(move || {
+        let g = Grant {
+            roots: &grant.roots,
+            create_folders: grant.create_folders,
+        };
+        external::account_of(&plugin_name, &user, &vouched, &g, &users)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match account {
+        Ok(account) => {
+            let proof = Proof {
+                pass: pass.to_string(),
+                from_cache: false,
+            };
+            Some(login::complete(s, account, Some(proof)).await)
+        }
+        Err(e) => {
+            tracing::warn!(plugin = %plugin.name, user = ?name, error = %e, "account from authenticate plugin refused: outside its grant or malformed");
+            Some(refuse(s, name, None).await)
+        }
+    }
+}
+
+/// A refused login, as a wrong password is refused: the failure counts against the address,
+/// the same delay, plugins hear of it; `unavailable` keeps a failed plugin's 421.
+async fn refuse(s: &mut Session, name: &str, unavailable: Option<String>) -> Handled {
+    let ctx = s.ctx.clone();
+    ctx.auth
+        .throttle
+        .record_failure(s.link.peer.ip(), Instant::now());
+    tokio::time::sleep(ctx.auth.failure_delay()).await;
+    ctx.metrics.login(false);
+    s.login_hook(name, false, false, &[]).await;
+    match unavailable {
+        Some(message) => Err(Refusal::new(Code::SERVICE_CLOSING, message)),
+        None => Err(Refusal::new(
+            Code::NOT_LOGGED_IN,
+            LoginError::Incorrect.to_string(),
+        )),
+    }
+}
