@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The hooks a plugin can implement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
     /// New control connection, before the banner. Deny → 421.
@@ -69,6 +70,7 @@ impl Hook {
 
 /// TLS facts of the control connection (events v2). Absent while the connection is plain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TlsInfo {
     /// "TLSv1.3" or "TLSv1.2".
     pub version: String,
@@ -86,6 +88,7 @@ pub struct TlsInfo {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConnectEvent {
     pub ip: String,
     /// "explicit" or "implicit".
@@ -100,6 +103,7 @@ pub struct ConnectEvent {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LoginEvent {
     pub ip: String,
     pub user: String,
@@ -121,6 +125,7 @@ pub struct LoginEvent {
 /// A password to check (ABI 2, `authenticate`). Sent only to plugins the operator granted
 /// `auth`; the host never logs or records the password.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuthenticateEvent {
     pub ip: String,
     pub user: String,
@@ -138,6 +143,7 @@ pub struct AuthenticateEvent {
 /// The account an `authenticate` plugin vouches for. Every folder must lie inside the
 /// operator's `auth.roots`; the host refuses the login otherwise (a plugin cannot widen them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Account {
     /// The user's `/`: an absolute folder inside one of the roots (created when missing, if
     /// the operator allows).
@@ -161,6 +167,7 @@ pub struct Account {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccountMount {
     /// The real folder (absolute, inside one of the roots).
     pub path: String,
@@ -177,6 +184,7 @@ fn read_only() -> String {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UploadEvent {
     pub ip: String,
     pub user: String,
@@ -207,6 +215,7 @@ pub struct UploadEvent {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileBlockedEvent {
     pub ip: String,
     pub user: String,
@@ -226,6 +235,7 @@ pub struct FileBlockedEvent {
 
 /// Per-user transfer counters the host keeps (completed transfers only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Counters {
     pub files_up: u64,
     pub files_down: u64,
@@ -234,6 +244,7 @@ pub struct Counters {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RatioCheckEvent {
     pub ip: String,
     pub user: String,
@@ -263,6 +274,7 @@ pub struct RatioCheckEvent {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UploadCompleteEvent {
     pub ip: String,
     pub user: String,
@@ -293,6 +305,7 @@ pub struct UploadCompleteEvent {
 /// An upload that did not complete (events v2). In atomic mode nothing of it was kept (the
 /// temporary is gone, an append was cut back to the file's old length); see `partial_kept`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UploadFailedEvent {
     pub ip: String,
     pub user: String,
@@ -314,6 +327,7 @@ pub struct UploadFailedEvent {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommandEvent {
     pub ip: String,
     pub user: String,
@@ -331,6 +345,7 @@ pub struct CommandEvent {
 
 /// A request to `ftpsd_handle`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "hook", rename_all = "kebab-case")]
 pub enum Request {
     Describe,
@@ -365,6 +380,7 @@ impl Request {
 
 /// What the plugin says about an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "verdict", rename_all = "lowercase")]
 pub enum Verdict {
     #[default]
@@ -375,6 +391,7 @@ pub enum Verdict {
 
 /// Effects the plugin asks the host to perform (checked against granted capabilities).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// Run a program (no shell): needs the `exec` capability and the program on the allow-list.
@@ -410,6 +427,7 @@ pub enum Action {
 /// `max_rate` caps its speed on top of the site's bandwidth limits. Several plugins' limits
 /// combine to the strictest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UploadLimits {
     /// Most bytes this upload may bring (counted from its REST/APPE offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,6 +459,7 @@ impl UploadLimits {
 
 /// A hook's result: verdict and actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Response {
     #[serde(flatten)]
     pub verdict: Verdict,
@@ -511,6 +530,7 @@ impl Response {
 
 /// The reply of `describe`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Description {
     pub name: String,
     pub hooks: Vec<Hook>,
@@ -522,6 +542,7 @@ pub struct Description {
 
 /// The reply of `configure`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Configured {
     Ok { ok: bool },

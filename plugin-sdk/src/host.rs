@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A call to the `ftpsd_v1.host` import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum HostCall {
     Log {
@@ -64,6 +65,7 @@ pub enum HostCall {
 /// otherwise, and always in the other notification hooks, the host queues the request, retries it on a connection error, 429
 /// or 5xx, and answers at once with `queued: true`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HttpRequest {
     /// GET, POST, PUT, PATCH, DELETE or HEAD.
     pub method: String,
@@ -79,6 +81,7 @@ pub struct HttpRequest {
 /// The answer to an [`HttpRequest`]: the status and body of a request made while waiting,
 /// or `queued` (status 0) when the host took it for delivery later.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HttpResponse {
     pub status: u16,
     #[serde(default)]
@@ -90,6 +93,7 @@ pub struct HttpResponse {
 /// The host's answer. Untagged, so the order matters: a missing `Option` field reads as None,
 /// hence `Value` comes after the variants with required fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum HostReply {
     Error { error: String },

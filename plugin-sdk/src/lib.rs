@@ -68,6 +68,8 @@ pub mod bans;
 mod event;
 mod host;
 mod plugin;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod testing;
 mod units;
 

@@ -213,3 +213,39 @@ async fn with_users_all_the_directory_answers_first_and_404_leaves_it_to_the_fil
         dir.asked()
     );
 }
+
+/// A directory slower than the call's wall-clock cap: the host ends the HTTP wait early enough
+/// for the plugin to answer its own 421, so the slow service is not a fault charged to the
+/// client — the address is not quarantined and the next user from it logs in.
+#[tokio::test]
+async fn a_slow_directory_is_the_plugins_421_not_a_fault_against_the_address() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("ext");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut users = directory_users(&root, t.path());
+    users["slow"] = json!({"delay_ms": 4000, "password": "slow-pass",
+        "account": {"home": root.join("slow"), "rights": "r"}});
+    let dir = Directory::start(t.path(), users).await;
+    let srv = TestServer::builder()
+        .plugin(
+            "http-users",
+            built_plugin("http_users.wasm"),
+            &format!(
+                "timeout_ms = 50\nmax_faults = 1\ncapabilities = {{ http = {{ allowed_hosts = [\"http://127.0.0.1:{}/ftp/\"] }}, auth = {{ roots = [\"{}\"] }} }}\n[settings]\nurl = \"http://127.0.0.1:{}/ftp/login\"\n",
+                dir.port,
+                root.display(),
+                dir.port
+            ),
+        )
+        .start()
+        .await;
+    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+    c.cmd_ok("USER slow", 331).await;
+    let r = c.cmd("PASS slow-pass").await;
+    assert_eq!(r.code, 421, "{r:?}");
+    assert!(r.text.contains("user directory is unavailable"), "{r:?}");
+    // With max_faults = 1 a fault would have quarantined 127.0.0.1 for this plugin.
+    let mut c = srv.login_as("carol", "carol-pass").await;
+    c.stor("ok.txt", b"ok").await;
+    assert!(root.join("carol/ok.txt").exists());
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on 127.0.0.1 (ephemeral ports), real TLS, real files,
 //! driven by a raw Rust FTPS client and by curl, lftp and Python ftplib.
 
+mod abi_schema;
 mod acme;
 mod admin;
 mod admin_manage;
@@ -8,6 +9,7 @@ mod authenticate;
 mod bandwidth;
 mod bfp;
 mod block_ext;
+mod c_plugin;
 mod certificates;
 mod cli;
 mod compiled_plugins;

@@ -2,7 +2,8 @@
 """An HTTP user directory for the tests: a real HTTP server on 127.0.0.1. POST a JSON body
 {"user", "password", "ip"}; USERS (a JSON file: {"name": {"password": ..., "account": {...}}},
 read at each request) decides: 200 with the account, 401 for a wrong password, 404 for an
-unknown user; a user whose entry has "status" gets that status. Each request is appended to
+unknown user; a user whose entry has "status" gets that status, one with "delay_ms" is answered
+that much later (a slow directory). Each request is appended to
 LOG as a JSON line (user and status, never the password). Writes its port to PORT_FILE once
 listening.
 
@@ -11,6 +12,7 @@ usage: user_directory.py PORT_FILE USERS LOG
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, users_file, log = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -25,6 +27,8 @@ class Directory(BaseHTTPRequestHandler):
             req = json.loads(self.rfile.read(length))
             users = json.load(open(users_file))
             entry = users.get(req["user"])
+            if entry is not None and "delay_ms" in entry:
+                time.sleep(entry["delay_ms"] / 1000)
             if entry is None:
                 status, body = 404, {}
             elif "status" in entry:

@@ -4,7 +4,10 @@
 //! - `serve` — builds the plugins and starts the server with examples/serve.toml (the embedded
 //!   default plus the bundled plugins) unless given `-- --config FILE`.
 //! - `bench` — builds and runs the benchmark, printing figures next to same-run ceilings.
+//! - `plugins [--path DIR]` — builds the plugins (Rust and C) or one plugin crate.
+//! - `schema` — regenerates the ABI's JSON Schema (plugin-sdk/abi/schema.json).
 
+mod c_plugins;
 mod plugins;
 mod tools;
 
@@ -31,11 +34,22 @@ fn run() -> anyhow::Result<()> {
         "test" => test(&rest),
         "serve" => serve(&rest),
         "bench" => bench(&rest),
-        "plugins" => plugins::build(&root()).map(|_| ()),
+        "schema" => schema(),
+        "plugins" => match rest.as_slice() {
+            [flag, dir] if flag == "--path" => plugins::build_crate(std::path::Path::new(dir)),
+            [] => all_plugins(),
+            _ => bail!("usage: cargo xtask plugins [--path DIR]"),
+        },
         _ => {
             eprintln!("usage: cargo xtask <test|serve|bench|plugins> [args]");
-            eprintln!("  plugins       build every plugin to wasm32-wasip1 into target/plugins/");
+            eprintln!(
+                "  plugins       build every plugin (Rust and C examples) to wasm32 into target/plugins/"
+            );
+            eprintln!(
+                "  plugins --path DIR  build the plugin crate in DIR (e.g. from `ftpsd plugin new`)"
+            );
             eprintln!("  test          build and run every test (what CI runs)");
+            eprintln!("  schema        write the ABI's JSON Schema to plugin-sdk/abi/schema.json");
             eprintln!(
                 "  serve [ARGS]  build and run `ftpsd serve [ARGS]` (default: embedded config)"
             );
@@ -71,12 +85,19 @@ fn status(mut c: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Rust plugins and the C example, into target/plugins/.
+fn all_plugins() -> anyhow::Result<()> {
+    let out = plugins::build(&root())?;
+    c_plugins::build(&root(), &out)?;
+    Ok(())
+}
+
 fn test(extra: &[String]) -> anyhow::Result<()> {
     // The clients and servers the end-to-end tests drive, installed when missing.
     tools::ensure(&root())?;
     // Plugins first: their native tests, then the .wasm files the end-to-end tests load.
     plugins::test_native(&root())?;
-    plugins::build(&root())?;
+    all_plugins()?;
     // The CLI tests run the real binary: build it first, with every test target in the same
     // invocation so features resolve exactly as for `cargo test` (no second wasmtime build).
     let mut build = cargo();
@@ -85,6 +106,33 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let mut t = cargo();
     t.args(["test", "--release", "--workspace"]).args(extra);
     status(t)
+}
+
+/// Regenerates plugin-sdk/abi/schema.json from the SDK's types (a test checks it is current).
+fn schema() -> anyhow::Result<()> {
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "ftpsd-plugin-sdk",
+        "--features",
+        "schema",
+        "--example",
+        "abi_schema",
+    ]);
+    let out = c.output().context("running the abi_schema example")?;
+    if !out.status.success() {
+        bail!(
+            "generating the schema failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = root().join("plugin-sdk/abi/schema.json");
+    std::fs::write(&path, &out.stdout).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
 }
 
 fn serve(extra: &[String]) -> anyhow::Result<()> {

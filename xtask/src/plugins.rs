@@ -130,11 +130,8 @@ pub fn detect() -> anyhow::Result<Route> {
     Ok(Route::Debian)
 }
 
-/// Builds all plugins; returns the output folder with the .wasm files.
-pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
-    let route = detect()?;
-    let ws = root.join("plugins");
-    let target_dir = ws.join("target");
+/// `cargo build --release` for wasm32-wasip1 by `route`, in `dir`, into `target_dir`.
+fn cargo_build(route: &Route, dir: &Path, target_dir: &Path) -> Command {
     let mut cmd = match route {
         Route::Rustup => {
             eprintln!("xtask: building plugins with the rustup target {TARGET}");
@@ -164,9 +161,58 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
             c
         }
     };
-    cmd.current_dir(&ws)
-        .env("CARGO_TARGET_DIR", &target_dir)
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RUSTFLAGS");
+    cmd
+}
+
+/// `cargo xtask plugins --path DIR`: builds one plugin crate (e.g. one `ftpsd plugin new`
+/// made) on whichever route this machine has; the .wasm lands in DIR/target/wasm32-wasip1/release.
+pub fn build_crate(dir: &Path) -> anyhow::Result<()> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("{}: not a plugin crate", manifest.display()))?;
+    let route = detect()?;
+    // The crate's own target dir, or its workspace's when it is a member of one.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("target"));
+    let status = cargo_build(&route, dir, &target_dir)
+        .status()
+        .context("running cargo for the plugin")?;
+    if !status.success() {
+        bail!("building {} failed ({status})", dir.display());
+    }
+    let name = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("name = \"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .unwrap_or_default()
+        .replace('-', "_");
+    let wasm = target_dir
+        .join(TARGET)
+        .join("release")
+        .join(format!("{name}.wasm"));
+    if !wasm.exists() {
+        bail!(
+            "{} was not produced: is the crate a cdylib (`[lib] crate-type = [\"cdylib\"]`)?",
+            wasm.display()
+        );
+    }
+    println!("{}", wasm.display());
+    Ok(())
+}
+
+/// Builds all plugins; returns the output folder with the .wasm files.
+pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
+    let route = detect()?;
+    let ws = root.join("plugins");
+    let target_dir = ws.join("target");
+    let mut cmd = cargo_build(&route, &ws, &target_dir);
     let status = cmd.status().context("running cargo for the plugins")?;
     if !status.success() {
         bail!("building plugins failed ({status})");

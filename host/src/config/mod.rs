@@ -404,6 +404,55 @@ impl Config {
                 });
             }
         }
+        self.validate_plugin_paths(&invalid)
+    }
+
+    /// Folders and files several `[[plugins]]` entries name: two records in one file would
+    /// interleave, and a quarantine inside (or around) the folders an `authenticate` plugin
+    /// hands out as homes would show what was taken away to those users.
+    fn validate_plugin_paths(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let mut records: Vec<(PathBuf, &str)> = Vec::new();
+        for p in &self.plugins {
+            if let Some(r) = &p.record {
+                let r = self.resolve(r);
+                if let Some((_, other)) = records.iter().find(|(o, _)| *o == r) {
+                    return Err(invalid(
+                        "record",
+                        format!(
+                            "plugins '{other}' and '{}' both record to {}: give each its own file",
+                            p.name,
+                            r.display()
+                        ),
+                    ));
+                }
+                records.push((r, &p.name));
+            }
+        }
+        let roots: Vec<&PathBuf> = self
+            .plugins
+            .iter()
+            .filter_map(|p| p.capabilities.auth.as_ref())
+            .flat_map(|a| a.roots.iter())
+            .collect();
+        for p in &self.plugins {
+            let Some(q) = &p.capabilities.quarantine else {
+                continue;
+            };
+            if let Some(root) = roots.iter().find(|r| q.starts_with(r) || r.starts_with(q)) {
+                return Err(invalid(
+                    "quarantine",
+                    format!(
+                        "plugin '{}': quarantine folder {} overlaps auth.roots folder {} (users of an authenticate plugin live there): put it outside",
+                        p.name,
+                        q.display(),
+                        root.display()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -287,8 +287,10 @@ impl Sandbox {
             return Ok(md.len());
         };
         let to = Dir::open_ambient_dir(dir, ambient_authority())?;
-        match self.root.rename(p.relative(), &to, name) {
-            Ok(()) => {}
+        // A link, not a rename: a name already in the folder is never replaced (the evidence
+        // of an earlier quarantine stays), the file is refused instead.
+        match self.root.hard_link(p.relative(), &to, name) {
+            Ok(()) => self.root.remove_file(p.relative())?,
             Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
                 let mut from = self.root.open(p.relative())?;
                 let mut out =
@@ -499,5 +501,18 @@ mod tests {
         assert!(sb.file_identity(&p).is_err());
         assert!(sb.take_file(&p, second, None).is_err());
         assert!(std::fs::symlink_metadata(home.path().join("up.exe")).is_ok());
+        // A name already in the quarantine folder is never replaced: the file stays put.
+        let other = VirtualPath::root().resolve("other.exe").unwrap();
+        std::fs::write(home.path().join("other.exe"), b"third").unwrap();
+        let third = sb.file_identity(&other).unwrap();
+        assert!(
+            sb.take_file(&other, third, Some((away.path(), "q")))
+                .is_err()
+        );
+        assert_eq!(std::fs::read(away.path().join("q")).unwrap(), b"second");
+        assert_eq!(
+            std::fs::read(home.path().join("other.exe")).unwrap(),
+            b"third"
+        );
     }
 }

@@ -92,6 +92,14 @@ impl CallBudget {
         self.wall_limit.saturating_sub(self.wall_start.elapsed())
     }
 
+    /// What a host call may block for (an HTTP answer): the wall-clock time left less an
+    /// eighth of the cap, so a plugin whose request timed out still has time to answer with
+    /// its own verdict instead of the call faulting (and the client being charged for a slow
+    /// service).
+    pub fn wall_left_to_wait(&self) -> Duration {
+        self.wall_left().saturating_sub(self.wall_limit / 8)
+    }
+
     /// Whether the call must stop now.
     pub fn check(&mut self) -> Result<(), Exceeded> {
         if self.cpu_used() > self.cpu_limit {

@@ -29,6 +29,9 @@ pub enum PluginError {
     },
     #[error("plugin '{plugin}': bad settings: {reason}")]
     Settings { plugin: String, reason: String },
+    /// A `[[plugins]]` key outside `settings` (capabilities, record) the host cannot use.
+    #[error("plugin '{plugin}': {reason}")]
+    Entry { plugin: String, reason: String },
     #[error("plugin '{plugin}': cannot start: {reason}")]
     Instantiate { plugin: String, reason: String },
     #[error("plugin names must be unique: '{0}' appears twice in [[plugins]]")]

@@ -86,10 +86,25 @@ pub fn prepare_quarantine(dir: &Path) -> Result<(), String> {
 
 /// Checked when the action runs (the users file may have changed since the config was
 /// read): a quarantine folder inside a user's mount, or holding one, would put what the
-/// operator took away back in someone's view.
-pub fn outside_every_mount(dir: &Path, users: &UsersFile) -> Result<(), FileActionRefused> {
+/// operator took away back in someone's view. `auth_roots` are the folders `authenticate`
+/// plugins may give their users (any of them may be someone's home).
+pub fn outside_every_mount(
+    dir: &Path,
+    users: &UsersFile,
+    auth_roots: &[PathBuf],
+) -> Result<(), FileActionRefused> {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let q = canon(dir);
+    for root in auth_roots {
+        let real = canon(root);
+        if q.starts_with(&real) || real.starts_with(&q) {
+            return Err(FileActionRefused::Overlaps {
+                dir: dir.to_path_buf(),
+                user: "(users of an authenticate plugin: auth.roots)".into(),
+                mount: root.clone(),
+            });
+        }
+    }
     let anonymous = users.anonymous_mounts().unwrap_or_default();
     let named = users
         .users
@@ -110,9 +125,10 @@ pub fn outside_every_mount(dir: &Path, users: &UsersFile) -> Result<(), FileActi
     Ok(())
 }
 
-/// The name a quarantined file gets: unique per upload, says whose it was, one path
-/// component whatever the upload's name held.
-pub fn quarantine_name(transfer: u64, user: &str, file_name: &str) -> String {
+/// The name a quarantined file gets: unique per upload (the time in milliseconds, as transfer
+/// ids start again with each server run), says whose it was, one path component whatever the
+/// upload's name held.
+pub fn quarantine_name(now_ms: u64, transfer: u64, user: &str, file_name: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -127,7 +143,7 @@ pub fn quarantine_name(transfer: u64, user: &str, file_name: &str) -> String {
             .trim_start_matches('.')
             .to_string()
     };
-    format!("{transfer}-{}-{}", clean(user), clean(file_name))
+    format!("{now_ms}-{transfer}-{}-{}", clean(user), clean(file_name))
 }
 
 #[cfg(test)]
@@ -136,11 +152,14 @@ mod tests {
 
     #[test]
     fn quarantine_names_are_one_plain_component() {
-        assert_eq!(quarantine_name(7, "gus", "virus.exe"), "7-gus-virus.exe");
-        assert_eq!(quarantine_name(8, "a/b", "../..x y"), "8-a_b-_..x_y");
-        assert_eq!(quarantine_name(9, "u", ".hidden"), "9-u-hidden");
-        assert!(!quarantine_name(1, "u", &"x".repeat(5000)).contains('/'));
-        assert!(quarantine_name(1, "u", &"x".repeat(5000)).len() < 200);
+        assert_eq!(
+            quarantine_name(5, 7, "gus", "virus.exe"),
+            "5-7-gus-virus.exe"
+        );
+        assert_eq!(quarantine_name(5, 8, "a/b", "../..x y"), "5-8-a_b-_..x_y");
+        assert_eq!(quarantine_name(5, 9, "u", ".hidden"), "5-9-u-hidden");
+        assert!(!quarantine_name(5, 1, "u", &"x".repeat(5000)).contains('/'));
+        assert!(quarantine_name(5, 1, "u", &"x".repeat(5000)).len() < 200);
     }
 
     #[test]
@@ -156,11 +175,17 @@ mod tests {
         let users = UsersFile::parse(&text, &tmp.path().join("users.toml")).unwrap();
         let inside = home.join("q");
         std::fs::create_dir_all(&inside).unwrap();
-        assert!(outside_every_mount(&inside, &users).is_err());
-        assert!(outside_every_mount(&tmp.path().join("homes"), &users).is_err());
+        assert!(outside_every_mount(&inside, &users, &[]).is_err());
+        assert!(outside_every_mount(&tmp.path().join("homes"), &users, &[]).is_err());
         let apart = tmp.path().join("quarantine");
         std::fs::create_dir_all(&apart).unwrap();
-        assert_eq!(outside_every_mount(&apart, &users), Ok(()));
+        assert_eq!(outside_every_mount(&apart, &users, &[]), Ok(()));
+        // Inside a folder an authenticate plugin may hand out as a home.
+        let ext = tmp.path().join("ext");
+        std::fs::create_dir_all(ext.join("carol/q")).unwrap();
+        assert!(outside_every_mount(&ext.join("carol/q"), &users, &[ext.clone()]).is_err());
+        assert!(outside_every_mount(tmp.path(), &users, &[ext.clone()]).is_err());
+        assert_eq!(outside_every_mount(&apart, &users, &[ext]), Ok(()));
         assert!(prepare_quarantine(Path::new("relative/q")).is_err());
         assert_eq!(prepare_quarantine(&tmp.path().join("new/q")), Ok(()));
     }

@@ -215,7 +215,7 @@ fn http_call(d: &mut StoreData, req: ftpsd_plugin_sdk::HttpRequest) -> HostReply
         };
     }
     let result = if req.wait && d.may_wait {
-        http.wait(&req, d.budget.wall_left())
+        http.wait(&req, d.budget.wall_left_to_wait())
     } else {
         http.enqueue(req)
     };

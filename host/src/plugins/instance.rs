@@ -119,15 +119,13 @@ impl Loaded {
         );
         let usage = Arc::new(StateUsage::new(section.state_quota_kb.saturating_mul(1024)));
         if let Some(dir) = &section.capabilities.quarantine {
-            super::file_actions::prepare_quarantine(dir).map_err(|reason| {
-                PluginError::Settings {
-                    plugin: name.clone(),
-                    reason,
-                }
+            super::file_actions::prepare_quarantine(dir).map_err(|reason| PluginError::Entry {
+                plugin: name.clone(),
+                reason,
             })?;
         }
         if let Some(grant) = &section.capabilities.auth {
-            grant.check().map_err(|reason| PluginError::Settings {
+            grant.check().map_err(|reason| PluginError::Entry {
                 plugin: name.clone(),
                 reason,
             })?;
@@ -135,7 +133,7 @@ impl Loaded {
         let recorder = match &section.record {
             Some(path) => Some(
                 super::recorder::Recorder::open(path, section.record_max_mb).map_err(|reason| {
-                    PluginError::Settings {
+                    PluginError::Entry {
                         plugin: name.clone(),
                         reason,
                     }
@@ -145,7 +143,7 @@ impl Loaded {
         };
         let http = match &section.capabilities.http {
             Some(grant) => {
-                let settings = |reason: String| PluginError::Settings {
+                let settings = |reason: String| PluginError::Entry {
                     plugin: name.clone(),
                     reason,
                 };

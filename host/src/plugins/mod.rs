@@ -126,7 +126,7 @@ impl PluginHost {
         // Bad settings or a duplicate are the config's fault: no file would help.
         if matches!(
             err,
-            PluginError::Settings { .. } | PluginError::Duplicate(_)
+            PluginError::Settings { .. } | PluginError::Entry { .. } | PluginError::Duplicate(_)
         ) {
             return Err(err);
         }
@@ -362,6 +362,15 @@ impl PluginHost {
     }
 
     /// Whether some plugin would be asked about this login.
+    /// Every folder an `authenticate` plugin may give its users (their `auth.roots`).
+    pub fn auth_roots(&self) -> Vec<std::path::PathBuf> {
+        self.list()
+            .iter()
+            .filter_map(|p| p.section.capabilities.auth.as_ref())
+            .flat_map(|a| a.roots.iter().cloned())
+            .collect()
+    }
+
     pub fn authenticates(&self, known: bool) -> bool {
         !self.authenticators(known).is_empty()
     }

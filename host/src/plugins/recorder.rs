@@ -20,18 +20,57 @@ pub struct Recorder {
 impl Recorder {
     /// Opens (creates, appends to) the record file.
     pub fn open(path: &Path, max_mb: u64) -> Result<Recorder, String> {
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::io::{BufRead, BufReader, Read};
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            format!("record: cannot {what} {}: {e}", path.display())
+        };
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| fail("create the folder of", &e))?;
+        }
+        // Never through a symlink, never into a file that is not already an event record: a
+        // typo must not make the server append JSON to /etc/passwd.
         let f = std::fs::OpenOptions::new()
+            .read(true)
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| format!("record: cannot open {}: {e}", path.display()))?;
-        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            .map_err(|e| fail("open", &e))?;
+        let md = f.metadata().map_err(|e| fail("read", &e))?;
+        if !md.is_file() {
+            return Err(format!(
+                "record: {} is not a regular file; name a new file",
+                path.display()
+            ));
+        }
+        if md.len() > 0 {
+            let mut first = Vec::new();
+            let _ = BufReader::new(&f)
+                .take(1 << 20)
+                .read_until(b'\n', &mut first);
+            let is_event = serde_json::from_slice::<serde_json::Value>(&first)
+                .ok()
+                .is_some_and(|v| v.get("hook").is_some());
+            if !is_event {
+                return Err(format!(
+                    "record: {} exists and is not an event record (ftpsd's JSON Lines); name a new file",
+                    path.display()
+                ));
+            }
+        }
         Ok(Recorder {
             path: path.to_path_buf(),
             max_bytes: max_mb.saturating_mul(1 << 20),
-            file: Mutex::new(Some((f, size))),
+            file: Mutex::new(Some((f, md.len()))),
         })
     }
 
@@ -120,5 +159,29 @@ mod tests {
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn only_an_event_record_or_a_new_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+        let err = Recorder::open(&passwd, 1).err().unwrap();
+        assert!(err.contains("not an event record"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&passwd).unwrap(),
+            "root:x:0:0:root:/root:/bin/bash\n"
+        );
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere.jsonl"), &link).unwrap();
+        assert!(Recorder::open(&link, 1).is_err());
+        assert!(!dir.path().join("elsewhere.jsonl").exists());
+        assert!(Recorder::open(dir.path(), 1).is_err(), "a folder");
+        // A missing folder is created; an existing record is appended to.
+        let nested = dir.path().join("rec/today/x.jsonl");
+        let r = Recorder::open(&nested, 1).unwrap();
+        r.record(&Request::Upload(UploadEvent::default()));
+        drop(r);
+        assert!(Recorder::open(&nested, 1).is_ok());
     }
 }

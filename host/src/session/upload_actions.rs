@@ -121,10 +121,13 @@ async fn take_away(
     let into = match &what {
         FileAction::Delete => None,
         FileAction::Quarantine(dir) => {
-            if let Err(e) = file_actions::outside_every_mount(dir, &ctx.auth.users()) {
+            if let Err(e) =
+                file_actions::outside_every_mount(dir, &ctx.auth.users(), &ctx.plugins.auth_roots())
+            {
                 return Status::NotTaken(e.to_string());
             }
             let name = file_actions::quarantine_name(
+                crate::state::now_ms(),
                 up.event.transfer,
                 &up.event.user,
                 up.path.file_name().unwrap_or("file"),

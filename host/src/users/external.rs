@@ -25,12 +25,27 @@ const MAX_MOUNTS: usize = 64;
 const MAX_GROUPS: usize = 64;
 
 /// The session's account for `user`, as the plugin `plugin` described it, or why not.
+/// Every folder is checked before any is created: a refused account leaves nothing behind.
 pub fn account_of(
     plugin: &str,
     user: &str,
     a: &ftpsd_plugin_sdk::Account,
     grant: &Grant<'_>,
     users: &UsersFile,
+) -> Result<Account, String> {
+    build(plugin, user, a, grant, users, false)?;
+    build(plugin, user, a, grant, users, true)
+}
+
+/// The account; with `creating` false, missing folders are only checked (their nearest
+/// existing ancestor inside a root), not made.
+fn build(
+    plugin: &str,
+    user: &str,
+    a: &ftpsd_plugin_sdk::Account,
+    grant: &Grant<'_>,
+    users: &UsersFile,
+    creating: bool,
 ) -> Result<Account, String> {
     let roots: Vec<PathBuf> = grant
         .roots
@@ -65,7 +80,7 @@ pub fn account_of(
         })?;
         Ok(ResolvedMount {
             name: (at != "/").then(|| at.trim_start_matches('/').to_string()),
-            real: folder(path, &roots, grant.create_folders)
+            real: folder(path, &roots, grant.create_folders, creating)
                 .map_err(|e| format!("mount at '{at}': {e}"))?,
             rights,
             quota_bytes: quota_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
@@ -108,7 +123,7 @@ pub fn account_of(
 
 /// A folder from the plugin: absolute and plain (no `.` or `..`), inside a root after every
 /// symlink is followed; created (0750) when missing and `create` allows.
-fn folder(path: &str, roots: &[PathBuf], create: bool) -> Result<PathBuf, String> {
+fn folder(path: &str, roots: &[PathBuf], create: bool, creating: bool) -> Result<PathBuf, String> {
     let p = Path::new(path);
     let plain = p.is_absolute()
         && !path.contains('\0')
@@ -135,6 +150,9 @@ fn folder(path: &str, roots: &[PathBuf], create: bool) -> Result<PathBuf, String
             .ok_or_else(outside)?;
         if !inside(&existing) {
             return Err(outside());
+        }
+        if !creating {
+            return Ok(p.to_path_buf());
         }
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -251,6 +269,10 @@ mod tests {
             quota_mb: None,
         }];
         assert!(account_of("dir", "eve", &v, &g, &u).is_err());
+        assert!(
+            !root.join("eve").exists(),
+            "a refused account creates no folder, not even its good home"
+        );
         v.mounts[0].path = root.join("eve").display().to_string();
         for (at, rights, quota) in [
             ("x", "r", None),
