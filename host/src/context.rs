@@ -58,6 +58,8 @@ pub struct ServerContext {
     pub tls_scopes: Arc<crate::tls::scope::ScopeRegistry>,
     /// Bandwidth buckets shared by the transfers each limit applies to.
     pub bandwidth: crate::data::bandwidth::Registry,
+    /// Uploads whose `upload-complete` actions may still take them away.
+    pub held_files: Arc<crate::fs::held_files::HeldFiles>,
 }
 
 impl ServerContext {
@@ -126,6 +128,7 @@ impl ServerContext {
             passive_caps: Default::default(),
             tls_scopes: Default::default(),
             bandwidth: Default::default(),
+            held_files: Default::default(),
             started: std::time::Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
             config,

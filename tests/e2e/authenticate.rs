@@ -188,6 +188,65 @@ async fn a_directory_user_logs_in_inside_the_roots_and_nowhere_else() {
         "{recorded}"
     );
     drop(dir.users.clone());
+
+    // `plugin run` holds an answer to the entry's auth grant as the server does, and makes
+    // no HTTP request unless told to.
+    let config = t.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n[[plugins]]\nname = \"http-users\"\npath = \"{}\"\ncapabilities = {{ http = {{ allowed_hosts = [\"http://127.0.0.1:{}/ftp/\"] }}, auth = {{ roots = [\"{}\"] }} }}\n[plugins.settings]\nurl = \"http://127.0.0.1:{}/ftp/login\"\n",
+            t.path().join("run-data").display(),
+            ftpsd_e2e::built_plugin_path("http_users.wasm").display(),
+            dir.port,
+            root.display(),
+            dir.port
+        ),
+    )
+    .unwrap();
+    let events = t.path().join("logins.jsonl");
+    std::fs::write(
+        &events,
+        "{\"hook\":\"authenticate\",\"ip\":\"127.0.0.1\",\"user\":\"mallory\",\"password\":\"mallory-pass\"}\n\
+         {\"hook\":\"authenticate\",\"ip\":\"127.0.0.1\",\"user\":\"carol\",\"password\":\"carol-pass\"}\n",
+    )
+    .unwrap();
+    let asked_before = dir.asked().len();
+    let run = |http: bool| {
+        let mut c = Command::new(ftpsd_e2e::tools::ftpsd_bin());
+        c.arg("plugin")
+            .arg("run")
+            .arg(ftpsd_e2e::built_plugin_path("http_users.wasm"))
+            .arg("--event")
+            .arg(&events)
+            .args(["--entry", "http-users", "--config"])
+            .arg(&config);
+        if http {
+            c.arg("--http");
+        }
+        let out = c.output().unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (offline, err) = run(false);
+    assert!(err.contains("pass --http"), "{err}");
+    assert_eq!(offline.len(), 2, "{offline:?}");
+    assert!(offline.iter().all(|l| l["code"] == 421), "{offline:?}");
+    assert_eq!(dir.asked().len(), asked_before, "no request without --http");
+    let (online, err) = run(true);
+    assert_eq!(dir.asked().len(), asked_before + 2, "{err}");
+    assert!(
+        online[0]["account_refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("outside the folders the operator granted")),
+        "{online:?}"
+    );
+    assert!(!outside.join("mallory").exists());
+    assert_eq!(online[1]["verdict"], "allow", "{online:?}");
+    assert!(online[1].get("account_refused").is_none(), "{online:?}");
 }
 
 #[tokio::test]
@@ -216,7 +275,8 @@ async fn with_users_all_the_directory_answers_first_and_404_leaves_it_to_the_fil
 
 /// A directory slower than the call's wall-clock cap: the host ends the HTTP wait early enough
 /// for the plugin to answer its own 421, so the slow service is not a fault charged to the
-/// client — the address is not quarantined and the next user from it logs in.
+/// client — the address is not quarantined — nor a failed login that bfp would ban it for:
+/// the next user from it logs in.
 #[tokio::test]
 async fn a_slow_directory_is_the_plugins_421_not_a_fault_against_the_address() {
     let t = tempfile::tempdir().unwrap();
@@ -227,6 +287,11 @@ async fn a_slow_directory_is_the_plugins_421_not_a_fault_against_the_address() {
         "account": {"home": root.join("slow"), "rights": "r"}});
     let dir = Directory::start(t.path(), users).await;
     let srv = TestServer::builder()
+        .plugin(
+            "bfp",
+            built_plugin("bfp.wasm"),
+            "[settings]\nmax_failures = 2\n",
+        )
         .plugin(
             "http-users",
             built_plugin("http_users.wasm"),
@@ -239,13 +304,59 @@ async fn a_slow_directory_is_the_plugins_421_not_a_fault_against_the_address() {
         )
         .start()
         .await;
-    let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
-    c.cmd_ok("USER slow", 331).await;
-    let r = c.cmd("PASS slow-pass").await;
-    assert_eq!(r.code, 421, "{r:?}");
-    assert!(r.text.contains("user directory is unavailable"), "{r:?}");
+    for _ in 0..2 {
+        let mut c = FtpClient::connect_explicit(srv.explicit(), srv.cert_path()).await;
+        c.cmd_ok("USER slow", 331).await;
+        let r = c.cmd("PASS slow-pass").await;
+        assert_eq!(r.code, 421, "{r:?}");
+        assert!(r.text.contains("user directory is unavailable"), "{r:?}");
+    }
     // With max_faults = 1 a fault would have quarantined 127.0.0.1 for this plugin.
     let mut c = srv.login_as("carol", "carol-pass").await;
     c.stor("ok.txt", b"ok").await;
     assert!(root.join("carol/ok.txt").exists());
+}
+
+/// With `users = "all"` the directory vouches for users the file has, but the file's own
+/// refusals stay: a disabled user and an address the user's `deny` names are refused whatever
+/// the directory says.
+#[tokio::test]
+async fn a_disabled_user_or_a_denied_address_stays_refused_when_the_directory_vouches() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("ext");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut users = directory_users(&root, t.path());
+    for name in ["dora", "erin"] {
+        users[name] = json!({"password": "dir-pass",
+            "account": {"home": root.join(name), "rights": "rw"}});
+    }
+    let dir = Directory::start(t.path(), users).await;
+    let file_users = format!(
+        "[[user]]\nname = \"dora\"\npassword = \"{h}\"\nhome = \"homes/dora\"\nrights = \"rw\"\ndisabled = true\n\n[[user]]\nname = \"erin\"\npassword = \"{h}\"\nhome = \"homes/erin\"\nrights = \"rw\"\ndeny = [\"127.0.0.1\"]\n",
+        h = TestServer::hash("file-pass")
+    );
+    let srv = TestServer::builder()
+        .users_toml(&file_users)
+        .plugin(
+            "http-users",
+            built_plugin("http_users.wasm"),
+            &format!(
+                "capabilities = {{ http = {{ allowed_hosts = [\"http://127.0.0.1:{}/ftp/\"] }}, auth = {{ roots = [\"{}\"], users = \"all\" }} }}\n[settings]\nurl = \"http://127.0.0.1:{}/ftp/login\"\n",
+                dir.port,
+                root.display(),
+                dir.port
+            ),
+        )
+        .start()
+        .await;
+    assert_eq!(login_code(&srv, "dora", "dir-pass").await, 530, "disabled");
+    assert!(!root.join("dora").exists());
+    assert_eq!(
+        login_code(&srv, "erin", "dir-pass").await,
+        530,
+        "address denied"
+    );
+    // The directory's other users still log in.
+    let mut c = srv.login_as("carol", "carol-pass").await;
+    c.cmd_ok("PWD", 257).await;
 }

@@ -177,3 +177,80 @@ async fn each_upload_of_a_name_is_quarantined_as_its_own_file() {
     assert_eq!(contents, [b"one".to_vec(), b"two".to_vec()]);
     c.cmd_ok("QUIT", 221).await;
 }
+
+/// From the upload's commit until its actions are done the file is held: a second session
+/// renaming or downloading it as fast as it can never gets it out of the plugin's reach —
+/// it hears 450 (try again) or 550 (already gone), never 350 or 150 — and every upload ends
+/// in the quarantine.
+#[tokio::test]
+async fn a_file_being_decided_cannot_be_renamed_or_fetched_out_of_reach() {
+    let q = tempfile::tempdir().unwrap();
+    let quarantine = q.path().join("quarantine");
+    let srv = server(
+        &format!(
+            "capabilities = {{ quarantine = \"{}\", delete = true }}",
+            quarantine.display()
+        ),
+        "homes/gus",
+    )
+    .await;
+    let mut uploader = srv.login_as("gus", "gus-pass").await;
+    let mut thief = srv.login_as("gus", "gus-pass").await;
+    const N: usize = 12;
+    let escaped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (e, b, st) = (escaped.clone(), busy.clone(), stop.clone());
+    let thief_task = tokio::spawn(async move {
+        use std::sync::atomic::Ordering::SeqCst;
+        while !st.load(SeqCst) {
+            for i in 0..N {
+                let r = thief.cmd(&format!("RNFR r{i}.exe")).await;
+                match r.code {
+                    350 => {
+                        if thief.cmd(&format!("RNTO r{i}.txt")).await.code == 250 {
+                            e.fetch_add(1, SeqCst);
+                        }
+                    }
+                    450 => {
+                        b.fetch_add(1, SeqCst);
+                    }
+                    550 => {}
+                    other => panic!("RNFR: {other} {r:?}"),
+                }
+            }
+        }
+        thief
+    });
+    for i in 0..N {
+        if i > 0 && i % 4 == 0 {
+            // The test client resumes TLS for a few data connections only: a fresh session.
+            uploader = srv.login_as("gus", "gus-pass").await;
+        }
+        uploader.stor(&format!("r{i}.exe"), b"MZ evil").await;
+        // The uploader's own next command comes right after the 226.
+        let r = uploader.cmd(&format!("RNFR r{i}.exe")).await;
+        assert!(r.code == 450 || r.code == 550, "{r:?}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while listing(&quarantine).len() < N {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every upload is quarantined: {:?} {:?}",
+            listing(&quarantine),
+            actions(&srv)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut thief = thief_task.await.unwrap();
+    assert_eq!(escaped.load(std::sync::atomic::Ordering::SeqCst), 0);
+    for i in 0..N {
+        assert!(!srv.exists("gus", &format!("r{i}.txt")));
+        assert_eq!(thief.cmd(&format!("SIZE r{i}.exe")).await.code, 550);
+    }
+    eprintln!(
+        "the thief was told 'busy' {} times",
+        busy.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}

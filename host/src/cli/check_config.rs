@@ -79,6 +79,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             loaded.section.path.display(),
             hooks.join(", ")
         );
+        for want in ftpsd::plugins::ungranted(&loaded) {
+            println!(
+                "warning: plugin '{}' needs the '{want}' capability, which its entry does not grant (capabilities = {{ {want} = ... }}): what needs it will be refused{}",
+                section.name,
+                if want == "auth" {
+                    " and its authenticate hook is never called"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     println!("config ok");
     Ok(())

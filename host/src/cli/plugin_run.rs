@@ -3,7 +3,7 @@
 //! verdict, actions and limits. Plugin authors replay what a server recorded (`record` in a
 //! `[[plugins]]` entry) against a new build before they swap it in.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// server holds the original). Default: an empty in-memory store.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Make the HTTP requests the entry's `http` capability allows. Off by default: a replay
+    /// must not post to production services (a recorded `authenticate` holds no password,
+    /// so replaying one against a real directory is a failed login there).
+    #[arg(long)]
+    http: bool,
 }
 
 /// `--settings` as a table: the same parse `plugin check` uses.
@@ -48,7 +53,22 @@ pub fn settings_table(text: &str) -> anyhow::Result<toml::Table> {
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let (section, base) = section(&a)?;
+    let (mut section, base) = section(&a)?;
+    if !a.http && section.capabilities.http.take().is_some() {
+        eprintln!(
+            "ftpsd: the entry's http capability is off in this run (pass --http to make real requests)"
+        );
+    }
+    let auth = section.capabilities.auth.clone();
+    let users = match (&auth, &a.entry) {
+        (Some(_), Some(_)) => {
+            let config = super::config_arg::load_config(a.config.config.as_deref())?;
+            ftpsd::users::UsersFile::load(&config.users_file()).unwrap_or_else(|_| {
+                ftpsd::users::UsersFile::parse("", &config.users_file()).expect("empty users file")
+            })
+        }
+        _ => ftpsd::users::UsersFile::parse("", Path::new("users.toml")).expect("empty users file"),
+    };
     let kv: ftpsd::state::SharedStore = match &a.state {
         None => Arc::new(ftpsd::state::MemoryStore::default()),
         Some(p) => Arc::new(ftpsd::state::RedbStore::open(p).with_context(|| {
@@ -77,31 +97,72 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         })?,
     );
     let lines = event_lines(&a.event)?;
-    let (mut ran, mut denied, mut failed) = (0u64, 0u64, 0u64);
+    let (mut ran, mut denied, mut failed, mut skipped) = (0u64, 0u64, 0u64, 0u64);
     let stdout = std::io::stdout();
     for (n, line) in lines.enumerate() {
         let n = n + 1;
         let line = line.with_context(|| format!("reading the events at line {n}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let out = runtime.block_on(one(&loaded, n, &line));
+        let mut out = match line {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => runtime.block_on(one(&loaded, n, &line)),
+            Err(why) => json!({"n": n, "error": format!("line {n}: {why}")}),
+        };
+        held_to_the_grant(&mut out, &section.name, auth.as_ref(), &users);
         ran += 1;
         if out.get("error").is_some() {
             failed += 1;
-        } else if out.get("verdict").and_then(Value::as_str) == Some("deny") {
+        } else if out.get("skipped").is_some() {
+            skipped += 1;
+        } else if out.get("verdict").and_then(Value::as_str) == Some("deny")
+            || out.get("account_refused").is_some()
+        {
             denied += 1;
         }
         use std::io::Write;
         writeln!(stdout.lock(), "{out}")?;
     }
     eprintln!(
-        "ftpsd: {ran} events through {} ({}): {} allowed, {denied} denied, {failed} failed",
+        "ftpsd: {ran} events through {} ({}): {} allowed, {denied} denied, {skipped} skipped, {failed} failed",
         section.name,
         a.file.display(),
-        ran - denied - failed
+        ran - denied - failed - skipped
     );
+    if failed > 0 {
+        anyhow::bail!("{failed} of {ran} events failed (see their \"error\")");
+    }
     Ok(())
+}
+
+/// An `authenticate` answer with an account, held to the entry's `auth` grant as the server
+/// holds it: `account_refused` says why the server would answer 530 instead.
+fn held_to_the_grant(
+    out: &mut Value,
+    plugin: &str,
+    auth: Option<&ftpsd::plugins::config::AuthGrant>,
+    users: &ftpsd::users::UsersFile,
+) {
+    let Some(account) = out.get("account").cloned() else {
+        return;
+    };
+    let refused = match (
+        auth,
+        serde_json::from_value::<ftpsd_plugin_sdk::Account>(account),
+    ) {
+        (None, _) => "no auth capability: the server would not ask this plugin (run with --entry NAME of an entry that grants auth)".to_string(),
+        (_, Err(e)) => format!("malformed account: {e}"),
+        (Some(grant), Ok(account)) => {
+            let user = out["user"].as_str().unwrap_or_default().to_string();
+            let g = ftpsd::users::external::Grant {
+                roots: &grant.roots,
+                create_folders: grant.create_folders,
+            };
+            match ftpsd::users::external::check_account(plugin, &user, &account, &g, users) {
+                Ok(()) => return,
+                Err(e) => e,
+            }
+        }
+    };
+    out["account_refused"] = json!(format!("530: {refused}"));
 }
 
 /// The `[[plugins]]` entry to run with, and the folder its relative paths start from.
@@ -140,19 +201,66 @@ fn section(a: &RunArgs) -> anyhow::Result<(ftpsd::plugins::PluginSection, PathBu
     Ok((s, PathBuf::from(".")))
 }
 
-type Lines = Box<dyn Iterator<Item = std::io::Result<String>>>;
+/// Longest event line read (a server's event is a few KiB; the host refuses requests far
+/// smaller than this anyway): a longer line is skipped, never held whole.
+const MAX_LINE: usize = 1 << 20;
+
+/// One line of the events: its text, or why it cannot be an event.
+type Line = Result<String, String>;
+type Lines = Box<dyn Iterator<Item = std::io::Result<Line>>>;
+
+/// Lines of `r`, each at most [`MAX_LINE`] bytes; bad UTF-8 or an overlong line is an error
+/// for that line only.
+fn bounded_lines(mut r: impl BufRead + 'static) -> Lines {
+    Box::new(std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        let n = match r
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+        {
+            Ok(0) => return None,
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        if n > MAX_LINE && buf.last() != Some(&b'\n') {
+            // Skip the rest of the line without keeping it.
+            loop {
+                let (done, used) = match r.fill_buf() {
+                    Ok([]) => (true, 0),
+                    Ok(b) => match b.iter().position(|&c| c == b'\n') {
+                        Some(i) => (true, i + 1),
+                        None => (false, b.len()),
+                    },
+                    Err(e) => return Some(Err(e)),
+                };
+                r.consume(used);
+                if done {
+                    break;
+                }
+            }
+            return Some(Ok(Err(format!("longer than {MAX_LINE} bytes"))));
+        }
+        Some(Ok(String::from_utf8(buf)
+            .map(|l| l.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|_| "not UTF-8".to_string())))
+    }))
+}
 
 fn event_lines(arg: &str) -> anyhow::Result<Lines> {
     if arg == "-" {
-        return Ok(Box::new(std::io::stdin().lock().lines()));
+        return Ok(bounded_lines(std::io::BufReader::new(std::io::stdin())));
     }
     if arg.trim_start().starts_with('{') {
-        return Ok(Box::new(std::iter::once(Ok(arg.to_string()))));
+        return Ok(Box::new(std::iter::once(Ok(Ok(arg.to_string())))));
     }
     let f = std::fs::File::open(Path::new(arg)).with_context(|| {
-        format!("--event {arg}: not JSON (it starts with '{{') nor a readable file")
+        format!("--event {arg}: cannot read this file (an event given inline is JSON starting with '{{')")
     })?;
-    Ok(Box::new(std::io::BufReader::new(f).lines()))
+    if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        anyhow::bail!("--event {arg}: not a regular file (use `--event -` for a stream)");
+    }
+    Ok(bounded_lines(std::io::BufReader::new(f)))
 }
 
 /// One event through the plugin: its answer as a JSON object with `n` and `hook`, or `error`.

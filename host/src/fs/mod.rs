@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod checksum;
+pub mod held_files;
 pub mod listing;
 pub mod listing_section;
 pub mod name_glob;

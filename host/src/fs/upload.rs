@@ -41,6 +41,16 @@ pub struct UploadPlan {
     done: bool,
 }
 
+impl UploadPlan {
+    /// Device and inode of the file being written: the committed upload keeps them (a
+    /// commit renames or links, it does not copy), so a hold taken now covers the file from
+    /// the moment it appears under its name.
+    pub fn file_id(&self) -> Option<crate::fs::held_files::FileId> {
+        use std::os::unix::fs::MetadataExt;
+        self.file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+}
+
 impl Drop for UploadPlan {
     /// A plan dropped without `commit` or `abandon` (a refused data connection, a cancelled
     /// transfer) is abandoned: its temporary goes at once, never left for the next start.

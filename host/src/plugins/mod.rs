@@ -93,9 +93,7 @@ impl PluginHost {
                 Err(e) => host.start_from_last_good(s, base, e)?,
             };
             tracing::info!(plugin = %p.name, hash = %p.hash, hooks = ?p.hooks, "plugin loaded");
-            for want in p.wants.iter().filter(|w| !granted(&p.section, w)) {
-                tracing::warn!(plugin = %p.name, capability = %want, "the plugin says it needs a capability its [[plugins]] entry does not grant (capabilities = {{ {want} = ... }}); what needs it will be refused");
-            }
+            warn_ungranted(&p);
             loaded.push(Arc::new(p));
         }
         host.plugins.store(Arc::new(loaded));
@@ -362,6 +360,15 @@ impl PluginHost {
     }
 
     /// Whether some plugin would be asked about this login.
+    /// Whether an `upload-complete` subscriber may delete or quarantine the upload (then the
+    /// file is held until they have answered).
+    pub fn may_take_files(&self) -> bool {
+        self.list().iter().any(|p| {
+            p.hooks.contains(&Hook::UploadComplete)
+                && (p.section.capabilities.delete || p.section.capabilities.quarantine.is_some())
+        })
+    }
+
     /// Every folder an `authenticate` plugin may give its users (their `auth.roots`).
     pub fn auth_roots(&self) -> Vec<std::path::PathBuf> {
         self.list()
@@ -405,6 +412,23 @@ impl PluginHost {
             }
         }
         AuthAnswer::NoAnswer
+    }
+}
+
+/// Capabilities the plugin says it needs (`describe`) that its entry does not grant.
+pub fn ungranted(p: &Loaded) -> Vec<String> {
+    p.wants
+        .iter()
+        .filter(|w| !granted(&p.section, w))
+        .cloned()
+        .collect()
+}
+
+/// Logs each capability the plugin needs and does not have (at every load and reload: an
+/// `authenticate` plugin without `auth` is never asked, which is otherwise silent).
+pub fn warn_ungranted(p: &Loaded) {
+    for want in ungranted(p) {
+        tracing::warn!(plugin = %p.name, capability = %want, "the plugin says it needs a capability its [[plugins]] entry does not grant (capabilities = {{ {want} = ... }}); what needs it will be refused{}", if want == "auth" { " and its authenticate hook is never called" } else { "" });
     }
 }
 

@@ -53,6 +53,7 @@ pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &Re
     match loaded {
         Ok(Ok(p)) => {
             let hash = p.hash.clone();
+            super::warn_ungranted(&p);
             host.swap_in(p);
             tracing::info!(plugin = %name, %hash, "plugin reloaded");
             record(log, &name, Ok(hash));
@@ -118,6 +119,7 @@ pub async fn reload_config(
         match loaded {
             Ok(Ok(p)) => {
                 tracing::info!(plugin = %s.name, hash = %p.hash, "plugin (re)loaded from the changed config");
+                super::warn_ungranted(&p);
                 summary.push(format!("{} loaded", s.name));
                 record(log, &s.name, Ok(p.hash.clone()));
                 next.push(Arc::new(p));

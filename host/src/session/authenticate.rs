@@ -21,7 +21,17 @@ pub fn asks(s: &Session, name: &str) -> Option<bool> {
     if crate::users::Authenticator::is_anonymous_name(name) {
         return None;
     }
-    let known = s.ctx.auth.users().find(name).is_some();
+    // A name the users file could not hold (control characters, '/', too long) is nobody's.
+    if crate::users::file_checks::validate_name(name).is_err() {
+        return None;
+    }
+    let users = s.ctx.auth.users();
+    let entry = users.find(name);
+    // A disabled user stays disabled whoever vouches: the users file refuses the login.
+    if entry.is_some_and(|u| u.disabled) {
+        return None;
+    }
+    let known = entry.is_some();
     s.ctx.plugins.authenticates(known).then_some(known)
 }
 
@@ -66,7 +76,11 @@ pub async fn by_plugin(s: &mut Session, name: &str, pass: &str, known: bool) -> 
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     match account {
-        Ok(account) => {
+        Ok(mut account) => {
+            // For a user the file has (`users = "all"`), the file's address rules still hold.
+            if let Some(entry) = ctx.auth.users().find(name) {
+                account.ip_rules = entry.ip_rules();
+            }
             let proof = Proof {
                 pass: pass.to_string(),
                 from_cache: false,
@@ -81,15 +95,21 @@ pub async fn by_plugin(s: &mut Session, name: &str, pass: &str, known: bool) -> 
 }
 
 /// A refused login, as a wrong password is refused: the failure counts against the address,
-/// the same delay, plugins hear of it; `unavailable` keeps a failed plugin's 421.
+/// the same delay, plugins hear of it. `unavailable` keeps a failed plugin's 421 — the
+/// directory could not say, so no password was judged: the delay still applies, but it is
+/// not a failed login (an outage must not get every retrying client banned by bfp).
 async fn refuse(s: &mut Session, name: &str, unavailable: Option<String>) -> Handled {
     let ctx = s.ctx.clone();
-    ctx.auth
-        .throttle
-        .record_failure(s.link.peer.ip(), Instant::now());
+    if unavailable.is_none() {
+        ctx.auth
+            .throttle
+            .record_failure(s.link.peer.ip(), Instant::now());
+    }
     tokio::time::sleep(ctx.auth.failure_delay()).await;
     ctx.metrics.login(false);
-    s.login_hook(name, false, false, &[]).await;
+    if unavailable.is_none() {
+        s.login_hook(name, false, false, &[]).await;
+    }
     match unavailable {
         Some(message) => Err(Refusal::new(Code::SERVICE_CLOSING, message)),
         None => Err(Refusal::new(

@@ -169,6 +169,7 @@ impl Session {
             command,
             offset,
             keeps_partial: false,
+            held: None,
         };
         self.upload_failed(&post, 0, &reply);
     }
@@ -276,6 +277,34 @@ impl Session {
     /// actions it returns (run in the background, within each plugin's capabilities).
     /// The counters are written before the session reads its next command, so the next
     /// ratio-check sees this transfer.
+    /// Holds an upload's file from its start (see [`crate::fs::held_files`]) when an
+    /// `upload-complete` plugin may take it away; the hold ends with the plugins' actions.
+    pub fn hold_upload(&self, plan: &crate::fs::upload::UploadPlan) -> Option<Held> {
+        if !self.ctx.plugins.may_take_files() {
+            return None;
+        }
+        let id = plan.file_id()?;
+        Some(Held {
+            id,
+            _hold: self.ctx.held_files.hold(id),
+        })
+    }
+
+    /// `450` for a file an `upload-complete` plugin may still take away.
+    pub async fn refuse_held(&self, path: &crate::fs::VirtualPath) -> Result<(), Refusal> {
+        if !self.ctx.held_files.any() {
+            return Ok(());
+        }
+        let p = path.clone();
+        match self.fs(move |v| v.file_identity(&p)).await {
+            Ok(id) if self.ctx.held_files.is_held(id) => Err(Refusal::new(
+                Code::FILE_BUSY,
+                format!("{path}: a site policy is still checking this upload; try again shortly."),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn after_transfer(&self, post: Post, bytes: u64) {
         let Some(login) = &self.login else { return };
         let user = login.account.name.clone();
@@ -294,6 +323,7 @@ impl Session {
             ticket,
             command,
             offset,
+            held,
             ..
         } = post
         else {
@@ -303,8 +333,13 @@ impl Session {
             return;
         }
         let vfs = self.user().vfs.clone();
-        let p = path.clone();
-        let identity = self.fs(move |v| v.file_identity(&p)).await.ok();
+        let identity = match &held {
+            Some(h) => Some(h.id),
+            None => {
+                let p = path.clone();
+                self.fs(move |v| v.file_identity(&p)).await.ok()
+            }
+        };
         let event = UploadCompleteEvent {
             ip: self.ip(),
             user: user.clone(),
@@ -326,7 +361,14 @@ impl Session {
                 real,
                 identity,
                 vfs,
+                held,
             },
         ));
     }
+}
+
+/// A held upload: its identity, and the hold (released when dropped).
+pub struct Held {
+    pub id: crate::fs::held_files::FileId,
+    _hold: crate::fs::held_files::HeldFile,
 }

@@ -26,6 +26,8 @@ pub enum Post {
         offset: u64,
         /// A failure leaves the bytes received (resumable mode).
         keeps_partial: bool,
+        /// Held from the start when an `upload-complete` plugin may take the file away.
+        held: Option<super::hooks::Held>,
     },
 }
 

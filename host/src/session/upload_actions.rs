@@ -23,6 +23,8 @@ pub struct Uploaded {
     /// actions are skipped rather than aimed at whatever holds the name now).
     pub identity: Option<(u64, u64)>,
     pub vfs: Arc<Vfs>,
+    /// Keeps the file out of reach of path commands until the actions are done.
+    pub held: Option<super::hooks::Held>,
 }
 
 /// Asks the upload-complete subscribers and performs their actions, in their order.

@@ -37,6 +37,18 @@ pub fn account_of(
     build(plugin, user, a, grant, users, true)
 }
 
+/// Whether `account_of` would take the account, creating nothing: what `ftpsd plugin run`
+/// reports for an `authenticate` answer.
+pub fn check_account(
+    plugin: &str,
+    user: &str,
+    a: &ftpsd_plugin_sdk::Account,
+    grant: &Grant<'_>,
+    users: &UsersFile,
+) -> Result<(), String> {
+    build(plugin, user, a, grant, users, false).map(|_| ())
+}
+
 /// The account; with `creating` false, missing folders are only checked (their nearest
 /// existing ancestor inside a root), not made.
 fn build(

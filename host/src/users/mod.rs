@@ -7,7 +7,7 @@ pub mod edit_lock;
 pub mod entry;
 pub mod external;
 pub mod file;
-mod file_checks;
+pub(crate) mod file_checks;
 pub mod manage;
 pub mod password;
 pub mod shares;

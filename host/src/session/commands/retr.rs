@@ -13,6 +13,7 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
     if !s.rights_at(&path).can_read() {
         return Err(Refusal::right(&path, "downloading"));
     }
+    s.refuse_held(&path).await?;
     s.data_ready()?;
     let p = path.clone();
     let readable = match s.fs(move |v| v.open_read(&p, offset)).await {

@@ -67,6 +67,7 @@ pub async fn upload(
         }
     };
     let keeps_partial = plan.keeps_partial();
+    let held = s.hold_upload(&plan);
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(
@@ -87,6 +88,7 @@ pub async fn upload(
             command: verb,
             offset,
             keeps_partial,
+            held,
         },
     )
     .await

@@ -43,6 +43,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         path.as_string()
     };
     let keeps_partial = plan.keeps_partial();
+    let held = s.hold_upload(&plan);
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
@@ -63,6 +64,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
             command: "STOU",
             offset: 0,
             keeps_partial,
+            held,
         },
     )
     .await
