@@ -62,11 +62,18 @@ async fn run(scale: Scale) {
         startup::run(dir.path()).await;
         return;
     }
+    if std::env::args().any(|a| a == "--swap-only") {
+        println!("== plugin hot swap ==");
+        plugins::swaps_under_load().await;
+        plugins::sdk_swap_under_load().await;
+        return;
+    }
     if std::env::args().any(|a| a == "--plugins-only") {
         println!("== plugins ==");
         startup::run(dir.path()).await;
         plugins::run().await;
         plugins::swaps_under_load().await;
+        plugins::sdk_swap_under_load().await;
         plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
         return;
     }
@@ -131,6 +138,7 @@ async fn run(scale: Scale) {
     startup::run(dir.path()).await;
     plugins::run().await;
     plugins::swaps_under_load().await;
+    plugins::sdk_swap_under_load().await;
     plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
 }
 

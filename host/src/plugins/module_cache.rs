@@ -59,9 +59,16 @@ pub fn get_or_compile<E>(
                 {
                     tracing::warn!(plugin, file = %d.path(engine, &k).display(), reason = %why, "compiled plugin copy not used; compiled again");
                 }
-                if let Err(e) = d.store(engine, &k, &m) {
-                    tracing::warn!(plugin, folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
-                }
+                // Kept in the background: writing and syncing megabytes of native code is
+                // not on the way of a hot swap (the copy only speeds up the next start).
+                let (d, m, plugin) = (d.clone(), m.clone(), plugin.to_string());
+                let _ = std::thread::Builder::new()
+                    .name("ftpsd-keep-compiled".into())
+                    .spawn(move || {
+                        if let Err(e) = d.store(super::engine::engine(), &k, &m) {
+                            tracing::warn!(plugin, folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
+                        }
+                    });
             }
             m
         }

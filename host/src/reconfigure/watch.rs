@@ -140,15 +140,24 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
         .map(|s| s.with_base(&ctx.config.base_dir))
         .collect();
     let watched = Arc::new(RwLock::new(interesting(&sections, config_file.as_ref())));
-    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    // (path, whether a rename put it in place: then the file is complete at once).
+    let (tx, mut rx) = mpsc::unbounded_channel::<(PathBuf, bool)>();
     let filter = watched.clone();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
         if changes_content(&ev.kind) {
+            let renamed = matches!(
+                ev.kind,
+                EventKind::Modify(ModifyKind::Name(
+                    notify::event::RenameMode::To | notify::event::RenameMode::Both
+                ))
+            );
             let watched = filter.read().unwrap_or_else(|e| e.into_inner());
-            for p in ev.paths {
+            let last = ev.paths.len().saturating_sub(1);
+            for (i, p) in ev.paths.into_iter().enumerate() {
+                // In a rename pair the new name is the last path.
                 if watched.iter().any(|w| same_file(w, &p)) {
-                    let _ = tx.send(p);
+                    let _ = tx.send((p, renamed && i == last));
                 }
             }
         }
@@ -162,10 +171,17 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
     )?;
     let w = watcher.clone();
     let task = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
+        while let Some((first, renamed)) = rx.recv().await {
             let mut changed = vec![first];
-            while let Ok(Some(p)) = tokio::time::timeout(PLUGINS_QUIET, rx.recv()).await {
-                changed.push(p);
+            if renamed {
+                // A rename into place is a whole file: no need to wait for quiet.
+                while let Ok((p, _)) = rx.try_recv() {
+                    changed.push(p);
+                }
+            } else {
+                while let Ok(Some((p, _))) = tokio::time::timeout(PLUGINS_QUIET, rx.recv()).await {
+                    changed.push(p);
+                }
             }
             changed.sort();
             changed.dedup();
