@@ -60,7 +60,13 @@ pub struct ServerContext {
     pub bandwidth: crate::data::bandwidth::Registry,
     /// Uploads whose `upload-complete` actions may still take them away.
     pub held_files: Arc<crate::fs::held_files::HeldFiles>,
+    /// Logins an `authenticate` plugin is deciding at once, server-wide: a flood from many
+    /// addresses cannot send the user directory more than this many requests together.
+    pub plugin_logins: tokio::sync::Semaphore,
 }
+
+/// Most logins `authenticate` plugins decide at once (beyond: 421, try again).
+pub const MAX_PLUGIN_LOGINS: usize = 64;
 
 impl ServerContext {
     /// A listener's options (require_tls, session reuse) as `cfg` has them, or as the server
@@ -129,6 +135,7 @@ impl ServerContext {
             tls_scopes: Default::default(),
             bandwidth: Default::default(),
             held_files: Default::default(),
+            plugin_logins: tokio::sync::Semaphore::new(MAX_PLUGIN_LOGINS),
             started: std::time::Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
             config,

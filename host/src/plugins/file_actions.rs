@@ -81,6 +81,20 @@ pub fn prepare_quarantine(dir: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
+    // What was taken away is for the operator only: an existing folder others can read is
+    // closed (0700), with a warning.
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(md) = std::fs::metadata(dir)
+        && md.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(folder = %dir.display(), mode = format!("{:o}", md.permissions().mode() & 0o777), "quarantine folder was open to others; set to 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            format!(
+                "capabilities.quarantine: cannot set {} to 0700: {e}",
+                dir.display()
+            )
+        })?;
+    }
     Ok(())
 }
 
@@ -188,5 +202,12 @@ mod tests {
         assert_eq!(outside_every_mount(&apart, &users, &[ext]), Ok(()));
         assert!(prepare_quarantine(Path::new("relative/q")).is_err());
         assert_eq!(prepare_quarantine(&tmp.path().join("new/q")), Ok(()));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&apart, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(prepare_quarantine(&apart), Ok(()));
+        assert_eq!(
+            std::fs::metadata(&apart).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

@@ -52,6 +52,12 @@ impl Recorder {
                 path.display()
             ));
         }
+        // It holds user names, addresses and paths: owner-only, whatever it was.
+        use std::os::unix::fs::PermissionsExt;
+        if md.permissions().mode() & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail("set to 0600", &e))?;
+        }
         if md.len() > 0 {
             let mut first = Vec::new();
             let _ = BufReader::new(&f)

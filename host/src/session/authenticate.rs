@@ -45,6 +45,13 @@ pub async fn by_plugin(s: &mut Session, name: &str, pass: &str, known: bool) -> 
         let e = LoginError::Throttled(t.retry_after_secs);
         return Some(Err(Refusal::new(e.code(), e.to_string())));
     }
+    let Ok(_deciding) = ctx.plugin_logins.try_acquire() else {
+        s.ctx.metrics.login_refused_unchecked();
+        return Some(Err(Refusal::new(
+            Code::SERVICE_CLOSING,
+            "Too many logins are being checked; try again later.",
+        )));
+    };
     let ev = AuthenticateEvent {
         ip: ip.to_string(),
         user: name.to_string(),

@@ -118,8 +118,10 @@ impl GuestUploads {
         if !ev.groups.iter().any(|g| s.groups.contains(g)) {
             return Response::allow();
         }
+        // Trailing dots and spaces go (Windows drops them: "x.exe." opens as "x.exe").
         let ext = ev
             .path
+            .trim_end_matches(['.', ' '])
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase());
         let action = if ext.is_some_and(|e| s.quarantine_extensions.contains(&e)) {
@@ -315,6 +317,13 @@ mod tests {
             "{r:?}"
         );
         assert_eq!(h.host.kv_get("hour:guest").unwrap().as_deref(), Some("0"));
+        for sly in ["tool.exe.", "tool.EXE ", "tool.exe. ."] {
+            let r = h.call(complete(sly, 10, &["guests"]));
+            assert!(
+                matches!(r.actions[..], [Action::QuarantineFile { .. }]),
+                "{sly}: {r:?}"
+            );
+        }
         let r = h.call(complete("empty.txt", 0, &["guests"]));
         assert!(
             matches!(r.actions[..], [Action::DeleteFile { .. }]),
