@@ -112,3 +112,66 @@ async fn a_restart_runs_the_kept_compiled_plugin_and_recompiles_a_damaged_one() 
     assert_eq!(upload_code(d, &s, &user, &pass).await, 553);
     s.stop().await;
 }
+
+/// `ftpsd plugin check NEW.wasm --precompile ftpsd.toml` compiles a new build into the
+/// server's folder ahead of time: renaming it into place then swaps it in from that copy,
+/// without compiling on the swap's path (the kept file is the one the CLI wrote).
+#[tokio::test]
+async fn a_precompiled_build_is_swapped_in_from_its_kept_copy() {
+    let files = tempfile::tempdir().unwrap();
+    let a = section(
+        files.path(),
+        "a.wasm",
+        &plugin("p", &["upload"], Behavior::Deny(553, "version A")),
+    );
+    let (dir, s, user, pass) = binary_with("", &a).await;
+    let d = dir.path();
+    assert_eq!(upload_code(d, &s, &user, &pass).await, 553);
+    let before = kept_files(d);
+
+    let staged = files.path().join("c.staged");
+    std::fs::write(
+        &staged,
+        plugin("p", &["upload"], Behavior::Deny(551, "version C")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(ftpsd_e2e::tools::ftpsd_bin())
+        .args(["plugin", "check"])
+        .arg(&staged)
+        .arg("--precompile")
+        .arg(d.join("ftpsd.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("compiled:    kept in"), "{stdout}");
+    let after: Vec<_> = kept_files(d)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(after.len(), 1, "the CLI kept one compiled copy: {after:?}");
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(&after[0]).unwrap().ino();
+
+    ftpsd_e2e::deploy(
+        &files.path().join("a.wasm"),
+        &std::fs::read(&staged).unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while upload_code(d, &s, &user, &pass).await != 551 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "version C never took over"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&after[0]).unwrap().ino(),
+        inode,
+        "loaded from the kept copy, not compiled again"
+    );
+    s.stop().await;
+}

@@ -23,32 +23,8 @@ fn ready() -> bool {
 }
 
 fn install() -> anyhow::Result<()> {
-    eprintln!(
-        "xtask: installing the C wasm toolchain from Debian: {}",
-        PACKAGES.join(" ")
-    );
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !root {
-        bail!(
-            "the C example plugin needs clang-22 for wasm32-wasi: as root, `apt-get install {}`",
-            PACKAGES.join(" ")
-        );
-    }
-    let ok = Command::new("apt-get")
-        .args(["update", "-qq"])
-        .status()?
-        .success()
-        && Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()?
-            .success();
-    if !ok || !ready() {
+    crate::tools::apt_install(&PACKAGES, "the C wasm toolchain (clang-22, wasi-libc)")?;
+    if !ready() {
         bail!("installing {} failed", PACKAGES.join(" "));
     }
     Ok(())

@@ -60,32 +60,12 @@ fn debian_ready() -> bool {
 }
 
 fn install_debian() -> anyhow::Result<()> {
-    eprintln!(
-        "xtask: installing Debian's wasm toolchain: {}",
-        DEBIAN_PACKAGES.join(" ")
-    );
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !root {
-        bail!(
-            "no wasm32-wasip1 toolchain: run `rustup target add wasm32-wasip1`, or as root `apt-get install {}`",
-            DEBIAN_PACKAGES.join(" ")
-        );
-    }
-    let ok = Command::new("apt-get")
-        .args(["update", "-qq"])
-        .status()?
-        .success()
-        && Command::new("apt-get")
-            .args(["install", "-y", "-qq"])
-            .args(DEBIAN_PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()?
-            .success();
-    if !ok || !debian_ready() {
+    crate::tools::apt_install(
+        &DEBIAN_PACKAGES,
+        "Debian's wasm toolchain (no rustup target wasm32-wasip1)",
+    )
+    .context("or run `rustup target add wasm32-wasip1`")?;
+    if !debian_ready() {
         bail!("installing {} failed", DEBIAN_PACKAGES.join(" "));
     }
     Ok(())

@@ -35,7 +35,7 @@ fn found(cmd: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -50,6 +50,26 @@ fn run(c: &mut Command) -> anyhow::Result<()> {
         bail!("{desc} failed ({s})");
     }
     Ok(())
+}
+
+/// `apt-get install` of `packages` (what `what` needs), as root; the error says what to
+/// install by hand otherwise.
+pub fn apt_install(packages: &[&str], what: &str) -> anyhow::Result<()> {
+    eprintln!(
+        "xtask: installing {what} from Debian: {}",
+        packages.join(" ")
+    );
+    if !is_root() {
+        bail!(
+            "{what} is missing: install it as root (apt-get install {})",
+            packages.join(" ")
+        );
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 /// Installs whatever the tests need and this machine lacks.

@@ -26,6 +26,11 @@ pub struct CheckArgs {
     /// Settings as a TOML inline table, e.g. '{ start_hour = 8 }'.
     #[arg(long, default_value = "{}")]
     settings: String,
+    /// Also keep the compiled module in the data folder of the server this config runs
+    /// (<data_dir>/plugins/compiled/): renaming this exact file into place then swaps it in
+    /// without compiling. Run as the server's user.
+    #[arg(long, value_name = "CONFIG")]
+    precompile: Option<PathBuf>,
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
@@ -45,6 +50,17 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         a.file.display().to_string()
     ))?;
     section.settings = settings;
+    let kept_in = match &a.precompile {
+        Some(config) => {
+            let config = super::config_arg::load_config(Some(config.as_path()))?;
+            let data = config.data_dir();
+            ftpsd::plugins::module_cache::keep_on_disk(
+                ftpsd::plugins::compiled_dir::CompiledDir::new(&data),
+            );
+            Some(data.join("plugins/compiled"))
+        }
+        None => None,
+    };
     let kv: ftpsd::state::SharedStore = Arc::new(ftpsd::state::MemoryStore::default());
     let loaded = ftpsd::plugins::load_section(&section, std::path::Path::new("."), kv).map_err(
         |e| match e {
@@ -64,6 +80,13 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         ftpsd_plugin_sdk::ABI_VERSION
     );
     println!("sha256:      {}…", loaded.hash);
+    if let Some(dir) = kept_in {
+        ftpsd::plugins::module_cache::wait_kept();
+        println!(
+            "compiled:    kept in {} (a swap to this file loads it without compiling)",
+            dir.display()
+        );
+    }
     println!(
         "hooks:       {}",
         if hooks.is_empty() {

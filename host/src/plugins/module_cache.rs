@@ -26,6 +26,21 @@ fn disk() -> &'static RwLock<Option<CompiledDir>> {
     &DISK
 }
 
+/// Compiled copies still being written to disk.
+fn keeping() -> &'static Mutex<Vec<std::thread::JoinHandle<()>>> {
+    static KEEPING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+    &KEEPING
+}
+
+/// Waits until every compiled copy started so far is on disk (a CLI that precompiles for a
+/// server must not exit before).
+pub fn wait_kept() {
+    let pending = std::mem::take(&mut *keeping().lock().unwrap_or_else(|e| e.into_inner()));
+    for h in pending {
+        let _ = h.join();
+    }
+}
+
 /// Modules compiled from now on are kept in (and looked up in) `dir`.
 pub fn keep_on_disk(dir: CompiledDir) {
     *disk().write().unwrap_or_else(|e| e.into_inner()) = Some(dir);
@@ -62,13 +77,18 @@ pub fn get_or_compile<E>(
                 // Kept in the background: writing and syncing megabytes of native code is
                 // not on the way of a hot swap (the copy only speeds up the next start).
                 let (d, m, plugin) = (d.clone(), m.clone(), plugin.to_string());
-                let _ = std::thread::Builder::new()
+                let kept = std::thread::Builder::new()
                     .name("ftpsd-keep-compiled".into())
                     .spawn(move || {
                         if let Err(e) = d.store(super::engine::engine(), &k, &m) {
                             tracing::warn!(plugin, folder = %d.dir().display(), error = %e, "cannot keep the compiled plugin; the next start compiles it again");
                         }
                     });
+                if let Ok(handle) = kept {
+                    let mut pending = keeping().lock().unwrap_or_else(|e| e.into_inner());
+                    pending.retain(|h| !h.is_finished());
+                    pending.push(handle);
+                }
             }
             m
         }

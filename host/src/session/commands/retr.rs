@@ -20,6 +20,21 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         Ok(r) => r,
         Err(e) => return Err(Refusal::fs(&path, e)),
     };
+    // The file opened, not the name: a held upload committed after the look above is
+    // caught here.
+    if let Readable::File(file, _) = &readable
+        && s.ctx.held_files.any()
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(md) = file.metadata()
+            && s.ctx.held_files.is_held((md.dev(), md.ino()))
+        {
+            return Err(Refusal::new(
+                Code::FILE_BUSY,
+                format!("{path}: a site policy is still checking this upload; try again shortly."),
+            ));
+        }
+    }
     let size = match &readable {
         Readable::File(_, size) => *size,
         Readable::Bytes(b) => b.len() as u64,
