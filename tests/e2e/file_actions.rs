@@ -249,6 +249,19 @@ async fn a_file_being_decided_cannot_be_renamed_or_fetched_out_of_reach() {
         assert!(!srv.exists("gus", &format!("r{i}.txt")));
         assert_eq!(thief.cmd(&format!("SIZE r{i}.exe")).await.code, 550);
     }
+    // A file no plugin takes is usable at once: the command right after its 226 waits out
+    // the plugin's answer instead of being refused (rclone sets the time right after STOR).
+    let mut c = srv.login_as("gus", "gus-pass").await;
+    for i in 0..3 {
+        c.stor(&format!("ok{i}.txt"), b"fine").await;
+        c.cmd_ok(&format!("MFMT 20260101000000 ok{i}.txt"), 213)
+            .await;
+        c.cmd_ok(&format!("RNFR ok{i}.txt"), 350).await;
+        c.cmd_ok(&format!("RNTO kept{i}.txt"), 250).await;
+    }
+    // Renaming into a quarantined type is refused by the plugin's gate.
+    c.cmd_ok("RNFR kept0.txt", 350).await;
+    assert_eq!(c.cmd("RNTO kept0.exe").await.code, 553);
     eprintln!(
         "the thief was told 'busy' {} times",
         busy.load(std::sync::atomic::Ordering::SeqCst)

@@ -27,7 +27,7 @@ impl Session {
         if !allowed(g.need, self.rights_at(path)) {
             return Err(Refusal::right(path, g.action));
         }
-        self.refuse_held(path).await?;
+        self.refuse_held(path, verb == "RNFR").await?;
         if g.hook {
             return self.command_hook(verb, Some(path)).await;
         }

@@ -63,8 +63,16 @@ impl GuestUploads {
         let Some(s) = &self.settings else {
             return Ok(Response::allow());
         };
-        if ev.command == "RNTO" || !ev.groups.iter().any(|g| s.groups.contains(g)) {
+        if !ev.groups.iter().any(|g| s.groups.contains(g)) {
             return Ok(Response::allow());
+        }
+        if ev.command == "RNTO" {
+            // A rename is no upload (no slot), but renaming into a quarantined type would
+            // get round the check at upload-complete.
+            return Ok(match quarantined_ext(&ev.path, &s.quarantine_extensions) {
+                Some(ext) => Response::deny(553, format!("Guests may not rename files to .{ext}.")),
+                None => Response::allow(),
+            });
         }
         // The counter lives in the host's store (every plugin instance sees it) and expires
         // an hour after the first upload of the hour.
@@ -118,13 +126,7 @@ impl GuestUploads {
         if !ev.groups.iter().any(|g| s.groups.contains(g)) {
             return Response::allow();
         }
-        // Trailing dots and spaces go (Windows drops them: "x.exe." opens as "x.exe").
-        let ext = ev
-            .path
-            .trim_end_matches(['.', ' '])
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase());
-        let action = if ext.is_some_and(|e| s.quarantine_extensions.contains(&e)) {
+        let action = if quarantined_ext(&ev.path, &s.quarantine_extensions).is_some() {
             Action::QuarantineFile {
                 reason: Some("guest upload of a blocked type".into()),
             }
@@ -227,6 +229,15 @@ impl Plugin for GuestUploads {
 }
 
 export!(GuestUploads);
+
+/// The extension of `path` if it is one of `exts` (lower case). Trailing dots and spaces go
+/// first (Windows drops them: "x.exe." opens as "x.exe").
+fn quarantined_ext(path: &str, exts: &[String]) -> Option<String> {
+    path.trim_end_matches(['.', ' '])
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| exts.contains(e))
+}
 
 #[cfg(test)]
 mod tests {

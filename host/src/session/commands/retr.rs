@@ -13,7 +13,6 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
     if !s.rights_at(&path).can_read() {
         return Err(Refusal::right(&path, "downloading"));
     }
-    s.refuse_held(&path).await?;
     s.data_ready()?;
     let p = path.clone();
     let readable = match s.fs(move |v| v.open_read(&p, offset)).await {
@@ -26,13 +25,16 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         && s.ctx.held_files.any()
     {
         use std::os::unix::fs::MetadataExt;
-        if let Ok(md) = file.metadata()
-            && s.ctx.held_files.is_held((md.dev(), md.ino()))
-        {
-            return Err(Refusal::new(
-                Code::FILE_BUSY,
-                format!("{path}: a site policy is still checking this upload; try again shortly."),
-            ));
+        if let Ok(md) = file.metadata() {
+            let id = (md.dev(), md.ino());
+            let free = s
+                .ctx
+                .held_files
+                .wait_until(crate::session::hooks::HOLD_WAIT, |f| f.is_held(id))
+                .await;
+            if !free {
+                return Err(crate::session::hooks::held_refusal(&path));
+            }
         }
     }
     let size = match &readable {

@@ -10,7 +10,7 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         .await?;
     // Again now that the file surely exists: an upload committed between the gate's look
     // and the stat was held before it appeared.
-    s.refuse_held(&path).await?;
+    s.refuse_held(&path, true).await?;
     s.ftp.rename_from = Some(path);
     s.reply(Code::PENDING, "Ready for RNTO.").await
 }

@@ -67,7 +67,7 @@ pub async fn upload(
         }
     };
     let keeps_partial = plan.keeps_partial();
-    let held = s.hold_upload(&plan);
+    let held = s.hold_upload(&plan, &s.user().vfs.real_path(&path).unwrap_or_default());
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("Ok to send data for {path}.");
     s.start_transfer(

@@ -43,7 +43,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
         path.as_string()
     };
     let keeps_partial = plan.keeps_partial();
-    let held = s.hold_upload(&plan);
+    let held = s.hold_upload(&plan, &s.user().vfs.real_path(&path).unwrap_or_default());
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let opening = format!("FILE: {name}");
     s.start_transfer(
