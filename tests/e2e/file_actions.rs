@@ -68,18 +68,25 @@ fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
-#[tokio::test]
-async fn a_guests_exe_is_quarantined_and_an_empty_upload_deleted() {
+/// A server whose guest-uploads plugin may quarantine (into `<tempdir>/quarantine`) and
+/// delete; the tempdir lives as long as the caller keeps it.
+async fn granted_server() -> (tempfile::TempDir, TestServer) {
     let q = tempfile::tempdir().unwrap();
-    let quarantine = q.path().join("quarantine");
     let srv = server(
         &format!(
             "capabilities = {{ quarantine = \"{}\", delete = true }}",
-            quarantine.display()
+            q.path().join("quarantine").display()
         ),
         "homes/gus",
     )
     .await;
+    (q, srv)
+}
+
+#[tokio::test]
+async fn a_guests_exe_is_quarantined_and_an_empty_upload_deleted() {
+    let (q, srv) = granted_server().await;
+    let quarantine = q.path().join("quarantine");
     assert!(quarantine.is_dir(), "the host creates the granted folder");
     let mut c = srv.login_as("gus", "gus-pass").await;
     c.stor("keep.txt", b"kept").await;
@@ -184,16 +191,8 @@ async fn each_upload_of_a_name_is_quarantined_as_its_own_file() {
 /// in the quarantine.
 #[tokio::test]
 async fn a_file_being_decided_cannot_be_renamed_or_fetched_out_of_reach() {
-    let q = tempfile::tempdir().unwrap();
+    let (q, srv) = granted_server().await;
     let quarantine = q.path().join("quarantine");
-    let srv = server(
-        &format!(
-            "capabilities = {{ quarantine = \"{}\", delete = true }}",
-            quarantine.display()
-        ),
-        "homes/gus",
-    )
-    .await;
     let mut uploader = srv.login_as("gus", "gus-pass").await;
     let mut thief = srv.login_as("gus", "gus-pass").await;
     const N: usize = 12;
