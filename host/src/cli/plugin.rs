@@ -39,17 +39,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Check(a) => a,
         Command::Run(a) => return super::plugin_run::run(a),
     };
-    let settings = super::plugin_run::settings_table(&a.settings)?;
-    let name = a
-        .file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plugin".into());
-    let mut section: ftpsd::plugins::PluginSection = toml::from_str(&format!(
-        "name = {name:?}\npath = {:?}\n",
-        a.file.display().to_string()
-    ))?;
-    section.settings = settings;
+    let section = super::plugin_run::file_section(&a.file, &a.settings)?;
     let kept_in = match &a.precompile {
         Some(config) => {
             let config = super::config_arg::load_config(Some(config.as_path()))?;

@@ -53,22 +53,25 @@ pub fn settings_table(text: &str) -> anyhow::Result<toml::Table> {
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let (mut section, base) = section(&a)?;
+    let (mut section, base, config) = section(&a)?;
     if !a.http && section.capabilities.http.take().is_some() {
         eprintln!(
             "ftpsd: the entry's http capability is off in this run (pass --http to make real requests)"
         );
     }
     let auth = section.capabilities.auth.clone();
-    let users = match (&auth, &a.entry) {
-        (Some(_), Some(_)) => {
-            let config = super::config_arg::load_config(a.config.config.as_deref())?;
-            ftpsd::users::UsersFile::load(&config.users_file()).unwrap_or_else(|_| {
-                ftpsd::users::UsersFile::parse("", &config.users_file()).expect("empty users file")
-            })
-        }
-        _ => ftpsd::users::UsersFile::parse("", Path::new("users.toml")).expect("empty users file"),
-    };
+    // The entry's users file, for what `auth` answers are held to (group limits).
+    let users_path = config
+        .as_ref()
+        .map(|c| c.users_file())
+        .unwrap_or_else(|| PathBuf::from("users.toml"));
+    let users = config
+        .as_ref()
+        .filter(|_| auth.is_some())
+        .and_then(|_| ftpsd::users::UsersFile::load(&users_path).ok())
+        .unwrap_or_else(|| {
+            ftpsd::users::UsersFile::parse("", &users_path).expect("an empty users file parses")
+        });
     let kv: ftpsd::state::SharedStore = match &a.state {
         None => Arc::new(ftpsd::state::MemoryStore::default()),
         Some(p) => Arc::new(ftpsd::state::RedbStore::open(p).with_context(|| {
@@ -165,9 +168,15 @@ fn held_to_the_grant(
     out["account_refused"] = json!(format!("530: {refused}"));
 }
 
-/// The `[[plugins]]` entry to run with, and the folder its relative paths start from.
-fn section(a: &RunArgs) -> anyhow::Result<(ftpsd::plugins::PluginSection, PathBuf)> {
-    let file = a.file.display().to_string();
+/// The `[[plugins]]` entry to run with, the folder its relative paths start from, and the
+/// config it came from (with `--entry`).
+fn section(
+    a: &RunArgs,
+) -> anyhow::Result<(
+    ftpsd::plugins::PluginSection,
+    PathBuf,
+    Option<ftpsd::Config>,
+)> {
     if let Some(entry) = &a.entry {
         let config = super::config_arg::load_config(a.config.config.as_deref())?;
         let mut s = config
@@ -187,18 +196,30 @@ fn section(a: &RunArgs) -> anyhow::Result<(ftpsd::plugins::PluginSection, PathBu
                 )
             })?;
         s.path = std::path::absolute(&a.file)?;
-        return Ok((s, config.base_dir.clone()));
+        let base = config.base_dir.clone();
+        return Ok((s, base, Some(config)));
     }
-    let name = a
-        .file
+    Ok((
+        file_section(&a.file, &a.settings)?,
+        PathBuf::from("."),
+        None,
+    ))
+}
+
+/// An entry for a module given on the command line (`plugin check`, `plugin run` without
+/// `--entry`): named after the file, with `--settings`, nothing granted.
+pub fn file_section(file: &Path, settings: &str) -> anyhow::Result<ftpsd::plugins::PluginSection> {
+    let name = file
         .file_stem()
         .map(|s| s.to_string_lossy().replace('_', "-"))
         .filter(|n| ftpsd::plugins::config::check_name(n).is_ok())
         .unwrap_or_else(|| "plugin".into());
-    let mut s: ftpsd::plugins::PluginSection =
-        toml::from_str(&format!("name = {name:?}\npath = {file:?}\n"))?;
-    s.settings = settings_table(&a.settings)?;
-    Ok((s, PathBuf::from(".")))
+    let mut s: ftpsd::plugins::PluginSection = toml::from_str(&format!(
+        "name = {name:?}\npath = {:?}\n",
+        file.display().to_string()
+    ))?;
+    s.settings = settings_table(settings)?;
+    Ok(s)
 }
 
 /// Longest event line read (a server's event is a few KiB; the host refuses requests far

@@ -277,60 +277,6 @@ impl Session {
     /// actions it returns (run in the background, within each plugin's capabilities).
     /// The counters are written before the session reads its next command, so the next
     /// ratio-check sees this transfer.
-    /// Holds an upload's file from its start (see [`crate::fs::held_files`]) when an
-    /// `upload-complete` plugin may take it away; the hold ends with the plugins' actions.
-    pub fn hold_upload(
-        &self,
-        plan: &crate::fs::upload::UploadPlan,
-        real: &std::path::Path,
-    ) -> Option<Held> {
-        if !self.ctx.plugins.may_take_files() {
-            return None;
-        }
-        let id = plan.file_id()?;
-        Some(Held {
-            id,
-            _hold: self.ctx.held_files.hold(id, real),
-        })
-    }
-
-    /// Waits (up to [`HOLD_WAIT`]) while `path` is, or holds, a file an `upload-complete`
-    /// plugin may still take away; `450` if it still is then.
-    /// With `folders`, a folder holding such a file counts too (RNFR/RNTO: moving the folder
-    /// would carry the file out of the action's reach); other commands look at the file only.
-    pub async fn refuse_held(
-        &self,
-        path: &crate::fs::VirtualPath,
-        folders: bool,
-    ) -> Result<(), Refusal> {
-        if !self.ctx.held_files.any() {
-            return Ok(());
-        }
-        let p = path.clone();
-        let (id, real) = self
-            .fs(move |v| {
-                Ok((
-                    v.file_identity(&p).ok(),
-                    folders.then(|| v.real_path(&p)).flatten(),
-                ))
-            })
-            .await
-            .unwrap_or((None, None));
-        let free = self
-            .ctx
-            .held_files
-            .wait_until(HOLD_WAIT, |f| {
-                id.is_some_and(|i| f.is_held(i))
-                    || real.as_ref().is_some_and(|r| f.holds_at_or_under(r))
-            })
-            .await;
-        if free {
-            Ok(())
-        } else {
-            Err(held_refusal(path))
-        }
-    }
-
     pub async fn after_transfer(&self, post: Post, bytes: u64) {
         let Some(login) = &self.login else { return };
         let user = login.account.name.clone();
@@ -359,13 +305,8 @@ impl Session {
             return;
         }
         let vfs = self.user().vfs.clone();
-        let identity = match &held {
-            Some(h) => Some(h.id),
-            None => {
-                let p = path.clone();
-                self.fs(move |v| v.file_identity(&p)).await.ok()
-            }
-        };
+        // Taken when the upload started: without a hold no plugin may take the file.
+        let identity = held.as_ref().map(|h| h.id);
         let event = UploadCompleteEvent {
             ip: self.ip(),
             user: user.clone(),
@@ -391,20 +332,4 @@ impl Session {
             },
         ));
     }
-}
-
-/// A held upload: its identity, and the hold (released when dropped).
-pub struct Held {
-    pub id: crate::fs::held_files::FileId,
-    _hold: crate::fs::held_files::HeldFile,
-}
-
-/// How long a command on a held file waits for the plugins' actions before it is refused.
-pub const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-pub fn held_refusal(path: &crate::fs::VirtualPath) -> Refusal {
-    Refusal::new(
-        Code::FILE_BUSY,
-        format!("{path}: a site policy is still checking this upload; try again shortly."),
-    )
 }

@@ -12,6 +12,7 @@ pub mod authenticate;
 pub mod commands;
 pub mod control;
 pub mod gates;
+pub mod held;
 pub mod hooks;
 pub mod login;
 pub mod main_loop;

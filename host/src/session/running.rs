@@ -27,7 +27,7 @@ pub enum Post {
         /// A failure leaves the bytes received (resumable mode).
         keeps_partial: bool,
         /// Held from the start when an `upload-complete` plugin may take the file away.
-        held: Option<super::hooks::Held>,
+        held: Option<super::held::Held>,
     },
 }
 

@@ -24,7 +24,7 @@ pub struct Uploaded {
     pub identity: Option<(u64, u64)>,
     pub vfs: Arc<Vfs>,
     /// Keeps the file out of reach of path commands until the actions are done.
-    pub held: Option<super::hooks::Held>,
+    pub held: Option<super::held::Held>,
 }
 
 /// Asks the upload-complete subscribers and performs their actions, in their order.

@@ -27,14 +27,7 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
         use std::os::unix::fs::MetadataExt;
         if let Ok(md) = file.metadata() {
             let id = (md.dev(), md.ino());
-            let free = s
-                .ctx
-                .held_files
-                .wait_until(crate::session::hooks::HOLD_WAIT, |f| f.is_held(id))
-                .await;
-            if !free {
-                return Err(crate::session::hooks::held_refusal(&path));
-            }
+            s.wait_unheld(&path, |f| f.is_held(id)).await?;
         }
     }
     let size = match &readable {
