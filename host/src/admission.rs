@@ -16,6 +16,8 @@ use crate::session::ControlStream;
 /// What a connection that may become a session carries into it.
 pub struct Admitted {
     pub stream: ControlStream,
+    /// The client: the peer, or the address a trusted proxy's header named.
+    pub peer: SocketAddr,
     pub local: SocketAddr,
     pub keys: crate::session::state::SessionKeys,
     pub guard: crate::access::limits::ConnectionGuard,
@@ -25,13 +27,28 @@ pub struct Admitted {
 pub async fn admit(
     ctx: Arc<ServerContext>,
     kind: ListenerKind,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
 ) -> Option<Admitted> {
     let _ = tcp.set_nodelay(true);
     let local = match tcp.local_addr() {
         Ok(a) => a,
         Err(_) => return None,
+    };
+    let peer = match crate::proxy_protocol::client_of(&ctx.config.proxy_protocol, &mut tcp, peer)
+        .await
+    {
+        Ok(client) => client,
+        Err(e) => {
+            if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "proxy protocol") {
+                tracing::warn!(%peer, error = %e, left_out, "connection refused");
+            }
+            if matches!(e, crate::proxy_protocol::ProxyRefusal::Direct) {
+                let reply = Reply::new(Code::SERVICE_CLOSING, format!("Refused: {e}."));
+                refuse(ctx, kind, tcp, reply).await;
+            }
+            return None;
+        }
     };
     if !ctx.ip_rules.load().admits(peer.ip()) {
         if let Some(left_out) = crate::access::refusal_log::admit(peer.ip(), "ip rules") {
@@ -116,6 +133,7 @@ pub async fn admit(
     };
     Some(Admitted {
         stream,
+        peer,
         local,
         keys: crate::session::state::SessionKeys { id, token, scope },
         guard,

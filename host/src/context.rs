@@ -45,6 +45,8 @@ pub struct ServerContext {
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// Outcome of each plugin hot-swap attempt, newest last.
     pub plugin_reloads: crate::plugins::swap::ReloadLog,
+    /// `[proxy_protocol]`, shared by every passive listener.
+    pub proxy_protocol: Arc<crate::proxy_protocol::ProxySection>,
     /// Runs the programs of execute actions.
     pub exec: Arc<crate::plugins::exec::Runner>,
     pub started: std::time::Instant,
@@ -128,6 +130,7 @@ impl ServerContext {
             managed_access: std::sync::Mutex::new(managed_access),
             users_reload_error: std::sync::Mutex::new(None),
             plugin_reloads: Default::default(),
+            proxy_protocol: Arc::new(config.proxy_protocol.clone()),
             exec: Arc::new(crate::plugins::exec::Runner::new(&config.exec)),
             metrics: plugins.metrics.clone(),
             plugins,

@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod metrics;
 pub mod plugins;
 pub mod protocol;
+pub mod proxy_protocol;
 pub mod reconfigure;
 pub mod server;
 pub mod session;

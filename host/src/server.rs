@@ -317,6 +317,7 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     else {
         return;
     };
+    let peer = admitted.peer;
     tracing::debug!(%peer, ?kind, "session start");
     Session::new(
         ctx,

@@ -28,6 +28,7 @@ mod operator;
 mod plugin_hardening;
 mod plugin_run;
 mod plugins;
+mod proxy_protocol;
 mod ratio;
 mod robustness;
 mod security;

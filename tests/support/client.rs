@@ -33,6 +33,24 @@ pub struct FtpClient {
     /// The local address every connection of this client comes from (127.0.0.x: one of
     /// "many clients" on loopback); None = the system's choice.
     pub source: Option<std::net::IpAddr>,
+    /// Speaking as a load balancer: every connection (control and data) starts with a PROXY
+    /// v2 header naming this client address.
+    pub proxy_as: Option<SocketAddr>,
+}
+
+/// A PROXY protocol v2 header (TCP over IPv4) for a connection from `client` to `server`.
+pub fn proxy_v2_header(client: SocketAddr, server: SocketAddr) -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.extend([0x21, 0x11, 0, 12]);
+    for a in [client, server] {
+        match a.ip() {
+            std::net::IpAddr::V4(v4) => h.extend(v4.octets()),
+            std::net::IpAddr::V6(_) => panic!("IPv4 only"),
+        }
+    }
+    h.extend(client.port().to_be_bytes());
+    h.extend(server.port().to_be_bytes());
+    h
 }
 
 /// A TCP connection to `addr` from `source` (any port), or from the system's choice.
@@ -81,6 +99,7 @@ impl FtpClient {
             addr,
             data_tls: false,
             source: None,
+            proxy_as: None,
         };
         let banner = c.read_reply().await;
         assert_eq!(banner.code, 220, "banner: {banner:?}");
@@ -96,6 +115,7 @@ impl FtpClient {
             addr,
             data_tls: false,
             source: None,
+            proxy_as: None,
         };
         let first = c.read_reply().await;
         (c, first)
@@ -122,6 +142,7 @@ impl FtpClient {
             addr,
             data_tls: false,
             source,
+            proxy_as: None,
         };
         assert_eq!(c.read_reply().await.code, 220);
         c.cmd_ok("AUTH TLS", 234).await;
@@ -142,6 +163,7 @@ impl FtpClient {
             addr,
             data_tls: true,
             source: None,
+            proxy_as: None,
         };
         assert_eq!(c.read_reply().await.code, 220);
         c
@@ -314,8 +336,41 @@ impl FtpClient {
         } else {
             self.pasv().await
         };
-        let tcp = tcp_from(self.source, addr).await.expect("data connect");
+        let mut tcp = tcp_from(self.source, addr).await.expect("data connect");
+        if let Some(client) = self.proxy_as {
+            tcp.write_all(&proxy_v2_header(client, addr))
+                .await
+                .expect("proxy header");
+        }
         self.transfer_on(line, tcp).await
+    }
+
+    /// Explicit TLS as a load balancer would carry it: from this host, each connection
+    /// announcing `client` in a PROXY v2 header.
+    pub async fn connect_explicit_proxied(
+        client: SocketAddr,
+        addr: SocketAddr,
+        tls: Arc<ClientConfig>,
+    ) -> Result<FtpClient, Reply> {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(&proxy_v2_header(client, addr))
+            .await
+            .expect("proxy header");
+        let mut c = FtpClient {
+            ctrl: Ctrl::Plain(BufReader::new(tcp)),
+            tls,
+            addr,
+            data_tls: false,
+            source: None,
+            proxy_as: Some(client),
+        };
+        let first = c.read_reply().await;
+        if first.code != 220 {
+            return Err(first);
+        }
+        c.cmd_ok("AUTH TLS", 234).await;
+        c.start_tls().await;
+        Ok(c)
     }
 
     /// Like `open_transfer`, on an already connected data socket.

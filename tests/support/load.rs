@@ -52,7 +52,8 @@ impl RoundTripLoad {
 }
 
 /// Deploys a new version of plugin `name` `times` times, each time waiting until the server
-/// has handled it (its reload log grew).
+/// has handled it (its reload log grew). Each version is a distinct build (a custom section
+/// numbers it): the server does not reload a file that holds the build already loaded.
 pub async fn swap_repeatedly(
     srv: &TestServer,
     name: &str,
@@ -63,7 +64,19 @@ pub async fn swap_repeatedly(
     let reloads = srv.server.ctx.plugin_reloads.clone();
     let start = reloads.lock().unwrap().len();
     for k in 1..=times {
-        crate::deploy(&path, &wasm());
+        crate::deploy(&path, &numbered(wasm(), k));
         crate::until("swap", || reloads.lock().unwrap().len() >= start + k).await;
     }
+}
+
+/// `wasm` with a custom section naming version `k`: the same code, a different build.
+pub fn numbered(mut wasm: Vec<u8>, k: usize) -> Vec<u8> {
+    let name = b"ftpsd-test-version";
+    let body = format!("{k}");
+    let size = 1 + name.len() + body.len();
+    assert!(size < 128, "one-byte LEB128 sizes");
+    wasm.extend([0u8, size as u8, name.len() as u8]);
+    wasm.extend(name);
+    wasm.extend(body.as_bytes());
+    wasm
 }

@@ -34,6 +34,9 @@ pub struct Config {
     pub implicit: Option<ListenerSection>,
     #[serde(default)]
     pub passive: PassiveSection,
+    /// Load balancers whose PROXY protocol header names the client (off by default).
+    #[serde(default)]
+    pub proxy_protocol: crate::proxy_protocol::ProxySection,
     #[serde(default)]
     pub active: ActiveSection,
     #[serde(default)]
@@ -202,6 +205,7 @@ impl Config {
                 require_session_reuse: crate::tls::SessionReuse::User,
             }),
             passive: PassiveSection::default(),
+            proxy_protocol: Default::default(),
             active: ActiveSection::default(),
             listing: ListingSection::default(),
             access: AccessSection::default(),

@@ -1,13 +1,17 @@
 //! Passive mode: one listener per transfer from the configured port range, accepting only the
 //! control connection's peer address.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::DataError;
+use crate::proxy_protocol::{ProxyRefusal, ProxySection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassiveError {
@@ -36,36 +40,83 @@ pub fn bind(ip: IpAddr, min: u16, max: u16) -> Result<TcpListener, PassiveError>
     Err(PassiveError::Exhausted(min, max))
 }
 
-/// Waits for the client's data connection. Connections from other addresses are closed and
-/// logged, and waiting goes on, so an intruder can neither steal nor break the transfer.
-pub async fn accept_from(
-    listener: &TcpListener,
+/// A passive listener waiting for its client. Connections from other addresses are closed
+/// and logged, and waiting goes on, so an intruder can neither steal nor break the transfer.
+/// Behind a load balancer the address is the one its PROXY header names; a header still being
+/// read is kept when the wait is cancelled (the transfer command came), so `accept` can be
+/// raced and called again without losing the client.
+pub struct DataAcceptor {
+    listener: TcpListener,
     peer_ip: IpAddr,
-    timeout: Duration,
-) -> Result<TcpStream, DataError> {
-    let peer_ip = crate::config::network::canonical(peer_ip);
-    tokio::time::timeout(timeout, accept_peer(listener, peer_ip))
-        .await
-        .map_err(|_| {
-            DataError::Open(format!(
-                "no data connection from {peer_ip} within {} s",
-                timeout.as_secs()
-            ))
-        })?
+    proxy: Arc<ProxySection>,
+    reading: Option<HeaderRead>,
 }
 
-/// `accept_from` without a time limit, for waiting before the transfer command is known.
-pub async fn accept_peer(listener: &TcpListener, peer_ip: IpAddr) -> Result<TcpStream, DataError> {
-    let peer_ip = crate::config::network::canonical(peer_ip);
-    loop {
-        let (stream, from) = listener
-            .accept()
-            .await
-            .map_err(|e| DataError::Open(e.to_string()))?;
-        if crate::config::network::canonical(from.ip()) == peer_ip {
-            return Ok(stream);
+type HeaderRead =
+    Pin<Box<dyn Future<Output = (TcpStream, Result<SocketAddr, ProxyRefusal>)> + Send>>;
+
+impl DataAcceptor {
+    pub fn new(listener: TcpListener, peer_ip: IpAddr, proxy: Arc<ProxySection>) -> DataAcceptor {
+        DataAcceptor {
+            listener,
+            peer_ip: crate::config::network::canonical(peer_ip),
+            proxy,
+            reading: None,
         }
-        tracing::warn!(expected = %peer_ip, intruder = %from, "refused data connection from a foreign address");
-        drop(stream);
+    }
+
+    pub fn listener(&self) -> &TcpListener {
+        &self.listener
+    }
+
+    /// `accept` within `timeout`.
+    pub async fn accept_within(&mut self, timeout: Duration) -> Result<TcpStream, DataError> {
+        let peer_ip = self.peer_ip;
+        tokio::time::timeout(timeout, self.accept())
+            .await
+            .map_err(|_| {
+                DataError::Open(format!(
+                    "no data connection from {peer_ip} within {} s",
+                    timeout.as_secs()
+                ))
+            })?
+    }
+
+    /// The client's data connection (cancel-safe).
+    pub async fn accept(&mut self) -> Result<TcpStream, DataError> {
+        loop {
+            if let Some(reading) = self.reading.as_mut() {
+                let (stream, client) = reading.await;
+                self.reading = None;
+                match client {
+                    Ok(c) if crate::config::network::canonical(c.ip()) == self.peer_ip => {
+                        return Ok(stream);
+                    }
+                    Ok(c) => {
+                        tracing::warn!(expected = %self.peer_ip, intruder = %c, "refused data connection from a foreign address (through the proxy)")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "refused data connection"),
+                }
+                continue;
+            }
+            let (mut stream, from) = self
+                .listener
+                .accept()
+                .await
+                .map_err(|e| DataError::Open(e.to_string()))?;
+            if self.proxy.enabled() {
+                let proxy = self.proxy.clone();
+                self.reading = Some(Box::pin(async move {
+                    let client = crate::proxy_protocol::client_of(&proxy, &mut stream, from).await;
+                    (stream, client)
+                }));
+                continue;
+            }
+            if crate::config::network::canonical(from.ip()) == self.peer_ip {
+                return Ok(stream);
+            }
+            tracing::warn!(expected = %self.peer_ip, intruder = %from, "refused data connection from a foreign address");
+            drop(stream);
+        }
     }
 }

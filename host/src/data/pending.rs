@@ -17,12 +17,11 @@
 //! closes and its port goes back to the range (a client sending PASV and then only NOOP must
 //! not hold ports for the whole session).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -86,8 +85,7 @@ impl PendingPassive {
     /// that starts its TLS handshake before the transfer command gets it answered at once.
     /// Without a transfer command within `expires`, the listener closes and `slot` is freed.
     pub fn start(
-        listener: TcpListener,
-        peer_ip: IpAddr,
+        acceptor: passive::DataAcceptor,
         early: Option<DataTls>,
         expires: Duration,
         slot: Option<ListenerSlot>,
@@ -104,14 +102,13 @@ impl PendingPassive {
         // The listener's socket is known before the task first runs: a client connecting at
         // once (curl) is seen even if its command is read before the task gets a turn.
         let fds = Arc::new([
-            AtomicI32::new(std::os::fd::AsRawFd::as_raw_fd(&listener)),
+            AtomicI32::new(std::os::fd::AsRawFd::as_raw_fd(acceptor.listener())),
             AtomicI32::new(-1),
         ]);
         let task_fds = fds.clone();
         let task = tokio::spawn(async move {
             let waiting = prepare(
-                listener,
-                peer_ip,
+                acceptor,
                 early,
                 go_rx,
                 task_slot.clone(),
@@ -231,8 +228,7 @@ fn cancelled<T>(_: T) -> DataError {
 }
 
 async fn prepare(
-    listener: TcpListener,
-    peer_ip: IpAddr,
+    mut acceptor: passive::DataAcceptor,
     early: Option<DataTls>,
     mut go_rx: oneshot::Receiver<Go>,
     slot: SharedSlot,
@@ -244,28 +240,27 @@ async fn prepare(
         go = &mut go_rx => {
             let go = go.map_err(cancelled)?;
             // The command came first; the client may already be in the accept queue.
-            let queued =
-                tokio::time::timeout(Duration::ZERO, passive::accept_peer(&listener, peer_ip)).await;
+            let queued = tokio::time::timeout(Duration::ZERO, acceptor.accept()).await;
             let tcp = match queued {
                 Ok(tcp) => tcp?,
                 Err(_) => {
                     phase.send_replace(Phase::NotStarted);
-                    passive::accept_from(&listener, peer_ip, go.timeout).await?
+                    acceptor.accept_within(go.timeout).await?
                 }
             };
             fds[0].store(-1, Ordering::Release);
-            drop(listener);
+            drop(acceptor);
             free(&slot);
             fds[1].store(tcp.as_raw_fd(), Ordering::Release);
             return on_go(tcp, go, &phase).await;
         }
-        tcp = passive::accept_peer(&listener, peer_ip) => tcp?,
+        tcp = acceptor.accept() => tcp?,
     };
     fds[0].store(-1, Ordering::Release);
     fds[1].store(tcp.as_raw_fd(), Ordering::Release);
     phase.send_replace(Phase::Connected);
     // The port goes back to the range as soon as the client is connected.
-    drop(listener);
+    drop(acceptor);
     free(&slot);
     let _ = tcp.set_nodelay(true);
     let Some(early) = early else {

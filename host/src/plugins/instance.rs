@@ -109,10 +109,7 @@ impl Loaded {
             .define_unknown_imports_as_traps(&module)
             .map_err(link)?;
         let pre = linker.instantiate_pre(&module).map_err(link)?;
-        let hash = crate::tls::fingerprint_sha256(bytes)
-            .replace(':', "")
-            .to_ascii_lowercase()[..16]
-            .to_string();
+        let hash = module_hash(bytes);
         let faults = FaultBook::new(
             section.max_faults,
             Duration::from_secs(section.fault_window_secs),
@@ -429,4 +426,13 @@ impl Loaded {
             }
         }
     }
+}
+
+/// The short name of a build in logs and the reload log: the first 16 hex digits of its
+/// SHA-256, so two deploys of the same bytes are recognisably the same version.
+pub fn module_hash(bytes: &[u8]) -> String {
+    crate::tls::fingerprint_sha256(bytes)
+        .replace(':', "")
+        .to_ascii_lowercase()[..16]
+        .to_string()
 }

@@ -66,6 +66,30 @@ pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &Re
     }
 }
 
+/// Reloads one plugin whose file a watcher saw change, unless the file holds the build already
+/// loaded: one deploy raises several events (a rename is seen as both "moved to" and "moved
+/// from, to"), and each must not become a reload of its own.
+pub async fn reload_changed(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
+    let loaded = host
+        .list()
+        .iter()
+        .find(|p| p.name == section.name)
+        .map(|p| p.hash.clone());
+    if let Some(loaded) = loaded {
+        let path = section.path.clone();
+        let now = tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+            .await
+            .ok()
+            .flatten()
+            .map(|b| super::instance::module_hash(&b));
+        if now.as_deref() == Some(loaded.as_str()) {
+            tracing::debug!(plugin = %section.name, hash = %loaded, "plugin file event, same build; nothing to reload");
+            return;
+        }
+    }
+    reload_one(host, section, log).await
+}
+
 /// Applies a changed config file's `[[plugins]]` list: plugins whose section changed are
 /// loaded anew, removed ones unloaded, the others kept. Returns the new sections (resolved),
 /// or None if the file does not parse (nothing changes then).

@@ -74,9 +74,9 @@ pub async fn plugins(ctx: &ServerContext) -> Vec<String> {
         .collect()
 }
 
-/// One plugin from its file (its file changed).
+/// One plugin from its file (its file changed; the same build again is no reload).
 pub async fn plugin_file(ctx: &ServerContext, section: PluginSection) {
-    swap::reload_one(&ctx.plugins, section, &ctx.plugin_reloads).await;
+    swap::reload_changed(&ctx.plugins, section, &ctx.plugin_reloads).await;
 }
 
 /// The config's `[[plugins]]` list; the new sections when the file parsed.

@@ -85,9 +85,13 @@ pub async fn open_listener(s: &mut Session) -> Result<u16, Refusal> {
             let port = listener.local_addr()?.port();
             // Direction unknown: tickets go out at once (curl reads them when it closes).
             let early = s.data_tls(false);
-            s.data = Some(DataPlan::Passive(PendingPassive::start(
+            let acceptor = passive::DataAcceptor::new(
                 listener,
                 s.link.peer.ip(),
+                s.ctx.proxy_protocol.clone(),
+            );
+            s.data = Some(DataPlan::Passive(PendingPassive::start(
+                acceptor,
                 early,
                 s.cfg.data_timeout(),
                 Some(slot),
