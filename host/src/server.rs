@@ -122,9 +122,7 @@ impl Server {
                 bound.push((kind, listener));
             }
         }
-        let kv: crate::state::SharedStore = Arc::new(crate::state::RedbStore::open(
-            &config.data_dir().join("state/kv.redb"),
-        )?);
+        let kv = config.state.open(&config.data_dir())?;
         let sections = config.plugins.clone();
         let base = config.base_dir.clone();
         let kv2 = kv.clone();
@@ -255,7 +253,8 @@ impl Server {
     /// connections were still open when the grace period ran out.
     pub async fn shutdown(&mut self, grace: std::time::Duration) -> usize {
         self.stop();
-        let _ = self.ctx.shutdown.send(true);
+        // send_replace: the value must stick even while no session happens to be listening.
+        self.ctx.shutdown.send_replace(true);
         tracing::info!(
             connections = self.ctx.limits.current(),
             grace_secs = grace.as_secs(),

@@ -12,6 +12,7 @@ mod block_ext;
 mod c_plugin;
 mod certificates;
 mod cli;
+mod cluster;
 mod compiled_plugins;
 mod data_limits;
 mod events_v2;

@@ -108,13 +108,22 @@ impl FtpClient {
 
     /// Connects and reads the first reply, whatever it is (for limit tests).
     pub async fn connect_raw(addr: SocketAddr, cert: &Path) -> (FtpClient, Reply) {
-        let tcp = TcpStream::connect(addr).await.expect("connect");
+        Self::connect_raw_from(None, addr, cert).await
+    }
+
+    /// `connect_raw` from the local address `source`.
+    pub async fn connect_raw_from(
+        source: Option<std::net::IpAddr>,
+        addr: SocketAddr,
+        cert: &Path,
+    ) -> (FtpClient, Reply) {
+        let tcp = tcp_from(source, addr).await.expect("connect");
         let mut c = FtpClient {
             ctrl: Ctrl::Plain(BufReader::new(tcp)),
             tls: tls_config(cert),
             addr,
             data_tls: false,
-            source: None,
+            source,
             proxy_as: None,
         };
         let first = c.read_reply().await;
@@ -144,7 +153,8 @@ impl FtpClient {
             source,
             proxy_as: None,
         };
-        assert_eq!(c.read_reply().await.code, 220);
+        let greeting = c.read_reply().await;
+        assert_eq!(greeting.code, 220, "{greeting:?}");
         c.cmd_ok("AUTH TLS", 234).await;
         c.start_tls().await;
         c

@@ -2,6 +2,7 @@
 //! certificates/users on disk, and a raw FTPS client speaking the protocol over tokio-rustls.
 
 pub mod client;
+pub mod cluster;
 pub mod load;
 pub mod server;
 pub mod tools;

@@ -21,6 +21,8 @@ const DEBIAN: &[(&str, &str)] = &[
     ("node", "nodejs"),
     ("npm", "npm"),
     ("pebble", "pebble"),
+    ("redis-server", "redis-server"),
+    ("haproxy", "haproxy"),
 ];
 
 /// npm packages the tests load from `target/npm/node_modules`.

@@ -48,6 +48,14 @@ pub(super) fn send(config: &ftpsd::Config, req: Request) -> anyhow::Result<Respo
     if let Some(resp) = rt.block_on(ftpsd::admin::socket::request(&socket, &req))? {
         return Ok(resp);
     }
+    let names: Vec<String> = config.plugins.iter().map(|p| p.name.clone()).collect();
+    if config.state.is_shared() {
+        let store = config
+            .state
+            .open(&config.data_dir())
+            .with_context(|| format!("state.backend = {}", config.state.backend))?;
+        return Ok(ops::handle(store.as_ref(), &names, req));
+    }
     let db = config.data_dir().join("state/kv.redb");
     if !db.exists() {
         bail!(
@@ -62,7 +70,6 @@ pub(super) fn send(config: &ftpsd::Config, req: Request) -> anyhow::Result<Respo
             socket.display()
         )
     })?;
-    let names: Vec<String> = config.plugins.iter().map(|p| p.name.clone()).collect();
     Ok(ops::handle(&store, &names, req))
 }
 

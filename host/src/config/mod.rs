@@ -37,6 +37,9 @@ pub struct Config {
     /// Load balancers whose PROXY protocol header names the client (off by default).
     #[serde(default)]
     pub proxy_protocol: crate::proxy_protocol::ProxySection,
+    /// Where bans, counters and plugin state live (embedded, or a Redis nodes share).
+    #[serde(default)]
+    pub state: crate::state::StateSection,
     #[serde(default)]
     pub active: ActiveSection,
     #[serde(default)]
@@ -206,6 +209,7 @@ impl Config {
             }),
             passive: PassiveSection::default(),
             proxy_protocol: Default::default(),
+            state: Default::default(),
             active: ActiveSection::default(),
             listing: ListingSection::default(),
             access: AccessSection::default(),
@@ -303,6 +307,9 @@ impl Config {
                     self.passive.port_min, self.passive.port_max
                 ),
             ));
+        }
+        if let Some((key, m)) = self.state.problem() {
+            return Err(invalid(key, m));
         }
         if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)
             && let Some(both) = e.listen.overlaps(&i.listen)

@@ -55,4 +55,6 @@ pub enum CallError {
     Quarantined,
     #[error("{0} is quarantined for this plugin after repeated faults")]
     ClientQuarantined(String),
+    #[error("state store unavailable: {0}")]
+    StoreUnavailable(String),
 }

@@ -185,6 +185,12 @@ pub(super) fn host_call(
         Err(e @ StoreError::NotANumber(_)) => Ok(HostReply::Error {
             error: e.to_string(),
         }),
+        Err(e @ StoreError::Backend(_)) => {
+            d.store_down = Some(e.to_string());
+            Ok(HostReply::Error {
+                error: e.to_string(),
+            })
+        }
         Err(e) => Err(wasmtime::format_err!("{e}")),
     }
 }
@@ -289,6 +295,7 @@ impl NativeHost {
                 http: None,
                 may_wait: false,
                 metrics: Default::default(),
+                store_down: None,
             },
             now_ms: 1_000_000,
         }

@@ -213,6 +213,7 @@ impl Loaded {
             http: self.http.clone(),
             may_wait: false,
             metrics: self.metrics.clone(),
+            store_down: None,
         };
         let mut store = Store::new(engine(), data);
         store.limiter(|d| &mut d.limits);
@@ -300,6 +301,7 @@ impl Loaded {
             .is_some_and(|h| h.is_gate() || h == Hook::UploadComplete);
         p.store.set_epoch_deadline(1);
         p.store.data_mut().output.clear();
+        p.store.data_mut().store_down = None;
         let result = (|| {
             let ptr = p
                 .alloc
@@ -406,7 +408,14 @@ impl Loaded {
                 }
             }
             // The instance may be in any state after a fault: it is dropped, never reused.
-            Err(e) => self.fault(&super::faults::subjects_of(req), &e.to_string()),
+            Err(e) => {
+                if let Some(why) = inst.store.data_mut().store_down.take() {
+                    // Nobody's fault: the gate follows on_error, no one is quarantined.
+                    tracing::warn!(plugin = %self.name, error = %why, "plugin call failed: the state store is unavailable");
+                    return Err(CallError::StoreUnavailable(why));
+                }
+                self.fault(&super::faults::subjects_of(req), &e.to_string())
+            }
         }
         result
     }

@@ -27,6 +27,9 @@ pub struct StoreData {
     pub(super) may_wait: bool,
     /// The metrics this plugin version defines.
     pub(super) metrics: Arc<super::plugin_metrics::PluginMetrics>,
+    /// Whether the state store failed (unreachable Redis) during the current call: the call's
+    /// failure is then the store's, not a fault of the plugin or of its client.
+    pub(super) store_down: Option<String>,
 }
 
 /// Bytes (keys and values) a plugin keeps in the state store, against its quota. Counted as

@@ -1,19 +1,23 @@
 //! Persistent state: a key-value store with TTL, compare-and-swap and increment, namespaced per
-//! plugin, plus the per-user transfer counters for ratio-check. Behind a small trait so a shared
-//! backend (Redis, PostgreSQL) can let several nodes share bans and counters later.
+//! plugin, plus the per-user transfer counters for ratio-check. Behind a small trait so that
+//! several nodes can share bans and counters.
 //!
 //! The embedded backend is redb: pure Rust (no C toolchain), ACID with copy-on-write B-trees,
-//! one file in the data directory; bans and counters survive hot swap and restart.
+//! one file in the data directory; bans and counters survive hot swap and restart. The shared
+//! backend is Redis (`[state] backend = "redis://..."`), for nodes behind a load balancer.
 
+pub mod conformance;
 pub mod memory_store;
 pub mod redb_store;
-#[cfg(test)]
-mod tests;
+pub mod redis_store;
+pub mod section;
 
 use std::sync::Arc;
 
 pub use memory_store::MemoryStore;
 pub use redb_store::RedbStore;
+pub use redis_store::RedisStore;
+pub use section::StateSection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,10 +75,11 @@ pub trait KvStore: Send + Sync {
     ) -> Result<bool, StoreError> {
         let mut swapped = false;
         self.update(ns, key, now_ms, &mut |cur| {
-            if cur.as_ref().map(|(v, _)| v.as_str()) != expected {
+            // A shared backend may call this again after contention: decide afresh each time.
+            swapped = cur.as_ref().map(|(v, _)| v.as_str()) == expected;
+            if !swapped {
                 return Ok(cur);
             }
-            swapped = true;
             Ok(new.map(|v| (v.to_string(), expires)))
         })?;
         Ok(swapped)

@@ -129,7 +129,7 @@ mod tests {
         let path = dir.join("state.redb");
         {
             let s = RedbStore::open(&path).unwrap();
-            crate::state::tests::exercise(&s);
+            crate::state::conformance::exercise(&s);
         }
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(

@@ -1,8 +1,10 @@
-//! The same behaviour test for every [`KvStore`] backend.
+//! The behaviour every [`KvStore`] backend must have, as one check run against each of them
+//! (the embedded ones by unit tests, Redis by the cluster tests against a real redis-server).
 
-use super::{KvStore, MemoryStore, StoreError};
+use super::{KvStore, StoreError};
 
-/// TTL, namespaces, compare-and-swap, increment, listing. Leaves `a/n` = "3".
+/// TTL, namespaces, compare-and-swap, increment, listing. Leaves `a/n` = "3". Panics on the
+/// first difference (it is a test).
 pub fn exercise(s: &dyn KvStore) {
     s.set("a", "k", "v", Some(1000)).unwrap();
     assert_eq!(s.get("a", "k", 999).unwrap().as_deref(), Some("v"));
@@ -40,7 +42,8 @@ pub fn exercise(s: &dyn KvStore) {
     assert!(s.list("bans", 0).unwrap().is_empty());
 }
 
+#[cfg(test)]
 #[test]
 fn memory_store() {
-    exercise(&MemoryStore::default());
+    exercise(&super::MemoryStore::default());
 }

@@ -1,0 +1,81 @@
+//! `[state]`: where bans, counters and plugin state live: the embedded redb file (one node),
+//! or a Redis that several nodes share.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{RedbStore, RedisStore, SharedStore, StoreError};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSection {
+    /// `redb` (the embedded file `<data_dir>/state/kv.redb`) or a `redis://` / `rediss://` URL.
+    pub backend: String,
+    /// Names this cluster's keys (`ftpsd:<cluster>:...`): clusters may share one Redis.
+    pub cluster: String,
+    /// Connect and I/O timeout of each Redis call, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        StateSection {
+            backend: "redb".into(),
+            cluster: "default".into(),
+            timeout_ms: 1000,
+        }
+    }
+}
+
+impl StateSection {
+    pub fn is_shared(&self) -> bool {
+        self.backend.starts_with("redis://") || self.backend.starts_with("rediss://")
+    }
+
+    /// A configuration mistake: the key and what to do (checked at config load).
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.backend != "redb" && !self.is_shared() {
+            return Some((
+                "backend",
+                format!(
+                    "state.backend = \"{}\": use \"redb\" or a redis://host:port/db URL",
+                    self.backend
+                ),
+            ));
+        }
+        if self.cluster.is_empty()
+            || !self
+                .cluster
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Some((
+                "cluster",
+                format!(
+                    "state.cluster = \"{}\": use letters, digits, '-', '_' and '.'",
+                    self.cluster
+                ),
+            ));
+        }
+        if self.timeout_ms == 0 || self.timeout_ms > 60_000 {
+            return Some(("timeout_ms", "state.timeout_ms must be 1..=60000".into()));
+        }
+        None
+    }
+
+    /// Opens the store this section names (`data_dir` holds the embedded one).
+    pub fn open(&self, data_dir: &Path) -> Result<SharedStore, StoreError> {
+        if self.is_shared() {
+            let timeout = Duration::from_millis(self.timeout_ms);
+            return Ok(Arc::new(RedisStore::open(
+                &self.backend,
+                &self.cluster,
+                timeout,
+            )?));
+        }
+        Ok(Arc::new(RedbStore::open(&data_dir.join("state/kv.redb"))?))
+    }
+}

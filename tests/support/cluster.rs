@@ -1,0 +1,256 @@
+//! A cluster on loopback, started by the test itself: a real `redis-server`, three ftpsd nodes
+//! sharing it (`[state] backend = "redis://..."`) and a real `haproxy` in TCP mode in front,
+//! sending PROXY v2 headers, balancing control connections round-robin and mapping each node's
+//! passive slice to it. The nodes listen on 127.0.0.2, .3 and .4; HAProxy on 127.0.0.1, which
+//! the nodes announce in their PASV replies.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{FtpClient, TestServer, bounded};
+
+/// A port free right now on 127.0.0.1 (for programs that cannot report an ephemeral one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process ended with the test, even one that fails.
+pub struct Process(pub Option<Child>);
+
+impl Process {
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls until `addr` accepts a TCP connection (bounded).
+pub async fn until_listening(what: &str, addr: SocketAddr) {
+    bounded(what, async {
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// `redis-server` on a port of its own, no persistence.
+pub struct Redis {
+    pub port: u16,
+    process: Process,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            process: Process(None),
+        };
+        r.restart().await;
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts it again on the same port (after [`Redis::stop`]); the data is gone.
+    pub async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (cargo xtask test installs it)");
+        self.process = Process(Some(child));
+        until_listening(
+            "redis-server",
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+        )
+        .await;
+    }
+
+    pub fn stop(&mut self) {
+        self.process.kill();
+    }
+}
+
+/// The nodes, their balancer and their Redis.
+pub struct Cluster {
+    pub redis: Redis,
+    pub nodes: Vec<Option<TestServer>>,
+    pub haproxy: Process,
+    /// The balancer's FTP address: what clients connect to.
+    pub addr: SocketAddr,
+    /// Folder shared by every node's users (their homes): the "shared storage".
+    pub shared: tempfile::TempDir,
+    pub cert: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// The passive slice of node `i` (0-based): 100 ports each, outside the other tests' range.
+pub fn slice(i: usize) -> (u16, u16) {
+    let min = 46000 + 100 * i as u16;
+    (min, min + 99)
+}
+
+impl Cluster {
+    /// Three nodes with the plugins and users (`users_toml`, `{SHARED}` for the shared folder)
+    /// given, the Redis backend, and HAProxy in front.
+    pub async fn start(plugins: &[(&str, Vec<u8>, String)], users_toml: &str) -> Cluster {
+        let redis = Redis::start().await;
+        let shared = tempfile::tempdir().unwrap();
+        let users = users_toml.replace("{SHARED}", &shared.path().display().to_string());
+        let mut nodes: Vec<Option<TestServer>> = Vec::new();
+        let mut cert_key: Option<(PathBuf, PathBuf)> = None;
+        for i in 0..3 {
+            let url = redis.url();
+            let ck = cert_key.clone();
+            let mut b = TestServer::builder().users_toml(&users).config(move |c| {
+                let ip = format!("127.0.0.{}", i + 2);
+                c.explicit.as_mut().unwrap().listen = format!("{ip}:0").parse().unwrap();
+                c.implicit.as_mut().unwrap().listen = format!("{ip}:0").parse().unwrap();
+                (c.passive.port_min, c.passive.port_max) = slice(i);
+                c.passive.advertise = Some(ftpsd::config::network::PassiveAddress::Ip(
+                    [127, 0, 0, 1].into(),
+                ));
+                c.proxy_protocol.trusted = vec!["127.0.0.1".parse().unwrap()];
+                c.state.backend = url;
+                c.state.cluster = "test".into();
+                if let Some((cert, key)) = ck {
+                    c.tls.cert = Some(cert);
+                    c.tls.key = Some(key);
+                }
+            });
+            for (name, wasm, extra) in plugins {
+                b = b.plugin(name, wasm.clone(), extra);
+            }
+            let node = b.start().await;
+            if cert_key.is_none() {
+                let (cert, key, _) = node.config.tls_paths();
+                cert_key = Some((cert, key));
+            }
+            nodes.push(Some(node));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let cfg = haproxy_config(addr, &nodes);
+        std::fs::write(dir.path().join("haproxy.cfg"), &cfg).unwrap();
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(dir.path().join("haproxy.cfg"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("haproxy.log")).unwrap())
+            .spawn()
+            .expect("haproxy (cargo xtask test installs it)");
+        let mut haproxy = Process(Some(child));
+        let log = dir.path().join("haproxy.log");
+        bounded("haproxy listens", async {
+            while tokio::net::TcpStream::connect(addr).await.is_err() {
+                if let Some(status) = haproxy.0.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                    panic!(
+                        "haproxy exited ({status}): {}\n{cfg}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let cert = cert_key.unwrap().0;
+        Cluster {
+            redis,
+            nodes,
+            haproxy,
+            addr,
+            shared,
+            cert,
+            dir,
+        }
+    }
+
+    pub fn node(&self, i: usize) -> &TestServer {
+        self.nodes[i].as_ref().expect("node running")
+    }
+
+    /// Takes node `i` away at once: no more connections, its sessions closed without a grace
+    /// period (in-process, so the nearest thing to a machine that dies).
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(mut n) = self.nodes[i].take() {
+            let addr = n.explicit();
+            n.server.shutdown(Duration::ZERO).await;
+            drop(n);
+            // Gone means refused: the balancer then retries another node at once.
+            bounded("the node's listener closes", async {
+                while tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+        }
+    }
+
+    /// A client at `source` (127.0.0.x), through the balancer, logged in with PROT P and TYPE I.
+    pub async fn login_from(&self, source: &str, user: &str, pass: &str) -> FtpClient {
+        let mut c = self.connect_from(source).await;
+        c.login(user, pass).await;
+        c.protect().await;
+        c.cmd_ok("TYPE I", 200).await;
+        c
+    }
+
+    /// A client at `source`, through the balancer, after AUTH TLS.
+    pub async fn connect_from(&self, source: &str) -> FtpClient {
+        FtpClient::connect_explicit_from(
+            Some(source.parse().unwrap()),
+            self.addr,
+            crate::client::tls_config(&self.cert),
+        )
+        .await
+    }
+
+    pub fn haproxy_config_path(&self) -> PathBuf {
+        self.dir.path().join("haproxy.cfg")
+    }
+
+    pub fn shared(&self) -> &Path {
+        self.shared.path()
+    }
+}
+
+/// The HAProxy configuration the README shows, with the test's addresses.
+pub fn haproxy_config(front: SocketAddr, nodes: &[Option<TestServer>]) -> String {
+    let mut c = String::from(
+        "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10m\n    timeout server 10m\n    # A node that is down: the connection is retried on another one.\n    retries 2\n    option redispatch 1\n\n",
+    );
+    c += &format!("frontend ftp\n    bind {front}\n    default_backend ftp_nodes\n\n");
+    c += "backend ftp_nodes\n    balance roundrobin\n";
+    for (i, n) in nodes.iter().enumerate() {
+        let a = n.as_ref().unwrap().explicit();
+        c += &format!("    server node{i} {a} send-proxy-v2 source 127.0.0.1\n");
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let (min, max) = slice(i);
+        let ip = n.as_ref().unwrap().explicit().ip();
+        c += &format!(
+            "\nfrontend passive{i}\n    bind {}:{min}-{max}\n    default_backend passive{i}\n\nbackend passive{i}\n    server node{i} {ip} send-proxy-v2 source 127.0.0.1\n",
+            front.ip()
+        );
+    }
+    c
+}
