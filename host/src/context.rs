@@ -45,6 +45,8 @@ pub struct ServerContext {
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// Outcome of each plugin hot-swap attempt, newest last.
     pub plugin_reloads: crate::plugins::swap::ReloadLog,
+    /// Session limits over every node, when the state store is shared.
+    pub cluster_sessions: Option<Arc<crate::access::cluster_sessions::ClusterSessions>>,
     /// `[proxy_protocol]`, shared by every passive listener.
     pub proxy_protocol: Arc<crate::proxy_protocol::ProxySection>,
     /// Runs the programs of execute actions.
@@ -131,6 +133,11 @@ impl ServerContext {
             users_reload_error: std::sync::Mutex::new(None),
             plugin_reloads: Default::default(),
             proxy_protocol: Arc::new(config.proxy_protocol.clone()),
+            cluster_sessions: config.state.is_shared().then(|| {
+                Arc::new(crate::access::cluster_sessions::ClusterSessions::new(
+                    plugins.kv.clone(),
+                ))
+            }),
             exec: Arc::new(crate::plugins::exec::Runner::new(&config.exec)),
             metrics: plugins.metrics.clone(),
             plugins,

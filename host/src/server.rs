@@ -183,6 +183,9 @@ impl Server {
         };
         crate::tls::expiry::log(&cert, ctx.tls.load().not_after, false);
         server.tasks.spawn(remind_of_expiry(ctx.clone()));
+        if let Some(cluster) = ctx.cluster_sessions.clone() {
+            server.tasks.spawn(renew_leases(ctx.clone(), cluster));
+        }
         if let Some((section, responder)) = acme {
             server
                 .tasks
@@ -330,6 +333,21 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     .await;
     tracing::debug!(%peer, "session end");
     drop(admitted.guard);
+}
+
+/// Keeps this node's cluster session leases alive (see `access::cluster_sessions`).
+async fn renew_leases(
+    ctx: Arc<ServerContext>,
+    cluster: Arc<crate::access::cluster_sessions::ClusterSessions>,
+) {
+    let mut tick = tokio::time::interval(crate::access::cluster_sessions::RENEW);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let live = ctx.sessions.leased();
+        let c = cluster.clone();
+        let _ = tokio::task::spawn_blocking(move || c.renew(&live)).await;
+    }
 }
 
 /// Says once a day when the certificate in force needs renewal (nothing while it does not).

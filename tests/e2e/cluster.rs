@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use ftpsd::state::KvStore;
 use ftpsd_e2e::cluster::Cluster;
 use ftpsd_e2e::tools::{ftpsd_bin, run, text};
 use ftpsd_e2e::{FtpClient, TestServer, built_plugin};
@@ -41,10 +42,11 @@ async fn failed_login(c: &Cluster, source: &str) -> u16 {
 async fn a_ban_made_on_one_node_refuses_the_client_on_every_node() {
     let c = Cluster::start(
         &[("bfp", built_plugin("bfp.wasm"), String::new())],
-        &user("bob", ""),
+        &(user("bob", "") + &user("solo", "max_sessions = 1")),
     )
     .await;
     std::fs::create_dir_all(c.shared().join("bob")).unwrap();
+    std::fs::create_dir_all(c.shared().join("solo")).unwrap();
     // The Redis store behaves as the embedded ones do.
     let store = ftpsd::state::RedisStore::open(
         &c.redis.url(),
@@ -53,6 +55,30 @@ async fn a_ban_made_on_one_node_refuses_the_client_on_every_node() {
     )
     .unwrap();
     ftpsd::state::conformance::exercise(&store);
+
+    // max_sessions = 1 holds over the nodes: a second session, on another node, is refused
+    // until the first ends.
+    let mut one = c.login_from("127.0.0.50", "solo", "solo-pass").await;
+    let mut two = c.connect_from("127.0.0.51").await;
+    two.cmd_ok("USER solo", 331).await;
+    let r = two.cmd("PASS solo-pass").await;
+    assert_eq!(r.code, 530, "{r:?}");
+    assert!(r.text.contains("Too many sessions"), "{r:?}");
+    assert_ne!(node_of(&c, "127.0.0.50"), None);
+    one.cmd_ok("QUIT", 221).await;
+    let nodes_store =
+        ftpsd::state::RedisStore::open(&c.redis.url(), "test", std::time::Duration::from_secs(2))
+            .unwrap();
+    ftpsd_e2e::until("the lease is given back", || {
+        nodes_store
+            .get("ftpsd.sessions", "solo", ftpsd::state::now_ms())
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    let mut three = c.login_from("127.0.0.52", "solo", "solo-pass").await;
+    three.cmd_ok("NOOP", 200).await;
+    drop(three);
 
     // Three failures, each on a fresh connection: round-robin puts them on three nodes.
     for _ in 0..3 {

@@ -115,6 +115,7 @@ impl Cluster {
     pub async fn start(plugins: &[(&str, Vec<u8>, String)], users_toml: &str) -> Cluster {
         let redis = Redis::start().await;
         let shared = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let users = users_toml.replace("{SHARED}", &shared.path().display().to_string());
         let mut nodes: Vec<Option<TestServer>> = Vec::new();
         let mut cert_key: Option<(PathBuf, PathBuf)> = None;
@@ -142,12 +143,15 @@ impl Cluster {
             }
             let node = b.start().await;
             if cert_key.is_none() {
+                // One certificate for all, kept by the cluster (node 0 may be killed).
                 let (cert, key, _) = node.config.tls_paths();
-                cert_key = Some((cert, key));
+                let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+                std::fs::copy(cert, &c).unwrap();
+                std::fs::copy(key, &k).unwrap();
+                cert_key = Some((c, k));
             }
             nodes.push(Some(node));
         }
-        let dir = tempfile::tempdir().unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let cfg = haproxy_config(addr, &nodes);
         std::fs::write(dir.path().join("haproxy.cfg"), &cfg).unwrap();

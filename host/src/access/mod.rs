@@ -1,6 +1,7 @@
 //! Access rules: IP allow/deny lists, connection limits before the banner, and per-user
 //! session limits at login.
 
+pub mod cluster_sessions;
 pub mod ip_pattern;
 pub mod limits;
 pub mod login_throttle;

@@ -22,6 +22,8 @@ struct Entry {
     ip: IpAddr,
     kill: watch::Sender<Option<String>>,
     info: Arc<LiveInfo>,
+    /// Whether it holds a cluster lease (see [`super::cluster_sessions`]) to renew.
+    leased: bool,
 }
 
 /// What a logged-in session is doing, for the operator (updated by the session).
@@ -75,6 +77,8 @@ pub struct SessionRegistry {
 pub struct LoginGuard {
     id: u64,
     registry: Arc<SessionRegistry>,
+    /// The cluster lease to give back at the end.
+    lease: Option<(Arc<super::cluster_sessions::ClusterSessions>, String)>,
     /// Becomes `Some(reason)` when the session must end.
     pub kill: watch::Receiver<Option<String>>,
     pub info: Arc<LiveInfo>,
@@ -118,11 +122,13 @@ impl SessionRegistry {
                 ip,
                 kill: tx,
                 info: info.clone(),
+                leased: false,
             },
         );
         Ok(LoginGuard {
             id,
             registry: self.clone(),
+            lease: None,
             kill: rx,
             info,
         })
@@ -218,6 +224,38 @@ impl SessionRegistry {
     }
 }
 
+impl LoginGuard {
+    /// Records the cluster lease this session holds: renewed while it lives, released after.
+    pub fn hold_lease(
+        &mut self,
+        cluster: Arc<super::cluster_sessions::ClusterSessions>,
+        user: &str,
+    ) {
+        if let Some(e) = self
+            .registry
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&self.id)
+        {
+            e.leased = true;
+        }
+        self.lease = Some((cluster, user.to_string()));
+    }
+}
+
+impl SessionRegistry {
+    /// This node's sessions holding cluster leases, by user (for their renewal).
+    pub fn leased(&self) -> std::collections::BTreeMap<String, Vec<(u64, IpAddr)>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: std::collections::BTreeMap<String, Vec<(u64, IpAddr)>> = Default::default();
+        for (id, e) in entries.iter().filter(|(_, e)| e.leased) {
+            out.entry(e.user.clone()).or_default().push((*id, e.ip));
+        }
+        out
+    }
+}
+
 impl Drop for LoginGuard {
     fn drop(&mut self) {
         self.registry
@@ -225,6 +263,12 @@ impl Drop for LoginGuard {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
+        if let Some((cluster, user)) = self.lease.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let id = self.id;
+            rt.spawn_blocking(move || cluster.release(&user, id));
+        }
     }
 }
 

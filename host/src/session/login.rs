@@ -114,7 +114,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         return Err(Refusal::new(code, text));
     }
     drop(proof);
-    let guard = match s.ctx.sessions.register(
+    let mut guard = match s.ctx.sessions.register(
         s.link.id,
         &account.name,
         s.link.peer.ip(),
@@ -124,6 +124,30 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
         Ok(g) => g,
         Err(e) => return Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string())),
     };
+    if let Some(cluster) = s.ctx.cluster_sessions.clone()
+        && (account.max_sessions > 0 || s.cfg.access.no_double_login)
+    {
+        let (c, user, id, ip) = (
+            cluster.clone(),
+            account.name.clone(),
+            s.link.id,
+            s.link.peer.ip(),
+        );
+        let (max, double) = (account.max_sessions, s.cfg.access.no_double_login);
+        let claimed =
+            tokio::task::spawn_blocking(move || c.claim(&user, id, ip, max, double)).await;
+        match claimed {
+            Ok(Ok(())) => guard.hold_lease(cluster, &account.name),
+            Ok(Err(crate::access::cluster_sessions::ClaimError::Limit(e))) => {
+                return Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string()));
+            }
+            // The store is down: this node's own count decided (documented fallback).
+            Ok(Err(e)) => {
+                tracing::warn!(user = %account.name, error = %e, "cluster session limits unavailable; this node's count applies")
+            }
+            Err(e) => tracing::warn!(error = %e, "cluster session claim"),
+        }
+    }
     let generation = s.ctx.auth.generation();
     let vfs = match build_vfs(&s.ctx, &account).await {
         Ok(v) => v,
