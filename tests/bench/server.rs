@@ -47,9 +47,20 @@ impl BenchServer {
         ports: (u16, u16),
         more_users: &[(String, String)],
     ) -> BenchServer {
+        Self::start_on("127.0.0.1", dir, extra, ports, more_users).await
+    }
+
+    /// As [`BenchServer::start_with_users`], listening on `ip` (a cluster node behind HAProxy).
+    pub async fn start_on(
+        ip: &str,
+        dir: &Path,
+        extra: &str,
+        ports: (u16, u16),
+        more_users: &[(String, String)],
+    ) -> BenchServer {
         let config = format!(
             "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
-             [explicit]\nlisten = \"127.0.0.1:0\"\nrequire_tls = false\n\
+             [explicit]\nlisten = \"{ip}:0\"\nrequire_tls = false\n\
              [passive]\nport_min = {}\nport_max = {}\n{extra}",
             ports.0, ports.1
         );

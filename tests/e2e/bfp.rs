@@ -282,6 +282,25 @@ async fn a_full_state_store_does_not_switch_brute_force_protection_off() {
         "the quota held: {} bytes",
         srv.plugin_state_bytes("bfp")
     );
+    // Each further guess is refused (421) and faults the plugin for this address, until the
+    // address is quarantined for it: then it is refused at the door.
+    let bfp = srv.server.ctx.plugins.list()[0].clone();
+    for i in 0..10 {
+        if !bfp.quarantined_clients().is_empty() {
+            break;
+        }
+        let user = format!("more{i}{}", "x".repeat(200));
+        let code = ftpsd_e2e::client::try_login(
+            srv.explicit(),
+            tls.clone(),
+            Some(attacker),
+            &user,
+            "guess",
+        )
+        .await;
+        assert_eq!(code, Some(421));
+    }
+    assert!(!bfp.quarantined_clients().is_empty());
     let ok = ftpsd_e2e::client::try_login(
         srv.explicit(),
         tls.clone(),

@@ -217,6 +217,27 @@ async fn a_dead_node_loses_no_acknowledged_upload_and_a_redis_outage_fails_close
         assert_eq!(again.retr("acked.bin").await, data);
     }
 
+    // Redis hangs: the ban check times out, and a right password is answered exactly as a
+    // wrong one (no password oracle while the store is down).
+    c.redis.freeze(true);
+    let mut replies = Vec::new();
+    for (ip, pass) in [("127.0.0.95", "wrong"), ("127.0.0.96", "bob-pass")] {
+        let (mut f, first) =
+            FtpClient::connect_raw_from(Some(ip.parse().unwrap()), c.addr, &c.cert).await;
+        if first.code != 220 {
+            replies.push((first.code, first.text));
+            continue;
+        }
+        f.cmd_ok("AUTH TLS", 234).await;
+        f.start_tls().await;
+        f.cmd_ok("USER bob", 331).await;
+        let r = f.cmd(&format!("PASS {pass}")).await;
+        replies.push((r.code, r.text));
+    }
+    c.redis.freeze(false);
+    assert_eq!(replies[0], replies[1], "right and wrong passwords alike");
+    assert_eq!(replies[0].0, 421, "{replies:?}");
+
     // Redis stops: the ban check cannot be made, and logins fail closed with a reason.
     c.redis.stop();
     let (code, text) = first_reply(&c, "127.0.0.90").await;

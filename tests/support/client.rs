@@ -193,7 +193,7 @@ impl FtpClient {
         self.start_tls().await;
     }
 
-    async fn start_tls(&mut self) {
+    pub async fn start_tls(&mut self) {
         let Ctrl::Plain(reader) = std::mem::replace(&mut self.ctrl, Ctrl::None) else {
             panic!("already TLS")
         };

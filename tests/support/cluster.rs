@@ -88,6 +88,14 @@ impl Redis {
     pub fn stop(&mut self) {
         self.process.kill();
     }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) it: a Redis that hangs instead of refusing.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.process.0.as_ref().expect("running").id() as i32;
+        let sig = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(pid, sig) };
+    }
 }
 
 /// The nodes, their balancer and their Redis.
@@ -154,28 +162,7 @@ impl Cluster {
         }
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let cfg = haproxy_config(addr, &nodes);
-        std::fs::write(dir.path().join("haproxy.cfg"), &cfg).unwrap();
-        let child = Command::new("haproxy")
-            .args(["-db", "-f"])
-            .arg(dir.path().join("haproxy.cfg"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("haproxy.log")).unwrap())
-            .spawn()
-            .expect("haproxy (cargo xtask test installs it)");
-        let mut haproxy = Process(Some(child));
-        let log = dir.path().join("haproxy.log");
-        bounded("haproxy listens", async {
-            while tokio::net::TcpStream::connect(addr).await.is_err() {
-                if let Some(status) = haproxy.0.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                    panic!(
-                        "haproxy exited ({status}): {}\n{cfg}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
+        let haproxy = start_haproxy(dir.path(), &cfg, addr).await;
         let cert = cert_key.unwrap().0;
         Cluster {
             redis,
@@ -239,22 +226,59 @@ impl Cluster {
 
 /// The HAProxy configuration the README shows, with the test's addresses.
 pub fn haproxy_config(front: SocketAddr, nodes: &[Option<TestServer>]) -> String {
+    let nodes: Vec<(SocketAddr, (u16, u16))> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_ref().unwrap().explicit(), slice(i)))
+        .collect();
+    haproxy_config_for(front, &nodes)
+}
+
+/// HAProxy in front of `nodes` (control address, passive slice): PROXY v2 to every node,
+/// control connections round-robin, each slice to its node on the same port.
+pub fn haproxy_config_for(front: SocketAddr, nodes: &[(SocketAddr, (u16, u16))]) -> String {
     let mut c = String::from(
         "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10m\n    timeout server 10m\n    # A node that is down: the connection is retried on another one.\n    retries 2\n    option redispatch 1\n\n",
     );
     c += &format!("frontend ftp\n    bind {front}\n    default_backend ftp_nodes\n\n");
     c += "backend ftp_nodes\n    balance roundrobin\n";
-    for (i, n) in nodes.iter().enumerate() {
-        let a = n.as_ref().unwrap().explicit();
+    for (i, (a, _)) in nodes.iter().enumerate() {
         c += &format!("    server node{i} {a} send-proxy-v2 source 127.0.0.1\n");
     }
-    for (i, n) in nodes.iter().enumerate() {
-        let (min, max) = slice(i);
-        let ip = n.as_ref().unwrap().explicit().ip();
+    for (i, (a, (min, max))) in nodes.iter().enumerate() {
         c += &format!(
-            "\nfrontend passive{i}\n    bind {}:{min}-{max}\n    default_backend passive{i}\n\nbackend passive{i}\n    server node{i} {ip} send-proxy-v2 source 127.0.0.1\n",
-            front.ip()
+            "\nfrontend passive{i}\n    bind {}:{min}-{max}\n    default_backend passive{i}\n\nbackend passive{i}\n    server node{i} {} send-proxy-v2 source 127.0.0.1\n",
+            front.ip(),
+            a.ip()
         );
     }
     c
+}
+
+/// Starts haproxy on `cfg` (written into `dir`) and waits until `front` accepts; a haproxy
+/// that exits says why.
+pub async fn start_haproxy(dir: &Path, cfg: &str, front: SocketAddr) -> Process {
+    std::fs::write(dir.join("haproxy.cfg"), cfg).unwrap();
+    let log = dir.join("haproxy.log");
+    let child = Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(dir.join("haproxy.cfg"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("haproxy (cargo xtask test installs it)");
+    let mut haproxy = Process(Some(child));
+    bounded("haproxy listens", async {
+        while tokio::net::TcpStream::connect(front).await.is_err() {
+            if let Some(status) = haproxy.0.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!(
+                    "haproxy exited ({status}): {}\n{cfg}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    haproxy
 }

@@ -1,14 +1,13 @@
 //! Passive mode: one listener per transfer from the configured port range, accepting only the
 //! control connection's peer address.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 use super::DataError;
 use crate::proxy_protocol::{ProxyRefusal, ProxySection};
@@ -42,18 +41,19 @@ pub fn bind(ip: IpAddr, min: u16, max: u16) -> Result<TcpListener, PassiveError>
 
 /// A passive listener waiting for its client. Connections from other addresses are closed
 /// and logged, and waiting goes on, so an intruder can neither steal nor break the transfer.
-/// Behind a load balancer the address is the one its PROXY header names; a header still being
-/// read is kept when the wait is cancelled (the transfer command came), so `accept` can be
-/// raced and called again without losing the client.
+/// Behind a load balancer the address is the one its PROXY header names. Headers are read
+/// side by side (a silent connection does not hold up the client's), at most
+/// [`MAX_HEADER_READS`] at once; `accept` is cancel-safe (headers being read are kept), so it
+/// can be raced with the transfer command and called again without losing the client.
 pub struct DataAcceptor {
     listener: TcpListener,
     peer_ip: IpAddr,
     proxy: Arc<ProxySection>,
-    reading: Option<HeaderRead>,
+    reading: JoinSet<(TcpStream, Result<SocketAddr, ProxyRefusal>)>,
 }
 
-type HeaderRead =
-    Pin<Box<dyn Future<Output = (TcpStream, Result<SocketAddr, ProxyRefusal>)> + Send>>;
+/// PROXY headers of one passive listener read at once.
+pub const MAX_HEADER_READS: usize = 16;
 
 impl DataAcceptor {
     pub fn new(listener: TcpListener, peer_ip: IpAddr, proxy: Arc<ProxySection>) -> DataAcceptor {
@@ -61,7 +61,7 @@ impl DataAcceptor {
             listener,
             peer_ip: crate::config::network::canonical(peer_ip),
             proxy,
-            reading: None,
+            reading: JoinSet::new(),
         }
     }
 
@@ -85,38 +85,37 @@ impl DataAcceptor {
     /// The client's data connection (cancel-safe).
     pub async fn accept(&mut self) -> Result<TcpStream, DataError> {
         loop {
-            if let Some(reading) = self.reading.as_mut() {
-                let (stream, client) = reading.await;
-                self.reading = None;
-                match client {
-                    Ok(c) if crate::config::network::canonical(c.ip()) == self.peer_ip => {
+            tokio::select! {
+                Some(read) = self.reading.join_next(), if !self.reading.is_empty() => {
+                    let Ok((stream, client)) = read else { continue };
+                    match client {
+                        Ok(c) if crate::config::network::canonical(c.ip()) == self.peer_ip => {
+                            return Ok(stream);
+                        }
+                        Ok(c) => {
+                            tracing::warn!(expected = %self.peer_ip, intruder = %c, "refused data connection from a foreign address (through the proxy)")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "refused data connection"),
+                    }
+                }
+                accepted = self.listener.accept(), if self.reading.len() < MAX_HEADER_READS => {
+                    let (mut stream, from) =
+                        accepted.map_err(|e| DataError::Open(e.to_string()))?;
+                    if self.proxy.enabled() {
+                        let proxy = self.proxy.clone();
+                        self.reading.spawn(async move {
+                            let client =
+                                crate::proxy_protocol::client_of(&proxy, &mut stream, from).await;
+                            (stream, client)
+                        });
+                        continue;
+                    }
+                    if crate::config::network::canonical(from.ip()) == self.peer_ip {
                         return Ok(stream);
                     }
-                    Ok(c) => {
-                        tracing::warn!(expected = %self.peer_ip, intruder = %c, "refused data connection from a foreign address (through the proxy)")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "refused data connection"),
+                    tracing::warn!(expected = %self.peer_ip, intruder = %from, "refused data connection from a foreign address");
                 }
-                continue;
             }
-            let (mut stream, from) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| DataError::Open(e.to_string()))?;
-            if self.proxy.enabled() {
-                let proxy = self.proxy.clone();
-                self.reading = Some(Box::pin(async move {
-                    let client = crate::proxy_protocol::client_of(&proxy, &mut stream, from).await;
-                    (stream, client)
-                }));
-                continue;
-            }
-            if crate::config::network::canonical(from.ip()) == self.peer_ip {
-                return Ok(stream);
-            }
-            tracing::warn!(expected = %self.peer_ip, intruder = %from, "refused data connection from a foreign address");
-            drop(stream);
         }
     }
 }

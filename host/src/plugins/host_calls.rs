@@ -186,9 +186,11 @@ pub(super) fn host_call(
             error: e.to_string(),
         }),
         Err(e @ StoreError::Backend(_)) => {
+            // The detail (addresses, OS errors) is for the operator's log, not for a plugin
+            // that may put its error text in a reply to the client.
             d.store_down = Some(e.to_string());
             Ok(HostReply::Error {
-                error: e.to_string(),
+                error: "state store unavailable".into(),
             })
         }
         Err(e) => Err(wasmtime::format_err!("{e}")),

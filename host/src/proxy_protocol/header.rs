@@ -66,7 +66,7 @@ pub fn parse(bytes: &[u8]) -> Result<Option<SocketAddr>, HeaderError> {
     if bytes.starts_with(b"PROXY ") {
         let h =
             ppp::v1::Header::try_from(bytes).map_err(|e| HeaderError::Malformed(e.to_string()))?;
-        return Ok(match h.addresses {
+        return plausible(match h.addresses {
             ppp::v1::Addresses::Tcp4(a) => Some((a.source_address, a.source_port).into()),
             ppp::v1::Addresses::Tcp6(a) => Some((a.source_address, a.source_port).into()),
             ppp::v1::Addresses::Unknown => None,
@@ -79,11 +79,30 @@ pub fn parse(bytes: &[u8]) -> Result<Option<SocketAddr>, HeaderError> {
     if h.command == ppp::v2::Command::Local {
         return Ok(None);
     }
-    Ok(match h.addresses {
+    if h.protocol == ppp::v2::Protocol::Datagram {
+        return Err(HeaderError::Malformed(
+            "a UDP header for a TCP connection".into(),
+        ));
+    }
+    let source: Option<SocketAddr> = match h.addresses {
         ppp::v2::Addresses::IPv4(a) => Some((a.source_address, a.source_port).into()),
         ppp::v2::Addresses::IPv6(a) => Some((a.source_address, a.source_port).into()),
         ppp::v2::Addresses::Unspecified | ppp::v2::Addresses::Unix(_) => None,
-    })
+    };
+    plausible(source)
+}
+
+/// No client connects from 0.0.0.0, ::, or a broadcast or multicast address.
+fn plausible(source: Option<SocketAddr>) -> Result<Option<SocketAddr>, HeaderError> {
+    let Some(a) = source else { return Ok(None) };
+    let ip = crate::config::network::canonical(a.ip());
+    let bogus = ip.is_unspecified()
+        || ip.is_multicast()
+        || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+    if bogus {
+        return Err(HeaderError::Malformed(format!("{ip} cannot be a client")));
+    }
+    Ok(Some(a))
 }
 
 #[cfg(test)]
@@ -144,5 +163,10 @@ mod tests {
             "short address block"
         );
         assert!(parse(&v2(0x2f, 0x11, &[0; 12])).is_err(), "unknown command");
+        assert!(parse(b"PROXY TCP4 0.0.0.0 1.1.1.1 1 2\r\n").is_err());
+        assert!(parse(b"PROXY TCP4 255.255.255.255 1.1.1.1 1 2\r\n").is_err());
+        let mut udp = vec![203, 0, 113, 9, 10, 0, 0, 1, 0, 1, 0, 2];
+        assert!(parse(&v2(0x21, 0x12, &udp)).is_err(), "UDP");
+        udp.clear();
     }
 }

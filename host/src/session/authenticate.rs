@@ -114,8 +114,11 @@ async fn refuse(s: &mut Session, name: &str, unavailable: Option<String>) -> Han
     }
     tokio::time::sleep(ctx.auth.failure_delay()).await;
     ctx.metrics.login(false);
-    if unavailable.is_none() {
-        s.login_hook(name, false, false, &[]).await;
+    if unavailable.is_none()
+        && let Some((code, text)) = s.login_hook(name, false, false, &[]).await
+    {
+        s.quit |= code == Code::SERVICE_CLOSING;
+        return Err(Refusal::new(code, text));
     }
     match unavailable {
         Some(message) => Err(Refusal::new(Code::SERVICE_CLOSING, message)),

@@ -98,10 +98,10 @@ impl Session {
             tls: self.link.control.tls_info(),
             groups: groups.to_vec(),
         };
+        // A failed login gets the plugins' refusal too when there is one: a plugin that cannot
+        // decide (its state store is down) must answer a wrong password exactly as a right one,
+        // or the difference tells passwords apart.
         let decision = self.ctx.plugins.gate(Request::Login(ev)).await;
-        if !success {
-            return None;
-        }
         match decision {
             Decision::Allow => None,
             Decision::Deny { code, message, by } => {
@@ -230,14 +230,22 @@ impl Session {
         size: u64,
         offset: u64,
         query: bool,
-    ) -> RatioCheckEvent {
+    ) -> Result<RatioCheckEvent, Refusal> {
         let account = &self.user().account;
         let kv = self.ctx.plugins.kv.clone();
         let u = account.name.clone();
         let counters = tokio::task::spawn_blocking(move || crate::state::counters(kv.as_ref(), &u))
             .await
-            .unwrap_or_default();
-        RatioCheckEvent {
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map_err(|e| {
+                tracing::warn!(user = %account.name, error = %e, "transfer counters unavailable; download refused");
+                Refusal::new(
+                    Code::LOCAL_ERROR,
+                    "Transfer counters unavailable; try again later.",
+                )
+            })?;
+        Ok(RatioCheckEvent {
             ip: self.ip(),
             user: account.name.clone(),
             path,
@@ -250,7 +258,7 @@ impl Session {
             session: self.link.id,
             transfer: if query { 0 } else { next_transfer() },
             groups: account.groups.clone(),
-        }
+        })
     }
 
     /// ratio-check before RETR.
@@ -260,14 +268,19 @@ impl Session {
         }
         let ev = self
             .ratio_event(path.as_string(), size, offset, false)
-            .await;
+            .await?;
         let d = self.ctx.plugins.gate(Request::RatioCheck(ev)).await;
         Self::verdict(d, Some(path), "RETR")
     }
 
     /// `SITE RATIO`: the user's counters and what the ratio plugins say about them.
     pub async fn ratio_standing(&self) -> (ftpsd_plugin_sdk::Counters, Vec<String>) {
-        let ev = self.ratio_event(String::new(), 0, 0, true).await;
+        let Ok(ev) = self.ratio_event(String::new(), 0, 0, true).await else {
+            return (
+                Default::default(),
+                vec!["Transfer counters unavailable; try again later.".into()],
+            );
+        };
         let counters = ev.counters;
         let info = self.ctx.plugins.info(Request::RatioCheck(ev)).await;
         (counters, info)

@@ -111,6 +111,7 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
             s.quit = true;
             return Err(Refusal::new(e.code(), e.to_string()));
         }
+        s.quit |= code == Code::SERVICE_CLOSING;
         return Err(Refusal::new(code, text));
     }
     drop(proof);

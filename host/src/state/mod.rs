@@ -123,27 +123,26 @@ pub fn now_ms() -> u64 {
 /// Namespace of the host's own per-user transfer counters.
 pub const COUNTERS_NS: &str = "ftpsd.counters";
 
-/// Counters of completed transfers for a user, as ratio-check sees them.
-pub fn counters(store: &dyn KvStore, user: &str) -> ftpsd_plugin_sdk::Counters {
+/// Counters of completed transfers for a user, as ratio-check sees them. An error (the shared
+/// store is down) is an error: a ratio must not be judged on zeros.
+pub fn counters(store: &dyn KvStore, user: &str) -> Result<ftpsd_plugin_sdk::Counters, StoreError> {
     let now = now_ms();
-    let get = |k: &str| {
-        store
+    let get = |k: &str| -> Result<u64, StoreError> {
+        Ok(store
             .get(
                 COUNTERS_NS,
                 &format!("{}:{k}", user.to_ascii_lowercase()),
                 now,
-            )
-            .ok()
-            .flatten()
+            )?
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or(0))
     };
-    ftpsd_plugin_sdk::Counters {
-        files_up: get("files_up"),
-        files_down: get("files_down"),
-        bytes_up: get("bytes_up"),
-        bytes_down: get("bytes_down"),
-    }
+    Ok(ftpsd_plugin_sdk::Counters {
+        files_up: get("files_up")?,
+        files_down: get("files_down")?,
+        bytes_up: get("bytes_up")?,
+        bytes_down: get("bytes_down")?,
+    })
 }
 
 /// Records a completed transfer.

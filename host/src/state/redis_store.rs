@@ -11,8 +11,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::ConnectionLike;
-
 use super::{Entry, KvStore, StoreError};
 
 /// Idle connections kept for reuse; more are opened under load and closed after use.
@@ -61,14 +59,22 @@ fn glob_escape(s: &str) -> String {
 impl RedisStore {
     /// Checks the URL and that Redis answers (a node should not start on a typo).
     pub fn open(url: &str, cluster: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(err)?;
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreError::Backend(format!("state.backend = \"{url}\" is not a Redis URL: {e}"))
+        })?;
         let store = RedisStore {
             client,
             prefix: format!("ftpsd:{cluster}:"),
             timeout,
             idle: Mutex::new(Vec::new()),
         };
-        store.with(|c| redis::cmd("PING").query::<String>(c).map_err(err))?;
+        store
+            .with(|c| redis::cmd("PING").query::<String>(c).map_err(err))
+            .map_err(|e| {
+                StoreError::Backend(format!(
+                    "state.backend = \"{url}\": {e} (is Redis running there, and the password and database right?)"
+                ))
+            })?;
         Ok(store)
     }
 
@@ -87,9 +93,9 @@ impl RedisStore {
     }
 
     /// Runs `f` on a pooled connection; a connection that saw an error is not reused. A pooled
-    /// connection found dead (Redis restarted) empties the pool, since its peers are dead too,
-    /// and `f` runs once more on a new connection: it failed on its first command, before
-    /// anything was written.
+    /// connection that fails (Redis restarted: its peers are dead too) empties the pool, and `f`
+    /// runs once more on a new connection: a dead connection fails on its first command,
+    /// before anything was written.
     fn with<T>(
         &self,
         mut f: impl FnMut(&mut redis::Connection) -> Result<T, StoreError>,
@@ -100,7 +106,7 @@ impl RedisStore {
             None => (self.connect()?, false),
         };
         let mut r = f(&mut con);
-        if was_pooled && r.is_err() && !con.is_open() {
+        if was_pooled && matches!(r, Err(StoreError::Backend(_))) {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
             con = self.connect()?;
             r = f(&mut con);

@@ -12,7 +12,7 @@ use super::{RedbStore, RedisStore, SharedStore, StoreError};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateSection {
-    /// `redb` (the embedded file `<data_dir>/state/kv.redb`) or a `redis://` / `rediss://` URL.
+    /// `redb` (the embedded file `<data_dir>/state/kv.redb`) or a `redis://` URL.
     pub backend: String,
     /// Names this cluster's keys (`ftpsd:<cluster>:...`): clusters may share one Redis.
     pub cluster: String,
@@ -32,11 +32,28 @@ impl Default for StateSection {
 
 impl StateSection {
     pub fn is_shared(&self) -> bool {
-        self.backend.starts_with("redis://") || self.backend.starts_with("rediss://")
+        self.backend.starts_with("redis://")
     }
 
     /// A configuration mistake: the key and what to do (checked at config load).
     pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.backend.starts_with("rediss://") {
+            return Some((
+                "backend",
+                "state.backend: rediss:// (Redis over TLS) is not built in; use redis:// on a private network or through a TLS tunnel (stunnel, spiped)".into(),
+            ));
+        }
+        if self.is_shared()
+            && let Err(e) = redis::Client::open(self.backend.as_str())
+        {
+            return Some((
+                "backend",
+                format!(
+                    "state.backend = \"{}\" is not a Redis URL ({e}); write redis://[:password@]host:port/db",
+                    self.backend
+                ),
+            ));
+        }
         if self.backend != "redb" && !self.is_shared() {
             return Some((
                 "backend",

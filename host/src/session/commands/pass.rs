@@ -47,8 +47,12 @@ pub async fn handle(s: &mut Session, pass: String) -> Handled {
         Err(e) => {
             tracing::info!(user = ?name, peer = %s.link.peer, "login failed");
             s.ctx.metrics.login(false);
-            // Plugins learn about the failure (brute-force protection); it stays a failure.
-            s.login_hook(&name, false, false, &[]).await;
+            // Plugins learn about the failure (brute-force protection); it stays a failure,
+            // with their refusal when they give one (as a right password would get).
+            if let Some((code, text)) = s.login_hook(&name, false, false, &[]).await {
+                s.quit |= code == Code::SERVICE_CLOSING;
+                return Err(Refusal::new(code, text));
+            }
             Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string()))
         }
     }
