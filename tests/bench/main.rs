@@ -4,6 +4,7 @@
 
 mod bandwidth;
 mod ceilings;
+mod cluster;
 mod ftplib;
 mod plugins;
 mod server;
@@ -60,6 +61,10 @@ async fn run(scale: Scale) {
     if std::env::args().any(|a| a == "--startup-only") {
         println!("== start-up ==");
         startup::run(dir.path()).await;
+        return;
+    }
+    if std::env::args().any(|a| a == "--cluster-only") {
+        cluster::run(dir.path(), scale.sessions).await;
         return;
     }
     if std::env::args().any(|a| a == "--swap-only") {
@@ -128,6 +133,8 @@ async fn run(scale: Scale) {
     srv.stop();
     let storm_dir = tempfile::tempdir().expect("tempdir");
     storm_figures(storm_dir.path(), if scale.logins < 300 { 2 } else { 5 }).await;
+
+    cluster::run(dir.path(), scale.sessions).await;
 
     println!();
     println!("== bandwidth limits ==");

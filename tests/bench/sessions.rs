@@ -17,7 +17,7 @@ pub struct Churn {
 
 /// Each session gets its own resumption store, as separate client processes have: with a
 /// shared store a data connection could resume another session's ticket, which ftpsd refuses.
-fn own_store(base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+pub fn own_store(base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     let mut cfg = (**base).clone();
     cfg.resumption = rustls::client::Resumption::in_memory_sessions(8);
     Arc::new(cfg)

@@ -54,7 +54,7 @@ fn run() -> anyhow::Result<()> {
                 "  serve [ARGS]  build and run `ftpsd serve [ARGS]` (default: embedded config)"
             );
             eprintln!(
-                "  bench [ARGS]  run the benchmark (`--quick` for a short run, `--plugins-only`, `--swap-only`, `--startup-only`, `--bandwidth-only`, `--transfers-only`, `--sessions-only`, `--memory-only`, `--storm-only`)"
+                "  bench [ARGS]  run the benchmark (`--quick` for a short run, `--plugins-only`, `--swap-only`, `--startup-only`, `--bandwidth-only`, `--transfers-only`, `--sessions-only`, `--memory-only`, `--storm-only`, `--cluster-only`)"
             );
             bail!("unknown task '{task}'")
         }
