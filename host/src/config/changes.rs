@@ -43,6 +43,11 @@ impl Config {
             ),
             ("[log]", d(&self.log) != d(&newer.log)),
             ("[acme]", self.acme != newer.acme),
+            (
+                "[proxy_protocol]",
+                d(&self.proxy_protocol) != d(&newer.proxy_protocol),
+            ),
+            ("[state]", d(&self.state) != d(&newer.state)),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))
