@@ -30,6 +30,8 @@ pub enum StartError {
     Access(#[from] crate::access::managed::AccessFileError),
     #[error(transparent)]
     Cert(#[from] crate::tls::certgen::CertGenError),
+    #[error(transparent)]
+    TicketKeys(#[from] crate::tls::shared_tickets::TicketKeyError),
     #[error("cannot listen on {addr} ({kind}): {source}")]
     Bind {
         addr: SocketAddr,
@@ -96,7 +98,11 @@ impl Server {
             None => None,
         };
         let (cert, key, _) = config.tls_paths();
-        let tls = TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
+        let ticketer = config
+            .ticket_key_path()
+            .map(|f| crate::tls::shared_tickets::load(&f))
+            .transpose()?;
+        let tls = TlsConfigs::from_files_with(&cert, &key, config.tls.min_version, ticketer)?;
         let users = UsersFile::load(&config.users_file())?;
         crate::housekeeping::clean_upload_leftovers(&users).await;
         let auth = Authenticator::new(

@@ -155,6 +155,27 @@ async fn a_ratio_holds_across_nodes_and_curl_goes_through_the_balancer() {
     assert_eq!(r.code, 550, "{r:?}");
     assert!(r.text.contains("Ratio 1:1"), "{r:?}");
 
+    // Shared ticket keys: a client that comes back and lands on another node resumes its
+    // TLS session there.
+    let tls = ftpsd_e2e::client::tls_config(&c.cert);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut kinds = Vec::new();
+    for i in 0..3 {
+        let ip = format!("127.0.0.{}", 73 + i);
+        let mut k =
+            FtpClient::connect_explicit_from(Some(ip.parse().unwrap()), c.addr, tls.clone()).await;
+        kinds.push(k.control_handshake_kind());
+        k.login("bob", "bob-pass").await;
+        seen.insert(node_of(&c, &ip).unwrap());
+        k.cmd_ok("QUIT", 221).await;
+    }
+    assert_eq!(seen.len(), 3, "one connection per node");
+    assert_eq!(
+        &kinds[1..],
+        &[Some(rustls::HandshakeKind::Resumed); 2],
+        "resumed on the other nodes: {kinds:?}"
+    );
+
     // curl (OpenSSL) in its default passive mode, TLS 1.3 and 1.2, through the balancer:
     // each invocation lands on another node and its data connections on that node's slice.
     let src = c.shared().join("src.bin");

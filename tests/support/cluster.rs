@@ -126,12 +126,25 @@ impl Cluster {
         let redis = Redis::start().await;
         let shared = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
+        // Ticket keys every node shares: a client resumes on whichever node it reaches.
+        let ticket_keys = dir.path().join("ticket.key");
+        let mut raw = [0u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut raw)
+            .unwrap();
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&ticket_keys, hex + "\n").unwrap();
+        std::fs::set_permissions(
+            &ticket_keys,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         let users = users_toml.replace("{SHARED}", &shared.path().display().to_string());
         let mut nodes: Vec<Option<TestServer>> = Vec::new();
         let mut cert_key: Option<(PathBuf, PathBuf)> = None;
         for i in 0..3 {
             let url = redis.url();
             let ck = cert_key.clone();
+            let tk = ticket_keys.clone();
             let mut b = TestServer::builder().users_toml(&users).config(move |c| {
                 let ip = format!("127.0.0.{}", i + 2);
                 c.explicit.as_mut().unwrap().listen = format!("{ip}:0").parse().unwrap();
@@ -143,6 +156,7 @@ impl Cluster {
                 c.proxy_protocol.trusted = vec!["127.0.0.1".parse().unwrap()];
                 c.state.backend = url;
                 c.state.cluster = "test".into();
+                c.tls.ticket_key_file = Some(tk);
                 if let Some((cert, key)) = ck {
                     c.tls.cert = Some(cert);
                     c.tls.key = Some(key);

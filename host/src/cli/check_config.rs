@@ -19,6 +19,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ftpsd::tls::TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         println!("certificate: {} ok", cert.display());
     }
+    if let Some(f) = config.ticket_key_path() {
+        ftpsd::tls::shared_tickets::load(&f)?;
+        println!("ticket keys: {} ok", f.display());
+    }
     if let Some(a) = &config.acme {
         println!(
             "acme: certificate for {} from {} ({} answered on {}); renewed {} days before its end",

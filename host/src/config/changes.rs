@@ -48,6 +48,10 @@ impl Config {
                 d(&self.proxy_protocol) != d(&newer.proxy_protocol),
             ),
             ("[state]", d(&self.state) != d(&newer.state)),
+            (
+                "[tls] ticket_key_file",
+                self.tls.ticket_key_file != newer.tls.ticket_key_file,
+            ),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))

@@ -467,6 +467,11 @@ impl Config {
         Ok(())
     }
 
+    /// `[tls] ticket_key_file`, resolved against the config's folder.
+    pub fn ticket_key_path(&self) -> Option<PathBuf> {
+        self.tls.ticket_key_file.as_ref().map(|p| self.resolve(p))
+    }
+
     fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()

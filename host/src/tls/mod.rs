@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod pem;
 pub mod scope;
 pub mod section;
+pub mod shared_tickets;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -95,12 +96,26 @@ impl TlsConfigs {
         key: &Path,
         min: MinVersion,
     ) -> Result<TlsConfigs, TlsFileError> {
+        Self::from_files_with(cert, key, min, None)
+    }
+
+    /// As `from_files`, with the ticket keys of `ticketer` (shared by a cluster's nodes) in
+    /// place of keys of this process's own.
+    pub fn from_files_with(
+        cert: &Path,
+        key: &Path,
+        min: MinVersion,
+        ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
+    ) -> Result<TlsConfigs, TlsFileError> {
         let mismatch = |e: rustls::Error| TlsFileError::Pair {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             reason: e.to_string(),
         };
-        let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(mismatch)?;
+        let ticketer = match ticketer {
+            Some(t) => t,
+            None => rustls::crypto::aws_lc_rs::Ticketer::new().map_err(mismatch)?,
+        };
         let cache: Arc<dyn rustls::server::StoresServerSessions> =
             ServerSessionMemoryCache::new(4096);
         Self::build(cert, key, min, ticketer, cache)

@@ -18,6 +18,9 @@ pub struct TlsSection {
     /// complete upload. `false` keeps uploads of clients that just close the socket
     /// (netkit ftp-ssl) — and also truncated ones.
     pub require_close_notify: bool,
+    /// Ticket keys shared by the nodes of a cluster (64 hex digits per line, mode 0600), so a
+    /// client resumes its TLS session on whichever node it reaches. None: keys of this process.
+    pub ticket_key_file: Option<PathBuf>,
 }
 
 impl Default for TlsSection {
@@ -27,6 +30,7 @@ impl Default for TlsSection {
             key: None,
             min_version: MinVersion::Tls12,
             require_close_notify: true,
+            ticket_key_file: None,
         }
     }
 }
