@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ftpsd::state::SharedStore;
-use ftpsd_e2e::FtpClient;
 use ftpsd_e2e::cluster::{Redis, free_port, haproxy_config_for, start_haproxy};
 use ftpsd_plugin_sdk::{LoginEvent, Request};
 
@@ -172,22 +171,7 @@ async fn churn(
         let (next, errors, tls) = (next.clone(), errors.clone(), tls.clone());
         workers.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < total {
-                // Its own session cache: the data connections resume this session's TLS.
-                let tls = crate::sessions::own_store(&tls);
-                let ok = tokio::spawn(async move {
-                    let mut c = FtpClient::connect_explicit_with(front, tls).await;
-                    c.login("bench", "bench-pass").await;
-                    c.protect().await;
-                    c.cmd_ok("TYPE I", 200).await;
-                    let list = c.download("LIST").await.ok()?;
-                    let retr = c.download("RETR small.bin").await.ok()?;
-                    c.cmd_ok("QUIT", 221).await;
-                    Some(list.1.code == 226 && retr.0.len() == 64 * 1024)
-                })
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(false);
+                let ok = crate::sessions::one_session(front, tls.clone()).await;
                 if !ok {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }

@@ -17,13 +17,14 @@ pub struct Churn {
 
 /// Each session gets its own resumption store, as separate client processes have: with a
 /// shared store a data connection could resume another session's ticket, which ftpsd refuses.
-pub fn own_store(base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+fn own_store(base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     let mut cfg = (**base).clone();
     cfg.resumption = rustls::client::Resumption::in_memory_sessions(8);
     Arc::new(cfg)
 }
 
-async fn one_session(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> bool {
+/// One session of the churn workload (its own TLS session cache); whether it went through.
+pub async fn one_session(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> bool {
     let tls = own_store(&tls);
     let work = async move {
         let mut c = FtpClient::connect_explicit_with(addr, tls).await;

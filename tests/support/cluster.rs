@@ -254,7 +254,7 @@ pub fn haproxy_config(front: SocketAddr, nodes: &[Option<TestServer>]) -> String
 /// control connections round-robin, each slice to its node on the same port.
 pub fn haproxy_config_for(front: SocketAddr, nodes: &[(SocketAddr, (u16, u16))]) -> String {
     let mut c = String::from(
-        "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10m\n    timeout server 10m\n    # A node that is down: the connection is retried on another one.\n    retries 2\n    option redispatch 1\n\n",
+        "global\n    maxconn 4096\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 2h\n    timeout server 2h\n    # A node that is down: the connection is retried on another one.\n    retries 2\n    option redispatch 1\n\n",
     );
     c += &format!("frontend ftp\n    bind {front}\n    default_backend ftp_nodes\n\n");
     c += "backend ftp_nodes\n    balance roundrobin\n";

@@ -19,6 +19,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ftpsd::tls::TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
         println!("certificate: {} ok", cert.display());
     }
+    if config.state.is_shared() {
+        config.state.open(&config.data_dir())?;
+        println!(
+            "state: {} answers (cluster \"{}\")",
+            ftpsd::state::section::redacted(&config.state.backend),
+            config.state.cluster
+        );
+    }
+    if config.proxy_protocol.enabled() {
+        let trusted: Vec<String> = config
+            .proxy_protocol
+            .trusted
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        println!(
+            "proxy protocol: headers believed from {} (direct connections {})",
+            trusted.join(", "),
+            if config.proxy_protocol.allow_direct {
+                "allowed"
+            } else {
+                "refused"
+            }
+        );
+    }
     if let Some(f) = config.ticket_key_path() {
         ftpsd::tls::shared_tickets::load(&f)?;
         println!("ticket keys: {} ok", f.display());

@@ -311,6 +311,14 @@ impl Config {
         if let Some((key, m)) = self.state.problem() {
             return Err(invalid(key, m));
         }
+        if self.proxy_protocol.header_timeout_secs == 0
+            || self.proxy_protocol.header_timeout_secs > 300
+        {
+            return Err(invalid(
+                "header_timeout_secs",
+                "proxy_protocol.header_timeout_secs must be 1..=300".into(),
+            ));
+        }
         if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)
             && let Some(both) = e.listen.overlaps(&i.listen)
         {

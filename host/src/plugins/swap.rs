@@ -66,16 +66,24 @@ pub async fn reload_one(host: &Arc<PluginHost>, section: PluginSection, log: &Re
     }
 }
 
-/// Reloads one plugin whose file a watcher saw change, unless the file holds the build already
-/// loaded: one deploy raises several events (a rename is seen as both "moved to" and "moved
-/// from, to"), and each must not become a reload of its own.
+/// Reloads one plugin whose file a watcher saw change, unless the file holds the build that
+/// the last reload put in force from it: one deploy raises several events (a rename is seen as
+/// both "moved to" and "moved from, to"), and each must not become a reload of its own. (After
+/// `rm`, the same build copied back is a reload: the log said the file was gone.)
 pub async fn reload_changed(host: &Arc<PluginHost>, section: PluginSection, log: &ReloadLog) {
     let loaded = host
         .list()
         .iter()
         .find(|p| p.name == section.name)
         .map(|p| p.hash.clone());
-    if let Some(loaded) = loaded {
+    let last_ok = log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == section.name)
+        .and_then(|(_, r)| r.as_ref().ok().cloned());
+    if let Some(loaded) = loaded.filter(|h| last_ok.as_ref() == Some(h)) {
         let path = section.path.clone();
         let now = tokio::task::spawn_blocking(move || std::fs::read(path).ok())
             .await

@@ -142,9 +142,11 @@ pub async fn complete(s: &mut Session, account: Account, proof: Option<Proof>) -
             Ok(Err(crate::access::cluster_sessions::ClaimError::Limit(e))) => {
                 return Err(Refusal::new(Code::NOT_LOGGED_IN, e.to_string()));
             }
-            // The store is down: this node's own count decided (documented fallback).
+            // The store is down: this node's own count decided (documented fallback). The
+            // session still holds its place: the next renewal registers it once Redis is back.
             Ok(Err(e)) => {
-                tracing::warn!(user = %account.name, error = %e, "cluster session limits unavailable; this node's count applies")
+                tracing::warn!(user = %account.name, error = %e, "cluster session limits unavailable; this node's count applies");
+                guard.hold_lease(cluster, &account.name);
             }
             Err(e) => tracing::warn!(error = %e, "cluster session claim"),
         }

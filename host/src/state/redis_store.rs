@@ -59,8 +59,11 @@ fn glob_escape(s: &str) -> String {
 impl RedisStore {
     /// Checks the URL and that Redis answers (a node should not start on a typo).
     pub fn open(url: &str, cluster: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
+        let shown = super::section::redacted(url);
         let client = redis::Client::open(url).map_err(|e| {
-            StoreError::Backend(format!("state.backend = \"{url}\" is not a Redis URL: {e}"))
+            StoreError::Backend(format!(
+                "state.backend = \"{shown}\" is not a Redis URL: {e}"
+            ))
         })?;
         let store = RedisStore {
             client,
@@ -72,7 +75,7 @@ impl RedisStore {
             .with(|c| redis::cmd("PING").query::<String>(c).map_err(err))
             .map_err(|e| {
                 StoreError::Backend(format!(
-                    "state.backend = \"{url}\": {e} (is Redis running there, and the password and database right?)"
+                    "state.backend = \"{shown}\": {e} (is Redis running there, and the password and database right?)"
                 ))
             })?;
         Ok(store)

@@ -30,6 +30,20 @@ impl Default for StateSection {
     }
 }
 
+/// `url` with its password replaced by `***` (for messages and logs).
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let auth = &url[scheme + 3..at];
+            match auth.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl StateSection {
     pub fn is_shared(&self) -> bool {
         self.backend.starts_with("redis://")
@@ -59,7 +73,7 @@ impl StateSection {
                 "backend",
                 format!(
                     "state.backend = \"{}\": use \"redb\" or a redis://host:port/db URL",
-                    self.backend
+                    redacted(&self.backend)
                 ),
             ));
         }
@@ -94,5 +108,21 @@ impl StateSection {
             )?));
         }
         Ok(Arc::new(RedbStore::open(&data_dir.join("state/kv.redb"))?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redacted("redis://:s3cret@10.0.0.9:6379/0"),
+            "redis://:***@10.0.0.9:6379/0"
+        );
+        assert_eq!(
+            super::redacted("redis://app:s3cret@h/0"),
+            "redis://app:***@h/0"
+        );
+        assert_eq!(super::redacted("redis://h:1/0"), "redis://h:1/0");
     }
 }
