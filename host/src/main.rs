@@ -7,6 +7,12 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     no_group_or_world_writes();
     let args = cli::Cli::parse();
+    if !args.is_server() {
+        // `ftpsd admin stats | head -1`: the reader leaving ends the command quietly, as
+        // for any Unix tool, instead of a panic in println! on the broken pipe.
+        // SAFETY: setting a signal's disposition to its default before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -32,6 +32,14 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether this runs the server (which must see a closed socket as an error, never be
+    /// killed by SIGPIPE), rather than a command printing to a pipe such as `| head`.
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server. Without --config: explicit FTPS on 127.0.0.1:2121, implicit on
