@@ -258,18 +258,18 @@ async fn a_full_state_store_does_not_switch_brute_force_protection_off() {
         .await;
     let attacker: std::net::IpAddr = "127.0.0.78".parse().unwrap();
     let tls = ftpsd_e2e::client::tls_config(srv.cert_path());
+    // A wrong password for a long name: each counter costs as much as bfp lets a name cost.
+    let guess = |name: &str| {
+        let (user, tls, addr) = (
+            format!("{name}{}", "x".repeat(200)),
+            tls.clone(),
+            srv.explicit(),
+        );
+        async move { ftpsd_e2e::client::try_login(addr, tls, Some(attacker), &user, "guess").await }
+    };
     let mut refused_at = None;
     for i in 0..300 {
-        // Long names: each counter costs as much as bfp lets a name cost.
-        let user = format!("{i}{}", "x".repeat(200));
-        let code = ftpsd_e2e::client::try_login(
-            srv.explicit(),
-            tls.clone(),
-            Some(attacker),
-            &user,
-            "guess",
-        )
-        .await;
+        let code = guess(&format!("{i}")).await;
         if code != Some(530) {
             refused_at = Some((i, code));
             break;
@@ -289,16 +289,7 @@ async fn a_full_state_store_does_not_switch_brute_force_protection_off() {
         if !bfp.quarantined_clients().is_empty() {
             break;
         }
-        let user = format!("more{i}{}", "x".repeat(200));
-        let code = ftpsd_e2e::client::try_login(
-            srv.explicit(),
-            tls.clone(),
-            Some(attacker),
-            &user,
-            "guess",
-        )
-        .await;
-        assert_eq!(code, Some(421));
+        assert_eq!(guess(&format!("more{i}")).await, Some(421));
     }
     assert!(!bfp.quarantined_clients().is_empty());
     let ok = ftpsd_e2e::client::try_login(

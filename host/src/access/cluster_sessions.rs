@@ -45,7 +45,8 @@ fn parse(value: &str) -> Leases {
     serde_json::from_str(value).unwrap_or_default()
 }
 
-/// The leases of `held` still running at `now`, with `f` applied; None when none are left.
+/// What to store for `held`: its leases still running at `now`, expiring with the last of
+/// them; None (delete the key) when none are left.
 fn write(mut held: Leases, now: u64) -> Option<(String, Option<u64>)> {
     held.retain(|_, (_, until)| *until > now);
     let last = held.values().map(|(_, until)| *until).max()?;
