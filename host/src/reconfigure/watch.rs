@@ -170,6 +170,9 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
         &watched.read().unwrap_or_else(|e| e.into_inner()),
     )?;
     let w = watcher.clone();
+    // What the config file held when last applied: one deploy raises several events (a rename
+    // is seen as "moved to" and as "moved from, to"), and each must not be a reload of its own.
+    let mut applied_config = config_file.as_deref().and_then(|c| std::fs::read(c).ok());
     let task = tokio::spawn(async move {
         while let Some((first, renamed)) = rx.recv().await {
             let mut changed = vec![first];
@@ -189,6 +192,12 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
                 .as_ref()
                 .is_some_and(|c| changed.iter().any(|p| same_file(c, p)));
             if config_changed {
+                let now = read_file(config_file.as_ref()).await;
+                if now.is_some() && now == applied_config {
+                    tracing::debug!("config file event, same content; nothing to reload");
+                    continue;
+                }
+                applied_config = now;
                 if let Some(new) = super::plugin_list(&ctx).await {
                     sections = new;
                     let now = interesting(&sections, config_file.as_ref());
@@ -212,6 +221,15 @@ pub fn plugins(ctx: Arc<ServerContext>) -> notify::Result<Option<FileWatcher>> {
         _watcher: watcher,
         task,
     }))
+}
+
+/// A file's bytes, read off the runtime's threads; None when it cannot be read.
+async fn read_file(path: Option<&PathBuf>) -> Option<Vec<u8>> {
+    let path = path?.clone();
+    tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Watches the folders of `files` not watched yet.
