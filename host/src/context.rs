@@ -45,6 +45,8 @@ pub struct ServerContext {
     pub plugins: Arc<crate::plugins::PluginHost>,
     /// Outcome of each plugin hot-swap attempt, newest last.
     pub plugin_reloads: crate::plugins::swap::ReloadLog,
+    /// This node in its cluster, when the state store is shared.
+    pub cluster: Option<Arc<crate::cluster::Node>>,
     /// Session limits over every node, when the state store is shared.
     pub cluster_sessions: Option<Arc<crate::access::cluster_sessions::ClusterSessions>>,
     /// `[proxy_protocol]`, shared by every passive listener.
@@ -113,6 +115,12 @@ impl ServerContext {
                 modified: std::time::SystemTime::now(),
             })
         });
+        let cluster = config.state.is_shared().then(|| {
+            Arc::new(crate::cluster::Node::new(
+                plugins.kv.clone(),
+                config.state.node.as_deref(),
+            ))
+        });
         ServerContext {
             live: arc_swap::ArcSwap::from_pointee(config.clone()),
             tls: arc_swap::ArcSwap::from_pointee(tls),
@@ -133,11 +141,13 @@ impl ServerContext {
             users_reload_error: std::sync::Mutex::new(None),
             plugin_reloads: Default::default(),
             proxy_protocol: Arc::new(config.proxy_protocol.clone()),
-            cluster_sessions: config.state.is_shared().then(|| {
+            cluster_sessions: cluster.as_ref().map(|node| {
                 Arc::new(crate::access::cluster_sessions::ClusterSessions::new(
                     plugins.kv.clone(),
+                    &node.id,
                 ))
             }),
+            cluster,
             exec: Arc::new(crate::plugins::exec::Runner::new(&config.exec)),
             metrics: plugins.metrics.clone(),
             plugins,

@@ -6,6 +6,8 @@ pub mod acme;
 pub mod admin;
 pub mod admission;
 pub mod bootstrap;
+pub mod cluster;
+pub mod cluster_sync;
 pub mod config;
 pub mod conn_slots;
 pub mod context;

@@ -192,6 +192,12 @@ impl Server {
         if let Some(cluster) = ctx.cluster_sessions.clone() {
             server.tasks.spawn(renew_leases(ctx.clone(), cluster));
         }
+        if let Some(node) = ctx.cluster.clone() {
+            tracing::info!(node = %node.name, "cluster node");
+            server
+                .tasks
+                .spawn(crate::cluster_sync::run(ctx.clone(), node));
+        }
         if let Some((section, responder)) = acme {
             server
                 .tasks
@@ -279,6 +285,11 @@ impl Server {
                 connections = left,
                 "grace period over; closing what is left"
             );
+        }
+        if let Some(node) = self.ctx.cluster.clone() {
+            // Off the cluster's session list at once, not when the list lapses.
+            let _ =
+                tokio::task::spawn_blocking(move || crate::cluster::board::withdraw(&node)).await;
         }
         left
     }

@@ -13,6 +13,7 @@ mod c_plugin;
 mod certificates;
 mod cli;
 mod cluster;
+mod cluster_admin;
 mod compiled_plugins;
 mod data_limits;
 mod events_v2;

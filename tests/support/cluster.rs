@@ -109,7 +109,13 @@ pub struct Cluster {
     pub shared: tempfile::TempDir,
     pub cert: PathBuf,
     dir: tempfile::TempDir,
+    /// One cluster at a time: every cluster's nodes and balancer use the same passive slices
+    /// (HAProxy binds them with SO_REUSEPORT, so two would share each other's connections).
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// The passive slice of node `i` (0-based): 100 ports each, outside the other tests' ranges
 /// and below the kernel's ephemeral range (HAProxy binds them all at start, and a client
@@ -123,6 +129,16 @@ impl Cluster {
     /// Three nodes with the plugins and users (`users_toml`, `{SHARED}` for the shared folder)
     /// given, the Redis backend, and HAProxy in front.
     pub async fn start(plugins: &[(&str, Vec<u8>, String)], users_toml: &str) -> Cluster {
+        Cluster::start_with(plugins, users_toml, |_, _| {}).await
+    }
+
+    /// Like [`Cluster::start`], with `tweak(i, config)` applied to node `i`'s config.
+    pub async fn start_with(
+        plugins: &[(&str, Vec<u8>, String)],
+        users_toml: &str,
+        tweak: impl Fn(usize, &mut ftpsd::Config) + Clone + 'static,
+    ) -> Cluster {
+        let turn = TURN.clone().lock_owned().await;
         let redis = Redis::start().await;
         let shared = tempfile::tempdir().unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -145,6 +161,7 @@ impl Cluster {
             let url = redis.url();
             let ck = cert_key.clone();
             let tk = ticket_keys.clone();
+            let tweak = tweak.clone();
             let mut b = TestServer::builder().users_toml(&users).config(move |c| {
                 let ip = format!("127.0.0.{}", i + 2);
                 c.explicit.as_mut().unwrap().listen = format!("{ip}:0").parse().unwrap();
@@ -161,6 +178,7 @@ impl Cluster {
                     c.tls.cert = Some(cert);
                     c.tls.key = Some(key);
                 }
+                tweak(i, c);
             });
             for (name, wasm, extra) in plugins {
                 b = b.plugin(name, wasm.clone(), extra);
@@ -188,6 +206,7 @@ impl Cluster {
             shared,
             cert,
             dir,
+            _turn: turn,
         }
     }
 

@@ -54,14 +54,12 @@ fn write(mut held: Leases, now: u64) -> Option<(String, Option<u64>)> {
 }
 
 impl ClusterSessions {
-    pub fn new(store: SharedStore) -> ClusterSessions {
-        let node = format!(
-            "{}-{}-{:x}",
-            std::process::id(),
-            crate::state::now_ms(),
-            rand::random::<u32>()
-        );
-        ClusterSessions { store, node }
+    /// `node`: this process's unique id in the cluster ([`crate::cluster::Node::id`]).
+    pub fn new(store: SharedStore, node: &str) -> ClusterSessions {
+        ClusterSessions {
+            store,
+            node: node.to_string(),
+        }
     }
 
     fn lease(&self, session: u64) -> String {
@@ -150,8 +148,8 @@ mod tests {
     fn limits_hold_over_nodes_and_a_dead_nodes_leases_lapse() {
         let store: SharedStore = std::sync::Arc::new(crate::state::MemoryStore::default());
         let (a, b) = (
-            ClusterSessions::new(store.clone()),
-            ClusterSessions::new(store.clone()),
+            ClusterSessions::new(store.clone(), "a"),
+            ClusterSessions::new(store.clone(), "b"),
         );
         let ip1: IpAddr = "10.0.0.1".parse().unwrap();
         let ip2: IpAddr = "10.0.0.2".parse().unwrap();

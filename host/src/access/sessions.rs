@@ -47,6 +47,9 @@ pub struct LiveTransfer {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionView {
     pub id: u64,
+    /// The node it is on, in a cluster's listing (absent on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub user: String,
     pub ip: String,
     pub since_ms: u64,
@@ -71,6 +74,8 @@ pub struct TransferView {
 pub struct SessionRegistry {
     entries: Mutex<HashMap<u64, Entry>>,
     next: AtomicU64,
+    /// Told when a session logs in or ends (the cluster's listing is republished).
+    pub changed: tokio::sync::Notify,
 }
 
 /// Held by a logged-in session; dropping it unregisters the session.
@@ -125,6 +130,8 @@ impl SessionRegistry {
                 leased: false,
             },
         );
+        drop(entries);
+        self.changed.notify_one();
         Ok(LoginGuard {
             id,
             registry: self.clone(),
@@ -180,6 +187,7 @@ impl SessionRegistry {
                     });
                 SessionView {
                     id: *id,
+                    node: None,
                     user: e.user.clone(),
                     ip: e.ip.to_string(),
                     since_ms: e.info.since_ms,
@@ -263,6 +271,7 @@ impl Drop for LoginGuard {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
+        self.registry.changed.notify_one();
         if let Some((cluster, user)) = self.lease.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {

@@ -13,7 +13,11 @@ pub fn route(req: &Request) -> (&'static str, String, Option<serde_json::Value>)
     let body = |v: &dyn erased::Json| Some(v.value());
     let (method, path) = match req {
         Request::Sessions => ("GET", "/api/sessions".into()),
-        Request::Kick { id } => ("POST", format!("/api/sessions/{id}/kick")),
+        Request::Kick { id, node: None } => ("POST", format!("/api/sessions/{id}/kick")),
+        Request::Kick { id, node: Some(n) } => (
+            "POST",
+            format!("/api/sessions/{id}/kick?node={}", encode(n)),
+        ),
         Request::KickAll => ("POST", "/api/sessions/kick-all".into()),
         Request::Bans => ("GET", "/api/bans".into()),
         Request::Unban { ip: Some(ip) } => ("DELETE", format!("/api/bans/{ip}")),

@@ -126,6 +126,12 @@ struct PrefixQuery {
     prefix: Option<String>,
 }
 
+/// `?node=NAME`: the cluster node a session is on.
+#[derive(Debug, Deserialize)]
+struct NodeQuery {
+    node: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct ForceQuery {
     #[serde(default)]
@@ -167,8 +173,11 @@ pub fn router(ctx: Arc<ServerContext>, token: String) -> Router {
         .route(
             "/api/sessions/{id}/kick",
             post(
-                |State(s): State<AppState>, h: HeaderMap, UrlPath(id): UrlPath<u64>| async move {
-                    api(&s, &h, Request::Kick { id }).await
+                |State(s): State<AppState>,
+                 h: HeaderMap,
+                 UrlPath(id): UrlPath<u64>,
+                 Query(q): Query<NodeQuery>| async move {
+                    api(&s, &h, Request::Kick { id, node: q.node }).await
                 },
             ),
         )

@@ -5,6 +5,7 @@
 
 pub mod bans;
 pub mod client;
+pub mod cluster_ops;
 pub mod http;
 pub mod logs;
 pub mod manage_ops;

@@ -14,6 +14,9 @@ pub enum Request {
     Sessions,
     Kick {
         id: u64,
+        /// The node the session is on, in a cluster (absent: this node).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     KickAll,
     Bans,
@@ -176,8 +179,33 @@ const KICKED: &str = "disconnected by the administrator";
 pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     match req {
-        Request::Sessions => Response::Sessions(ctx.sessions.list()),
-        Request::Kick { id } => {
+        Request::Sessions => match &ctx.cluster {
+            Some(node) => Response::Sessions(super::cluster_ops::sessions(ctx, node).await),
+            None => Response::Sessions(ctx.sessions.list()),
+        },
+        Request::Kick {
+            id,
+            node: Some(name),
+        } if ctx.cluster.as_ref().is_some_and(|n| n.name != name) => {
+            let node = ctx.cluster.as_ref().expect("checked");
+            match super::cluster_ops::kick(node, id, &name, KICKED).await {
+                Ok(()) => {
+                    tracing::info!(session = id, node = %name, "session on another node disconnected by the administrator");
+                    Response::Kicked(1)
+                }
+                Err(e) => Response::Failed {
+                    status: e.status(),
+                    error: e.to_string(),
+                },
+            }
+        }
+        Request::Kick { id, node } => {
+            if node.is_some() && ctx.cluster.is_none() {
+                return Response::Failed {
+                    status: 400,
+                    error: "this server is not in a cluster ([state] backend is not shared); kick without a node".into(),
+                };
+            }
             if ctx.sessions.kick(id, KICKED) {
                 tracing::info!(session = id, "session disconnected by the administrator");
                 Response::Kicked(1)
@@ -186,7 +214,18 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             }
         }
         Request::KickAll => {
-            let n = ctx.sessions.kick_all(KICKED);
+            let mut n = ctx.sessions.kick_all(KICKED);
+            if let Some(node) = &ctx.cluster {
+                let (others, failed) = super::cluster_ops::kick_all_others(node, KICKED).await;
+                n += others;
+                if let Some(e) = failed.first() {
+                    tracing::warn!(sessions = n, error = %e, "all sessions disconnected except on nodes that did not answer");
+                    return Response::Failed {
+                        status: e.status(),
+                        error: format!("{n} session(s) disconnected, but: {e}"),
+                    };
+                }
+            }
             tracing::info!(
                 sessions = n,
                 "all sessions disconnected by the administrator"

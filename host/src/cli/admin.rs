@@ -27,9 +27,15 @@ pub struct Args {
 pub enum Command {
     /// Logged-in sessions: ID, user, IP, since, TLS, current command and transfer.
     Sessions,
-    /// Disconnect one session (ID from `admin sessions`).
-    Kick { id: u64 },
-    /// Disconnect every session.
+    /// Disconnect one session (ID from `admin sessions`; in a cluster, --node NAME for a
+    /// session on another node).
+    Kick {
+        id: u64,
+        /// The node the session is on (the NODE column of `admin sessions`).
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Disconnect every session (on every node of a cluster).
     KickAll,
     /// Active bans.
     Bans,
@@ -51,7 +57,7 @@ pub enum Command {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let req = match args.command {
         Command::Sessions => Request::Sessions,
-        Command::Kick { id } => Request::Kick { id },
+        Command::Kick { id, node } => Request::Kick { id, node },
         Command::KickAll => Request::KickAll,
         Command::Bans => Request::Bans,
         Command::Unban { ip } => Request::Unban { ip: Some(ip) },
@@ -94,9 +100,25 @@ fn print(resp: Response) -> anyhow::Result<()> {
     match resp {
         Response::Sessions(s) if s.is_empty() => println!("No sessions."),
         Response::Sessions(s) => {
+            // In a cluster each session names its node: the column comes first.
+            let width = s
+                .iter()
+                .filter_map(|x| x.node.as_ref().map(|n| n.len()))
+                .max()
+                .map(|w| w.max(4));
+            let node = |n: Option<&str>| match width {
+                Some(w) => format!("{:<w$}  ", super::log_text::printable(n.unwrap_or("-"))),
+                None => String::new(),
+            };
             println!(
-                "{:>5}  {:<16} {:<39} {:>8}  {:<4} {:<24} TRANSFER",
-                "ID", "USER", "IP", "FOR", "TLS", "COMMAND"
+                "{}{:>5}  {:<16} {:<39} {:>8}  {:<4} {:<24} TRANSFER",
+                node(Some("NODE")),
+                "ID",
+                "USER",
+                "IP",
+                "FOR",
+                "TLS",
+                "COMMAND"
             );
             for x in s {
                 let transfer = x
@@ -115,7 +137,8 @@ fn print(resp: Response) -> anyhow::Result<()> {
                     })
                     .unwrap_or_default();
                 println!(
-                    "{:>5}  {:<16} {:<39} {:>7}s  {:<4} {:<24} {transfer}",
+                    "{}{:>5}  {:<16} {:<39} {:>7}s  {:<4} {:<24} {transfer}",
+                    node(x.node.as_deref()),
                     x.id,
                     super::log_text::printable(&x.user),
                     x.ip,

@@ -11,8 +11,16 @@ use crate::users::UsersFile;
 /// Loads the users file and, if valid, puts it in force. Returns the error text on rejection.
 pub async fn reload(ctx: &ServerContext, path: &Path) -> Option<String> {
     let p = path.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || UsersFile::load(&p)).await;
-    let users = match loaded {
+    let loaded = tokio::task::spawn_blocking(move || {
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(crate::users::UsersFileError::Read { path: p, source }),
+        };
+        UsersFile::parse(&text, &p).map(|u| (u, text))
+    })
+    .await;
+    let (users, text) = match loaded {
         Ok(Ok(u)) => u,
         Ok(Err(e)) => {
             let msg = e.to_string();
@@ -40,5 +48,41 @@ pub async fn reload(ctx: &ServerContext, path: &Path) -> Option<String> {
         }
     }
     tracing::info!(users = count, "users file reloaded");
+    if ctx.config.state.share_users
+        && let Some(node) = ctx.cluster.clone()
+    {
+        publish(node, text).await;
+    }
     None
+}
+
+/// Publishes the users file just put in force as the cluster's, unless it is the one the
+/// cluster has (taken from it) or this node is not in step with the cluster yet.
+async fn publish(node: std::sync::Arc<crate::cluster::Node>, text: String) {
+    use crate::cluster::users_doc;
+    let sha = users_doc::digest(&text);
+    {
+        let mut in_force = node
+            .users_in_force
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match in_force.as_ref() {
+            None => return,
+            Some(s) if *s == sha => return,
+            Some(_) => *in_force = Some(sha),
+        }
+    }
+    let n = node.clone();
+    match tokio::task::spawn_blocking(move || users_doc::publish(&n, &text)).await {
+        Ok(Ok(Some(version))) => {
+            tracing::info!(version, "cluster: users file published to every node")
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => {
+            node.users_unpublished
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(error = %e, "cluster: the changed users file could not be published yet; other nodes keep the previous one until the store answers")
+        }
+        Err(e) => tracing::error!(error = %e, "cluster: users file publication failed"),
+    }
 }

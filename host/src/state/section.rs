@@ -18,6 +18,12 @@ pub struct StateSection {
     pub cluster: String,
     /// Connect and I/O timeout of each Redis call, in milliseconds.
     pub timeout_ms: u64,
+    /// This node's name in the cluster's session list and in `ftpsd admin kick --node`
+    /// (default: the host name and the process id).
+    pub node: Option<String>,
+    /// Whether the users file is the cluster's: a change on any node is published through
+    /// the store and every node writes it to its own users file and reloads.
+    pub share_users: bool,
 }
 
 impl Default for StateSection {
@@ -26,6 +32,8 @@ impl Default for StateSection {
             backend: "redb".into(),
             cluster: "default".into(),
             timeout_ms: 1000,
+            node: None,
+            share_users: false,
         }
     }
 }
@@ -93,6 +101,22 @@ impl StateSection {
         }
         if self.timeout_ms == 0 || self.timeout_ms > 60_000 {
             return Some(("timeout_ms", "state.timeout_ms must be 1..=60000".into()));
+        }
+        if let Some(node) = &self.node
+            && !crate::cluster::valid_node_name(node)
+        {
+            return Some((
+                "node",
+                format!(
+                    "state.node = \"{node}\": use 1 to 64 letters, digits, '-', '_', '.' and ':'"
+                ),
+            ));
+        }
+        if self.share_users && !self.is_shared() {
+            return Some((
+                "share_users",
+                "state.share_users needs a shared backend (state.backend = \"redis://...\"); one node's users file is already its own".into(),
+            ));
         }
         None
     }
