@@ -22,9 +22,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if config.state.is_shared() {
         config.state.open(&config.data_dir())?;
         println!(
-            "state: {} answers (cluster \"{}\")",
+            "state: {} answers (cluster \"{}\", this node {}; users file {})",
             ftpsd::state::section::redacted(&config.state.backend),
-            config.state.cluster
+            config.state.cluster,
+            config
+                .state
+                .node
+                .as_ref()
+                .map(|n| format!("\"{n}\""))
+                .unwrap_or_else(|| "named by its host name and process id".into()),
+            if config.state.share_users {
+                "shared: the cluster's replaces this node's at start"
+            } else {
+                "this node's own"
+            }
         );
     }
     if config.proxy_protocol.enabled() {
