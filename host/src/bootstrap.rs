@@ -62,7 +62,9 @@ pub fn prepare(config: &Config) -> Result<FirstStart, BootstrapError> {
     let _editing = crate::users::edit_lock::EditLock::acquire(&users_path)?;
     let mut users = UsersFile::load(&users_path)?;
     let mut created_admin = None;
-    if users.users.is_empty() {
+    // With a shared users file the cluster's replaces this one: an account made here would
+    // be gone at once (add users with `ftpsd user add` on any node).
+    if users.users.is_empty() && !config.state.share_users {
         let home = PathBuf::from("files");
         let pass = password::random_password();
         users.add(UserEntry::new(

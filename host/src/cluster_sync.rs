@@ -18,6 +18,8 @@ pub const POLL: Duration = Duration::from_millis(500);
 pub const REFRESH: Duration = Duration::from_secs(5);
 /// And at most this often, however busy logins are.
 const MIN_GAP: Duration = Duration::from_millis(250);
+/// After a login is published, once more this much later (its TLS and first command).
+const SETTLE: Duration = Duration::from_secs(1);
 
 const KICKED: &str = "disconnected by the administrator";
 
@@ -29,8 +31,21 @@ pub async fn run(ctx: Arc<ServerContext>, node: Arc<Node>) {
     let share_users = ctx.config.state.share_users;
     let mut users = UsersStep::default();
     let mut last_publish: Option<Instant> = None;
+    // One more publication a moment after a login: the session's TLS and first command.
+    let mut settle: Option<Instant> = None;
     let mut dirty = true;
     let mut healthy = true;
+    let mut named_twice = false;
+    let started_ms = crate::state::now_ms();
+    // Boards of this name are an earlier run of this node (restarted before they lapsed).
+    let n = node.clone();
+    if let Ok(boards) = blocking(move || board::others(&n)).await {
+        for (id, b) in boards.into_iter().filter(|(_, b)| b.name == node.name) {
+            tracing::info!(node = %b.name, "cluster: an earlier run's session list removed");
+            let n = node.clone();
+            let _ = blocking(move || board::remove(&n, &id)).await;
+        }
+    }
     loop {
         tokio::select! {
             _ = ctx.sessions.changed.notified() => dirty = true,
@@ -41,14 +56,28 @@ pub async fn run(ctx: Arc<ServerContext>, node: Arc<Node>) {
             break;
         }
         let since = last_publish.map(|t| t.elapsed());
-        let due = since.is_none_or(|s| s >= REFRESH || (dirty && s >= MIN_GAP));
+        let refresh = since.is_none_or(|s| s >= REFRESH);
+        let settled = settle.is_some_and(|t| Instant::now() >= t);
+        let due = refresh || settled || (dirty && since.is_none_or(|s| s >= MIN_GAP));
         let mut result: Result<(), StoreError> = Ok(());
         if due {
             let (n, list) = (node.clone(), views(&ctx, &node));
             result = blocking(move || board::publish(&n, list)).await;
             if result.is_ok() {
+                settle = dirty.then(|| Instant::now() + SETTLE);
                 dirty = false;
                 last_publish = Some(Instant::now());
+            }
+        }
+        if result.is_ok() && refresh && !named_twice {
+            let n = node.clone();
+            if let Ok(boards) = blocking(move || board::others(&n)).await
+                && boards
+                    .iter()
+                    .any(|(_, b)| b.name == node.name && b.at_ms > started_ms)
+            {
+                named_twice = true;
+                tracing::error!(node = %node.name, "cluster: another running node has this node's name; give each node its own [state] node (kicks reach only the newest)");
             }
         }
         if result.is_ok() {
@@ -61,9 +90,9 @@ pub async fn run(ctx: Arc<ServerContext>, node: Arc<Node>) {
         }
         match (&result, healthy) {
             (Err(e), true) => {
-                tracing::warn!(error = %e, "cluster: the state store is unavailable; sessions list, kicks and users sync wait for it");
+                tracing::warn!(error = %e, "cluster: keeping in step failed; the session list, kicks and users sync wait");
             }
-            (Ok(()), false) => tracing::info!("cluster: the state store answers again"),
+            (Ok(()), false) => tracing::info!("cluster: in step again"),
             _ => {}
         }
         healthy = result.is_ok();
@@ -120,10 +149,10 @@ struct UsersStep {
 
 impl UsersStep {
     async fn step(&mut self, ctx: &ServerContext, node: &Arc<Node>) -> Result<(), StoreError> {
-        let n = node.clone();
-        let doc = blocking(move || users_doc::current(&n)).await?;
         let path = ctx.config.users_file();
         if !self.started {
+            let n = node.clone();
+            let doc = blocking(move || users_doc::current(&n)).await?;
             let p = path.clone();
             let local = tokio::task::spawn_blocking(move || read_text(&p))
                 .await
@@ -133,16 +162,20 @@ impl UsersStep {
             let doc = match doc {
                 Some(d) => Some(d),
                 None => {
-                    let n = node.clone();
-                    blocking(move || users_doc::publish_first(&n, &local)).await?
+                    let (n, text) = (node.clone(), local.clone());
+                    blocking(move || users_doc::publish_first(&n, &text)).await?
                 }
             };
             match doc {
                 None => {
                     tracing::info!("cluster: this node's users file is the cluster's first");
+                    set_base(node, 1, local);
                     set_in_force(node, local_sha);
                 }
-                Some(d) if d.sha256 == local_sha => set_in_force(node, local_sha),
+                Some(d) if d.sha256 == local_sha => {
+                    set_base(node, d.version, d.text);
+                    set_in_force(node, local_sha);
+                }
                 Some(d) => self.take(ctx, node, d, &path, true).await,
             }
             self.started = true;
@@ -154,8 +187,8 @@ impl UsersStep {
         {
             let p = path.clone();
             if let Ok(Ok(local)) = tokio::task::spawn_blocking(move || read_text(&p)).await {
-                let (n, sha) = (node.clone(), users_doc::digest(&local));
-                let published = blocking(move || users_doc::publish(&n, &local)).await;
+                let (n, sha, p) = (node.clone(), users_doc::digest(&local), path.clone());
+                let published = blocking(move || users_doc::publish_change(&n, &local, &p)).await;
                 if let Err(e) = published {
                     node.users_unpublished
                         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -170,6 +203,20 @@ impl UsersStep {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // The small key first: the text only when it changed.
+        let n = node.clone();
+        let known = blocking(move || users_doc::current_sha(&n)).await?;
+        if known.is_some() && (known == in_force || known == self.refused) {
+            return Ok(());
+        }
+        let n = node.clone();
+        let doc = blocking(move || users_doc::current(&n)).await?;
+        if let Some(d) = &doc
+            && known.as_ref() != Some(&d.sha256)
+        {
+            let (n, sha) = (node.clone(), d.sha256.clone());
+            blocking(move || users_doc::mark(&n, &sha)).await?;
+        }
         match doc {
             Some(d)
                 if Some(&d.sha256) != in_force.as_ref()
@@ -181,8 +228,8 @@ impl UsersStep {
                 // Lost (a Redis without persistence restarted): this node's file again.
                 let p = path.clone();
                 if let Ok(Ok(local)) = tokio::task::spawn_blocking(move || read_text(&p)).await {
-                    let n = node.clone();
-                    blocking(move || users_doc::publish(&n, &local)).await?;
+                    let (n, p) = (node.clone(), path.clone());
+                    blocking(move || users_doc::publish_change(&n, &local, &p)).await?;
                 }
             }
             _ => {}
@@ -210,6 +257,7 @@ impl UsersStep {
             self.refused = Some(doc.sha256);
             return;
         }
+        set_base(node, doc.version, doc.text.clone());
         set_in_force(node, doc.sha256.clone());
         match crate::reconfigure::users(ctx).await {
             Ok(_) => {
@@ -218,6 +266,10 @@ impl UsersStep {
             Err(e) => tracing::error!(error = %e, "cluster: the shared users file did not load"),
         }
     }
+}
+
+fn set_base(node: &Node, version: u64, text: String) {
+    *node.users_base.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, text));
 }
 
 fn set_in_force(node: &Node, sha: String) {
@@ -249,12 +301,17 @@ fn write_users(path: &Path, text: &str, keep_own: bool) -> Result<(), String> {
         std::fs::copy(path, &kept).map_err(fail)?;
         tracing::warn!(kept = %Path::new(&kept).display(), "cluster: this node's own users file differed from the cluster's; it is kept beside");
     }
-    let tmp = path.with_extension(format!("toml.{}.cluster.tmp", std::process::id()));
+    // A new file of an unpredictable name, never through a symlink planted in its place.
+    let tmp = path.with_extension(format!(
+        "toml.{}.{:x}.cluster.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(fail)?;
     f.write_all(text.as_bytes()).map_err(fail)?;

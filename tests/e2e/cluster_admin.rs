@@ -212,6 +212,62 @@ async fn the_admin_of_any_node_lists_and_kicks_every_nodes_sessions_and_users_ch
     refused.cmd_ok("USER carol", 331).await;
     assert_eq!(refused.cmd("PASS carol-pass").await.code, 530);
 
+    // Changes made one right after the other on two nodes (the second node has not taken
+    // the first change yet): both reach every node, neither is lost.
+    let add = |i: usize, name: &str| {
+        handle_live(
+            &c.node(i).server.ctx,
+            Request::AddUser(ftpsd::users::manage::NewUser {
+                name: name.into(),
+                password: Some(format!("{name}-pass")),
+                home: c.shared().join(name),
+                rights: ftpsd::fs::Rights::Read,
+                quota_mb: None,
+                groups: vec![],
+            }),
+        )
+    };
+    assert!(matches!(add(0, "dave").await, Response::Done(_)));
+    assert!(matches!(add(1, "erin").await, Response::Done(_)));
+    assert!(matches!(add(2, "finn").await, Response::Done(_)));
+    ftpsd_e2e::until("every node knows dave, erin and finn", || {
+        (0..3).all(|i| {
+            ["dave", "erin", "finn", "bob"]
+                .iter()
+                .all(|u| knows(&c, i, u))
+        })
+    })
+    .await;
+    ftpsd_e2e::until("one users file again", || {
+        users(0) == users(1) && users(1) == users(2)
+    })
+    .await;
+
+    // A kick without --node for a session on another node says where it is.
+    let (other, id, _) = listed(&c, 0)
+        .await
+        .into_iter()
+        .find(|s| s.0 != "node0")
+        .unwrap();
+    let mine: Vec<u64> = c
+        .node(0)
+        .server
+        .ctx
+        .sessions
+        .list()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    if !mine.contains(&id) {
+        let out = run(admin(&c, 0, &["kick", &id.to_string()])).await;
+        assert!(!out.status.success());
+        assert!(
+            text(&out).contains(&format!("it is on node '{other}'; add --node {other}")),
+            "{}",
+            text(&out)
+        );
+    }
+
     // lftp (GnuTLS), default passive mode, through the balancer: a tree up and down.
     let local = c.shared().join("tree");
     std::fs::create_dir_all(local.join("sub")).unwrap();

@@ -39,7 +39,13 @@ pub async fn sessions(ctx: &ServerContext, node: &Arc<Node>) -> Vec<SessionView>
 async fn node_id(node: &Arc<Node>, name: &str) -> Result<String, ClusterError> {
     let n = node.clone();
     let boards = blocking(move || board::others(&n)).await?;
-    if let Some((id, _)) = boards.iter().find(|(_, b)| b.name == name) {
+    // The newest board of that name: a node restarted at once leaves its old one behind for
+    // a while (and two nodes sharing a name are logged as a mistake by both).
+    if let Some((id, _)) = boards
+        .iter()
+        .filter(|(_, b)| b.name == name)
+        .max_by_key(|(_, b)| b.at_ms)
+    {
         return Ok(id.clone());
     }
     let mut known: Vec<String> = boards.into_iter().map(|(_, b)| b.name).collect();
@@ -107,4 +113,18 @@ pub async fn kick_all_others(node: &Arc<Node>, reason: &str) -> (usize, Vec<Clus
         }
     }
     (ended, failed)
+}
+
+/// The other nodes that list a session `id` (for a kick without `--node` that missed).
+pub async fn holders(node: &Arc<Node>, id: u64) -> Vec<String> {
+    let n = node.clone();
+    let mut names: Vec<String> = blocking(move || board::others(&n))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, b)| b.sessions.iter().any(|s| s.id == id))
+        .map(|(_, b)| b.name)
+        .collect();
+    names.dedup();
+    names
 }

@@ -209,6 +209,16 @@ pub async fn handle_live(ctx: &std::sync::Arc<ServerContext>, req: Request) -> R
             if ctx.sessions.kick(id, KICKED) {
                 tracing::info!(session = id, "session disconnected by the administrator");
                 Response::Kicked(1)
+            } else if let Some(node) = ctx.cluster.as_ref().filter(|_| node.is_none()) {
+                let elsewhere = super::cluster_ops::holders(node, id).await;
+                let hint = match elsewhere.first() {
+                    Some(other) => format!(": it is on node '{other}'; add --node {other}"),
+                    None => String::new(),
+                };
+                Response::Error(format!(
+                    "no session {id} on this node ('{}'){hint}",
+                    node.name
+                ))
             } else {
                 Response::Error(format!("no session {id}"))
             }

@@ -46,6 +46,11 @@ pub fn withdraw(node: &Node) -> Result<(), StoreError> {
     node.store.delete(NS, &node.id)
 }
 
+/// Removes another node's board (an earlier run of this node, found at start).
+pub fn remove(node: &Node, id: &str) -> Result<(), StoreError> {
+    node.store.delete(NS, id)
+}
+
 /// The other live nodes' boards, by node id.
 pub fn others(node: &Node) -> Result<Vec<(String, Board)>, StoreError> {
     let now = crate::state::now_ms();

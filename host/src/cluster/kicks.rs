@@ -48,7 +48,7 @@ pub fn send(
             .and_then(|(v, _)| serde_json::from_str(&v).ok())
             .unwrap_or_default();
         if queue.len() >= MAX_QUEUED {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::Refused(format!(
                 "{MAX_QUEUED} orders already wait for that node"
             )));
         }

@@ -22,6 +22,9 @@ pub struct Node {
     /// A change of this node's users file could not be published (the store was down): the
     /// next poll publishes it.
     pub users_unpublished: std::sync::atomic::AtomicBool,
+    /// The cluster's users file version this node's file derives from, and its text: a change
+    /// made here on an older version is merged into the newer one, not published over it.
+    pub users_base: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 /// A name an operator can type and a listing can show.
@@ -61,6 +64,7 @@ impl Node {
             name: name.map(str::to_string).unwrap_or_else(default_name),
             users_in_force: std::sync::Mutex::new(None),
             users_unpublished: Default::default(),
+            users_base: std::sync::Mutex::new(None),
         }
     }
 }
@@ -68,7 +72,7 @@ impl Node {
 /// Why an operation on another node did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("the cluster's state store is unavailable: {0}")]
+    #[error("{0}")]
     Store(#[from] StoreError),
     #[error("no node '{name}' in the cluster (nodes: {known})")]
     NoNode { name: String, known: String },
@@ -82,6 +86,7 @@ impl ClusterError {
     /// The HTTP status of the admin API's answer.
     pub fn status(&self) -> u16 {
         match self {
+            ClusterError::Store(StoreError::Refused(_)) => 429,
             ClusterError::Store(_) => 503,
             ClusterError::NoNode { .. } | ClusterError::NoSession { .. } => 404,
             ClusterError::NoAnswer { .. } => 504,

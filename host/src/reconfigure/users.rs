@@ -51,14 +51,14 @@ pub async fn reload(ctx: &ServerContext, path: &Path) -> Option<String> {
     if ctx.config.state.share_users
         && let Some(node) = ctx.cluster.clone()
     {
-        publish(node, text).await;
+        publish(node, text, path).await;
     }
     None
 }
 
 /// Publishes the users file just put in force as the cluster's, unless it is the one the
 /// cluster has (taken from it) or this node is not in step with the cluster yet.
-async fn publish(node: std::sync::Arc<crate::cluster::Node>, text: String) {
+async fn publish(node: std::sync::Arc<crate::cluster::Node>, text: String, path: &Path) {
     use crate::cluster::users_doc;
     let sha = users_doc::digest(&text);
     {
@@ -72,10 +72,13 @@ async fn publish(node: std::sync::Arc<crate::cluster::Node>, text: String) {
             Some(_) => *in_force = Some(sha),
         }
     }
-    let n = node.clone();
-    match tokio::task::spawn_blocking(move || users_doc::publish(&n, &text)).await {
-        Ok(Ok(Some(version))) => {
-            tracing::info!(version, "cluster: users file published to every node")
+    let (n, path) = (node.clone(), path.to_path_buf());
+    match tokio::task::spawn_blocking(move || users_doc::publish_change(&n, &text, &path)).await {
+        Ok(Ok(Some(doc))) => {
+            tracing::info!(
+                version = doc.version,
+                "cluster: users file published to every node"
+            )
         }
         Ok(Ok(None)) => {}
         Ok(Err(e)) => {

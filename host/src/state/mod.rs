@@ -27,6 +27,9 @@ pub enum StoreError {
     NotANumber(String),
     #[error("state quota: {0}")]
     Quota(String),
+    /// The store answered; the operation's own rule refused (a full queue, a value too big).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A live entry: the value and its expiry (Unix ms; None = never).

@@ -114,7 +114,12 @@ impl RedisStore {
             con = self.connect()?;
             r = f(&mut con);
         }
-        if r.is_ok() || matches!(r, Err(StoreError::NotANumber(_) | StoreError::Quota(_))) {
+        if r.is_ok()
+            || matches!(
+                r,
+                Err(StoreError::NotANumber(_) | StoreError::Quota(_) | StoreError::Refused(_))
+            )
+        {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < POOL {
                 idle.push(con);

@@ -9,6 +9,7 @@ pub mod external;
 pub mod file;
 pub(crate) mod file_checks;
 pub mod manage;
+pub mod merge;
 pub mod password;
 pub mod shares;
 pub mod verifier;
