@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Node, board, kicks, users_doc};
+use crate::cluster::{Node, blocking, board, kicks, users_doc};
 use crate::context::ServerContext;
 use crate::state::StoreError;
 
@@ -110,14 +110,6 @@ pub fn views(ctx: &ServerContext, node: &Node) -> Vec<crate::access::sessions::S
         s.node = Some(node.name.clone());
     }
     list
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Backend(e.to_string())))
 }
 
 /// Ends the sessions other nodes asked this one to end; returns how many ended.

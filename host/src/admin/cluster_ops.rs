@@ -6,20 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::sessions::SessionView;
-use crate::cluster::{ClusterError, Node, board, kicks};
+use crate::cluster::{ClusterError, Node, blocking, board, kicks};
 use crate::context::ServerContext;
-use crate::state::StoreError;
 
 /// How long a kick waits for the other node's answer (it polls twice a second).
 pub const ANSWER_WAIT: Duration = Duration::from_secs(3);
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Backend(e.to_string())))
-}
 
 /// Every node's sessions, this node's live and the others' as last published; when the store
 /// does not answer, this node's alone (and the log says so).

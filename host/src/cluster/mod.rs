@@ -27,6 +27,15 @@ pub struct Node {
     pub users_base: std::sync::Mutex<Option<(u64, String)>>,
 }
 
+/// Runs a store call off the async runtime (the store's calls block, up to its timeout).
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Backend(e.to_string())))
+}
+
 /// A name an operator can type and a listing can show.
 pub fn valid_node_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
