@@ -145,11 +145,7 @@ impl UsersStep {
         if !self.started {
             let n = node.clone();
             let doc = blocking(move || users_doc::current(&n)).await?;
-            let p = path.clone();
-            let local = tokio::task::spawn_blocking(move || read_text(&p))
-                .await
-                .map_err(|e| StoreError::Backend(e.to_string()))?
-                .map_err(StoreError::Backend)?;
+            let local = read_text(&path).await?;
             let local_sha = users_doc::digest(&local);
             let doc = match doc {
                 Some(d) => Some(d),
@@ -177,8 +173,7 @@ impl UsersStep {
             .users_unpublished
             .swap(false, std::sync::atomic::Ordering::Relaxed)
         {
-            let p = path.clone();
-            if let Ok(Ok(local)) = tokio::task::spawn_blocking(move || read_text(&p)).await {
+            if let Ok(local) = read_text(&path).await {
                 let (n, sha, p) = (node.clone(), users_doc::digest(&local), path.clone());
                 let published = blocking(move || users_doc::publish_change(&n, &local, &p)).await;
                 if let Err(e) = published {
@@ -218,8 +213,7 @@ impl UsersStep {
             }
             None => {
                 // Lost (a Redis without persistence restarted): this node's file again.
-                let p = path.clone();
-                if let Ok(Ok(local)) = tokio::task::spawn_blocking(move || read_text(&p)).await {
+                if let Ok(local) = read_text(&path).await {
                     let (n, p) = (node.clone(), path.clone());
                     blocking(move || users_doc::publish_change(&n, &local, &p)).await?;
                 }
@@ -271,44 +265,27 @@ fn set_in_force(node: &Node, sha: String) {
         .unwrap_or_else(|e| e.into_inner()) = Some(sha);
 }
 
-/// The users file's text; a missing file is empty (as at first start).
-fn read_text(path: &Path) -> Result<String, String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+/// The users file's text (off the runtime); a missing file is empty (as at first start).
+async fn read_text(path: &Path) -> Result<String, StoreError> {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::users::UsersFile::read_text(&p))
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-/// Replaces the users file with `text` under the edit lock, atomically, mode 0600.
+/// Replaces the users file with `text` under the edit lock (validated first: an invalid one
+/// changes nothing). `keep_own`: the file it replaces is kept beside it.
 fn write_users(path: &Path, text: &str, keep_own: bool) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let _lock = crate::users::edit_lock::EditLock::acquire(path).map_err(|e| e.to_string())?;
     crate::users::UsersFile::parse(text, path).map_err(|e| e.to_string())?;
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
     if keep_own && path.exists() {
         let mut kept = path.as_os_str().to_os_string();
         kept.push(".before-cluster");
-        std::fs::copy(path, &kept).map_err(fail)?;
+        std::fs::copy(path, &kept).map_err(|e| format!("{}: {e}", path.display()))?;
         tracing::warn!(kept = %Path::new(&kept).display(), "cluster: this node's own users file differed from the cluster's; it is kept beside");
     }
-    // A new file of an unpredictable name, never through a symlink planted in its place.
-    let tmp = path.with_extension(format!(
-        "toml.{}.{:x}.cluster.tmp",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(fail)?;
-    f.write_all(text.as_bytes()).map_err(fail)?;
-    f.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    crate::users::file::write_text(path, text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

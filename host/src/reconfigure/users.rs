@@ -12,11 +12,7 @@ use crate::users::UsersFile;
 pub async fn reload(ctx: &ServerContext, path: &Path) -> Option<String> {
     let p = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || {
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => return Err(crate::users::UsersFileError::Read { path: p, source }),
-        };
+        let text = UsersFile::read_text(&p)?;
         UsersFile::parse(&text, &p).map(|u| (u, text))
     })
     .await;

@@ -86,17 +86,19 @@ pub const ANONYMOUS_NAMES: [&str; 2] = ["anonymous", "ftp"];
 impl UsersFile {
     /// Loads the file; a missing file is an empty user list (first start).
     pub fn load(path: &Path) -> Result<UsersFile, UsersFileError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
-                return Err(UsersFileError::Read {
-                    path: path.into(),
-                    source,
-                });
-            }
-        };
-        Self::parse(&text, path)
+        Self::parse(&Self::read_text(path)?, path)
+    }
+
+    /// The file's text as it is on disk; a missing file is empty (first start).
+    pub fn read_text(path: &Path) -> Result<String, UsersFileError> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(source) => Err(UsersFileError::Read {
+                path: path.into(),
+                source,
+            }),
+        }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<UsersFile, UsersFileError> {
@@ -274,35 +276,51 @@ impl UsersFile {
 
     /// Writes atomically (temp file, fsync, rename), mode 0600: it holds password hashes.
     pub fn save(&self) -> Result<(), UsersFileError> {
-        let err = |source| UsersFileError::Write {
+        let text = toml::to_string(self).map_err(|e| UsersFileError::Write {
             path: self.path.clone(),
-            source,
-        };
-        let text = toml::to_string(self).map_err(|e| err(std::io::Error::other(e)))?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        // A name of this process's own: two writers never share a temporary (they are also
-        // serialised by `EditLock`, but a writer without it must not corrupt the file either).
-        let tmp = self
-            .path
-            .with_extension(format!("toml.{}.tmp", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(
-            b"# ftpsd users. Edit with 'ftpsd user add|mod|passwd|del|list|show|import' and 'ftpsd group ...'.\n",
+            source: std::io::Error::other(e),
+        })?;
+        write_text(
+            &self.path,
+            &format!(
+                "# ftpsd users. Edit with 'ftpsd user add|mod|passwd|del|list|show|import' and 'ftpsd group ...'.\n{text}"
+            ),
         )
-            .map_err(err)?;
-        f.write_all(text.as_bytes()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        std::fs::rename(&tmp, &self.path).map_err(err)?;
-        Ok(())
     }
+}
+
+/// Replaces the users file at `path` with `text` atomically (temp file, fsync, rename), mode
+/// 0600. The temporary has a name of its own, is new and is never reached through a symlink:
+/// two writers never share one (they are also serialised by `EditLock`), and nothing planted
+/// in the folder receives the password hashes.
+pub fn write_text(path: &Path, text: &str) -> Result<(), UsersFileError> {
+    let err = |source| UsersFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension(format!(
+        "toml.{}.{:x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(err)?;
+    let written = f
+        .write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
 }
 
 #[cfg(test)]
