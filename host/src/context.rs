@@ -32,6 +32,8 @@ pub struct ServerContext {
     pub limits: ConnectionLimits,
     pub sessions: Arc<SessionRegistry>,
     pub quotas: QuotaRegistry,
+    /// Open object-storage mounts (one connection pool per bucket, prefix and settings).
+    pub object_mounts: crate::fs::object::ObjectMounts,
     pub share_dirs: crate::fs::share_dirs::ShareDirs,
     pub message: Option<Arc<VirtualFile>>,
     /// Global allow/deny rules, swapped by a reload.
@@ -75,6 +77,40 @@ pub struct ServerContext {
 pub const MAX_PLUGIN_LOGINS: usize = 64;
 
 impl ServerContext {
+    /// Opens where a mount's files live: its local folder, or its bucket with the current
+    /// `[s3]` settings. Blocking (a local open); call from the blocking pool.
+    pub fn open_storage(
+        &self,
+        m: &crate::users::file::ResolvedMount,
+    ) -> Result<crate::fs::Storage, crate::fs::FsError> {
+        use crate::fs::{FsError, Sandbox, Storage};
+        match &m.object {
+            None => Ok(Storage::Local(std::sync::Arc::new(Sandbox::open(&m.real)?))),
+            Some(loc) => {
+                let rt = tokio::runtime::Handle::try_current()
+                    .map_err(|_| FsError::Store("no runtime".into()))?;
+                let s3 = self.live.load().s3.clone();
+                Ok(Storage::Object(self.object_mounts.get(loc, &s3, &rt)?))
+            }
+        }
+    }
+
+    /// The quota of a mount with `limit`, measured once (a folder walk, or a listing of the
+    /// bucket's prefix) and then kept as uploads and deletions change it.
+    pub fn quota_of(
+        &self,
+        m: &crate::users::file::ResolvedMount,
+        storage: &crate::fs::Storage,
+        limit: u64,
+    ) -> std::sync::Arc<crate::fs::quota::Quota> {
+        match storage {
+            crate::fs::Storage::Object(o) => {
+                self.quotas.get_with(m.real.clone(), limit, || o.usage())
+            }
+            crate::fs::Storage::Local(_) => self.quotas.get(&m.real, limit),
+        }
+    }
+
     /// A listener's options (require_tls, session reuse) as `cfg` has them, or as the server
     /// started when a reload removed that listener (it stays bound until a restart).
     pub fn listener<'a>(&'a self, cfg: &'a Config, kind: ListenerKind) -> &'a ListenerSection {
@@ -131,6 +167,7 @@ impl ServerContext {
             ),
             sessions: Arc::new(SessionRegistry::default()),
             quotas: QuotaRegistry::default(),
+            object_mounts: Default::default(),
             share_dirs: Default::default(),
             message,
             ip_rules: arc_swap::ArcSwap::from_pointee(crate::access::managed::combined(

@@ -12,6 +12,7 @@ pub async fn clean_upload_leftovers(users: &UsersFile) {
         .iter()
         .filter_map(|u| users.mounts_of(u).ok())
         .flatten()
+        .filter(|m| m.object.is_none())
         .map(|m| m.real)
         .collect();
     dirs.extend(
@@ -45,8 +46,10 @@ pub fn scan_quotas_in_background(ctx: Arc<ServerContext>) {
         let users = ctx.auth.users();
         for u in &users.users {
             for m in users.mounts_of(u).unwrap_or_default() {
-                if let Some(limit) = m.quota_bytes {
-                    ctx.quotas.get(&m.real, limit);
+                if let Some(limit) = m.quota_bytes
+                    && let Ok(storage) = ctx.open_storage(&m)
+                {
+                    ctx.quota_of(&m, &storage, limit);
                 }
             }
         }

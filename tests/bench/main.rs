@@ -6,6 +6,7 @@ mod bandwidth;
 mod ceilings;
 mod cluster;
 mod ftplib;
+mod object_storage;
 mod plugins;
 mod server;
 mod sessions;
@@ -65,6 +66,10 @@ async fn run(scale: Scale) {
     }
     if std::env::args().any(|a| a == "--cluster-only") {
         cluster::run(dir.path(), scale.sessions).await;
+        return;
+    }
+    if std::env::args().any(|a| a == "--s3-only") {
+        object_storage::run(dir.path(), scale.file_mib).await;
         return;
     }
     if std::env::args().any(|a| a == "--swap-only") {
@@ -147,6 +152,9 @@ async fn run(scale: Scale) {
     plugins::swaps_under_load().await;
     plugins::sdk_swap_under_load().await;
     plugins::transfer_cost(dir.path(), scale.file_mib.min(512)).await;
+
+    let s3_dir = tempfile::tempdir().expect("tempdir");
+    object_storage::run(s3_dir.path(), scale.file_mib).await;
 }
 
 /// RSS per idle logged-in TLS session.

@@ -413,9 +413,16 @@ fn shipped_examples_are_valid() {
     let bob = users.find("bob").unwrap();
     assert_eq!(
         users.mounts_of(bob).unwrap().len(),
-        4,
-        "root, music, incoming, and the group's shared"
+        5,
+        "root, music, incoming, archive (S3), and the group's shared"
     );
+    let archive = users
+        .mounts_of(bob)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name.as_deref() == Some("archive"))
+        .unwrap();
+    assert_eq!(archive.object.unwrap().prefix, "bob/");
 }
 
 /// `cargo xtask serve` runs examples/serve.toml: every bundled plugin must load from it.

@@ -24,6 +24,7 @@ mod gates;
 mod interop;
 mod invisible;
 mod ipv6;
+mod object_storage;
 mod login;
 mod login_storm;
 mod operator;

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod cluster;
 pub mod load;
+pub mod s3;
 pub mod server;
 pub mod tools;
 pub mod wat;

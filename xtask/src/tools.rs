@@ -100,6 +100,7 @@ pub fn ensure(root: &Path) -> anyhow::Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     ensure_selenium()?;
+    ensure_moto()?;
     ensure_npm(root)?;
     Ok(())
 }
@@ -131,6 +132,31 @@ fn ensure_selenium() -> anyhow::Result<()> {
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "python3-selenium"])
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// moto's S3 server: the S3-compatible store the object-storage mount tests start.
+fn ensure_moto() -> anyhow::Result<()> {
+    if found("moto_server") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing moto[server] (pip)");
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "moto[server]"])
+            .args(extra)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !(pip(&[]) || pip(&["--break-system-packages"])) {
+        apt_install(&["python3-pip"], "pip (for moto)")?;
+        if !(pip(&[]) || pip(&["--break-system-packages"])) {
+            bail!("could not install moto[server]: run `python3 -m pip install 'moto[server]'`");
+        }
+    }
+    if !found("moto_server") {
+        bail!("moto[server] installed but moto_server is not on PATH (add pip's script folder, e.g. ~/.local/bin)");
+    }
+    Ok(())
 }
 
 /// npm clients, installed into `target/npm` (not the project tree, not global).

@@ -105,12 +105,15 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 download_kib_s: a.download_kib_s,
                 upload_kib_s: a.upload_kib_s,
             });
-            for m in &users.groups.last().expect("just added").mounts {
+            let local = |m: &&ftpsd::users::file::MountEntry| {
+                !ftpsd::fs::object::is_object_url(&m.path.to_string_lossy())
+            };
+            for m in users.groups.last().expect("just added").mounts.iter().filter(local) {
                 super::user::can_be_folder(&users.resolve_path(&m.path))?;
             }
             save_checked(&users)?;
             let g = users.groups.last().expect("just added");
-            for m in &g.mounts {
+            for m in g.mounts.iter().filter(local) {
                 let real = users.resolve_path(&m.path);
                 std::fs::create_dir_all(&real)
                     .map_err(|e| anyhow::anyhow!("creating {}: {e}", real.display()))?;

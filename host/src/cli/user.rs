@@ -181,11 +181,12 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let mounts = users
                 .mounts_of(&user)
                 .map_err(|e| anyhow::anyhow!("user '{}': {e}", a.name))?;
-            for m in &mounts {
+            for m in mounts.iter().filter(|m| m.object.is_none()) {
                 can_be_folder(&m.real)?;
             }
             save_checked(&users)?;
-            for m in &mounts {
+            // Local folders are made; an s3:// mount is a prefix, made by its first upload.
+            for m in mounts.iter().filter(|m| m.object.is_none()) {
                 std::fs::create_dir_all(&m.real)
                     .with_context(|| format!("creating {}", m.real.display()))?;
             }
@@ -379,6 +380,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                         .mounts_of(&u)
                         .unwrap_or_default()
                         .into_iter()
+                        .filter(|m| m.object.is_none())
                         .map(|m| m.real),
                 );
                 users.add(u)?;

@@ -66,6 +66,9 @@ pub struct Config {
     /// The HTTP admin listener (API, metrics, web page); off by default.
     #[serde(default)]
     pub admin: crate::admin::section::AdminSection,
+    /// The S3-compatible store that `s3://bucket/prefix` mounts use.
+    #[serde(default)]
+    pub s3: crate::fs::object::S3Section,
     /// Certificates from an ACME CA (Let's Encrypt) instead of `tls.cert`/`tls.key`.
     pub acme: Option<crate::acme::section::AcmeSection>,
     /// Directory of the config file; relative paths in the config are relative to it.
@@ -219,6 +222,7 @@ impl Config {
             plugins: Vec::new(),
             exec: Default::default(),
             admin: Default::default(),
+            s3: Default::default(),
             acme: None,
             log: Default::default(),
             base_dir: PathBuf::from("."),
@@ -309,6 +313,9 @@ impl Config {
             ));
         }
         if let Some((key, m)) = self.state.problem() {
+            return Err(invalid(key, m));
+        }
+        if let Some((key, m)) = self.s3.problem() {
             return Err(invalid(key, m));
         }
         if self.proxy_protocol.header_timeout_secs == 0

@@ -28,6 +28,12 @@ const BUFFERS: usize = 3;
 pub enum Job {
     /// RETR: file → client.
     Download { file: std::fs::File, ascii: bool },
+    /// RETR from object storage: a ranged GET from `offset`, streamed → client.
+    DownloadObject {
+        object: crate::fs::object::read::ObjectRead,
+        offset: u64,
+        ascii: bool,
+    },
     /// STOR/APPE/STOU: client → file; fsynced and committed (atomic rename) before success.
     /// With `require_close_notify`, a TLS upload must end with close_notify to count.
     Upload {
@@ -120,6 +126,14 @@ pub async fn run(
             download(file, ascii, data, &progress, stall, &throttle).await
         }
         (
+            Job::DownloadObject {
+                object,
+                offset,
+                ascii,
+            },
+            data,
+        ) => download_object(object, offset, ascii, data, &progress, stall, &throttle).await,
+        (
             Job::Upload {
                 plan,
                 ascii,
@@ -198,6 +212,48 @@ async fn download(
             &converted
         } else {
             &buf[..n]
+        };
+        for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
+            throttle.take(part.len()).await;
+            with_stall(data.raw_fd(), stall, data.write_all(part))
+                .await
+                .map_err(lost)?;
+            total += part.len() as u64;
+            progress.store(total, Ordering::Relaxed);
+        }
+    }
+}
+
+/// RETR of an object: chunks as the store sends them (bounded by the HTTP client's buffers),
+/// each wait for the store bounded by `stall` as a network wait is.
+async fn download_object(
+    object: crate::fs::object::read::ObjectRead,
+    offset: u64,
+    ascii: bool,
+    data: &mut DataStream,
+    progress: &AtomicU64,
+    stall: Duration,
+    throttle: &Throttle,
+) -> Result<u64, DataError> {
+    use futures_util::StreamExt;
+    let mut chunks = object
+        .stream(offset)
+        .await
+        .map_err(|e| DataError::Local(e.to_string()))?;
+    let mut converted = Vec::new();
+    let mut prev_cr = false;
+    let mut total = 0u64;
+    loop {
+        let chunk = match tokio::time::timeout(stall, chunks.next()).await {
+            Err(_) => return Err(DataError::Local("the object store stopped sending".into())),
+            Ok(None) => return Ok(total),
+            Ok(Some(c)) => c.map_err(local)?,
+        };
+        let out: &[u8] = if ascii {
+            ascii::to_wire(&chunk, &mut converted, &mut prev_cr);
+            &converted
+        } else {
+            &chunk
         };
         for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
             throttle.take(part.len()).await;

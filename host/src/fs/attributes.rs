@@ -23,7 +23,7 @@ impl Vfs {
                 Err(FsError::Reserved("the message file or a share folder"))
             }
             Target::Absent => Err(FsError::NotFound),
-            Target::Real { mount, rel } => mount.sandbox.set_modified(&rel, t),
+            Target::Real { mount, rel } => mount.storage.set_modified(&rel, t),
         }
     }
 
@@ -35,7 +35,7 @@ impl Vfs {
             }
             Target::Absent => Err(FsError::NotFound),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
-            Target::Real { mount, rel } => mount.sandbox.set_mode(&rel, mode),
+            Target::Real { mount, rel } => mount.storage.set_mode(&rel, mode),
         }
     }
 
@@ -49,6 +49,10 @@ impl Vfs {
     ) -> Result<Checksum, FsError> {
         let (file, size): (Box<dyn std::io::Read>, u64) = match self.open_read(p, start)? {
             super::vfs::Readable::File(f, size) => (Box::new(f), size),
+            super::vfs::Readable::Object(o) => {
+                let size = o.size;
+                (Box::new(o.blocking(start)), size)
+            }
             super::vfs::Readable::Bytes(b) => {
                 let size = b.len() as u64;
                 let from = (start as usize).min(b.len());
@@ -72,7 +76,7 @@ impl Vfs {
             Target::Message(_) | Target::Virtual(_) | Target::Absent => Ok(0),
             Target::Real { mount, .. } => match &mount.quota {
                 Some(q) => Ok(q.limit().saturating_sub(q.used())),
-                None => mount.sandbox.free_space(),
+                None => mount.storage.free_space(),
             },
         }
     }

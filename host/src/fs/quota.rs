@@ -99,11 +99,17 @@ impl QuotaRegistry {
     /// The quota of `dir` with `limit`; the first call scans the directory (blocking).
     pub fn get(&self, dir: &Path, limit: u64) -> Arc<Quota> {
         let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.get_with(key.clone(), limit, || disk_usage(&key))
+    }
+
+    /// The quota kept under `key` with `limit`; the first call measures it with `scan`
+    /// (an object-storage mount lists its objects).
+    pub fn get_with(&self, key: PathBuf, limit: u64, scan: impl FnOnce() -> u64) -> Arc<Quota> {
         if let Some(q) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             q.limit.store(limit, Ordering::Relaxed);
             return q.clone();
         }
-        let used = disk_usage(&key);
+        let used = scan();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let q = map
             .entry(key)

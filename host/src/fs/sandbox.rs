@@ -46,6 +46,15 @@ pub enum FsError {
     /// The name no longer holds the file an action was meant for (a newer upload replaced it).
     #[error("The file was replaced in the meantime.")]
     Replaced,
+    /// An object-storage request failed; the details are in the server log.
+    #[error("Object storage error ({0}); try again later.")]
+    Store(String),
+    /// An operation the mount's storage cannot do (object storage: append, set a time).
+    #[error("Not supported on this folder: {0}.")]
+    Unsupported(&'static str),
+    /// Refused by a storage limit, with the reason and what to do instead.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl FsError {
@@ -66,6 +75,9 @@ impl FsError {
             FsError::NoSpace => Code::NO_SPACE,
             FsError::Io(_) => Code::LOCAL_ERROR,
             FsError::Busy | FsError::Replaced => Code::FILE_BUSY,
+            FsError::Store(_) => Code::LOCAL_ERROR,
+            FsError::Unsupported(_) => Code::BAD_PARAMETER,
+            FsError::Refused(_) => Code::FILE_UNAVAILABLE,
         }
     }
 }

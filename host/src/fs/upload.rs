@@ -21,6 +21,100 @@ use crate::users::file::UploadMode;
 
 use super::temp_name::is_temp_name;
 
+/// An upload into a local folder or into object storage.
+pub enum UploadPlan {
+    Local(LocalUpload),
+    Object(super::object::upload::ObjectUpload),
+}
+
+impl UploadPlan {
+    /// Opens the upload on `storage` (see [`LocalUpload::open`]). Object storage takes whole
+    /// uploads only: APPE and REST+STOR are refused with the reason.
+    pub fn open(
+        storage: &super::Storage,
+        quota: Option<Arc<Quota>>,
+        mode: UploadMode,
+        target: &VirtualPath,
+        kind: UploadKind,
+        existing: Option<u64>,
+        may_replace: bool,
+    ) -> Result<UploadPlan, FsError> {
+        match storage {
+            super::Storage::Local(s) => {
+                LocalUpload::open(s, quota, mode, target, kind, existing, may_replace)
+                    .map(UploadPlan::Local)
+            }
+            super::Storage::Object(o) => {
+                let may_replace = match kind {
+                    UploadKind::Append => {
+                        return Err(FsError::Unsupported(
+                            "object storage cannot append to a file (APPE); upload the whole file with STOR",
+                        ));
+                    }
+                    UploadKind::Resume(n) if n > 0 => {
+                        return Err(FsError::Unsupported(
+                            "object storage cannot resume an upload (REST before STOR); upload the whole file again",
+                        ));
+                    }
+                    UploadKind::Unique => {
+                        if existing.is_some() {
+                            return Err(FsError::Exists);
+                        }
+                        false
+                    }
+                    _ => may_replace,
+                };
+                super::object::upload::ObjectUpload::open(o, quota, target, existing, may_replace)
+                    .map(UploadPlan::Object)
+            }
+        }
+    }
+
+    /// See [`LocalUpload::file_id`]; objects have none.
+    pub fn file_id(&self) -> Option<crate::fs::held_files::FileId> {
+        match self {
+            UploadPlan::Local(l) => l.file_id(),
+            UploadPlan::Object(_) => None,
+        }
+    }
+
+    pub fn keeps_partial(&self) -> bool {
+        match self {
+            UploadPlan::Local(l) => l.keeps_partial(),
+            UploadPlan::Object(_) => false,
+        }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), FsError> {
+        match self {
+            UploadPlan::Local(l) => l.write(bytes),
+            UploadPlan::Object(o) => o.write(bytes),
+        }
+    }
+
+    /// Everything arrived: local data goes to disk (objects are made durable by the commit).
+    pub fn sync(&self) -> Result<(), FsError> {
+        match self {
+            UploadPlan::Local(l) => l.sync(),
+            UploadPlan::Object(_) => Ok(()),
+        }
+    }
+
+    pub fn commit(self) -> Result<(), FsError> {
+        match self {
+            UploadPlan::Local(l) => l.commit(),
+            UploadPlan::Object(o) => o.commit(),
+        }
+    }
+
+    pub fn abandon(self, quota_exceeded: bool) {
+        match self {
+            UploadPlan::Local(l) => l.abandon(quota_exceeded),
+            UploadPlan::Object(o) => o.abandon(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadKind {
     Store,
@@ -30,7 +124,7 @@ pub enum UploadKind {
     Unique,
 }
 
-pub struct UploadPlan {
+pub struct LocalUpload {
     file: std::fs::File,
     quota: Option<Arc<Quota>>,
     sandbox: Arc<Sandbox>,
@@ -41,7 +135,7 @@ pub struct UploadPlan {
     done: bool,
 }
 
-impl UploadPlan {
+impl LocalUpload {
     /// Device and inode of the file being written: the committed upload keeps them (a
     /// commit renames or links, it does not copy), so a hold taken now covers the file from
     /// the moment it appears under its name.
@@ -51,7 +145,7 @@ impl UploadPlan {
     }
 }
 
-impl Drop for UploadPlan {
+impl Drop for LocalUpload {
     /// A plan dropped without `commit` or `abandon` (a refused data connection, a cancelled
     /// transfer) is abandoned: its temporary goes at once, never left for the next start.
     fn drop(&mut self) {
@@ -82,7 +176,7 @@ enum Finish {
     },
 }
 
-impl UploadPlan {
+impl LocalUpload {
     /// Whether a failed upload leaves what it wrote (resumable mode, for a later REST); a
     /// refused one (quota, a gate's limit) never does.
     pub fn keeps_partial(&self) -> bool {
@@ -98,10 +192,10 @@ impl UploadPlan {
         kind: UploadKind,
         existing: Option<u64>,
         may_replace: bool,
-    ) -> Result<UploadPlan, FsError> {
+    ) -> Result<LocalUpload, FsError> {
         sandbox.refuse_hidden_target(target)?;
         let in_place =
-            |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<UploadPlan, FsError> {
+            |wm: WriteMode, keep: Option<u64>, restore: bool| -> Result<LocalUpload, FsError> {
                 let mut file = sandbox.open_write(target, wm)?;
                 lock_for_writing(&file)?;
                 Sandbox::position(&mut file, wm)?;
@@ -114,7 +208,7 @@ impl UploadPlan {
                     }
                     _ => keep,
                 };
-                Ok(UploadPlan {
+                Ok(LocalUpload {
                     file,
                     quota: quota.clone(),
                     sandbox: sandbox.clone(),
@@ -127,7 +221,7 @@ impl UploadPlan {
                     done: false,
                 })
             };
-        let atomic = |file: std::fs::File, temp: VirtualPath, replaced: u64| UploadPlan {
+        let atomic = |file: std::fs::File, temp: VirtualPath, replaced: u64| LocalUpload {
             file,
             quota: quota.clone(),
             sandbox: sandbox.clone(),
@@ -362,7 +456,7 @@ mod tests {
     fn writes_are_reserved_and_a_full_quota_refuses_the_write() {
         let (dir, sandbox, quota) = setup(10);
         let target = path("a.bin");
-        let mut plan = UploadPlan::open(
+        let mut plan = LocalUpload::open(
             &sandbox,
             Some(quota.clone()),
             UploadMode::Atomic,
@@ -392,7 +486,7 @@ mod tests {
         std::fs::write(dir.path().join("a.bin"), b"12345678").unwrap();
         let quota = Arc::new(Quota::new(10, 8));
         let target = path("a.bin");
-        let mut plan = UploadPlan::open(
+        let mut plan = LocalUpload::open(
             &sandbox,
             Some(quota.clone()),
             UploadMode::Atomic,

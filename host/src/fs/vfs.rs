@@ -9,14 +9,16 @@ use std::time::SystemTime;
 
 use super::listing::EntryInfo;
 use super::quota::Quota;
-use super::{FsError, Rights, Sandbox, VirtualPath};
+use super::storage::Storage;
+pub use super::storage::Readable;
+use super::{FsError, Rights, VirtualPath};
 use crate::users::file::UploadMode;
 
 pub struct Mount {
     /// Where it appears: the root, `/name`, or for a share `/~owner/path`.
     pub at: VirtualPath,
     pub real: PathBuf,
-    pub sandbox: Arc<Sandbox>,
+    pub storage: Storage,
     pub rights: Rights,
     pub quota: Option<Arc<Quota>>,
     pub mode: UploadMode,
@@ -157,7 +159,7 @@ impl Vfs {
             {
                 let name = m.at.first().unwrap_or_default().to_string();
                 let modified = m
-                    .sandbox
+                    .storage
                     .stat(&VirtualPath::root())
                     .map(|e| e.modified)
                     .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -200,7 +202,7 @@ impl Vfs {
                 })
                 .collect()),
             Target::Real { mount, rel } => {
-                let mut entries = mount.sandbox.list(&rel)?;
+                let mut entries = mount.storage.list(&rel)?;
                 if p.is_root() {
                     entries.retain(|e| !self.reserved_root_name(&e.name));
                     entries.extend(self.root_extras());
@@ -221,7 +223,7 @@ impl Vfs {
                 SystemTime::UNIX_EPOCH,
             )),
             Target::Real { mount, rel } => {
-                let mut e = mount.sandbox.stat(&rel)?;
+                let mut e = mount.storage.stat(&rel)?;
                 if let Some(name) = p.file_name() {
                     e.name = name.to_string();
                 }
@@ -252,17 +254,14 @@ pub fn message_info(m: &VirtualFile) -> EntryInfo {
     }
 }
 
-/// What RETR reads: a real file (with its size) or the message file's bytes.
-pub enum Readable {
-    File(std::fs::File, u64),
-    Bytes(Arc<[u8]>),
-}
-
 impl Vfs {
     /// The real path behind a virtual one (for upload-complete actions).
     pub fn real_path(&self, p: &VirtualPath) -> Option<PathBuf> {
         match self.locate(p) {
-            Target::Real { mount, rel } => Some(mount.real.join(rel.relative())),
+            // An object has no local path a program could open.
+            Target::Real { mount, rel } if mount.storage.local().is_some() => {
+                Some(mount.real.join(rel.relative()))
+            }
             _ => None,
         }
     }
@@ -273,7 +272,7 @@ impl Vfs {
             Target::Message(_) => Ok(false),
             Target::Virtual(_) => Ok(true),
             Target::Absent => Err(FsError::NotFound),
-            Target::Real { mount, rel } => mount.sandbox.is_dir(&rel),
+            Target::Real { mount, rel } => mount.storage.is_dir(&rel),
         }
     }
 
@@ -303,7 +302,7 @@ impl Vfs {
                         super::quota::FOLDER_BYTES / 1024
                     )));
                 }
-                let made = mount.sandbox.mkdir(&rel);
+                let made = mount.storage.mkdir(&rel);
                 if made.is_err()
                     && let Some(q) = &mount.quota
                 {
@@ -322,7 +321,7 @@ impl Vfs {
             Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { rel, .. } if rel.is_root() => Err(FsError::Reserved("a mount folder")),
             Target::Real { mount, rel } => {
-                mount.sandbox.rmdir(&rel)?;
+                mount.storage.rmdir(&rel)?;
                 if let Some(q) = &mount.quota {
                     q.release(super::quota::FOLDER_BYTES);
                 }
@@ -340,8 +339,8 @@ impl Vfs {
             Target::Virtual(_) => Err(FsError::Reserved("a share folder")),
             Target::Real { mount, rel } => {
                 let _guard = mount.quota.as_ref().map(|q| q.replacing());
-                let size = mount.sandbox.stat(&rel).map(|e| e.size).unwrap_or(0);
-                mount.sandbox.remove_file(&rel)?;
+                let size = mount.storage.stat(&rel).map(|e| e.size).unwrap_or(0);
+                mount.storage.remove_file(&rel)?;
                 if let Some(q) = &mount.quota {
                     q.release(size);
                 }
@@ -353,7 +352,7 @@ impl Vfs {
     /// Device and inode of the file at `p` (see [`Sandbox::take_file`]).
     pub fn file_identity(&self, p: &VirtualPath) -> Result<(u64, u64), FsError> {
         match self.locate(p) {
-            Target::Real { mount, rel } => mount.sandbox.file_identity(&rel),
+            Target::Real { mount, rel } => mount.storage.file_identity(&rel),
             _ => Err(FsError::NotAFile),
         }
     }
@@ -370,7 +369,10 @@ impl Vfs {
         match self.locate(p) {
             Target::Real { mount, rel } => {
                 let _guard = mount.quota.as_ref().map(|q| q.replacing());
-                let size = mount.sandbox.take_file(&rel, identity, into)?;
+                let Some(sandbox) = mount.storage.local() else {
+                    return Err(FsError::Unsupported("plugin file actions act on local folders only"));
+                };
+                let size = sandbox.take_file(&rel, identity, into)?;
                 if let Some(q) = &mount.quota {
                     q.release(size);
                 }
@@ -408,13 +410,13 @@ impl Vfs {
                 }
                 let _guard = a.quota.as_ref().map(|q| q.replacing());
                 let replaced = a
-                    .sandbox
+                    .storage
                     .stat(&rb)
                     .ok()
                     .filter(|e| !e.is_dir)
                     .map(|e| e.size)
                     .unwrap_or(0);
-                a.sandbox.rename(&ra, &rb)?;
+                a.storage.rename(&ra, &rb)?;
                 if let Some(q) = &a.quota {
                     q.release(replaced);
                 }
@@ -431,10 +433,7 @@ impl Vfs {
             Target::Message(m) => Ok(Readable::Bytes(m.bytes.clone())),
             Target::Absent => Err(FsError::NotFound),
             Target::Virtual(_) => Err(FsError::IsADirectory),
-            Target::Real { mount, rel } => {
-                let (f, size) = mount.sandbox.open_read(&rel, offset)?;
-                Ok(Readable::File(f, size))
-            }
+            Target::Real { mount, rel } => mount.storage.open_read(&rel, offset),
         }
     }
 
@@ -467,7 +466,7 @@ impl Vfs {
                     return Err(FsError::QuotaFull(q.describe()));
                 }
                 super::upload::UploadPlan::open(
-                    &mount.sandbox,
+                    &mount.storage,
                     mount.quota.clone(),
                     mount.mode,
                     &rel,

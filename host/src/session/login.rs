@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::refusal::{Handled, Refusal};
 use super::state::{LoggedIn, Session};
 use crate::context::ServerContext;
-use crate::fs::{Mount, Sandbox, Vfs, VirtualPath};
+use crate::fs::{Mount, Vfs, VirtualPath};
 use crate::protocol::{Code, Reply};
 use crate::users::auth::Account;
 
@@ -19,8 +19,8 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
     tokio::task::spawn_blocking(move || {
         let mut mounts = Vec::new();
         for (i, m) in account.mounts.iter().enumerate() {
-            let sandbox = match Sandbox::open(&m.real) {
-                Ok(s) => Arc::new(s),
+            let storage = match ctx.open_storage(m) {
+                Ok(s) => s,
                 Err(e) if i == 0 => return Err(format!("home {} is not usable: {e}", m.real.display())),
                 Err(e) => {
                     tracing::warn!(user = %account.name, dir = %m.real.display(), error = %e, "mount skipped");
@@ -29,13 +29,16 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
             };
             // Absolute and canonical: what plugins and their programs get as a file's real
             // path, whatever the server's working directory.
-            let real = std::fs::canonicalize(&m.real).unwrap_or_else(|_| m.real.clone());
-            let quota = m.quota_bytes.map(|limit| ctx.quotas.get(&m.real, limit));
+            let real = match &m.object {
+                Some(_) => m.real.clone(),
+                None => std::fs::canonicalize(&m.real).unwrap_or_else(|_| m.real.clone()),
+            };
+            let quota = m.quota_bytes.map(|limit| ctx.quota_of(m, &storage, limit));
             let at = match &m.name {
                 Some(name) => VirtualPath::root().join(name),
                 None => VirtualPath::root(),
             };
-            mounts.push(Mount { at, real, sandbox, rights: m.rights, quota, mode: m.mode, origin: None });
+            mounts.push(Mount { at, real, storage, rights: m.rights, quota, mode: m.mode, origin: None });
         }
         for share in &account.shares {
             let (sandbox, origin) = match ctx.share_dirs.open(&share.mount_real, &share.inside) {
@@ -57,7 +60,7 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
             mounts.push(Mount {
                 at,
                 real,
-                sandbox,
+                storage: crate::fs::Storage::Local(sandbox),
                 rights: share.rights,
                 quota,
                 mode: share.mode,

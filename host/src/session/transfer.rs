@@ -156,7 +156,7 @@ impl Session {
     /// the same scope.
     fn throttle(&self, job: &Job) -> Throttle {
         let dir = match job {
-            Job::Download { .. } => Direction::Download,
+            Job::Download { .. } | Job::DownloadObject { .. } => Direction::Download,
             Job::Upload { .. } => Direction::Upload,
             Job::Bytes(_) => return Throttle::default(),
         };

@@ -97,6 +97,7 @@ fn build(
             rights,
             quota_bytes: quota_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
             mode: Default::default(),
+            object: None,
         })
     };
     let mut mounts = vec![entry(&a.home, "/", &a.rights, a.quota_mb)?];

@@ -52,6 +52,9 @@ pub struct ResolvedMount {
     pub rights: Rights,
     pub quota_bytes: Option<u64>,
     pub mode: UploadMode,
+    /// For a mount in object storage (`path = "s3://bucket/prefix"`): where; `real` then
+    /// holds the URL, not a local path.
+    pub object: Option<crate::fs::object::ObjectLocation>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -257,12 +260,21 @@ impl UsersFile {
                 }
                 continue; // the user's own entry wins over the group's
             }
+            let written = m.path.to_string_lossy();
+            let object = crate::fs::object::is_object_url(&written)
+                .then(|| crate::fs::object::ObjectLocation::parse(&written))
+                .transpose()
+                .map_err(|e| format!("mount at '{}': {e}", m.at))?;
             out.push(ResolvedMount {
                 name,
-                real: self.resolve_path(&m.path),
+                real: match &object {
+                    Some(o) => PathBuf::from(o.url()),
+                    None => self.resolve_path(&m.path),
+                },
                 rights: m.rights,
                 quota_bytes: m.quota_mb.map(|mb| mb.saturating_mul(1024 * 1024)),
                 mode: m.mode,
+                object,
             });
         }
         let root = out

@@ -15,6 +15,11 @@ pub(super) fn validate_mount(m: &MountEntry) -> Result<(), String> {
             m.at.escape_debug()
         ));
     }
+    let written = m.path.to_string_lossy();
+    if crate::fs::object::is_object_url(&written) {
+        crate::fs::object::ObjectLocation::parse(&written)
+            .map_err(|e| format!("mount at '{}': {e}", m.at.escape_debug()))?;
+    }
     if m.at == "/" {
         return Ok(());
     }

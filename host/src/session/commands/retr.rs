@@ -30,10 +30,7 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
             s.wait_unheld(&path, |f| f.is_held(id)).await?;
         }
     }
-    let size = match &readable {
-        Readable::File(_, size) => *size,
-        Readable::Bytes(b) => b.len() as u64,
-    };
+    let size = readable.size();
     if offset > size {
         return Err(Refusal::new(
             Code::BAD_RESTART,
@@ -44,6 +41,11 @@ pub async fn handle(s: &mut Session, arg: String) -> Handled {
     let ascii = s.ftp.transfer_type == TransferType::Ascii;
     let job = match readable {
         Readable::File(file, _) => Job::Download { file, ascii },
+        Readable::Object(object) => Job::DownloadObject {
+            object,
+            offset,
+            ascii,
+        },
         Readable::Bytes(b) => Job::Bytes(b[offset as usize..].into()),
     };
     let mode = if ascii { "ASCII" } else { "BINARY" };

@@ -1,0 +1,169 @@
+//! An upload into object storage: a multipart upload with parts of `part_size`, so memory
+//! stays at the parts in flight whatever the file's size. Nothing is visible until `commit`
+//! completes it; `abandon` (or dropping it) aborts it and the store keeps nothing.
+//! Quota as for local uploads: every chunk is reserved before it is sent, and a replacement
+//! may use the space of the version it replaces.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{ObjectMount, store_error};
+use crate::fs::quota::Quota;
+use crate::fs::{FsError, VirtualPath};
+
+pub struct ObjectUpload {
+    mount: Arc<ObjectMount>,
+    writer: Option<opendal::Writer>,
+    target: VirtualPath,
+    quota: Option<Arc<Quota>>,
+    reserved: u64,
+    /// The old version's size when the upload began (what it may use of the quota).
+    replaced: u64,
+    may_replace: bool,
+    /// Bytes not yet handed to the writer: filled to a whole part first.
+    pending: Vec<u8>,
+}
+
+impl ObjectUpload {
+    pub fn open(
+        mount: &Arc<ObjectMount>,
+        quota: Option<Arc<Quota>>,
+        target: &VirtualPath,
+        existing: Option<u64>,
+        may_replace: bool,
+    ) -> Result<ObjectUpload, FsError> {
+        // As on disk: into an existing folder, and never over a folder's name.
+        if let Ok(e) = mount.stat(target)
+            && e.is_dir
+        {
+            return Err(FsError::IsADirectory);
+        }
+        let parent = target.parent();
+        if !parent.is_root() && !mount.stat(&parent)?.is_dir {
+            return Err(FsError::NotADirectory);
+        }
+        let key = ObjectMount::file_key(target);
+        let op = mount.operator();
+        let (k, part, n) = (key, mount.part_size, mount.upload_concurrency);
+        let writer = mount.run(async move {
+            op.writer_with(&k)
+                .chunk(part)
+                .concurrent(n)
+                .await
+                .map_err(store_error)
+        })?;
+        Ok(ObjectUpload {
+            mount: mount.clone(),
+            writer: Some(writer),
+            target: target.clone(),
+            quota,
+            reserved: 0,
+            replaced: existing.unwrap_or(0),
+            may_replace,
+            pending: Vec::new(),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), FsError> {
+        if let Some(q) = &self.quota {
+            let n = bytes.len() as u64;
+            if !q.try_reserve_over(n, self.replaced) {
+                return Err(FsError::QuotaFull(q.describe_without(self.reserved)));
+            }
+            self.reserved += n;
+        }
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(self.mount.part_size);
+        }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= self.mount.part_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands what is pending to the writer (which sends whole parts, `upload_concurrency` at
+    /// a time, and waits when that many are in flight).
+    fn flush(&mut self) -> Result<(), FsError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let part = Bytes::from(std::mem::take(&mut self.pending));
+        let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
+        let w = self.mount.run(async move {
+            w.write(part).await.map_err(store_error)?;
+            Ok(w)
+        })?;
+        self.writer = Some(w);
+        Ok(())
+    }
+
+    /// Completes the multipart upload: from now on the object is the file.
+    pub fn commit(mut self) -> Result<(), FsError> {
+        let guard = self.quota.clone();
+        let _g = guard.as_ref().map(|q| q.replacing());
+        let current = self.mount.stat(&self.target).ok().filter(|e| !e.is_dir).map(|e| e.size);
+        let refused = match (&self.quota, current) {
+            (_, Some(_)) if !self.may_replace => Some(FsError::Exists),
+            (Some(q), _) if q.used().saturating_sub(current.unwrap_or(0)) > q.limit() => {
+                Some(FsError::QuotaFull(q.describe_without(self.reserved)))
+            }
+            _ => None,
+        };
+        let flushed = match refused {
+            Some(e) => Err(e),
+            None => self.flush(),
+        };
+        let closed = flushed.and_then(|()| {
+            let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
+            self.mount.run(async move {
+                w.close().await.map(drop).map_err(store_error)
+            })
+        });
+        match closed {
+            Ok(()) => {
+                release(&self.quota, current.unwrap_or(0));
+                self.reserved = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.abort_now();
+                Err(e)
+            }
+        }
+    }
+
+    pub fn abandon(mut self) {
+        self.abort_now();
+    }
+
+    fn abort_now(&mut self) {
+        release(&self.quota, std::mem::take(&mut self.reserved));
+        self.pending = Vec::new();
+        if let Some(mut w) = self.writer.take() {
+            let _ = self
+                .mount
+                .run(async move { w.abort().await.map_err(store_error) });
+        }
+    }
+}
+
+impl Drop for ObjectUpload {
+    /// Dropped without commit or abandon (a refused data connection, a cancelled transfer):
+    /// the multipart upload is aborted in the background, never left for the store to keep.
+    fn drop(&mut self) {
+        release(&self.quota, std::mem::take(&mut self.reserved));
+        if let Some(mut w) = self.writer.take() {
+            self.mount.runtime().spawn(async move {
+                let _ = w.abort().await;
+            });
+        }
+    }
+}
+
+fn release(quota: &Option<Arc<Quota>>, n: u64) {
+    if let Some(q) = quota {
+        q.release(n);
+    }
+}

@@ -1,0 +1,322 @@
+//! Mounts in an S3-compatible bucket (`path = "s3://bucket/prefix"`), against a real S3 server
+//! process on loopback (moto): the file commands a local mount answers, with the objects
+//! checked in the bucket itself; uploads visible only when complete and aborted multipart
+//! uploads leaving nothing; rights, quota and a plugin on an object mount; each operation
+//! object storage cannot do refused with its reason; curl and lftp round trips.
+
+use std::process::Command;
+
+use ftpsd_e2e::s3::S3Server;
+use ftpsd_e2e::{TestServer, built_plugin, until};
+
+const BUCKET: &str = "ftp";
+
+fn carol() -> String {
+    format!(
+        r#"
+[[user]]
+name = "carol"
+password = "{}"
+[[user.mount]]
+path = "s3://ftp/carol"
+at = "/"
+rights = "a"
+[[user.mount]]
+path = "s3://ftp/public"
+at = "/public"
+rights = "r"
+[[user.mount]]
+path = "s3://ftp/capped/"
+at = "/capped"
+rights = "a"
+quota_mb = 1
+"#,
+        TestServer::hash("carol-pass")
+    )
+}
+
+async fn start(plugins: bool) -> (S3Server, TestServer) {
+    let s3 = S3Server::start(BUCKET).await;
+    let endpoint = s3.endpoint();
+    let mut b = TestServer::builder().users_toml(&carol()).config(move |c| {
+        c.s3.endpoint = Some(endpoint);
+        c.s3.access_key_id = Some("test-key".into());
+        c.s3.secret_access_key = Some("test-secret".into());
+        c.s3.part_size_mb = 5;
+    });
+    if plugins {
+        b = b.plugin(
+            "block-ext",
+            built_plugin("block_ext.wasm"),
+            "settings = { patterns = [\"*.exe\"] }",
+        );
+    }
+    let srv = b.start().await;
+    (s3, srv)
+}
+
+fn random(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket() {
+    let (s3, srv) = start(false).await;
+    let mut c = srv.login_as("carol", "carol-pass").await;
+
+    // A 12 MiB upload: a multipart upload of three 5 MiB parts.
+    let data = random(12 << 20, 1);
+    c.stor("big.bin", &data).await;
+    assert!(s3.keys(BUCKET, "carol/").contains(&"carol/big.bin".to_string()));
+    assert!(s3.get(BUCKET, "carol/big.bin") == data, "the object holds the upload");
+    assert!(s3.open_uploads(BUCKET).is_empty(), "the multipart upload was completed");
+    assert_eq!(c.cmd_ok("SIZE big.bin", 213).await.text, (12 << 20).to_string());
+    let mdtm = c.cmd_ok("MDTM big.bin", 213).await.text;
+    assert!(mdtm.len() >= 14 && mdtm.starts_with("20"), "{mdtm}");
+
+    // Downloads, whole and resumed (a ranged GET).
+    assert!(c.retr("big.bin").await == data);
+    c.cmd_ok("REST 1000000", 350).await;
+    let (tail, r) = c.download("RETR big.bin").await.expect("REST+RETR");
+    assert_eq!(r.code, 226, "{r:?}");
+    assert!(tail == data[1_000_000..], "resumed download is the tail");
+    c.cmd_ok("REST 99999999", 350).await;
+    let r = c.download("RETR big.bin").await.expect_err("past the end");
+    assert_eq!(r.code, 554, "{r:?}");
+
+    // Listings with sizes.
+    c.stor("empty.txt", b"").await;
+    assert_eq!(c.cmd_ok("SIZE empty.txt", 213).await.text, "0");
+    let list = c.list("LIST").await;
+    assert!(
+        list.lines().any(|l| l.ends_with(" big.bin") && l.contains(" 12582912 ")),
+        "{list}"
+    );
+    let mlsd = c.list("MLSD").await;
+    assert!(mlsd.contains("size=12582912;") && mlsd.contains("type=file;"), "{mlsd}");
+    assert!(mlsd.lines().any(|l| l.contains("type=dir;") && l.ends_with(" public")), "{mlsd}");
+    let nlst = c.list("NLST").await;
+    assert!(nlst.lines().any(|l| l == "empty.txt"), "{nlst}");
+
+    // Folders are prefixes with a marker object.
+    c.cmd_ok("MKD docs", 257).await;
+    assert!(s3.keys(BUCKET, "carol/docs").contains(&"carol/docs/".to_string()));
+    c.cmd_ok("MKD docs", 550).await;
+    c.cmd_ok("MKD no/such/parent", 550).await;
+    c.cmd_ok("CWD docs", 250).await;
+    c.stor("a.txt", b"in a folder").await;
+    c.cmd_ok("CWD /", 250).await;
+    c.cmd_ok("RMD docs", 550).await; // not empty
+    c.cmd_ok("DELE docs/a.txt", 250).await;
+    c.cmd_ok("RMD docs", 250).await;
+    c.cmd_ok("CWD docs", 550).await;
+    assert!(s3.keys(BUCKET, "carol/docs").is_empty());
+
+    // A folder made by another S3 client (no marker) is a folder too.
+    s3.put(BUCKET, "carol/photos/2026/a.jpg", b"jpeg");
+    c.cmd_ok("CWD photos/2026", 250).await;
+    assert_eq!(c.retr("a.jpg").await, b"jpeg");
+    c.cmd_ok("CWD /", 250).await;
+
+    // Rename: copy, then delete.
+    c.cmd_ok("RNFR big.bin", 350).await;
+    c.cmd_ok("RNTO moved.bin", 250).await;
+    let keys = s3.keys(BUCKET, "carol/");
+    assert!(keys.contains(&"carol/moved.bin".into()) && !keys.contains(&"carol/big.bin".into()));
+    assert!(c.retr("moved.bin").await == data);
+
+    // HASH reads the object through.
+    let sha = ftpsd_e2e::sha256(&data);
+    assert_eq!(
+        c.cmd_ok("HASH moved.bin", 213).await.text,
+        format!("SHA-256 0-{} {sha} /moved.bin", (12 << 20) - 1)
+    );
+
+    // What object storage cannot do is refused with the reason.
+    let r = c.upload("APPE moved.bin", b"more").await;
+    assert_eq!(r.code, 504, "{r:?}");
+    assert!(r.text.contains("append"), "{r:?}");
+    c.cmd_ok("REST 10", 350).await;
+    let r = c.upload("STOR moved.bin", b"rest").await;
+    assert_eq!(r.code, 504, "{r:?}");
+    assert!(r.text.contains("resume"), "{r:?}");
+    assert!(s3.get(BUCKET, "carol/moved.bin") == data, "nothing changed by the refusals");
+    let r = c.cmd("MFMT 20200101000000 moved.bin").await;
+    assert_eq!(r.code, 504, "{r:?}");
+    let r = c.cmd("SITE CHMOD 600 moved.bin").await;
+    assert_eq!(r.code, 504, "{r:?}");
+
+    // A file of the read-only mount, put there by another client: listed and readable only.
+    s3.put(BUCKET, "public/readme.txt", b"read me");
+    assert!(c.list("LIST /public").await.contains("readme.txt"));
+    assert_eq!(c.retr("/public/readme.txt").await, b"read me");
+    let r = c.upload("STOR /public/x.txt", b"no").await;
+    assert_eq!(r.code, 550, "{r:?}");
+    c.cmd_ok("DELE /public/readme.txt", 550).await;
+    assert_eq!(s3.keys(BUCKET, "public/"), vec!["public/readme.txt".to_string()]);
+
+    // DELE removes the object.
+    c.cmd_ok("DELE moved.bin", 250).await;
+    c.cmd_ok("SIZE moved.bin", 550).await;
+    assert!(!s3.keys(BUCKET, "carol/").contains(&"carol/moved.bin".into()));
+    // Cross-mount rename is refused as on disk.
+    c.cmd_ok("RNFR empty.txt", 350).await;
+    c.cmd_ok("RNTO /capped/empty.txt", 550).await;
+}
+
+#[tokio::test]
+async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decides_as_on_disk() {
+    let (s3, srv) = start(true).await;
+    let mut c = srv.login_as("carol", "carol-pass").await;
+
+    // Over the 1 MiB quota: 552, and neither the object nor the multipart upload remains.
+    let r = c.upload("STOR /capped/big.bin", &random(3 << 20, 2)).await;
+    assert_eq!(r.code, 552, "{r:?}");
+    assert!(s3.keys(BUCKET, "capped/").is_empty());
+    // Within it: kept, and counted.
+    c.stor("/capped/small.bin", &random(600 << 10, 3)).await;
+    let r = c.upload("STOR /capped/second.bin", &random(600 << 10, 4)).await;
+    assert_eq!(r.code, 552, "{r:?}");
+    assert_eq!(s3.keys(BUCKET, "capped/"), vec!["capped/small.bin".to_string()]);
+
+    // Cut off mid-upload (no close_notify) after two parts went up: aborted, nothing kept.
+    let (_, mut conn) = c.open_transfer("STOR cut.bin").await.expect("150");
+    conn.write_all(&random(11 << 20, 5)).await.unwrap();
+    conn.flush().await.unwrap();
+    conn.close_without_notify();
+    let r = ftpsd_e2e::bounded("reply to the cut upload", c.read_reply()).await;
+    assert!(r.code == 426 || r.code == 451, "{r:?}");
+    until("the cut upload is aborted in the store", || {
+        s3.open_uploads(BUCKET).is_empty()
+    })
+    .await;
+    assert!(!s3.keys(BUCKET, "carol/").contains(&"carol/cut.bin".into()));
+
+    // The plugin refuses a blocked type before anything reaches the store.
+    let r = c.upload("STOR tool.exe", b"MZ").await;
+    assert_eq!(r.code, 553, "{r:?}");
+    assert!(!s3.keys(BUCKET, "carol/").contains(&"carol/tool.exe".into()));
+    c.stor("tool.txt", b"fine").await;
+    c.cmd_ok("RNFR tool.txt", 350).await;
+    c.cmd_ok("RNTO tool.exe", 553).await;
+    assert!(s3.keys(BUCKET, "carol/").contains(&"carol/tool.txt".into()));
+}
+
+#[tokio::test]
+async fn a_broken_s3_mount_or_setting_is_refused_with_the_reason() {
+    // A bad URL in the users file names the mount and the rule.
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    std::fs::write(
+        &users,
+        format!(
+            "[[user]]\nname = \"x\"\npassword = \"{}\"\n[[user.mount]]\npath = \"s3://Bad_Bucket/x\"\nat = \"/\"\nrights = \"a\"\n",
+            TestServer::hash("x")
+        ),
+    )
+    .unwrap();
+    let e = ftpsd::users::file::UsersFile::load(&users)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("users.toml") && e.contains("user 'x'") && e.contains("bucket name"),
+        "{e}"
+    );
+
+    // A bad [s3] key in the config names file, line and key.
+    let cfg = dir.path().join("ftpsd.toml");
+    std::fs::write(&cfg, "[s3]\npart_size_mb = 1\n").unwrap();
+    let e = ftpsd::Config::load(&cfg).unwrap_err().to_string();
+    assert!(e.contains("ftpsd.toml") && e.contains("part_size_mb"), "{e}");
+
+    // A store that is down: the login of a user whose root lives there fails cleanly, and
+    // another user is unaffected.
+    let srv = TestServer::builder()
+        .users_toml(&carol())
+        .config(|c| {
+            c.s3.endpoint = Some(format!("http://127.0.0.1:{}", ftpsd_e2e::cluster::free_port()));
+            c.s3.timeout_secs = 5;
+        })
+        .start()
+        .await;
+    let mut c = ftpsd_e2e::FtpClient::connect_explicit(srv.explicit(), &srv.cert).await;
+    c.cmd_ok("USER carol", 331).await;
+    let r = c.cmd("PASS carol-pass").await;
+    assert!(r.code == 230 || r.code == 530 || r.code == 421, "{r:?}");
+    if r.code == 230 {
+        // The view opens lazily: the first file command says the store failed.
+        let r = c.cmd("SIZE x").await;
+        assert!(r.code == 451 || r.code == 550, "{r:?}");
+    }
+    let mut a = srv.alice().await;
+    a.cmd_ok("PWD", 257).await;
+}
+
+/// curl (OpenSSL) and lftp (GnuTLS) as people use them: a 300-file tree mirrored up and back
+/// with lftp, a file up and down with curl, resumed downloads included.
+#[tokio::test]
+async fn lftp_mirrors_a_300_file_tree_and_curl_resumes_a_download_on_an_s3_mount() {
+    let (s3, srv) = start(false).await;
+    let port = srv.explicit().port();
+    let work = tempfile::tempdir().unwrap();
+    let up = work.path().join("up");
+    for i in 0..300 {
+        let sub = up.join(format!("d{}", i % 10));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("f{i}.bin")), random(1000 + i * 37, i as u64)).unwrap();
+    }
+    // The server runs in this test's runtime: the clients run as async children.
+    let cert = srv.cert.clone();
+    let lftp = |script: String| {
+        let mut c = Command::new("lftp");
+        c.args(["-c", &format!(
+            "set ssl:ca-file {}; set ssl:check-hostname no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set net:max-retries 1; set net:timeout 20; open -u carol,carol-pass ftp://127.0.0.1:{port}; {script}",
+            cert.display()
+        )]);
+        async move {
+            let out = ftpsd_e2e::tools::run(c).await;
+            assert!(out.status.success(), "lftp {script}: {}", ftpsd_e2e::tools::text(&out));
+        }
+    };
+    lftp(format!("mirror -R --parallel=4 {} /tree", up.display())).await;
+    let files = s3.keys(BUCKET, "carol/tree/");
+    assert_eq!(files.iter().filter(|k| !k.ends_with('/')).count(), 300, "{files:?}");
+    let down = work.path().join("down");
+    lftp(format!("mirror --parallel=4 /tree {}", down.display())).await;
+    for i in 0..300 {
+        let rel = format!("d{}/f{i}.bin", i % 10);
+        assert!(
+            std::fs::read(up.join(&rel)).unwrap() == std::fs::read(down.join(&rel)).unwrap(),
+            "{rel} differs"
+        );
+    }
+
+    // curl up, then a cut-short copy resumed with -C -.
+    let data = random(9 << 20, 9);
+    let src = work.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let url = format!("ftp://127.0.0.1:{port}/curl.bin");
+    let curl = |args: &[&str]| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--ssl-reqd", "--cacert"])
+            .arg(&srv.cert)
+            .args(["-u", "carol:carol-pass", "--max-time", "60"])
+            .args(args);
+        ftpsd_e2e::tools::run(c)
+    };
+    let out = curl(&["-T", src.to_str().unwrap(), &url]).await;
+    assert!(out.status.success(), "{}", ftpsd_e2e::tools::text(&out));
+    let part = work.path().join("part.bin");
+    std::fs::write(&part, &data[..3_000_000]).unwrap();
+    let out = curl(&["-C", "-", "-o", part.to_str().unwrap(), &url]).await;
+    assert!(out.status.success(), "{}", ftpsd_e2e::tools::text(&out));
+    assert!(std::fs::read(&part).unwrap() == data, "curl's resumed download is whole");
+}
