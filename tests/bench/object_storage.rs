@@ -131,7 +131,7 @@ pub async fn run(dir: &Path, mib: usize) {
         local_retr_cpu / 1000.0 / gib
     );
     println!(
-        "  server RSS during the S3 upload: peak {:.1} MB ({:+.1} MB over idle {:.1} MB); target: peak < 100 MB",
+        "  server RSS during the S3 upload: peak {:.1} MB ({:+.1} MB over idle {:.1} MB, which holds the password checkers' argon2 memory); target: peak < 100 MB",
         peak_kib / 1024.0,
         (peak_kib - idle_kib) / 1024.0,
         idle_kib / 1024.0

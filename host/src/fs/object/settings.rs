@@ -43,7 +43,7 @@ fn yes() -> bool {
     true
 }
 fn default_part_mb() -> u64 {
-    8
+    5
 }
 fn default_concurrency() -> usize {
     2

@@ -21,8 +21,6 @@ pub struct ObjectUpload {
     /// The old version's size when the upload began (what it may use of the quota).
     replaced: u64,
     may_replace: bool,
-    /// Bytes not yet handed to the writer: filled to a whole part first.
-    pending: Vec<u8>,
 }
 
 impl ObjectUpload {
@@ -61,7 +59,6 @@ impl ObjectUpload {
             reserved: 0,
             replaced: existing.unwrap_or(0),
             may_replace,
-            pending: Vec::new(),
         })
     }
 
@@ -73,26 +70,15 @@ impl ObjectUpload {
             }
             self.reserved += n;
         }
-        if self.pending.capacity() == 0 {
-            self.pending.reserve_exact(self.mount.part_size);
-        }
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= self.mount.part_size {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Hands what is pending to the writer (which sends whole parts, `upload_concurrency` at
-    /// a time, and waits when that many are in flight).
-    fn flush(&mut self) -> Result<(), FsError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let part = Bytes::from(std::mem::take(&mut self.pending));
-        let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
+        // Handed over at once: the writer gathers whole parts itself, so the upload holds one
+        // part being filled plus the parts in flight, and no second copy here.
+        let chunk = Bytes::copy_from_slice(bytes);
+        let mut w = self
+            .writer
+            .take()
+            .ok_or(FsError::Store("upload already ended".into()))?;
         let w = self.mount.run(async move {
-            w.write(part).await.map_err(store_error)?;
+            w.write(chunk).await.map_err(store_error)?;
             Ok(w)
         })?;
         self.writer = Some(w);
@@ -111,11 +97,11 @@ impl ObjectUpload {
             }
             _ => None,
         };
-        let flushed = match refused {
+        let checked = match refused {
             Some(e) => Err(e),
-            None => self.flush(),
+            None => Ok(()),
         };
-        let closed = flushed.and_then(|()| {
+        let closed = checked.and_then(|()| {
             let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
             self.mount.run(async move {
                 w.close().await.map(drop).map_err(store_error)
@@ -140,7 +126,6 @@ impl ObjectUpload {
 
     fn abort_now(&mut self) {
         release(&self.quota, std::mem::take(&mut self.reserved));
-        self.pending = Vec::new();
         if let Some(mut w) = self.writer.take() {
             let _ = self
                 .mount
