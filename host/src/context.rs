@@ -89,25 +89,26 @@ impl ServerContext {
             Some(loc) => {
                 let rt = tokio::runtime::Handle::try_current()
                     .map_err(|_| FsError::Store("no runtime".into()))?;
-                let s3 = self.live.load().s3.clone();
-                Ok(Storage::Object(self.object_mounts.get(loc, &s3, &rt)?))
+                let live = self.live.load();
+                Ok(Storage::Object(self.object_mounts.get(loc, &live.s3, &live.base_dir, &rt)?))
             }
         }
     }
 
     /// The quota of a mount with `limit`, measured once (a folder walk, or a listing of the
-    /// bucket's prefix) and then kept as uploads and deletions change it.
+    /// bucket's prefix) and then kept as uploads and deletions change it. A listing that
+    /// fails is an error (a usage of 0 would lift the quota), tried again next time.
     pub fn quota_of(
         &self,
         m: &crate::users::file::ResolvedMount,
         storage: &crate::fs::Storage,
         limit: u64,
-    ) -> std::sync::Arc<crate::fs::quota::Quota> {
+    ) -> Result<std::sync::Arc<crate::fs::quota::Quota>, crate::fs::FsError> {
         match storage {
             crate::fs::Storage::Object(o) => {
-                self.quotas.get_with(m.real.clone(), limit, || o.usage())
+                self.quotas.try_get_with(m.real.clone(), limit, || o.usage())
             }
-            crate::fs::Storage::Local(_) => self.quotas.get(&m.real, limit),
+            crate::fs::Storage::Local(_) => Ok(self.quotas.get(&m.real, limit)),
         }
     }
 

@@ -48,8 +48,9 @@ pub fn scan_quotas_in_background(ctx: Arc<ServerContext>) {
             for m in users.mounts_of(u).unwrap_or_default() {
                 if let Some(limit) = m.quota_bytes
                     && let Ok(storage) = ctx.open_storage(&m)
+                    && let Err(e) = ctx.quota_of(&m, &storage, limit)
                 {
-                    ctx.quota_of(&m, &storage, limit);
+                    tracing::warn!(mount = %m.real.display(), error = %e, "quota usage not measured; tried again at the next login");
                 }
             }
         }

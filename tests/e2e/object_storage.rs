@@ -26,6 +26,10 @@ path = "s3://ftp/public"
 at = "/public"
 rights = "r"
 [[user.mount]]
+path = "s3://ftp/drop"
+at = "/drop"
+rights = "w"
+[[user.mount]]
 path = "s3://ftp/capped/"
 at = "/capped"
 rights = "a"
@@ -149,8 +153,11 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     assert_eq!(r.code, 504, "{r:?}");
     assert!(r.text.contains("resume"), "{r:?}");
     assert!(s3.get(BUCKET, "carol/moved.bin") == data, "nothing changed by the refusals");
-    let r = c.cmd("MFMT 20200101000000 moved.bin").await;
-    assert_eq!(r.code, 504, "{r:?}");
+    // MFMT keeps the upload's time and names it, so sync clients go on (rclone fails a
+    // whole sync on a refused MFMT).
+    let kept = c.cmd_ok("MDTM moved.bin", 213).await.text;
+    let r = c.cmd_ok("MFMT 20200101000000 moved.bin", 213).await;
+    assert_eq!(r.text, format!("Modify={kept}; /moved.bin"));
     let r = c.cmd("SITE CHMOD 600 moved.bin").await;
     assert_eq!(r.code, 504, "{r:?}");
 
@@ -162,6 +169,36 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     assert_eq!(r.code, 550, "{r:?}");
     c.cmd_ok("DELE /public/readme.txt", 550).await;
     assert_eq!(s3.keys(BUCKET, "public/"), vec!["public/readme.txt".to_string()]);
+
+    // Names OpenDAL would trim are refused, never sent: " .." must not climb out of the
+    // prefix (the HTTP client collapses "..").
+    for line in [
+        "SIZE  ../public/readme.txt",
+        "DELE  ../public/readme.txt",
+        "MKD \t..",
+        "SIZE moved.bin ",
+        "RNFR  moved.bin",
+    ] {
+        let r = c.cmd(line).await;
+        assert!(r.code == 553 || r.code == 550, "{line}: {r:?}");
+    }
+    let r = c.upload("STOR  ../public/evil.txt", b"x").await;
+    assert_eq!(r.code, 553, "{r:?}");
+    let r = c.download("RETR  ../public/readme.txt").await.expect_err("refused");
+    assert_eq!(r.code, 553, "{r:?}");
+    assert_eq!(s3.keys(BUCKET, "public/"), vec!["public/readme.txt".to_string()]);
+
+    // Renames as on disk: a file onto itself is nothing; a folder onto a file or into itself
+    // is refused.
+    c.cmd_ok("RNFR moved.bin", 350).await;
+    c.cmd_ok("RNTO moved.bin", 250).await;
+    c.cmd_ok("MKD box", 257).await;
+    c.cmd_ok("RNFR box", 350).await;
+    c.cmd_ok("RNTO moved.bin", 550).await;
+    c.cmd_ok("RNFR box", 350).await;
+    c.cmd_ok("RNTO box/inner", 550).await;
+    c.cmd_ok("RMD box", 250).await;
+    assert!(s3.get(BUCKET, "carol/moved.bin") == data);
 
     // DELE removes the object.
     c.cmd_ok("DELE moved.bin", 250).await;
@@ -200,6 +237,21 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     .await;
     assert!(!s3.keys(BUCKET, "carol/").contains(&"carol/cut.bin".into()));
 
+    // A drop box (no right to replace): two uploads racing for one new name, one wins.
+    let mut d = srv.login_as("carol", "carol-pass").await;
+    let (_, mut first) = c.open_transfer("STOR /drop/race.bin").await.expect("150");
+    let (_, mut second) = d.open_transfer("STOR /drop/race.bin").await.expect("150");
+    first.write_all(b"first upload").await.unwrap();
+    second.write_all(b"second upload").await.unwrap();
+    first.shutdown().await.unwrap();
+    let r1 = ftpsd_e2e::bounded("first reply", c.read_reply()).await;
+    second.shutdown().await.unwrap();
+    let r2 = ftpsd_e2e::bounded("second reply", d.read_reply()).await;
+    let codes = [r1.code, r2.code];
+    assert!(codes.contains(&226) && codes.iter().any(|c| *c >= 450), "{r1:?} {r2:?}");
+    let kept = s3.get(BUCKET, "drop/race.bin");
+    assert_eq!(kept, if r1.code == 226 { &b"first upload"[..] } else { &b"second upload"[..] });
+
     // The plugin refuses a blocked type before anything reaches the store.
     let r = c.upload("STOR tool.exe", b"MZ").await;
     assert_eq!(r.code, 553, "{r:?}");
@@ -236,6 +288,16 @@ async fn a_broken_s3_mount_or_setting_is_refused_with_the_reason() {
     std::fs::write(&cfg, "[s3]\npart_size_mb = 1\n").unwrap();
     let e = ftpsd::Config::load(&cfg).unwrap_err().to_string();
     assert!(e.contains("ftpsd.toml") && e.contains("part_size_mb"), "{e}");
+
+    // A secret file is read relative to the config, and must exist.
+    let sub = dir.path().join("etc");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("s3-secret"), "shh\n").unwrap();
+    std::fs::write(sub.join("ftpsd.toml"), "[s3]\nsecret_access_key_file = \"s3-secret\"\n").unwrap();
+    ftpsd::Config::load(&sub.join("ftpsd.toml")).expect("relative to the config file");
+    std::fs::write(sub.join("ftpsd.toml"), "[s3]\nsecret_access_key_file = \"nope\"\n").unwrap();
+    let e = ftpsd::Config::load(&sub.join("ftpsd.toml")).unwrap_err().to_string();
+    assert!(e.contains("ftpsd.toml") && e.contains("nope"), "{e}");
 
     // A store that is down: the login of a user whose root lives there fails cleanly, and
     // another user is unaffected.

@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     for u in &users.users {
         for m in users.mounts_of(u).unwrap_or_default() {
-            if !m.real.is_dir() {
+            if m.object.is_none() && !m.real.is_dir() {
                 println!(
                     "warning: mount {} of user '{}' ({}) is not a directory",
                     m.name.as_deref().unwrap_or("/"),

@@ -318,6 +318,9 @@ impl Config {
         if let Some((key, m)) = self.s3.problem() {
             return Err(invalid(key, m));
         }
+        if let Err(m) = self.s3.resolve(&self.base_dir) {
+            return Err(invalid("secret_access_key_file", m));
+        }
         if self.proxy_protocol.header_timeout_secs == 0
             || self.proxy_protocol.header_timeout_secs > 300
         {

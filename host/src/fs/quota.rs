@@ -102,20 +102,33 @@ impl QuotaRegistry {
         self.get_with(key.clone(), limit, || disk_usage(&key))
     }
 
-    /// The quota kept under `key` with `limit`; the first call measures it with `scan`
-    /// (an object-storage mount lists its objects).
+    /// The quota kept under `key` with `limit`; the first call measures it with `scan`.
     pub fn get_with(&self, key: PathBuf, limit: u64, scan: impl FnOnce() -> u64) -> Arc<Quota> {
+        match self.try_get_with(key, limit, || Ok::<u64, std::convert::Infallible>(scan())) {
+            Ok(q) => q,
+            Err(never) => match never {},
+        }
+    }
+
+    /// As [`QuotaRegistry::get_with`] with a scan that may fail (an object-storage mount
+    /// lists its objects): a failed scan is not kept, the next call measures again.
+    pub fn try_get_with<E>(
+        &self,
+        key: PathBuf,
+        limit: u64,
+        scan: impl FnOnce() -> Result<u64, E>,
+    ) -> Result<Arc<Quota>, E> {
         if let Some(q) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             q.limit.store(limit, Ordering::Relaxed);
-            return q.clone();
+            return Ok(q.clone());
         }
-        let used = scan();
+        let used = scan()?;
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let q = map
             .entry(key)
             .or_insert_with(|| Arc::new(Quota::new(limit, used)));
         q.limit.store(limit, Ordering::Relaxed);
-        q.clone()
+        Ok(q.clone())
     }
 }
 

@@ -33,7 +33,14 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
                 Some(_) => m.real.clone(),
                 None => std::fs::canonicalize(&m.real).unwrap_or_else(|_| m.real.clone()),
             };
-            let quota = m.quota_bytes.map(|limit| ctx.quota_of(m, &storage, limit));
+            let quota = match m.quota_bytes.map(|limit| ctx.quota_of(m, &storage, limit)).transpose() {
+                Ok(q) => q,
+                Err(e) if i == 0 => return Err(format!("home {} is not usable: {e}", m.real.display())),
+                Err(e) => {
+                    tracing::warn!(user = %account.name, dir = %m.real.display(), error = %e, "mount skipped: its quota usage could not be measured");
+                    continue;
+                }
+            };
             let at = match &m.name {
                 Some(name) => VirtualPath::root().join(name),
                 None => VirtualPath::root(),

@@ -113,8 +113,15 @@ pub struct NewGroup {
 
 /// `DIR:/name:RIGHTS[:QUOTA_MB]`, as the CLI's `--mount` takes it.
 pub fn parse_mount(s: &str) -> Result<MountEntry, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB]");
+    // `s3://bucket/prefix:/name:RIGHTS`: the URL's own colon is not a separator.
+    let (scheme, rest) = if crate::fs::object::is_object_url(s) {
+        s.split_at(crate::fs::object::location::SCHEME.len())
+    } else {
+        ("", s)
+    };
+    let mut parts: Vec<String> = rest.split(':').map(str::to_string).collect();
+    parts[0] = format!("{scheme}{}", parts[0]);
+    let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB] (DIR may be s3://bucket/prefix)");
     if parts.len() < 3 || parts.len() > 4 {
         return Err(usage());
     }
@@ -123,9 +130,9 @@ pub fn parse_mount(s: &str) -> Result<MountEntry, String> {
         None => None,
     };
     Ok(MountEntry {
-        path: parts[0].into(),
-        at: parts[1].into(),
-        rights: Rights::parse(parts[2])
+        path: parts[0].clone().into(),
+        at: parts[1].clone(),
+        rights: Rights::parse(&parts[2])
             .ok_or_else(|| format!("'{}' is not one of r, w, rw, a", parts[2]))?,
         quota_mb,
         mode: UploadMode::Atomic,
@@ -485,6 +492,16 @@ pub fn edit<T>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_mount_argument_may_name_a_bucket() {
+        let m = super::parse_mount("s3://archive/dave:/archive:a:100").unwrap();
+        assert_eq!(m.path, std::path::PathBuf::from("s3://archive/dave"));
+        assert_eq!((m.at.as_str(), m.quota_mb), ("/archive", Some(100)));
+        let m = super::parse_mount("/srv/x:/x:r").unwrap();
+        assert_eq!(m.path, std::path::PathBuf::from("/srv/x"));
+        assert!(super::parse_mount("s3://a:b").is_err());
+    }
+
     use super::*;
 
     fn users() -> UsersFile {

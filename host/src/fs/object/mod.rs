@@ -47,6 +47,7 @@ pub struct ObjectMount {
     pub part_size: usize,
     pub upload_concurrency: usize,
     pub max_rename: u64,
+    pub max_uploads: usize,
     timeout: Duration,
 }
 
@@ -58,13 +59,18 @@ pub struct ObjectMounts {
 }
 
 impl ObjectMounts {
+    /// `base` is the config file's folder (a relative secret file is read from there).
     pub fn get(
         &self,
         location: &ObjectLocation,
         section: &S3Section,
+        base: &std::path::Path,
         rt: &tokio::runtime::Handle,
     ) -> Result<Arc<ObjectMount>, FsError> {
-        let resolved = section.resolve().map_err(FsError::Store)?;
+        let resolved = section.resolve(base).map_err(|e| {
+            tracing::error!(error = %e, "[s3] settings unusable");
+            FsError::Store("the server's object storage settings are unusable".into())
+        })?;
         let key = (location.clone(), resolved);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = open.get(&key) {
@@ -79,10 +85,31 @@ impl ObjectMounts {
     }
 }
 
+fn no_answer(timeout: Duration) -> FsError {
+    tracing::warn!("object store did not answer within {} s", timeout.as_secs());
+    FsError::Store(format!("no answer within {} s", timeout.as_secs()))
+}
+
+/// The next entry of a listing, the wait for each page bounded by `timeout`.
+async fn next_entry(
+    l: &mut opendal::Lister,
+    timeout: Duration,
+) -> Result<Option<opendal::Entry>, FsError> {
+    match tokio::time::timeout(timeout, l.next()).await {
+        Err(_) => Err(no_answer(timeout)),
+        Ok(None) => Ok(None),
+        Ok(Some(e)) => e.map(Some).map_err(store_error),
+    }
+}
+
 fn store_error(e: opendal::Error) -> FsError {
     match e.kind() {
         ErrorKind::NotFound => FsError::NotFound,
-        ErrorKind::PermissionDenied => FsError::Denied,
+        ErrorKind::PermissionDenied => {
+            // The store's own refusal (credentials, bucket policy), not an FTP right.
+            tracing::warn!(error = %e, "object store refused access: check [s3] credentials and the bucket's policy");
+            FsError::Denied
+        }
         ErrorKind::AlreadyExists | ErrorKind::ConditionNotMatch => FsError::Exists,
         ErrorKind::IsADirectory => FsError::IsADirectory,
         ErrorKind::NotADirectory => FsError::NotADirectory,
@@ -136,6 +163,7 @@ impl ObjectMount {
             part_size: s.part_size,
             upload_concurrency: s.upload_concurrency,
             max_rename: s.max_rename,
+            max_uploads: s.max_uploads,
             timeout: Duration::from_secs(s.timeout_secs),
         })
     }
@@ -146,17 +174,32 @@ impl ObjectMount {
         &self,
         f: impl std::future::Future<Output = Result<T, FsError>> + Send + 'static,
     ) -> Result<T, FsError> {
+        self.run_for(self.timeout, f)
+    }
+
+    /// As [`ObjectMount::run`] with a bound of its own (completing a multipart upload: the
+    /// store assembles the parts before it answers, which takes minutes for large files).
+    fn run_for<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl std::future::Future<Output = Result<T, FsError>> + Send + 'static,
+    ) -> Result<T, FsError> {
+        self.run_unbounded(async move {
+            tokio::time::timeout(timeout, f)
+                .await
+                .unwrap_or_else(|_| Err(no_answer(timeout)))
+        })
+    }
+
+    /// As [`ObjectMount::run`], for work of many requests that bounds each one itself (a
+    /// listing, page by page).
+    fn run_unbounded<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, FsError>> + Send + 'static,
+    ) -> Result<T, FsError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let timeout = self.timeout;
         self.rt.spawn(async move {
-            let r = match tokio::time::timeout(timeout, f).await {
-                Ok(r) => r,
-                Err(_) => Err(FsError::Store(format!(
-                    "no answer from the object store within {} s",
-                    timeout.as_secs()
-                ))),
-            };
-            let _ = tx.send(r);
+            let _ = tx.send(f.await);
         });
         rx.recv()
             .unwrap_or_else(|_| Err(FsError::Store("the server is stopping".into())))
@@ -174,17 +217,32 @@ impl ObjectMount {
         self.timeout
     }
 
-    /// The key of a file at `p` (relative to the mount).
-    fn file_key(p: &VirtualPath) -> String {
-        p.relative().to_string_lossy().into_owned()
+    /// The key of a file at `p` (relative to the mount). OpenDAL trims white space around a
+    /// path and drops empty segments before it joins the mount's prefix, and the HTTP client
+    /// collapses `..` in the URL: a name such as `" .."` would leave the prefix. So a key is
+    /// used only if OpenDAL keeps it exactly as the view wrote it, and no segment trims to
+    /// `.` or `..`; anything else is refused (553), never sent.
+    fn file_key(p: &VirtualPath) -> Result<String, FsError> {
+        let key = p.relative().to_string_lossy().into_owned();
+        let exact = opendal::raw::normalize_path(&key) == key
+            && key.split('/').all(|seg| {
+                let t = seg.trim();
+                t == seg && t != "." && t != ".."
+            });
+        if !exact {
+            return Err(FsError::Reserved(
+                "names that begin or end with white space on object storage",
+            ));
+        }
+        Ok(key)
     }
 
     /// The key of a folder at `p`: `a/b/`, or `/` for the mount itself.
-    fn dir_key(p: &VirtualPath) -> String {
+    fn dir_key(p: &VirtualPath) -> Result<String, FsError> {
         if p.is_root() {
-            "/".into()
+            Ok("/".into())
         } else {
-            format!("{}/", Self::file_key(p))
+            Ok(format!("{}/", Self::file_key(p)?))
         }
     }
 
@@ -194,7 +252,7 @@ impl ObjectMount {
             return Ok(dir_info(name, SystemTime::UNIX_EPOCH));
         }
         let op = self.op.clone();
-        let (file, dir) = (Self::file_key(p), Self::dir_key(p));
+        let (file, dir) = (Self::file_key(p)?, Self::dir_key(p)?);
         let found = self.run(async move {
             match op.stat(&file).await {
                 Ok(m) if m.is_file() => return Ok(Some(m)),
@@ -229,12 +287,15 @@ impl ObjectMount {
             return Err(FsError::NotADirectory);
         }
         let op = self.op.clone();
-        let dir = Self::dir_key(p);
-        self.run(async move {
-            let mut l = op.lister(&dir).await.map_err(store_error)?;
+        let dir = Self::dir_key(p)?;
+        let timeout = self.timeout;
+        self.run_unbounded(async move {
+            let mut l = tokio::time::timeout(timeout, op.lister(&dir))
+                .await
+                .map_err(|_| no_answer(timeout))?
+                .map_err(store_error)?;
             let mut out = Vec::new();
-            while let Some(e) = l.next().await {
-                let e = e.map_err(store_error)?;
+            while let Some(e) = next_entry(&mut l, timeout).await? {
                 let path = e.path();
                 if path == dir || path.trim_start_matches('/') == dir.trim_start_matches('/') {
                     continue; // the folder's own marker
@@ -245,7 +306,9 @@ impl ObjectMount {
                 }
                 let m = e.metadata();
                 out.push(if m.is_dir() {
-                    dir_info(name.to_string(), SystemTime::UNIX_EPOCH)
+                    // A folder's marker has its creation time; a folder without one, none.
+                    let made = m.last_modified().map(SystemTime::from);
+                    dir_info(name.to_string(), made.unwrap_or(SystemTime::UNIX_EPOCH))
                 } else {
                     file_info(name.to_string(), m)
                 });
@@ -266,7 +329,7 @@ impl ObjectMount {
         }
         Ok(read::ObjectRead {
             mount: self.clone(),
-            key: Self::file_key(p),
+            key: Self::file_key(p)?,
             size: e.size,
         })
     }
@@ -274,7 +337,7 @@ impl ObjectMount {
     /// Whether the folder at `p` holds anything but its marker.
     fn has_children(&self, p: &VirtualPath) -> Result<bool, FsError> {
         let op = self.op.clone();
-        let dir = Self::dir_key(p);
+        let dir = Self::dir_key(p)?;
         self.run(async move {
             let mut l = op.lister_with(&dir).limit(3).await.map_err(store_error)?;
             while let Some(e) = l.next().await {
@@ -295,7 +358,7 @@ impl ObjectMount {
             return Err(FsError::NotADirectory);
         }
         let op = self.op.clone();
-        let dir = Self::dir_key(p);
+        let dir = Self::dir_key(p)?;
         self.run(async move { op.create_dir(&dir).await.map_err(store_error) })
     }
 
@@ -307,7 +370,7 @@ impl ObjectMount {
             return Err(FsError::NotEmpty);
         }
         let op = self.op.clone();
-        let dir = Self::dir_key(p);
+        let dir = Self::dir_key(p)?;
         self.run(async move { op.delete(&dir).await.map_err(store_error) })
     }
 
@@ -316,7 +379,7 @@ impl ObjectMount {
             return Err(FsError::IsADirectory);
         }
         let op = self.op.clone();
-        let key = Self::file_key(p);
+        let key = Self::file_key(p)?;
         self.run(async move { op.delete(&key).await.map_err(store_error) })
     }
 
@@ -324,10 +387,19 @@ impl ObjectMount {
     /// `max_rename` (a copy of a large object takes time and, on some stores, money).
     pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {
         let src = self.stat(from)?;
-        if let Ok(t) = self.stat(to)
-            && t.is_dir
-        {
-            return Err(FsError::IsADirectory);
+        if from == to {
+            return Ok(()); // as rename(2): nothing to do
+        }
+        match self.stat(to) {
+            Ok(t) if t.is_dir => return Err(FsError::IsADirectory),
+            // A folder over a file would leave both under one name.
+            Ok(_) if src.is_dir => return Err(FsError::NotADirectory),
+            _ => {}
+        }
+        if src.is_dir && to.starts_with(from) {
+            return Err(FsError::Refused(
+                "A folder cannot be moved into itself.".into(),
+            ));
         }
         let parent = to.parent();
         if !parent.is_root() && !self.stat(&parent)?.is_dir {
@@ -340,7 +412,7 @@ impl ObjectMount {
                     "Renaming a folder that holds files is not supported on object storage (every object would be copied); move its files one by one.".into(),
                 ));
             }
-            let (a, b) = (Self::dir_key(from), Self::dir_key(to));
+            let (a, b) = (Self::dir_key(from)?, Self::dir_key(to)?);
             return self.run(async move {
                 op.create_dir(&b).await.map_err(store_error)?;
                 op.delete(&a).await.map_err(store_error)
@@ -352,21 +424,25 @@ impl ObjectMount {
                 src.size, self.max_rename
             )));
         }
-        let (a, b) = (Self::file_key(from), Self::file_key(to));
+        let (a, b) = (Self::file_key(from)?, Self::file_key(to)?);
         self.run(async move {
             op.copy(&a, &b).await.map_err(store_error)?;
             op.delete(&a).await.map_err(store_error)
         })
     }
 
-    /// Bytes of all objects under the mount (for a quota), bounded by the walk limit.
-    pub fn usage(&self) -> u64 {
+    /// Bytes of all objects under the mount (for a quota), bounded by the walk limit. A
+    /// failed scan is an error, never a usage of 0.
+    pub fn usage(&self) -> Result<u64, FsError> {
         let op = self.op.clone();
-        self.run(async move {
-            let mut l = op.lister_with("/").recursive(true).await.map_err(store_error)?;
+        let timeout = self.timeout;
+        self.run_unbounded(async move {
+            let mut l = tokio::time::timeout(timeout, op.lister_with("/").recursive(true))
+                .await
+                .map_err(|_| no_answer(timeout))?
+                .map_err(store_error)?;
             let (mut total, mut seen) = (0u64, 0usize);
-            while let Some(e) = l.next().await {
-                let e = e.map_err(store_error)?;
+            while let Some(e) = next_entry(&mut l, timeout).await? {
                 let m = e.metadata();
                 total = total.saturating_add(if m.is_dir() {
                     super::quota::FOLDER_BYTES
@@ -380,7 +456,6 @@ impl ObjectMount {
             }
             Ok(total)
         })
-        .unwrap_or(0)
     }
 }
 

@@ -19,7 +19,8 @@ pub struct S3Section {
     pub access_key_id: Option<String>,
     /// Default `AWS_SECRET_ACCESS_KEY`; prefer `secret_access_key_file`.
     pub secret_access_key: Option<String>,
-    /// A file holding the secret key (first line), readable by the server only.
+    /// A file holding the secret key (first line), readable by the server only; relative to
+    /// the config file's folder.
     pub secret_access_key_file: Option<PathBuf>,
     /// `bucket` in the URL path (MinIO, Ceph, most self-hosted stores) rather than the host
     /// name (AWS's virtual-hosted style).
@@ -37,6 +38,14 @@ pub struct S3Section {
     /// Bound of one request to the store.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Uploads to object storage at once, server-wide (each holds its parts in flight in
+    /// memory); more get 451 and may retry.
+    #[serde(default = "default_max_uploads")]
+    pub max_uploads: usize,
+}
+
+fn default_max_uploads() -> usize {
+    32
 }
 
 fn yes() -> bool {
@@ -68,6 +77,7 @@ impl Default for S3Section {
             upload_concurrency: default_concurrency(),
             max_rename_mb: default_rename_mb(),
             timeout_secs: default_timeout(),
+            max_uploads: default_max_uploads(),
         }
     }
 }
@@ -85,6 +95,7 @@ pub struct Resolved {
     pub upload_concurrency: usize,
     pub max_rename: u64,
     pub timeout_secs: u64,
+    pub max_uploads: usize,
 }
 
 impl S3Section {
@@ -101,6 +112,9 @@ impl S3Section {
         }
         if !(1..=16).contains(&self.upload_concurrency) {
             return Some(("upload_concurrency", "s3.upload_concurrency must be 1..=16".into()));
+        }
+        if !(1..=4096).contains(&self.max_uploads) {
+            return Some(("max_uploads", "s3.max_uploads must be 1..=4096".into()));
         }
         if !(1..=3600).contains(&self.timeout_secs) {
             return Some(("timeout_secs", "s3.timeout_secs must be 1..=3600".into()));
@@ -129,12 +143,12 @@ impl S3Section {
     }
 
     /// Fills the gaps from the environment (`AWS_*`) and reads the secret's file.
-    pub fn resolve(&self) -> Result<Resolved, String> {
+    pub fn resolve(&self, base: &std::path::Path) -> Result<Resolved, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let secret = match (&self.secret_access_key, &self.secret_access_key_file) {
             (Some(s), _) => Some(s.clone()),
             (None, Some(f)) => Some(
-                std::fs::read_to_string(f)
+                std::fs::read_to_string(base.join(f))
                     .map_err(|e| format!("s3.secret_access_key_file {}: {e}", f.display()))?
                     .lines()
                     .next()
@@ -160,6 +174,7 @@ impl S3Section {
             upload_concurrency: self.upload_concurrency,
             max_rename: self.max_rename_mb.saturating_mul(1 << 20),
             timeout_secs: self.timeout_secs,
+            max_uploads: self.max_uploads,
         })
     }
 }

@@ -21,6 +21,33 @@ pub struct ObjectUpload {
     /// The old version's size when the upload began (what it may use of the quota).
     replaced: u64,
     may_replace: bool,
+    _permit: UploadPermit,
+}
+
+/// Object uploads in progress, server-wide: each holds up to `upload_concurrency + 1` parts
+/// in memory, so their number is bounded (`[s3] max_uploads`).
+static UPLOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct UploadPermit;
+
+impl UploadPermit {
+    fn take(max: usize) -> Result<UploadPermit, FsError> {
+        use std::sync::atomic::Ordering;
+        UPLOADS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .map(|_| UploadPermit)
+            .map_err(|_| {
+                FsError::Store(format!(
+                    "{max} uploads to object storage are running (s3.max_uploads)"
+                ))
+            })
+    }
+}
+
+impl Drop for UploadPermit {
+    fn drop(&mut self) {
+        UPLOADS.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl ObjectUpload {
@@ -41,13 +68,17 @@ impl ObjectUpload {
         if !parent.is_root() && !mount.stat(&parent)?.is_dir {
             return Err(FsError::NotADirectory);
         }
-        let key = ObjectMount::file_key(target);
+        let key = ObjectMount::file_key(target)?;
         let op = mount.operator();
         let (k, part, n) = (key, mount.part_size, mount.upload_concurrency);
+        let permit = UploadPermit::take(mount.max_uploads)?;
         let writer = mount.run(async move {
             op.writer_with(&k)
                 .chunk(part)
                 .concurrent(n)
+                // Without the right to replace (a drop box, STOU), the store itself refuses
+                // a name that appeared meanwhile: two uploads never both "win".
+                .if_not_exists(!may_replace)
                 .await
                 .map_err(store_error)
         })?;
@@ -59,6 +90,7 @@ impl ObjectUpload {
             reserved: 0,
             replaced: existing.unwrap_or(0),
             may_replace,
+            _permit: permit,
         })
     }
 
@@ -103,7 +135,11 @@ impl ObjectUpload {
         };
         let closed = checked.and_then(|()| {
             let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
-            self.mount.run(async move {
+            // Parts still in flight go up, then the store assembles the object: bounded
+            // generously, as the store may take minutes to answer for a large file (cutting
+            // it short would report a failure for an upload the store then completes).
+            let bound = (self.mount.request_timeout() * 10).max(std::time::Duration::from_secs(600));
+            self.mount.run_for(bound, async move {
                 w.close().await.map(drop).map_err(store_error)
             })
         });
@@ -126,25 +162,42 @@ impl ObjectUpload {
 
     fn abort_now(&mut self) {
         release(&self.quota, std::mem::take(&mut self.reserved));
-        if let Some(mut w) = self.writer.take() {
-            let _ = self
-                .mount
-                .run(async move { w.abort().await.map_err(store_error) });
+        if let Some(w) = self.writer.take() {
+            abort_in_background(&self.mount, w, self.target.to_string());
         }
     }
 }
 
 impl Drop for ObjectUpload {
     /// Dropped without commit or abandon (a refused data connection, a cancelled transfer):
-    /// the multipart upload is aborted in the background, never left for the store to keep.
+    /// the multipart upload is aborted, never left for the store to keep.
     fn drop(&mut self) {
-        release(&self.quota, std::mem::take(&mut self.reserved));
-        if let Some(mut w) = self.writer.take() {
-            self.mount.runtime().spawn(async move {
-                let _ = w.abort().await;
-            });
-        }
+        self.abort_now();
     }
+}
+
+/// Aborts a multipart upload off the caller's thread, and again later while the store does
+/// not answer (6 tries over about two minutes), so an upload cut while the store was down is
+/// not left behind; a last failure is logged with the name.
+fn abort_in_background(mount: &Arc<ObjectMount>, mut w: opendal::Writer, name: String) {
+    let timeout = mount.request_timeout();
+    mount.runtime().spawn(async move {
+        let mut wait = std::time::Duration::from_secs(2);
+        for attempt in 1..=6 {
+            match tokio::time::timeout(timeout, w.abort()).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) if e.kind() == opendal::ErrorKind::NotFound => return,
+                failed => {
+                    if attempt == 6 {
+                        tracing::warn!(file = %name, error = ?failed.map(|r| r.err()), "could not abort an object upload; the bucket may keep its parts until a lifecycle rule removes them");
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = wait.saturating_mul(2);
+        }
+    });
 }
 
 fn release(quota: &Option<Arc<Quota>>, n: u64) {
