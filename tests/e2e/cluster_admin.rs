@@ -244,11 +244,16 @@ async fn the_admin_of_any_node_lists_and_kicks_every_nodes_sessions_and_users_ch
     .await;
 
     // A kick without --node for a session on another node says where it is.
-    let (other, id, _) = listed(&c, 0)
-        .await
-        .into_iter()
-        .find(|s| s.0 != "node0")
-        .unwrap();
+    // (The lists are republished every few seconds: under load one may be a moment late.)
+    let (other, id, _) = bounded("a session of another node is listed", async {
+        loop {
+            if let Some(s) = listed(&c, 0).await.into_iter().find(|s| s.0 != "node0") {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     let mine: Vec<u64> = c
         .node(0)
         .server

@@ -60,15 +60,7 @@ async fn start(plugins: bool) -> (S3Server, TestServer) {
 }
 
 fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    ftpsd_e2e::pattern(n, seed)
 }
 
 #[tokio::test]

@@ -119,19 +119,24 @@ fn ensure_selenium() -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing selenium (pip)");
-    let pip = |extra: &[&str]| {
-        Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "selenium"])
-            .args(extra)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if pip(&[]) || pip(&["--break-system-packages"]) {
+    if pip_install("selenium") {
         return Ok(());
     }
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "python3-selenium"])
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// `pip install` of `package`, also where Debian marks the system Python as managed.
+fn pip_install(package: &str) -> bool {
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args(["-m", "pip", "install", "-q", package])
+            .args(extra)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    pip(&[]) || pip(&["--break-system-packages"])
 }
 
 /// moto's S3 server: the S3-compatible store the object-storage mount tests start.
@@ -140,16 +145,9 @@ fn ensure_moto() -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing moto[server] (pip)");
-    let pip = |extra: &[&str]| {
-        Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "moto[server]"])
-            .args(extra)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !(pip(&[]) || pip(&["--break-system-packages"])) {
+    if !pip_install("moto[server]") {
         apt_install(&["python3-pip"], "pip (for moto)")?;
-        if !(pip(&[]) || pip(&["--break-system-packages"])) {
+        if !pip_install("moto[server]") {
             bail!("could not install moto[server]: run `python3 -m pip install 'moto[server]'`");
         }
     }

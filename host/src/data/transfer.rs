@@ -213,15 +213,28 @@ async fn download(
         } else {
             &buf[..n]
         };
-        for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
-            throttle.take(part.len()).await;
-            with_stall(data.raw_fd(), stall, data.write_all(part))
-                .await
-                .map_err(lost)?;
-            total += part.len() as u64;
-            progress.store(total, Ordering::Relaxed);
-        }
+        send(out, data, progress, stall, throttle, &mut total).await?;
     }
+}
+
+/// Sends one chunk of a download, paced by the throttle, each write bounded by `stall`.
+async fn send(
+    out: &[u8],
+    data: &mut DataStream,
+    progress: &AtomicU64,
+    stall: Duration,
+    throttle: &Throttle,
+    total: &mut u64,
+) -> Result<(), DataError> {
+    for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
+        throttle.take(part.len()).await;
+        with_stall(data.raw_fd(), stall, data.write_all(part))
+            .await
+            .map_err(lost)?;
+        *total += part.len() as u64;
+        progress.store(*total, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// RETR of an object: chunks as the store sends them (bounded by the HTTP client's buffers),
@@ -255,14 +268,7 @@ async fn download_object(
         } else {
             &chunk
         };
-        for part in out.chunks(throttle.slice().unwrap_or(out.len()).max(1)) {
-            throttle.take(part.len()).await;
-            with_stall(data.raw_fd(), stall, data.write_all(part))
-                .await
-                .map_err(lost)?;
-            total += part.len() as u64;
-            progress.store(total, Ordering::Relaxed);
-        }
+        send(out, data, progress, stall, throttle, &mut total).await?;
     }
 }
 
