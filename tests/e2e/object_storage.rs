@@ -212,6 +212,9 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     assert!(s3.keys(BUCKET, "capped/").is_empty());
     // Within it: kept, and counted.
     c.stor("/capped/small.bin", &random(600 << 10, 3)).await;
+    // Renaming it onto itself frees nothing.
+    c.cmd_ok("RNFR /capped/small.bin", 350).await;
+    c.cmd_ok("RNTO /capped/small.bin", 250).await;
     let r = c.upload("STOR /capped/second.bin", &random(600 << 10, 4)).await;
     assert_eq!(r.code, 552, "{r:?}");
     assert_eq!(s3.keys(BUCKET, "capped/"), vec!["capped/small.bin".to_string()]);
@@ -243,6 +246,18 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     assert!(codes.contains(&226) && codes.iter().any(|c| *c >= 450), "{r1:?} {r2:?}");
     let kept = s3.get(BUCKET, "drop/race.bin");
     assert_eq!(kept, if r1.code == 226 { &b"first upload"[..] } else { &b"second upload"[..] });
+
+    // A folder made under the upload's name while it runs: the upload is refused, never a
+    // file beside the folder.
+    let (_, mut up) = c.open_transfer("STOR dual").await.expect("150");
+    up.write_all(b"a file").await.unwrap();
+    d.cmd_ok("MKD dual", 257).await;
+    up.shutdown().await.unwrap();
+    let r = ftpsd_e2e::bounded("reply", c.read_reply()).await;
+    assert!(r.code >= 450, "{r:?}");
+    assert!(!s3.keys(BUCKET, "carol/dual").contains(&"carol/dual".to_string()));
+    c.cmd_ok("CWD dual", 250).await;
+    c.cmd_ok("CWD /", 250).await;
 
     // The plugin refuses a blocked type before anything reaches the store.
     let r = c.upload("STOR tool.exe", b"MZ").await;

@@ -408,6 +408,11 @@ impl Vfs {
                 if ra.is_root() || rb.is_root() {
                     return Err(FsError::Reserved("a mount folder"));
                 }
+                if ra == rb {
+                    // Onto itself: nothing moves and nothing is replaced (the quota keeps
+                    // counting the one file).
+                    return Ok(());
+                }
                 let _guard = a.quota.as_ref().map(|q| q.replacing());
                 let replaced = a
                     .storage

@@ -14,7 +14,9 @@ use crate::fs::{FsError, VirtualPath};
 
 pub struct ObjectUpload {
     mount: Arc<ObjectMount>,
-    writer: Option<opendal::Writer>,
+    /// Shared with the request in flight, so that a write that fails or times out (and is
+    /// dropped with its future) still leaves the writer here to abort the upload.
+    writer: Option<Shared>,
     target: VirtualPath,
     quota: Option<Arc<Quota>>,
     reserved: u64,
@@ -23,6 +25,8 @@ pub struct ObjectUpload {
     may_replace: bool,
     _permit: UploadPermit,
 }
+
+type Shared = Arc<tokio::sync::Mutex<opendal::Writer>>;
 
 /// Object uploads in progress, server-wide: each holds up to `upload_concurrency + 1` parts
 /// in memory, so their number is bounded (`[s3] max_uploads`).
@@ -84,7 +88,7 @@ impl ObjectUpload {
         })?;
         Ok(ObjectUpload {
             mount: mount.clone(),
-            writer: Some(writer),
+            writer: Some(Arc::new(tokio::sync::Mutex::new(writer))),
             target: target.clone(),
             quota,
             reserved: 0,
@@ -105,24 +109,23 @@ impl ObjectUpload {
         // Handed over at once: the writer gathers whole parts itself, so the upload holds one
         // part being filled plus the parts in flight, and no second copy here.
         let chunk = Bytes::copy_from_slice(bytes);
-        let mut w = self
+        let w = self
             .writer
-            .take()
+            .clone()
             .ok_or(FsError::Store("upload already ended".into()))?;
-        let w = self.mount.run(async move {
-            w.write(chunk).await.map_err(store_error)?;
-            Ok(w)
-        })?;
-        self.writer = Some(w);
-        Ok(())
+        self.mount
+            .run(async move { w.lock().await.write(chunk).await.map_err(store_error) })
     }
 
     /// Completes the multipart upload: from now on the object is the file.
     pub fn commit(mut self) -> Result<(), FsError> {
         let guard = self.quota.clone();
         let _g = guard.as_ref().map(|q| q.replacing());
-        let current = self.mount.stat(&self.target).ok().filter(|e| !e.is_dir).map(|e| e.size);
+        let now = self.mount.stat(&self.target).ok();
+        let current = now.as_ref().filter(|e| !e.is_dir).map(|e| e.size);
         let refused = match (&self.quota, current) {
+            // A folder of that name appeared meanwhile: never a file beside it.
+            _ if now.is_some_and(|e| e.is_dir) => Some(FsError::IsADirectory),
             (_, Some(_)) if !self.may_replace => Some(FsError::Exists),
             (Some(q), _) if q.used().saturating_sub(current.unwrap_or(0)) > q.limit() => {
                 Some(FsError::QuotaFull(q.describe_without(self.reserved)))
@@ -134,17 +137,18 @@ impl ObjectUpload {
             None => Ok(()),
         };
         let closed = checked.and_then(|()| {
-            let mut w = self.writer.take().ok_or(FsError::Store("upload already ended".into()))?;
+            let w = self.writer.clone().ok_or(FsError::Store("upload already ended".into()))?;
             // Parts still in flight go up, then the store assembles the object: bounded
             // generously, as the store may take minutes to answer for a large file (cutting
             // it short would report a failure for an upload the store then completes).
             let bound = (self.mount.request_timeout() * 10).max(std::time::Duration::from_secs(600));
             self.mount.run_for(bound, async move {
-                w.close().await.map(drop).map_err(store_error)
+                w.lock().await.close().await.map(drop).map_err(store_error)
             })
         });
         match closed {
             Ok(()) => {
+                self.writer = None;
                 release(&self.quota, current.unwrap_or(0));
                 self.reserved = 0;
                 Ok(())
@@ -179,12 +183,13 @@ impl Drop for ObjectUpload {
 /// Aborts a multipart upload off the caller's thread, and again later while the store does
 /// not answer (6 tries over about two minutes), so an upload cut while the store was down is
 /// not left behind; a last failure is logged with the name.
-fn abort_in_background(mount: &Arc<ObjectMount>, mut w: opendal::Writer, name: String) {
+fn abort_in_background(mount: &Arc<ObjectMount>, w: Shared, name: String) {
     let timeout = mount.request_timeout();
     mount.runtime().spawn(async move {
         let mut wait = std::time::Duration::from_secs(2);
         for attempt in 1..=6 {
-            match tokio::time::timeout(timeout, w.abort()).await {
+            let aborted = tokio::time::timeout(timeout, async { w.lock().await.abort().await });
+            match aborted.await {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) if e.kind() == opendal::ErrorKind::NotFound => return,
                 failed => {
