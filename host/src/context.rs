@@ -90,7 +90,12 @@ impl ServerContext {
                 let rt = tokio::runtime::Handle::try_current()
                     .map_err(|_| FsError::Store("no runtime".into()))?;
                 let live = self.live.load();
-                Ok(Storage::Object(self.object_mounts.get(loc, &live.s3, &live.base_dir, &rt)?))
+                Ok(Storage::Object(self.object_mounts.get(
+                    loc,
+                    &live.s3,
+                    &live.base_dir,
+                    &rt,
+                )?))
             }
         }
     }
@@ -106,7 +111,8 @@ impl ServerContext {
     ) -> Result<std::sync::Arc<crate::fs::quota::Quota>, crate::fs::FsError> {
         match storage {
             crate::fs::Storage::Object(o) => {
-                self.quotas.try_get_with(m.real.clone(), limit, || o.usage())
+                self.quotas
+                    .try_get_with(m.real.clone(), limit, || o.usage())
             }
             crate::fs::Storage::Local(_) => Ok(self.quotas.get(&m.real, limit)),
         }

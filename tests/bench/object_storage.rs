@@ -45,7 +45,10 @@ pub async fn run(dir: &Path, mib: usize) {
         if c.cmd("CWD /s3").await.code == 250 {
             break;
         }
-        assert!(ready.elapsed().as_secs() < 30, "the S3 mount did not appear");
+        assert!(
+            ready.elapsed().as_secs() < 30,
+            "the S3 mount did not appear"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 
@@ -101,8 +104,7 @@ pub async fn run(dir: &Path, mib: usize) {
     sampler.join().unwrap();
     let peak_kib = peak.load(Ordering::Relaxed) as f64;
     let (local_stor, local_stor_cpu) = measured(&srv, || curl(&["-T", &s, &url("up.bin")]));
-    let (s3_retr, s3_retr_cpu) =
-        measured(&srv, || curl(&["-o", "/dev/null", &url("s3/up.bin")]));
+    let (s3_retr, s3_retr_cpu) = measured(&srv, || curl(&["-o", "/dev/null", &url("s3/up.bin")]));
     let (local_retr, local_retr_cpu) =
         measured(&srv, || curl(&["-o", "/dev/null", &url("up.bin")]));
 
@@ -115,7 +117,10 @@ pub async fn run(dir: &Path, mib: usize) {
     let _ = std::fs::remove_file(srv.home.join("up.bin"));
 
     let mbps = |secs: f64| bytes / secs / 1e6;
-    println!("  store ceiling: curl PUT to moto       {:>8.0} MB/s", mbps(direct));
+    println!(
+        "  store ceiling: curl PUT to moto       {:>8.0} MB/s",
+        mbps(direct)
+    );
     println!(
         "  STOR  S3 mount {:>8.0} MB/s  server {:>5.2} CPU-s/GiB   | local mount {:>8.0} MB/s  {:>5.2} CPU-s/GiB",
         mbps(s3_stor),
@@ -139,7 +144,11 @@ pub async fn run(dir: &Path, mib: usize) {
     println!(
         "  REST resume of the S3 download (curl -C - from {} MiB): {}",
         mib / 3,
-        if resumed_ok { "complete, identical" } else { "DIFFERS" }
+        if resumed_ok {
+            "complete, identical"
+        } else {
+            "DIFFERS"
+        }
     );
     srv.stop();
 }

@@ -71,10 +71,22 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     // A 12 MiB upload: a multipart upload of three 5 MiB parts.
     let data = random(12 << 20, 1);
     c.stor("big.bin", &data).await;
-    assert!(s3.keys(BUCKET, "carol/").contains(&"carol/big.bin".to_string()));
-    assert!(s3.get(BUCKET, "carol/big.bin") == data, "the object holds the upload");
-    assert!(s3.open_uploads(BUCKET).is_empty(), "the multipart upload was completed");
-    assert_eq!(c.cmd_ok("SIZE big.bin", 213).await.text, (12 << 20).to_string());
+    assert!(
+        s3.keys(BUCKET, "carol/")
+            .contains(&"carol/big.bin".to_string())
+    );
+    assert!(
+        s3.get(BUCKET, "carol/big.bin") == data,
+        "the object holds the upload"
+    );
+    assert!(
+        s3.open_uploads(BUCKET).is_empty(),
+        "the multipart upload was completed"
+    );
+    assert_eq!(
+        c.cmd_ok("SIZE big.bin", 213).await.text,
+        (12 << 20).to_string()
+    );
     let mdtm = c.cmd_ok("MDTM big.bin", 213).await.text;
     assert!(mdtm.len() >= 14 && mdtm.starts_with("20"), "{mdtm}");
 
@@ -93,18 +105,29 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     assert_eq!(c.cmd_ok("SIZE empty.txt", 213).await.text, "0");
     let list = c.list("LIST").await;
     assert!(
-        list.lines().any(|l| l.ends_with(" big.bin") && l.contains(" 12582912 ")),
+        list.lines()
+            .any(|l| l.ends_with(" big.bin") && l.contains(" 12582912 ")),
         "{list}"
     );
     let mlsd = c.list("MLSD").await;
-    assert!(mlsd.contains("size=12582912;") && mlsd.contains("type=file;"), "{mlsd}");
-    assert!(mlsd.lines().any(|l| l.contains("type=dir;") && l.ends_with(" public")), "{mlsd}");
+    assert!(
+        mlsd.contains("size=12582912;") && mlsd.contains("type=file;"),
+        "{mlsd}"
+    );
+    assert!(
+        mlsd.lines()
+            .any(|l| l.contains("type=dir;") && l.ends_with(" public")),
+        "{mlsd}"
+    );
     let nlst = c.list("NLST").await;
     assert!(nlst.lines().any(|l| l == "empty.txt"), "{nlst}");
 
     // Folders are prefixes with a marker object.
     c.cmd_ok("MKD docs", 257).await;
-    assert!(s3.keys(BUCKET, "carol/docs").contains(&"carol/docs/".to_string()));
+    assert!(
+        s3.keys(BUCKET, "carol/docs")
+            .contains(&"carol/docs/".to_string())
+    );
     c.cmd_ok("MKD docs", 550).await;
     c.cmd_ok("MKD no/such/parent", 550).await;
     c.cmd_ok("CWD docs", 250).await;
@@ -144,7 +167,10 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     let r = c.upload("STOR moved.bin", b"rest").await;
     assert_eq!(r.code, 504, "{r:?}");
     assert!(r.text.contains("resume"), "{r:?}");
-    assert!(s3.get(BUCKET, "carol/moved.bin") == data, "nothing changed by the refusals");
+    assert!(
+        s3.get(BUCKET, "carol/moved.bin") == data,
+        "nothing changed by the refusals"
+    );
     // MFMT keeps the upload's time and names it, so sync clients go on (rclone fails a
     // whole sync on a refused MFMT).
     let kept = c.cmd_ok("MDTM moved.bin", 213).await.text;
@@ -160,7 +186,10 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     let r = c.upload("STOR /public/x.txt", b"no").await;
     assert_eq!(r.code, 550, "{r:?}");
     c.cmd_ok("DELE /public/readme.txt", 550).await;
-    assert_eq!(s3.keys(BUCKET, "public/"), vec!["public/readme.txt".to_string()]);
+    assert_eq!(
+        s3.keys(BUCKET, "public/"),
+        vec!["public/readme.txt".to_string()]
+    );
 
     // Names OpenDAL would trim are refused, never sent: " .." must not climb out of the
     // prefix (the HTTP client collapses "..").
@@ -176,9 +205,15 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     }
     let r = c.upload("STOR  ../public/evil.txt", b"x").await;
     assert_eq!(r.code, 553, "{r:?}");
-    let r = c.download("RETR  ../public/readme.txt").await.expect_err("refused");
+    let r = c
+        .download("RETR  ../public/readme.txt")
+        .await
+        .expect_err("refused");
     assert_eq!(r.code, 553, "{r:?}");
-    assert_eq!(s3.keys(BUCKET, "public/"), vec!["public/readme.txt".to_string()]);
+    assert_eq!(
+        s3.keys(BUCKET, "public/"),
+        vec!["public/readme.txt".to_string()]
+    );
 
     // Renames as on disk: a file onto itself is nothing; a folder onto a file or into itself
     // is refused.
@@ -195,7 +230,10 @@ async fn an_s3_mount_answers_the_file_commands_and_the_objects_are_in_the_bucket
     // DELE removes the object.
     c.cmd_ok("DELE moved.bin", 250).await;
     c.cmd_ok("SIZE moved.bin", 550).await;
-    assert!(!s3.keys(BUCKET, "carol/").contains(&"carol/moved.bin".into()));
+    assert!(
+        !s3.keys(BUCKET, "carol/")
+            .contains(&"carol/moved.bin".into())
+    );
     // Cross-mount rename is refused as on disk.
     c.cmd_ok("RNFR empty.txt", 350).await;
     c.cmd_ok("RNTO /capped/empty.txt", 550).await;
@@ -215,9 +253,14 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     // Renaming it onto itself frees nothing.
     c.cmd_ok("RNFR /capped/small.bin", 350).await;
     c.cmd_ok("RNTO /capped/small.bin", 250).await;
-    let r = c.upload("STOR /capped/second.bin", &random(600 << 10, 4)).await;
+    let r = c
+        .upload("STOR /capped/second.bin", &random(600 << 10, 4))
+        .await;
     assert_eq!(r.code, 552, "{r:?}");
-    assert_eq!(s3.keys(BUCKET, "capped/"), vec!["capped/small.bin".to_string()]);
+    assert_eq!(
+        s3.keys(BUCKET, "capped/"),
+        vec!["capped/small.bin".to_string()]
+    );
 
     // Cut off mid-upload (no close_notify) after two parts went up: aborted, nothing kept.
     let (_, mut conn) = c.open_transfer("STOR cut.bin").await.expect("150");
@@ -243,9 +286,19 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     second.shutdown().await.unwrap();
     let r2 = ftpsd_e2e::bounded("second reply", d.read_reply()).await;
     let codes = [r1.code, r2.code];
-    assert!(codes.contains(&226) && codes.iter().any(|c| *c >= 450), "{r1:?} {r2:?}");
+    assert!(
+        codes.contains(&226) && codes.iter().any(|c| *c >= 450),
+        "{r1:?} {r2:?}"
+    );
     let kept = s3.get(BUCKET, "drop/race.bin");
-    assert_eq!(kept, if r1.code == 226 { &b"first upload"[..] } else { &b"second upload"[..] });
+    assert_eq!(
+        kept,
+        if r1.code == 226 {
+            &b"first upload"[..]
+        } else {
+            &b"second upload"[..]
+        }
+    );
 
     // A folder made under the upload's name while it runs: the upload is refused, never a
     // file beside the folder.
@@ -255,7 +308,10 @@ async fn a_refused_or_cut_upload_leaves_nothing_in_the_bucket_and_a_plugin_decid
     up.shutdown().await.unwrap();
     let r = ftpsd_e2e::bounded("reply", c.read_reply()).await;
     assert!(r.code >= 450, "{r:?}");
-    assert!(!s3.keys(BUCKET, "carol/dual").contains(&"carol/dual".to_string()));
+    assert!(
+        !s3.keys(BUCKET, "carol/dual")
+            .contains(&"carol/dual".to_string())
+    );
     c.cmd_ok("CWD dual", 250).await;
     c.cmd_ok("CWD /", 250).await;
 
@@ -294,16 +350,29 @@ async fn a_broken_s3_mount_or_setting_is_refused_with_the_reason() {
     let cfg = dir.path().join("ftpsd.toml");
     std::fs::write(&cfg, "[s3]\npart_size_mb = 1\n").unwrap();
     let e = ftpsd::Config::load(&cfg).unwrap_err().to_string();
-    assert!(e.contains("ftpsd.toml") && e.contains("part_size_mb"), "{e}");
+    assert!(
+        e.contains("ftpsd.toml") && e.contains("part_size_mb"),
+        "{e}"
+    );
 
     // A secret file is read relative to the config, and must exist.
     let sub = dir.path().join("etc");
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::write(sub.join("s3-secret"), "shh\n").unwrap();
-    std::fs::write(sub.join("ftpsd.toml"), "[s3]\nsecret_access_key_file = \"s3-secret\"\n").unwrap();
+    std::fs::write(
+        sub.join("ftpsd.toml"),
+        "[s3]\nsecret_access_key_file = \"s3-secret\"\n",
+    )
+    .unwrap();
     ftpsd::Config::load(&sub.join("ftpsd.toml")).expect("relative to the config file");
-    std::fs::write(sub.join("ftpsd.toml"), "[s3]\nsecret_access_key_file = \"nope\"\n").unwrap();
-    let e = ftpsd::Config::load(&sub.join("ftpsd.toml")).unwrap_err().to_string();
+    std::fs::write(
+        sub.join("ftpsd.toml"),
+        "[s3]\nsecret_access_key_file = \"nope\"\n",
+    )
+    .unwrap();
+    let e = ftpsd::Config::load(&sub.join("ftpsd.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("ftpsd.toml") && e.contains("nope"), "{e}");
 
     // A store that is down: the login of a user whose root lives there fails cleanly, and
@@ -311,7 +380,10 @@ async fn a_broken_s3_mount_or_setting_is_refused_with_the_reason() {
     let srv = TestServer::builder()
         .users_toml(&carol())
         .config(|c| {
-            c.s3.endpoint = Some(format!("http://127.0.0.1:{}", ftpsd_e2e::cluster::free_port()));
+            c.s3.endpoint = Some(format!(
+                "http://127.0.0.1:{}",
+                ftpsd_e2e::cluster::free_port()
+            ));
             c.s3.timeout_secs = 5;
         })
         .start()
@@ -340,7 +412,11 @@ async fn lftp_mirrors_a_300_file_tree_and_curl_resumes_a_download_on_an_s3_mount
     for i in 0..300 {
         let sub = up.join(format!("d{}", i % 10));
         std::fs::create_dir_all(&sub).unwrap();
-        std::fs::write(sub.join(format!("f{i}.bin")), random(1000 + i * 37, i as u64)).unwrap();
+        std::fs::write(
+            sub.join(format!("f{i}.bin")),
+            random(1000 + i * 37, i as u64),
+        )
+        .unwrap();
     }
     // The server runs in this test's runtime: the clients run as async children.
     let cert = srv.cert.clone();
@@ -352,12 +428,20 @@ async fn lftp_mirrors_a_300_file_tree_and_curl_resumes_a_download_on_an_s3_mount
         )]);
         async move {
             let out = ftpsd_e2e::tools::run(c).await;
-            assert!(out.status.success(), "lftp {script}: {}", ftpsd_e2e::tools::text(&out));
+            assert!(
+                out.status.success(),
+                "lftp {script}: {}",
+                ftpsd_e2e::tools::text(&out)
+            );
         }
     };
     lftp(format!("mirror -R --parallel=4 {} /tree", up.display())).await;
     let files = s3.keys(BUCKET, "carol/tree/");
-    assert_eq!(files.iter().filter(|k| !k.ends_with('/')).count(), 300, "{files:?}");
+    assert_eq!(
+        files.iter().filter(|k| !k.ends_with('/')).count(),
+        300,
+        "{files:?}"
+    );
     let down = work.path().join("down");
     lftp(format!("mirror --parallel=4 /tree {}", down.display())).await;
     for i in 0..300 {
@@ -387,5 +471,8 @@ async fn lftp_mirrors_a_300_file_tree_and_curl_resumes_a_download_on_an_s3_mount
     std::fs::write(&part, &data[..3_000_000]).unwrap();
     let out = curl(&["-C", "-", "-o", part.to_str().unwrap(), &url]).await;
     assert!(out.status.success(), "{}", ftpsd_e2e::tools::text(&out));
-    assert!(std::fs::read(&part).unwrap() == data, "curl's resumed download is whole");
+    assert!(
+        std::fs::read(&part).unwrap() == data,
+        "curl's resumed download is whole"
+    );
 }

@@ -9,7 +9,12 @@ use std::process::{Command, Stdio};
 use crate::cluster::{Process, free_port, until_listening};
 
 /// Requests as an S3 client makes them: signed (moto refuses anonymous reads of objects).
-pub const SIGNED: [&str; 4] = ["--aws-sigv4", "aws:amz:us-east-1:s3", "-u", "test-key:test-secret"];
+pub const SIGNED: [&str; 4] = [
+    "--aws-sigv4",
+    "aws:amz:us-east-1:s3",
+    "-u",
+    "test-key:test-secret",
+];
 
 pub struct S3Server {
     pub port: u16,

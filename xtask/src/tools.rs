@@ -152,7 +152,9 @@ fn ensure_moto() -> anyhow::Result<()> {
         }
     }
     if !found("moto_server") {
-        bail!("moto[server] installed but moto_server is not on PATH (add pip's script folder, e.g. ~/.local/bin)");
+        bail!(
+            "moto[server] installed but moto_server is not on PATH (add pip's script folder, e.g. ~/.local/bin)"
+        );
     }
     Ok(())
 }

@@ -108,7 +108,14 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let local = |m: &&ftpsd::users::file::MountEntry| {
                 !ftpsd::fs::object::is_object_url(&m.path.to_string_lossy())
             };
-            for m in users.groups.last().expect("just added").mounts.iter().filter(local) {
+            for m in users
+                .groups
+                .last()
+                .expect("just added")
+                .mounts
+                .iter()
+                .filter(local)
+            {
                 super::user::can_be_folder(&users.resolve_path(&m.path))?;
             }
             save_checked(&users)?;

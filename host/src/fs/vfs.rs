@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use super::listing::EntryInfo;
 use super::quota::Quota;
-use super::storage::Storage;
 pub use super::storage::Readable;
+use super::storage::Storage;
 use super::{FsError, Rights, VirtualPath};
 use crate::users::file::UploadMode;
 
@@ -370,7 +370,9 @@ impl Vfs {
             Target::Real { mount, rel } => {
                 let _guard = mount.quota.as_ref().map(|q| q.replacing());
                 let Some(sandbox) = mount.storage.local() else {
-                    return Err(FsError::Unsupported("plugin file actions act on local folders only"));
+                    return Err(FsError::Unsupported(
+                        "plugin file actions act on local folders only",
+                    ));
                 };
                 let size = sandbox.take_file(&rel, identity, into)?;
                 if let Some(q) = &mount.quota {

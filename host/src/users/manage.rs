@@ -121,7 +121,8 @@ pub fn parse_mount(s: &str) -> Result<MountEntry, String> {
     };
     let mut parts: Vec<String> = rest.split(':').map(str::to_string).collect();
     parts[0] = format!("{scheme}{}", parts[0]);
-    let usage = || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB] (DIR may be s3://bucket/prefix)");
+    let usage =
+        || format!("'{s}' is not DIR:/name:RIGHTS[:QUOTA_MB] (DIR may be s3://bucket/prefix)");
     if parts.len() < 3 || parts.len() > 4 {
         return Err(usage());
     }

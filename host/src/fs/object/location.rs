@@ -59,7 +59,10 @@ impl ObjectLocation {
             }
         }
         if clean.len() > 512 {
-            return Err(format!("'{}': the prefix is longer than 512 bytes", url.escape_debug()));
+            return Err(format!(
+                "'{}': the prefix is longer than 512 bytes",
+                url.escape_debug()
+            ));
         }
         Ok(ObjectLocation {
             bucket: bucket.to_string(),
@@ -69,7 +72,11 @@ impl ObjectLocation {
 
     /// The mount as written back (`s3://bucket/prefix`), also its key in the quota registry.
     pub fn url(&self) -> String {
-        format!("{SCHEME}{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
+        format!(
+            "{SCHEME}{}/{}",
+            self.bucket,
+            self.prefix.trim_end_matches('/')
+        )
     }
 }
 

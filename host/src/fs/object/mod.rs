@@ -261,11 +261,7 @@ impl ObjectMount {
                 Err(e) => return Err(store_error(e)),
             }
             // A folder: its marker, or anything below it.
-            let mut l = op
-                .lister_with(&dir)
-                .limit(1)
-                .await
-                .map_err(store_error)?;
+            let mut l = op.lister_with(&dir).limit(1).await.map_err(store_error)?;
             match l.next().await {
                 Some(Ok(_)) => Ok(None),
                 Some(Err(e)) => Err(store_error(e)),
@@ -300,7 +296,11 @@ impl ObjectMount {
                 if path == dir || path.trim_start_matches('/') == dir.trim_start_matches('/') {
                     continue; // the folder's own marker
                 }
-                let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+                let name = path
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
                 if name.is_empty() || super::temp_name::is_temp_name(name) {
                     continue;
                 }

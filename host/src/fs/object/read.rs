@@ -27,7 +27,12 @@ impl ObjectRead {
         if offset >= self.size {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
-        let reader = self.mount.operator().reader(&self.key).await.map_err(store_error)?;
+        let reader = self
+            .mount
+            .operator()
+            .reader(&self.key)
+            .await
+            .map_err(store_error)?;
         let s = reader
             .into_bytes_stream(offset..self.size)
             .await
@@ -54,7 +59,8 @@ impl ObjectRead {
                     Ok(Some(chunk)) => {
                         let tx = tx.clone();
                         // The reader may be slow (or gone): wait off the runtime.
-                        let sent = tokio::task::spawn_blocking(move || tx.send(chunk).is_ok()).await;
+                        let sent =
+                            tokio::task::spawn_blocking(move || tx.send(chunk).is_ok()).await;
                         if !matches!(sent, Ok(true)) {
                             return;
                         }
@@ -67,7 +73,10 @@ impl ObjectRead {
                 }
             }
         });
-        BlockingObjectRead { rx, current: Bytes::new() }
+        BlockingObjectRead {
+            rx,
+            current: Bytes::new(),
+        }
     }
 }
 

@@ -111,7 +111,10 @@ impl S3Section {
             ));
         }
         if !(1..=16).contains(&self.upload_concurrency) {
-            return Some(("upload_concurrency", "s3.upload_concurrency must be 1..=16".into()));
+            return Some((
+                "upload_concurrency",
+                "s3.upload_concurrency must be 1..=16".into(),
+            ));
         }
         if !(1..=4096).contains(&self.max_uploads) {
             return Some(("max_uploads", "s3.max_uploads must be 1..=4096".into()));
@@ -130,7 +133,10 @@ impl S3Section {
         {
             return Some((
                 "endpoint",
-                format!("s3.endpoint '{}' must start with http:// or https://", e.escape_debug()),
+                format!(
+                    "s3.endpoint '{}' must start with http:// or https://",
+                    e.escape_debug()
+                ),
             ));
         }
         if self.secret_access_key.is_some() && self.secret_access_key_file.is_some() {
@@ -166,7 +172,10 @@ impl S3Section {
                 .or_else(|| env("AWS_REGION"))
                 .or_else(|| env("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| "us-east-1".into()),
-            access_key_id: self.access_key_id.clone().or_else(|| env("AWS_ACCESS_KEY_ID")),
+            access_key_id: self
+                .access_key_id
+                .clone()
+                .or_else(|| env("AWS_ACCESS_KEY_ID")),
             secret_access_key: secret,
             session_token: env("AWS_SESSION_TOKEN"),
             path_style: self.path_style,
@@ -185,9 +194,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let s = S3Section { part_size_mb: 1, ..Default::default() };
+        let s = S3Section {
+            part_size_mb: 1,
+            ..Default::default()
+        };
         assert_eq!(s.problem().unwrap().0, "part_size_mb");
-        let s = S3Section { endpoint: Some("127.0.0.1:9000".into()), ..Default::default() };
+        let s = S3Section {
+            endpoint: Some("127.0.0.1:9000".into()),
+            ..Default::default()
+        };
         assert_eq!(s.problem().unwrap().0, "endpoint");
         let s = S3Section {
             secret_access_key: Some("x".into()),

@@ -38,7 +38,9 @@ impl UploadPermit {
     fn take(max: usize) -> Result<UploadPermit, FsError> {
         use std::sync::atomic::Ordering;
         UPLOADS
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .map(|_| UploadPermit)
             .map_err(|_| {
                 FsError::Store(format!(
@@ -137,11 +139,15 @@ impl ObjectUpload {
             None => Ok(()),
         };
         let closed = checked.and_then(|()| {
-            let w = self.writer.clone().ok_or(FsError::Store("upload already ended".into()))?;
+            let w = self
+                .writer
+                .clone()
+                .ok_or(FsError::Store("upload already ended".into()))?;
             // Parts still in flight go up, then the store assembles the object: bounded
             // generously, as the store may take minutes to answer for a large file (cutting
             // it short would report a failure for an upload the store then completes).
-            let bound = (self.mount.request_timeout() * 10).max(std::time::Duration::from_secs(600));
+            let bound =
+                (self.mount.request_timeout() * 10).max(std::time::Duration::from_secs(600));
             self.mount.run_for(bound, async move {
                 w.lock().await.close().await.map(drop).map_err(store_error)
             })
