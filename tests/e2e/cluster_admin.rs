@@ -243,11 +243,32 @@ async fn the_admin_of_any_node_lists_and_kicks_every_nodes_sessions_and_users_ch
     })
     .await;
 
-    // A kick without --node for a session on another node says where it is.
-    // (The lists are republished every few seconds: under load one may be a moment late.)
-    let (other, id, _) = bounded("a session of another node is listed", async {
+    // A kick without --node for a session on another node says where it is. A session on
+    // another node: the balancer decides where each login lands (the one on
+    // another node may have been the one kicked above), so log in until one leaves node 0.
+    let mut extra = Vec::new();
+    let mut elsewhere = None;
+    for k in 0..8u8 {
+        let ip = format!("127.0.0.{}", 120 + k);
+        extra.push(c.login_from(&ip, "bob", "bob-pass").await);
+        let on_other = (1..3).any(|n| {
+            c.node(n)
+                .server
+                .ctx
+                .sessions
+                .list()
+                .iter()
+                .any(|s| s.ip == ip)
+        });
+        if on_other {
+            elsewhere = Some(ip);
+            break;
+        }
+    }
+    let ip = elsewhere.expect("8 logins through the balancer never left node 0");
+    let (other, id, _) = bounded("node 0 lists it", async {
         loop {
-            if let Some(s) = listed(&c, 0).await.into_iter().find(|s| s.0 != "node0") {
+            if let Some(s) = listed(&c, 0).await.into_iter().find(|s| s.2 == ip) {
                 return s;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
