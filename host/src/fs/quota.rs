@@ -99,19 +99,16 @@ impl QuotaRegistry {
     /// The quota of `dir` with `limit`; the first call scans the directory (blocking).
     pub fn get(&self, dir: &Path, limit: u64) -> Arc<Quota> {
         let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        self.get_with(key.clone(), limit, || disk_usage(&key))
-    }
-
-    /// The quota kept under `key` with `limit`; the first call measures it with `scan`.
-    pub fn get_with(&self, key: PathBuf, limit: u64, scan: impl FnOnce() -> u64) -> Arc<Quota> {
-        match self.try_get_with(key, limit, || Ok::<u64, std::convert::Infallible>(scan())) {
+        match self.try_get_with(key.clone(), limit, || {
+            Ok::<u64, std::convert::Infallible>(disk_usage(&key))
+        }) {
             Ok(q) => q,
             Err(never) => match never {},
         }
     }
 
-    /// As [`QuotaRegistry::get_with`] with a scan that may fail (an object-storage mount
-    /// lists its objects): a failed scan is not kept, the next call measures again.
+    /// The quota kept under `key` with `limit`, measured by `scan` at the first call (an
+    /// object-storage mount lists its objects): a failed scan is not kept, the next call measures again.
     pub fn try_get_with<E>(
         &self,
         key: PathBuf,

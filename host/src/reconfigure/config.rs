@@ -35,6 +35,8 @@ pub fn apply(ctx: &ServerContext) -> Vec<String> {
     ));
     ctx.auth.set_limits(&newer.login);
     ctx.live.store(std::sync::Arc::new(newer));
+    // The secret file and AWS_* variables are read again at the next S3 login.
+    ctx.object_mounts.forget_settings();
     for s in applied {
         tracing::info!(section = s, "config change applied to new sessions");
         lines.push(format!("config: {s} applied to new sessions"));

@@ -56,6 +56,9 @@ pub struct ObjectMount {
 #[derive(Default)]
 pub struct ObjectMounts {
     open: Mutex<HashMap<(ObjectLocation, settings::Resolved), Arc<ObjectMount>>>,
+    /// `[s3]` as last resolved (environment and secret file read once per config, not at
+    /// every login): the section and folder it came from, and the result.
+    resolved: Mutex<Option<(S3Section, std::path::PathBuf, settings::Resolved)>>,
 }
 
 impl ObjectMounts {
@@ -67,11 +70,7 @@ impl ObjectMounts {
         base: &std::path::Path,
         rt: &tokio::runtime::Handle,
     ) -> Result<Arc<ObjectMount>, FsError> {
-        let resolved = section.resolve(base).map_err(|e| {
-            tracing::error!(error = %e, "[s3] settings unusable");
-            FsError::Store("the server's object storage settings are unusable".into())
-        })?;
-        let key = (location.clone(), resolved);
+        let key = (location.clone(), self.resolve(section, base)?);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = open.get(&key) {
             return Ok(m.clone());
@@ -82,6 +81,31 @@ impl ObjectMounts {
         let m = Arc::new(ObjectMount::open(location, &key.1, rt.clone())?);
         open.insert(key, m.clone());
         Ok(m)
+    }
+
+    /// After a reload: the secret file and environment are read again (a rotated key).
+    pub fn forget_settings(&self) {
+        *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn resolve(
+        &self,
+        section: &S3Section,
+        base: &std::path::Path,
+    ) -> Result<settings::Resolved, FsError> {
+        let mut last = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, b, r)) = last.as_ref()
+            && s == section
+            && b == base
+        {
+            return Ok(r.clone());
+        }
+        let r = section.resolve(base).map_err(|e| {
+            tracing::error!(error = %e, "[s3] settings unusable");
+            FsError::Store("the server's object storage settings are unusable".into())
+        })?;
+        *last = Some((section.clone(), base.to_path_buf(), r.clone()));
+        Ok(r)
     }
 }
 
@@ -205,18 +229,6 @@ impl ObjectMount {
             .unwrap_or_else(|_| Err(FsError::Store("the server is stopping".into())))
     }
 
-    pub(crate) fn operator(&self) -> Operator {
-        self.op.clone()
-    }
-
-    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
-        &self.rt
-    }
-
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// The key of a file at `p` (relative to the mount). OpenDAL trims white space around a
     /// path and drops empty segments before it joins the mount's prefix, and the HTTP client
     /// collapses `..` in the URL: a name such as `" .."` would leave the prefix. So a key is
@@ -278,10 +290,18 @@ impl ObjectMount {
         Ok(self.stat(p)?.is_dir)
     }
 
+    /// One listing of the folder's prefix; only when it finds nothing at all (not even the
+    /// folder's marker) does a `stat` tell a missing folder or a file from an empty mount.
     pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
-        if !self.stat(p)?.is_dir {
+        let (out, seen) = self.list_prefix(p)?;
+        if !seen && !p.is_root() && !self.stat(p)?.is_dir {
             return Err(FsError::NotADirectory);
         }
+        Ok(out)
+    }
+
+    /// The entries under `p`'s prefix, and whether the prefix held anything (its marker too).
+    fn list_prefix(&self, p: &VirtualPath) -> Result<(Vec<EntryInfo>, bool), FsError> {
         let op = self.op.clone();
         let dir = Self::dir_key(p)?;
         let timeout = self.timeout;
@@ -290,10 +310,11 @@ impl ObjectMount {
                 .await
                 .map_err(|_| no_answer(timeout))?
                 .map_err(store_error)?;
-            let mut out = Vec::new();
+            let (mut out, mut seen) = (Vec::new(), false);
             while let Some(e) = next_entry(&mut l, timeout).await? {
+                seen = true;
                 let path = e.path();
-                if path == dir || path.trim_start_matches('/') == dir.trim_start_matches('/') {
+                if path.trim_start_matches('/') == dir.trim_start_matches('/') {
                     continue; // the folder's own marker
                 }
                 let name = path
@@ -318,7 +339,7 @@ impl ObjectMount {
                 }
             }
             out.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(out)
+            Ok((out, seen))
         })
     }
 

@@ -29,7 +29,8 @@ impl ObjectRead {
         }
         let reader = self
             .mount
-            .operator()
+            .op
+            .clone()
             .reader(&self.key)
             .await
             .map_err(store_error)?;
@@ -43,33 +44,27 @@ impl ObjectRead {
     /// A blocking reader from `offset` (for checksums): a task pumps the stream into a
     /// channel of two chunks.
     pub fn blocking(self, offset: u64) -> BlockingObjectRead {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Bytes>>(2);
-        let timeout = self.mount.request_timeout();
-        let rt = self.mount.runtime().clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
+        let timeout = self.mount.timeout;
+        let rt = self.mount.rt.clone();
         rt.spawn(async move {
             let mut s = match self.stream(offset).await {
                 Ok(s) => s,
                 Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                     return;
                 }
             };
             loop {
-                match tokio::time::timeout(timeout, s.next()).await {
-                    Ok(Some(chunk)) => {
-                        let tx = tx.clone();
-                        // The reader may be slow (or gone): wait off the runtime.
-                        let sent =
-                            tokio::task::spawn_blocking(move || tx.send(chunk).is_ok()).await;
-                        if !matches!(sent, Ok(true)) {
-                            return;
-                        }
-                    }
+                let chunk = match tokio::time::timeout(timeout, s.next()).await {
+                    Ok(Some(chunk)) => chunk,
                     Ok(None) => return,
-                    Err(_) => {
-                        let _ = tx.send(Err(std::io::Error::other("object store stalled")));
-                        return;
-                    }
+                    Err(_) => Err(std::io::Error::other("object store stalled")),
+                };
+                let failed = chunk.is_err();
+                // Waits while the reader is behind; a reader gone ends the task.
+                if tx.send(chunk).await.is_err() || failed {
+                    return;
                 }
             }
         });
@@ -81,16 +76,17 @@ impl ObjectRead {
 }
 
 pub struct BlockingObjectRead {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
     current: Bytes,
 }
 
 impl std::io::Read for BlockingObjectRead {
+    /// Called on a blocking thread (HASH runs on the blocking pool), never on the runtime.
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.recv() {
-                Ok(chunk) => self.current = chunk?,
-                Err(_) => return Ok(0),
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len());

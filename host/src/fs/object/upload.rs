@@ -75,7 +75,7 @@ impl ObjectUpload {
             return Err(FsError::NotADirectory);
         }
         let key = ObjectMount::file_key(target)?;
-        let op = mount.operator();
+        let op = mount.op.clone();
         let (k, part, n) = (key, mount.part_size, mount.upload_concurrency);
         let permit = UploadPermit::take(mount.max_uploads)?;
         let writer = mount.run(async move {
@@ -146,8 +146,7 @@ impl ObjectUpload {
             // Parts still in flight go up, then the store assembles the object: bounded
             // generously, as the store may take minutes to answer for a large file (cutting
             // it short would report a failure for an upload the store then completes).
-            let bound =
-                (self.mount.request_timeout() * 10).max(std::time::Duration::from_secs(600));
+            let bound = (self.mount.timeout * 10).max(std::time::Duration::from_secs(600));
             self.mount.run_for(bound, async move {
                 w.lock().await.close().await.map(drop).map_err(store_error)
             })
@@ -190,8 +189,8 @@ impl Drop for ObjectUpload {
 /// not answer (6 tries over about two minutes), so an upload cut while the store was down is
 /// not left behind; a last failure is logged with the name.
 fn abort_in_background(mount: &Arc<ObjectMount>, w: Shared, name: String) {
-    let timeout = mount.request_timeout();
-    mount.runtime().spawn(async move {
+    let timeout = mount.timeout;
+    mount.rt.spawn(async move {
         let mut wait = std::time::Duration::from_secs(2);
         for attempt in 1..=6 {
             let aborted = tokio::time::timeout(timeout, async { w.lock().await.abort().await });
