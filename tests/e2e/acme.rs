@@ -44,7 +44,22 @@ impl Drop for Pebble {
 impl Pebble {
     /// Starts pebble; it checks HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
     async fn start(http_port: u16, tls_port: u16) -> Pebble {
-        Self::start_on((free_port(), free_port(), http_port, tls_port)).await
+        // Its two own ports are picked free and bound by pebble a moment later: a parallel
+        // test may take one in between, so a pebble that exits is started again elsewhere.
+        for _ in 0..3 {
+            if let Some(p) = Self::start_on((free_port(), free_port(), http_port, tls_port)).await {
+                return p;
+            }
+        }
+        panic!("pebble exited three times (its ports were taken)");
+    }
+
+    /// Whether the pebble process ended (its ports were taken between `free_port` and its
+    /// bind by a parallel test).
+    fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_some()))
     }
 
     /// A new pebble on the same ports: same directory URL, but it knows no accounts.
@@ -56,10 +71,12 @@ impl Pebble {
             let _ = c.wait();
         }
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
-        Self::start_in(ports, dir).await
+        Self::start_in(ports, dir)
+            .await
+            .expect("pebble restarted on its ports")
     }
 
-    async fn start_on(ports: (u16, u16, u16, u16)) -> Pebble {
+    async fn start_on(ports: (u16, u16, u16, u16)) -> Option<Pebble> {
         let dir = tempfile::tempdir().unwrap();
         let g = ftpsd::tls::generate(&ftpsd::tls::CertRequest::for_names(
             "localhost",
@@ -71,7 +88,7 @@ impl Pebble {
         Self::start_in(ports, dir).await
     }
 
-    async fn start_in(ports: (u16, u16, u16, u16), dir: tempfile::TempDir) -> Pebble {
+    async fn start_in(ports: (u16, u16, u16, u16), dir: tempfile::TempDir) -> Option<Pebble> {
         let (listen, management, http_port, tls_port) = ports;
         let config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{listen}"),
@@ -95,7 +112,7 @@ impl Pebble {
             .stderr(Stdio::null())
             .spawn()
             .expect("pebble (apt-get install pebble; cargo xtask test installs it)");
-        let pebble = Pebble {
+        let mut pebble = Pebble {
             child: Some(child),
             ports,
             directory: format!("https://127.0.0.1:{listen}/dir"),
@@ -106,17 +123,20 @@ impl Pebble {
         // Ready when its directory answers.
         let url = pebble.directory.clone();
         let ca = pebble.https_cert.clone();
-        ftpsd_e2e::bounded("pebble up", async move {
+        let up = ftpsd_e2e::bounded("pebble up", async {
             loop {
                 let out = run(curl(&ca, &url)).await;
                 if out.status.success() {
-                    return;
+                    return true;
+                }
+                if pebble.exited() {
+                    return false;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         })
         .await;
-        pebble
+        up.then_some(pebble)
     }
 
     /// Pebble's root: what a client trusts to accept what pebble issued.
