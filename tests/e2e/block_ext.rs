@@ -2,7 +2,7 @@
 //! into a blocked name are refused with 553 naming the rule, nothing reaches the disk, and the
 //! file-blocked notification reaches another plugin with user, IP, path and rule.
 
-use ftpsd_e2e::{TestServer, built_plugin, until};
+use ftpsd_e2e::{Storage, TestServer, built_plugin, on_both_storages, until};
 use ftpsd_plugin_sdk::FileBlockedEvent;
 
 fn kv(srv: &TestServer, plugin: &str, key: &str) -> Option<String> {
@@ -14,9 +14,11 @@ fn kv(srv: &TestServer, plugin: &str, key: &str) -> Option<String> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn blocked_types_are_refused_every_way_in_and_never_reach_the_disk() {
+on_both_storages!(blocked_types_are_refused_every_way_in_and_never_reach_the_disk);
+
+async fn blocked_types_are_refused_every_way_in_and_never_reach_the_disk(storage: Storage) {
     let srv = TestServer::builder()
+        .storage(storage)
         .user("bob", "bob-pass", ftpsd::fs::Rights::All)
         .plugin(
             "block-ext",
@@ -45,12 +47,7 @@ async fn blocked_types_are_refused_every_way_in_and_never_reach_the_disk() {
     let r = c.cmd_ok("RNTO notes.mp3", 553).await;
     assert!(r.text.contains("'*.mp3'"), "{r:?}");
     // Nothing with .mp3 on disk, no temporary files either; the renamed file kept its name.
-    let mut names: Vec<String> = std::fs::read_dir(srv.home("alice"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["notes.txt"]);
+    assert_eq!(srv.names("alice", ""), ["notes.txt"]);
     // file-blocked reached the alert plugin (notifications are asynchronous).
     until("four refusals announced", || {
         kv(&srv, "blocked-alert", "count").as_deref() == Some("4")

@@ -3,7 +3,15 @@
 use std::process::Command;
 
 use ftpsd_e2e::tools::{run, text};
-use ftpsd_e2e::{TestServer, pattern, sha256};
+use ftpsd_e2e::{Storage, TestServer, on_both_storages, pattern, sha256};
+
+on_both_storages!(
+    curl_explicit_upload_download_list_with_session_reuse,
+    lftp_mirror_both_ways,
+    python_ftplib_with_session_reuse,
+    tls_1_2_clients_resume_their_session_curl_and_lftp,
+    over_quota_mid_upload_is_a_552_for_curl,
+);
 
 fn curl(srv: &TestServer) -> Command {
     let mut c = Command::new("curl");
@@ -13,9 +21,8 @@ fn curl(srv: &TestServer) -> Command {
     c
 }
 
-#[tokio::test]
-async fn curl_explicit_upload_download_list_with_session_reuse() {
-    let srv = TestServer::start().await;
+async fn curl_explicit_upload_download_list_with_session_reuse(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let data = pattern(2 * 1024 * 1024 + 3, 11);
     let src = srv.dir.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
@@ -188,9 +195,8 @@ async fn curl_is_refused_without_tls() {
     );
 }
 
-#[tokio::test]
-async fn lftp_mirror_both_ways() {
-    let srv = TestServer::start().await;
+async fn lftp_mirror_both_ways(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let local = srv.dir.path().join("lftp-local");
     std::fs::create_dir_all(local.join("sub dir")).unwrap();
     let a = pattern(700_000, 21);
@@ -271,9 +277,8 @@ async fn python(srv: &TestServer, port: u16, mode: &str) -> std::process::Output
     .await
 }
 
-#[tokio::test]
-async fn python_ftplib_with_session_reuse() {
-    let srv = TestServer::start().await;
+async fn python_ftplib_with_session_reuse(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let out = python(&srv, srv.explicit().port(), "reuse").await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK "));
@@ -309,11 +314,10 @@ async fn stock_python_ftplib_needs_reuse_off() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-#[tokio::test]
-async fn tls_1_2_clients_resume_their_session_curl_and_lftp() {
+async fn tls_1_2_clients_resume_their_session_curl_and_lftp(storage: Storage) {
     // With TLS 1.2 clients resume by session ID (curl/OpenSSL) or ticket (lftp/GnuTLS); with
     // session reuse required (the default) both must work for downloads and uploads.
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_on(storage).await;
     let data = pattern(1024 * 1024 + 17, 12);
     let src = srv.dir.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
@@ -483,16 +487,18 @@ async fn multi_line_banner_and_welcome_message_reach_real_clients() {
 
 /// A quota reached mid-upload: the client still sending is read to the end (bounded), so it
 /// sees the 552 as the upload's answer, not a broken pipe.
-#[tokio::test]
-async fn over_quota_mid_upload_is_a_552_for_curl() {
+async fn over_quota_mid_upload_is_a_552_for_curl(storage: Storage) {
     let srv = TestServer::builder()
+        .storage(storage)
         .users_toml(&format!(
-            "[[user]]\nname = \"q\"\npassword = \"{}\"\n[[user.mount]]\npath = \"{{DIR}}/q\"\nrights = \"a\"\nquota_mb = 1\n",
+            "[[user]]\nname = \"q\"\npassword = \"{}\"\n[[user.mount]]\npath = \"{{STORE}}/q\"\nrights = \"a\"\nquota_mb = 1\n",
             TestServer::hash("q-pass")
         ))
         .start()
         .await;
-    std::fs::create_dir_all(srv.dir.path().join("q")).unwrap();
+    if storage == Storage::Local {
+        std::fs::create_dir_all(srv.dir.path().join("q")).unwrap();
+    }
     let src = srv.dir.path().join("big.bin");
     std::fs::write(&src, pattern(3 << 20, 4)).unwrap();
     for round in 0..3 {
@@ -509,11 +515,18 @@ async fn over_quota_mid_upload_is_a_552_for_curl() {
         // curl 70 is its name for a 552 ("Exceeded storage allocation"); 55 a broken pipe.
         assert_eq!(out.status.code(), Some(70), "round {round}: {}", text(&out));
     }
-    assert!(
-        std::fs::read_dir(srv.dir.path().join("q"))
-            .unwrap()
-            .next()
-            .is_none(),
-        "nothing left behind"
-    );
+    match &srv.store {
+        Some(s3) => {
+            let bucket = ftpsd_e2e::server::BUCKET;
+            assert_eq!(s3.keys(bucket, "q/"), Vec::<String>::new(), "no object");
+            assert_eq!(s3.open_uploads(bucket), Vec::<String>::new(), "no upload");
+        }
+        None => assert!(
+            std::fs::read_dir(srv.dir.path().join("q"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "nothing left behind"
+        ),
+    }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ftpsd_e2e::wat::{Behavior, module, plugin};
-use ftpsd_e2e::{FtpClient, TestServer, built_plugin, deploy, until};
+use ftpsd_e2e::{FtpClient, Storage, TestServer, built_plugin, deploy, on_both_storages, until};
 
 fn calls(srv: &TestServer, plugin: &str) -> i64 {
     let kv = &srv.server.ctx.plugins.kv;
@@ -15,9 +15,11 @@ fn calls(srv: &TestServer, plugin: &str) -> i64 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
-async fn a_plugin_without_the_sdk_decides_uploads() {
+on_both_storages!(a_plugin_without_the_sdk_decides_uploads);
+
+async fn a_plugin_without_the_sdk_decides_uploads(storage: Storage) {
     let srv = TestServer::builder()
+        .storage(storage)
         .plugin(
             "policy",
             plugin(

@@ -1,18 +1,25 @@
 //! ratio, the real .wasm in the real server: by files, by bytes (REST offset not counted), both,
 //! with credit, anonymous exempt, `SITE RATIO`, counters that survive a restart.
 
-use ftpsd_e2e::{TestServer, built_plugin};
+use ftpsd_e2e::{Storage, TestServer, built_plugin, on_both_storages};
+
+on_both_storages!(by_files_counts_completed_transfers_and_survives_a_restart);
 
 /// A users-file entry for `name` (password "pw") with a home in the test dir and a ratio.
 fn user(name: &str, ratio: &str) -> String {
     format!(
-        "[[user]]\nname = \"{name}\"\npassword = \"{}\"\nhome = \"{{DIR}}/{name}\"\nrights = \"a\"\nratio = \"{ratio}\"\n",
+        "[[user]]\nname = \"{name}\"\npassword = \"{}\"\nhome = \"{{STORE}}/{name}\"\nrights = \"a\"\nratio = \"{ratio}\"\n",
         TestServer::hash("pw")
     )
 }
 
 async fn server(settings: &str, users: &str) -> TestServer {
+    server_on(Storage::Local, settings, users).await
+}
+
+async fn server_on(storage: Storage, settings: &str, users: &str) -> TestServer {
     let srv = TestServer::builder()
+        .storage(storage)
         .plugin(
             "ratio",
             built_plugin("ratio.wasm"),
@@ -21,19 +28,24 @@ async fn server(settings: &str, users: &str) -> TestServer {
         .users_toml(users)
         .start()
         .await;
-    for name in ["bob", "pub"] {
-        std::fs::create_dir_all(srv.dir.path().join(name)).unwrap();
+    if storage == Storage::Local {
+        for name in ["bob", "pub"] {
+            std::fs::create_dir_all(srv.dir.path().join(name)).unwrap();
+        }
     }
     srv
 }
 
+/// A file put beside the server, under the `{STORE}` root the users' homes are in.
 fn put(srv: &TestServer, rel: &str, data: &[u8]) {
-    std::fs::write(srv.dir.path().join(rel), data).unwrap();
+    match &srv.store {
+        Some(s3) => s3.put(ftpsd_e2e::server::BUCKET, rel, data),
+        None => std::fs::write(srv.dir.path().join(rel), data).unwrap(),
+    }
 }
 
-#[tokio::test]
-async fn by_files_counts_completed_transfers_and_survives_a_restart() {
-    let srv = server("{ mode = \"files\" }", &user("bob", "1:2")).await;
+async fn by_files_counts_completed_transfers_and_survives_a_restart(storage: Storage) {
+    let srv = server_on(storage, "{ mode = \"files\" }", &user("bob", "1:2")).await;
     put(&srv, "bob/f", b"file");
     let mut c = srv.login_as("bob", "pw").await;
     let r = c.download("RETR f").await.unwrap_err();

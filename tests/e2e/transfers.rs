@@ -1,12 +1,21 @@
 //! Transfers: binary and ASCII, both passive forms and active mode, resume both ways,
 //! APPE, STOU, ABOR mid-transfer, STAT during a transfer, CCC.
 
-use ftpsd_e2e::{FtpClient, TestServer, bounded, pattern, sha256};
+use ftpsd_e2e::{FtpClient, Storage, TestServer, bounded, on_both_storages, pattern, sha256};
+
+on_both_storages!(
+    binary_round_trip_over_pasv_and_epsv,
+    many_protected_transfers_on_one_session,
+    ascii_mode_converts_line_endings_both_ways,
+    appe_and_stou,
+    abor_during_download_then_session_goes_on,
+    active_mode_with_port_and_eprt_over_tls,
+    plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows,
+);
 use tokio::net::TcpStream;
 
-#[tokio::test]
-async fn binary_round_trip_over_pasv_and_epsv() {
-    let srv = TestServer::start().await;
+async fn binary_round_trip_over_pasv_and_epsv(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let data = pattern(3 * 1024 * 1024 + 17, 1);
     let mut c = srv.alice().await;
     c.stor("big.bin", &data).await;
@@ -26,10 +35,9 @@ async fn binary_round_trip_over_pasv_and_epsv() {
     c.cmd_ok("EPRT |1|127.0.0.1|5000|", 501).await;
 }
 
-#[tokio::test]
-async fn many_protected_transfers_on_one_session() {
+async fn many_protected_transfers_on_one_session(storage: Storage) {
     // rustls clients use each TLS 1.3 ticket once; downloads must keep them supplied.
-    let srv = TestServer::start().await;
+    let srv = TestServer::start_on(storage).await;
     srv.write("alice", "f", b"data");
     let mut c = srv.alice().await;
     for _ in 0..12 {
@@ -109,9 +117,8 @@ async fn early_data_handshake_still_checks_session_reuse_and_protection() {
     assert_eq!(c.retr("f").await, b"secret");
 }
 
-#[tokio::test]
-async fn ascii_mode_converts_line_endings_both_ways() {
-    let srv = TestServer::start().await;
+async fn ascii_mode_converts_line_endings_both_ways(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     srv.write("alice", "unix.txt", b"line1\nline2\n\nend");
     let mut c = srv.alice().await;
     c.cmd_ok("TYPE A", 200).await;
@@ -179,12 +186,19 @@ async fn rest_resumes_downloads_and_uploads() {
     );
 }
 
-#[tokio::test]
-async fn appe_and_stou() {
-    let srv = TestServer::start().await;
+async fn appe_and_stou(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let mut c = srv.alice().await;
-    assert_eq!(c.upload("APPE log.txt", b"one,").await.code, 226);
-    assert_eq!(c.upload("APPE log.txt", b"two").await.code, 226);
+    if storage == Storage::S3 {
+        // Objects cannot grow: APPE is refused with the reason, and nothing is stored.
+        let r = c.upload("APPE log.txt", b"one,").await;
+        assert_eq!(r.code, 504, "{r:?}");
+        assert!(!srv.exists("alice", "log.txt"));
+        c.stor("log.txt", b"one,two").await;
+    } else {
+        assert_eq!(c.upload("APPE log.txt", b"one,").await.code, 226);
+        assert_eq!(c.upload("APPE log.txt", b"two").await.code, 226);
+    }
     assert_eq!(srv.read("alice", "log.txt"), b"one,two");
     let (prelim, mut conn) = c.open_transfer("STOU log.txt").await.unwrap();
     assert!(prelim.text.starts_with("FILE: log.txt.1"), "{prelim:?}");
@@ -214,10 +228,13 @@ async fn appe_and_stou() {
     }
 }
 
-#[tokio::test]
-async fn abor_during_download_then_session_goes_on() {
+async fn abor_during_download_then_session_goes_on(storage: Storage) {
     // Protected downloads (read path) and plain ones (mapped pages) alike.
-    let srv = TestServer::start_tls_optional().await;
+    let srv = TestServer::builder()
+        .storage(storage)
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
     srv.write("alice", "huge.bin", &pattern(64 * 1024 * 1024, 3));
     srv.write("alice", "small", b"still works");
     for protected in [true, false] {
@@ -272,9 +289,8 @@ async fn ccc_needs_login_and_tls() {
     c.cmd_ok("CCC", 533).await;
 }
 
-#[tokio::test]
-async fn active_mode_with_port_and_eprt_over_tls() {
-    let srv = TestServer::start().await;
+async fn active_mode_with_port_and_eprt_over_tls(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     srv.write("alice", "act.txt", b"active data");
     let mut c = srv.alice().await;
     for verb in ["EPRT", "PORT"] {
@@ -360,11 +376,14 @@ async fn passive_advertised_address_and_overrides() {
     assert_eq!(c2.pasv().await.ip().to_string(), "203.0.113.9");
 }
 
-#[tokio::test]
-async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows() {
+async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows(storage: Storage) {
     // PROT C binary downloads send mapped pages 8 MiB at a time; offsets that are not
     // page-aligned and files that end mid-page must come out byte for byte.
-    let srv = TestServer::start_tls_optional().await;
+    let srv = TestServer::builder()
+        .storage(storage)
+        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
+        .start()
+        .await;
     let data = pattern((20 << 20) + 77, 11);
     srv.write("alice", "f.bin", &data);
     let mut c = srv.alice().await;

@@ -10,7 +10,25 @@ pub mod tools;
 pub mod wat;
 
 pub use client::{FtpClient, Reply};
-pub use server::{StoppedServer, TestServer, TestServerBuilder};
+pub use server::{StoppedServer, Storage, TestServer, TestServerBuilder};
+
+/// Declares tests `name::local` and `name::s3` for each `async fn name(storage: Storage)`:
+/// the same end-to-end test with the homes in local directories and in an S3 bucket.
+#[macro_export]
+macro_rules! on_both_storages {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn local() {
+                super::$name($crate::Storage::Local).await
+            }
+            #[tokio::test]
+            async fn s3() {
+                super::$name($crate::Storage::S3).await
+            }
+        }
+    )*};
+}
 
 /// Every test step is bounded; a hang becomes a failure with a message, never a stuck CI.
 pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {

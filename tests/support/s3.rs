@@ -58,10 +58,32 @@ impl S3Server {
     /// The keys under `prefix` in `bucket`.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let xml = self.curl(&[&format!(
-            "{}/{bucket}?list-type=2&prefix={prefix}",
-            self.endpoint()
+            "{}/{bucket}?list-type=2&prefix={}",
+            self.endpoint(),
+            encode(prefix, false)
         )]);
         tags(&xml, "Key")
+    }
+
+    /// Size and last-modified time (`YYYYMMDDHHMMSS`, UTC) of each object under `prefix`.
+    pub fn objects(&self, bucket: &str, prefix: &str) -> Vec<(String, u64, String)> {
+        let xml = self.curl(&[&format!(
+            "{}/{bucket}?list-type=2&prefix={}",
+            self.endpoint(),
+            encode(prefix, false)
+        )]);
+        xml.split("<Contents>")
+            .skip(1)
+            .map(|c| {
+                let one = |tag| tags(c, tag).into_iter().next().unwrap_or_default();
+                let digits: String = one("LastModified")
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .take(14)
+                    .collect();
+                (one("Key"), one("Size").parse().unwrap_or(0), digits)
+            })
+            .collect()
     }
 
     /// Multipart uploads begun and neither completed nor aborted.
@@ -74,7 +96,11 @@ impl S3Server {
         let out = Command::new("curl")
             .args(["-sS", "--fail", "--max-time", "120"])
             .args(SIGNED)
-            .arg(format!("{}/{bucket}/{key}", self.endpoint()))
+            .arg(format!(
+                "{}/{bucket}/{}",
+                self.endpoint(),
+                encode(key, true)
+            ))
             .output()
             .expect("curl");
         assert!(out.status.success(), "GET {key}: {out:?}");
@@ -91,7 +117,7 @@ impl S3Server {
             "Content-Type: application/octet-stream",
             "--data-binary",
             &format!("@{}", f.path().display()),
-            &format!("{}/{bucket}/{key}", self.endpoint()),
+            &format!("{}/{bucket}/{}", self.endpoint(), encode(key, true)),
         ]);
     }
 }
@@ -101,6 +127,26 @@ fn tags(xml: &str, tag: &str) -> Vec<String> {
     xml.split(&open)
         .skip(1)
         .filter_map(|s| s.split(&close).next())
-        .map(str::to_string)
+        .map(|s| {
+            s.replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// A key or prefix as it goes in a URL: every byte but the unreserved ones (and `/` in a path)
+/// percent-encoded, as S3 clients send it.
+fn encode(text: &str, keep_slash: bool) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b'/' if keep_slash => "/".into(),
+            _ => format!("%{b:02X}"),
+        })
         .collect()
 }

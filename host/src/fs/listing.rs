@@ -10,6 +10,8 @@ pub struct EntryInfo {
     pub name: String,
     pub is_dir: bool,
     pub size: u64,
+    /// `UNIX_EPOCH` for a folder whose store keeps no time (a prefix in a bucket, whose
+    /// listing carries none); MLSD/MLST then leave the `modify` fact out, as RFC 3659 allows.
     pub modified: SystemTime,
     /// Unix permission bits (for the LIST mode column).
     pub mode: u32,
@@ -107,7 +109,7 @@ pub fn mlsx_line(
     if facts.size && !e.is_dir {
         s.push_str(&format!("size={};", e.size));
     }
-    if facts.modify {
+    if facts.modify && !(e.is_dir && e.modified == UNIX_EPOCH) {
         s.push_str(&format!("modify={};", mdtm(e.modified)));
     }
     if facts.perm {
@@ -246,6 +248,17 @@ mod tests {
             ..entry("d", true, 0)
         };
         assert!(list_line(&d, now).starts_with("drwxr-xr-x"));
+    }
+
+    #[test]
+    fn a_folder_without_a_time_has_no_modify_fact() {
+        let unknown = entry("prefix", true, 0);
+        assert_eq!(
+            mlsx_line(&unknown, Facts::default(), Rights::All, None),
+            "type=dir;perm=elcmdfp; prefix"
+        );
+        let known = entry("d", true, 1_709_210_096);
+        assert!(mlsx_line(&known, Facts::default(), Rights::All, None).contains("modify=2024"));
     }
 
     #[test]
