@@ -9,6 +9,8 @@ on_both_storages!(
     list_nlst_mlsd_mlst_match_the_disk,
     rights_matrix,
     wildcards_in_list_and_nlst_as_mget_uses_them,
+    list_of_a_file_can_be_refused,
+    listing_options_direct_file_list_and_legacy_positive,
 );
 
 async fn directories_with_spaces_utf8_and_quotes(storage: Storage) {
@@ -148,9 +150,9 @@ async fn list_nlst_mlsd_mlst_match_the_disk(storage: Storage) {
     );
 }
 
-#[tokio::test]
-async fn list_of_a_file_can_be_refused() {
+async fn list_of_a_file_can_be_refused(storage: Storage) {
     let srv = TestServer::builder()
+        .storage(storage)
         .config(|c| c.listing.list_files_directly = false)
         .start()
         .await;
@@ -162,9 +164,9 @@ async fn list_of_a_file_can_be_refused() {
     assert_eq!(c.list("NLST f.txt").await.trim_end(), "f.txt");
 }
 
-#[tokio::test]
-async fn listing_options_direct_file_list_and_legacy_positive() {
+async fn listing_options_direct_file_list_and_legacy_positive(storage: Storage) {
     let srv = TestServer::builder()
+        .storage(storage)
         .config(|c| {
             c.listing.list_files_directly = true;
             c.listing.legacy_always_positive = true;

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
 
 use ftpsd_e2e::wat::{Behavior, plugin};
-use ftpsd_e2e::{TestServer, pattern};
+use ftpsd_e2e::{Storage, TestServer, on_both_storages, pattern};
 
 fn mtime(srv: &TestServer, rel: &str) -> u64 {
     std::fs::metadata(srv.home("alice").join(rel))
@@ -72,9 +72,10 @@ async fn modification_times_are_set_by_mfmt_and_both_site_utime_forms() {
     assert_eq!(before, after);
 }
 
-#[tokio::test]
-async fn hash_with_every_algorithm_and_ranges_and_the_x_commands() {
-    let srv = TestServer::start().await;
+on_both_storages!(hash_with_every_algorithm_and_ranges_and_the_x_commands);
+
+async fn hash_with_every_algorithm_and_ranges_and_the_x_commands(storage: Storage) {
+    let srv = TestServer::start_on(storage).await;
     let data = pattern(300_000, 9);
     srv.write("alice", "d.bin", &data);
     let mut c = srv.alice().await;

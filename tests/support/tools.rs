@@ -4,7 +4,12 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 /// Runs a client program with a hard time limit, off the async runtime.
-pub async fn run(mut cmd: Command) -> Output {
+pub async fn run(cmd: Command) -> Output {
+    run_within(cmd, Duration::from_secs(60)).await
+}
+
+/// As [`run`], for a command that moves a lot (a GiB through a store), with its own bound.
+pub async fn run_within(mut cmd: Command, limit: Duration) -> Output {
     let desc = format!("{cmd:?}");
     let child = cmd
         .stdin(std::process::Stdio::null())
@@ -14,7 +19,7 @@ pub async fn run(mut cmd: Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {desc}: {e} (install it: .ci/run does)"));
     let pid = child.id();
     let waiter = tokio::task::spawn_blocking(move || child.wait_with_output());
-    match tokio::time::timeout(Duration::from_secs(60), waiter).await {
+    match tokio::time::timeout(limit, waiter).await {
         Ok(out) => out.unwrap().unwrap(),
         Err(_) => {
             unsafe_kill(pid);
