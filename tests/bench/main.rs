@@ -7,6 +7,7 @@ mod ceilings;
 mod cluster;
 mod ftplib;
 mod object_storage;
+mod openssl_sessions;
 mod plugins;
 mod server;
 mod sessions;
@@ -192,6 +193,8 @@ async fn session_figures(srv: &server::BenchServer, scale: &Scale) {
         s.server_cpu_ms_per_session
     );
 
+    openssl_session_figures(srv, scale.sessions, s.server_cpu_ms_per_session).await;
+
     println!();
     println!(
         "== login latency (connect → 230, TLS included), {} sequential logins ==",
@@ -212,6 +215,57 @@ async fn session_figures(srv: &server::BenchServer, scale: &Scale) {
         ),
         None => println!("  (python3 ftplib run failed)"),
     }
+}
+
+/// The same churn with an OpenSSL client, cut after each step (where the CPU goes), then
+/// whole at 200 at once.
+async fn openssl_session_figures(srv: &server::BenchServer, sessions: usize, rust_ms: f64) {
+    println!();
+    println!(
+        "== sessions, OpenSSL client (Python ssl + ftplib, reuse subclass), 50 concurrent, {sessions} per step =="
+    );
+    let mut before = 0.0;
+    let mut full = None;
+    for (stage, what) in openssl_sessions::STAGES {
+        let c = openssl_sessions::churn(srv, stage, sessions, 50).await;
+        println!(
+            "  {what:<66} {:>6.2} ms/session (this step {:>+5.2} ms), {:>5.0} sessions/s, {} errors{}",
+            c.cpu_ms_per_session,
+            c.cpu_ms_per_session - before,
+            c.per_second,
+            c.errors,
+            if c.first_error.is_empty() {
+                String::new()
+            } else {
+                format!(" (first: {})", c.first_error)
+            }
+        );
+        before = c.cpu_ms_per_session;
+        full = Some(c);
+    }
+    let full = full.unwrap();
+    println!(
+        "  whole session: server CPU {:.2} ms (target ≤ 1.5 ms: {}); same binary, Rust client: {rust_ms:.2} ms",
+        full.cpu_ms_per_session,
+        if full.cpu_ms_per_session <= 1.5 {
+            "ok"
+        } else {
+            "MISSED"
+        }
+    );
+    let c = openssl_sessions::churn(srv, "full", sessions, 200).await;
+    println!(
+        "  200 concurrent: {:.2} ms/session, {:.0} sessions/s, {} errors (target 0: {}){}",
+        c.cpu_ms_per_session,
+        c.per_second,
+        c.errors,
+        if c.errors == 0 { "ok" } else { "MISSED" },
+        if c.first_error.is_empty() {
+            String::new()
+        } else {
+            format!(" (first: {})", c.first_error)
+        }
+    );
 }
 
 /// Waves of 300 wrong passwords from 60 addresses, with bfp: peak RSS and legitimate logins.

@@ -530,3 +530,38 @@ async fn over_quota_mid_upload_is_a_552_for_curl(storage: Storage) {
         ),
     }
 }
+
+/// OpenSSL clients list AES-256-GCM-SHA384 first; the server chooses AES-128-GCM (SHA-256 key
+/// schedule with CPU help, 10 rounds), on TLS 1.3 and 1.2 alike.
+#[tokio::test]
+async fn openssl_clients_get_aes_128_gcm() {
+    let srv = TestServer::start().await;
+    let script = r#"
+import ftplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.check_hostname = False
+if sys.argv[3] == "1.2":
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+f = ftplib.FTP_TLS(context=ctx, timeout=20)
+f.connect("127.0.0.1", int(sys.argv[1]))
+f.auth()
+print(f.sock.version(), f.sock.cipher()[0])
+f.quit()
+"#;
+    for (version, want) in [
+        ("1.3", "TLSv1.3 TLS_AES_128_GCM_SHA256"),
+        ("1.2", "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"),
+    ] {
+        let out = run({
+            let mut c = Command::new("python3");
+            c.args(["-c", script])
+                .arg(srv.explicit().port().to_string())
+                .arg(srv.cert_path())
+                .arg(version);
+            c
+        })
+        .await;
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
+    }
+}

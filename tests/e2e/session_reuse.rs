@@ -136,3 +136,25 @@ fn the_mode_reads_from_true_false_and_names() {
     let e = parse("\"sometimes\"").unwrap_err();
     assert!(e.contains("expected \"user\""), "{e}");
 }
+
+/// 200 sessions of one user from one address at once (a batch job, or 200 processes of a
+/// script): each data connection resumes its own control session, however many tickets the
+/// others were given meanwhile. Each client keeps its own tickets, as separate processes do.
+#[tokio::test]
+async fn two_hundred_concurrent_sessions_of_one_user_at_one_address_all_resume() {
+    let srv = server(SessionReuse::User).await;
+    let base = tls_config(srv.cert_path());
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let mut cfg = (*base).clone();
+        cfg.resumption = rustls::client::Resumption::in_memory_sessions(8);
+        clients.push(logged_in(&srv, Arc::new(cfg), "alice").await);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            fetch(c, "f.txt").await,
+            (b"alice's data".to_vec(), 226),
+            "session {i}"
+        );
+    }
+}

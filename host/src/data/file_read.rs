@@ -31,7 +31,9 @@ impl ChunkReader {
         if !self.blocking_only {
             match read_cached(&self.file, buf) {
                 Ok(n) if n > 0 => return Ok(n),
-                // 0 can mean the end of the file or nothing cached: the blocking read tells.
+                // 0 can mean the end of the file or nothing cached: the file's size tells
+                // (two cheap calls, where a blocking read is a thread hand-off and back).
+                Ok(_) if self.at_end()? => return Ok(0),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if is_unsupported(&e) => self.blocking_only = true,
@@ -48,6 +50,23 @@ impl ChunkReader {
         .map_err(io::Error::other)?;
         *buf = owned;
         result
+    }
+}
+
+impl ChunkReader {
+    /// Whether the position is at (or past) the end of the file as it is now.
+    fn at_end(&self) -> io::Result<bool> {
+        use std::io::Seek;
+        let len = self.file.metadata()?.len();
+        Ok((&*self.file).stream_position()? >= len)
+    }
+
+    /// Bytes from the position to the end of the file as it is now (a read size for a small
+    /// file: no need for a large zeroed buffer).
+    pub fn remaining(&self) -> io::Result<u64> {
+        use std::io::Seek;
+        let len = self.file.metadata()?.len();
+        Ok(len.saturating_sub((&*self.file).stream_position()?))
     }
 }
 

@@ -173,17 +173,9 @@ pub async fn run(
     result
 }
 
-/// A fixed set of buffers shared by the async side and the blocking file thread.
-fn buffer_pool() -> (
-    std::sync::mpsc::SyncSender<Vec<u8>>,
-    std::sync::mpsc::Receiver<Vec<u8>>,
-) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(BUFFERS);
-    for _ in 0..BUFFERS {
-        let _ = tx.send(vec![0u8; BUFFER]);
-    }
-    (tx, rx)
-}
+/// An upload's first buffer: most uploads of a session-heavy workload are small, and a
+/// zeroed MiB per buffer would cost them more than the transfer.
+const FIRST_BUFFER: usize = 64 * 1024;
 
 /// Read size of a download: small enough that a chunk is still in the core's cache when it
 /// is sealed and copied to the socket (1 MiB chunks measured slower over TLS).
@@ -198,7 +190,11 @@ async fn download(
     throttle: &Throttle,
 ) -> Result<u64, DataError> {
     let mut reader = super::file_read::ChunkReader::new(file);
-    let mut buf = vec![0u8; DOWNLOAD_CHUNK];
+    // A small file gets a buffer its size (a 64 KiB file is not read through 256 KiB of zeros).
+    let chunk = reader.remaining().map_or(DOWNLOAD_CHUNK as u64, |r| {
+        r.clamp(4096, DOWNLOAD_CHUNK as u64)
+    });
+    let mut buf = vec![0u8; chunk as usize];
     let mut converted = Vec::with_capacity(if ascii { DOWNLOAD_CHUNK * 2 } else { 0 });
     let mut prev_cr = false;
     let mut total = 0u64;
@@ -307,13 +303,10 @@ async fn upload(
     } else {
         "the upload was not kept"
     };
-    let (free_tx, free_rx) = buffer_pool();
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
+    // Buffers come back from the writer here; they are made only as the upload needs them.
     let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    while let Ok(b) = free_rx.try_recv() {
-        let _ = free_async_tx.try_send(b);
-    }
-    drop(free_tx);
+    let mut made = 0usize;
     // The writer owns the plan: it commits only on an explicit Commit, and abandons the upload
     // (temp removed, quota released) when the receiving side fails or is aborted.
     let writer = tokio::task::spawn_blocking(move || -> Result<(), DataError> {
@@ -370,10 +363,19 @@ async fn upload(
     let mut total = 0u64;
     let received: Result<(), DataError> = async {
         loop {
-            let mut buf = free_async_rx
-                .recv()
-                .await
-                .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?;
+            let mut buf = match free_async_rx.try_recv() {
+                // The small first buffer is replaced once the upload shows it is not small.
+                Ok(b) if b.len() < BUFFER && total >= FIRST_BUFFER as u64 => vec![0u8; BUFFER],
+                Ok(b) => b,
+                Err(_) if made < BUFFERS => {
+                    made += 1;
+                    vec![0u8; if total == 0 { FIRST_BUFFER } else { BUFFER }]
+                }
+                Err(_) => free_async_rx
+                    .recv()
+                    .await
+                    .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?,
+            };
             let room = throttle.slice().unwrap_or(buf.len()).min(buf.len());
             // Paid before it is read; what the read did not fill is given back below.
             throttle.take(room).await;

@@ -52,6 +52,19 @@ pub trait KvStore: Send + Sync {
         f: &mut dyn FnMut(Option<Entry>) -> Result<Option<Entry>, StoreError>,
     ) -> Result<(), StoreError>;
 
+    /// As [`KvStore::update`], for figures that may lose their last second to a crash (the
+    /// transfer counters, written at the end of every transfer): a store that syncs each write
+    /// to disk may leave this one to a sync within a second. Readers see it at once either way.
+    fn update_unsynced(
+        &self,
+        ns: &str,
+        key: &str,
+        now_ms: u64,
+        f: &mut dyn FnMut(Option<Entry>) -> Result<Option<Entry>, StoreError>,
+    ) -> Result<(), StoreError> {
+        self.update(ns, key, now_ms, f)
+    }
+
     fn set(
         &self,
         ns: &str,
@@ -99,19 +112,45 @@ pub trait KvStore: Send + Sync {
     ) -> Result<i64, StoreError> {
         let mut result = 0;
         self.update(ns, key, now_ms, &mut |cur| {
-            let (n, old) = match cur {
-                Some((v, e)) => (
-                    v.parse::<i64>()
-                        .map_err(|_| StoreError::NotANumber(key.into()))?,
-                    e,
-                ),
-                None => (0, None),
-            };
-            result = n.saturating_add(delta);
-            Ok(Some((result.to_string(), expires.or(old))))
+            added(cur, key, delta, expires, &mut result)
         })?;
         Ok(result)
     }
+
+    /// [`KvStore::incr`] through [`KvStore::update_unsynced`].
+    fn incr_unsynced(
+        &self,
+        ns: &str,
+        key: &str,
+        delta: i64,
+        now_ms: u64,
+    ) -> Result<i64, StoreError> {
+        let mut result = 0;
+        self.update_unsynced(ns, key, now_ms, &mut |cur| {
+            added(cur, key, delta, None, &mut result)
+        })?;
+        Ok(result)
+    }
+}
+
+/// The entry after adding `delta` to `cur` (absent = 0), its new value in `result`.
+fn added(
+    cur: Option<Entry>,
+    key: &str,
+    delta: i64,
+    expires: Option<u64>,
+    result: &mut i64,
+) -> Result<Option<Entry>, StoreError> {
+    let (n, old) = match cur {
+        Some((v, e)) => (
+            v.parse::<i64>()
+                .map_err(|_| StoreError::NotANumber(key.into()))?,
+            e,
+        ),
+        None => (0, None),
+    };
+    *result = n.saturating_add(delta);
+    Ok(Some((result.to_string(), expires.or(old))))
 }
 
 pub type SharedStore = Arc<dyn KvStore>;
@@ -148,7 +187,6 @@ pub fn counters(store: &dyn KvStore, user: &str) -> Result<ftpsd_plugin_sdk::Cou
     })
 }
 
-/// Records a completed transfer.
 /// Takes an upload back out of the counters (a plugin had the host delete or quarantine it),
 /// never below zero.
 pub fn uncount_upload(store: &dyn KvStore, user: &str, bytes: u64) {
@@ -156,9 +194,9 @@ pub fn uncount_upload(store: &dyn KvStore, user: &str, bytes: u64) {
     let user = user.to_ascii_lowercase();
     for (k, d) in [("files_up", 1i64), ("bytes_up", bytes as i64)] {
         let key = format!("{user}:{k}");
-        match store.incr(COUNTERS_NS, &key, -d, None, now) {
+        match store.incr_unsynced(COUNTERS_NS, &key, -d, now) {
             Ok(left) if left < 0 => {
-                let _ = store.incr(COUNTERS_NS, &key, -left, None, now);
+                let _ = store.incr_unsynced(COUNTERS_NS, &key, -left, now);
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot update transfer counters"),
@@ -166,6 +204,8 @@ pub fn uncount_upload(store: &dyn KvStore, user: &str, bytes: u64) {
     }
 }
 
+/// Records a completed transfer. Unsynced: a crash may lose the last second of counts (the
+/// embedded store syncs them within a second), which saves every transfer a disk sync.
 pub fn count_transfer(store: &dyn KvStore, user: &str, upload: bool, bytes: u64) {
     let now = now_ms();
     let user = user.to_ascii_lowercase();
@@ -175,7 +215,7 @@ pub fn count_transfer(store: &dyn KvStore, user: &str, upload: bool, bytes: u64)
         ("files_down", "bytes_down")
     };
     for (k, d) in [(files, 1i64), (b, bytes as i64)] {
-        if let Err(e) = store.incr(COUNTERS_NS, &format!("{user}:{k}"), d, None, now) {
+        if let Err(e) = store.incr_unsynced(COUNTERS_NS, &format!("{user}:{k}"), d, now) {
             tracing::error!(error = %e, "cannot update transfer counters");
         }
     }

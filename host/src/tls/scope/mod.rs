@@ -25,7 +25,7 @@
 //! handshakes are pinned (clients such as lftp offer them on every data connection however
 //! long the session runs); later ones (tickets from data connections) are kept newest first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -35,36 +35,46 @@ mod wrappers;
 use rustls::ServerConfig;
 
 /// Pinned entries per scope (control handshakes: 8 tickets or a session ID each) and recent
-/// ones (2 per protected download); the oldest go first when full.
-const PINNED: usize = 512;
-const RECENT: usize = 256;
+/// ones (2 per protected data connection); the oldest go first when full. A user's scope holds
+/// all of that user's sessions from one address: 8192 pinned entries keep the tickets of 1024
+/// control connections at once (200 concurrent sessions of one account, one address, are an
+/// ordinary batch job), and 4096 recent ones the last 2048 data connections. Entries are
+/// recorded only for handshakes this scope's own connections made, so they grow with its
+/// sessions' work, never with a stranger's.
+const PINNED: usize = 8192;
+const RECENT: usize = 4096;
 
-/// A bounded list, oldest first.
+/// A bounded set, oldest first (hashed: a data handshake looks in thousands of entries).
 struct Entries<T> {
     items: VecDeque<T>,
+    index: HashSet<T>,
     cap: usize,
 }
 
-impl<T: PartialEq> Entries<T> {
+impl<T: Eq + std::hash::Hash + Clone> Entries<T> {
     fn new(cap: usize) -> Self {
         Entries {
             items: VecDeque::new(),
+            index: HashSet::new(),
             cap,
         }
     }
 
     fn push(&mut self, item: T) {
-        if self.items.contains(&item) {
+        if self.index.contains(&item) {
             return;
         }
-        if self.items.len() == self.cap {
-            self.items.pop_front();
+        if self.items.len() == self.cap
+            && let Some(old) = self.items.pop_front()
+        {
+            self.index.remove(&old);
         }
+        self.index.insert(item.clone());
         self.items.push_back(item);
     }
 
     fn contains(&self, item: &T) -> bool {
-        self.items.contains(item)
+        self.index.contains(item)
     }
 }
 
@@ -167,7 +177,7 @@ impl ResumptionScope {
 
     /// Whether a TLS 1.3 resumption token belongs to a control connection of this scope.
     pub fn knows_token(&self, token: &[u8]) -> bool {
-        lock(&self.tokens).items.iter().any(|t| t[..] == *token)
+        <[u8; 16]>::try_from(token).is_ok_and(|t| lock(&self.tokens).contains(&t))
     }
 
     /// Takes in everything `other` knows (a control connection joining its user's scope).
