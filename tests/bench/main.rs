@@ -5,6 +5,7 @@
 mod bandwidth;
 mod ceilings;
 mod cluster;
+mod listing;
 mod ftplib;
 mod object_storage;
 mod openssl_sessions;
@@ -130,6 +131,7 @@ async fn run(scale: Scale) {
         return;
     }
     memory_figures(&srv, &scale).await;
+    listing_figures(&srv, 100_000).await;
     if std::env::args().any(|a| a == "--memory-only") {
         srv.stop();
         return;
@@ -168,6 +170,26 @@ async fn memory_figures(srv: &server::BenchServer, scale: &Scale) {
     let per = sessions::idle_rss(srv, scale.idle_sessions).await;
     let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
     println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
+}
+
+/// Peak server memory while one folder of many entries is listed.
+async fn listing_figures(srv: &server::BenchServer, entries: usize) {
+    println!();
+    println!("== memory: one listing of a folder with {entries} entries, TLS ==");
+    for f in listing::run(srv, entries).await {
+        let ok = if f.peak_above_kib < 5.0 * 1024.0 {
+            "ok"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "  {:<5} {:>6.1} MB in {:>5.2} s: server peak RSS {:>+7.1} MB over before (target < 5 MB: {ok})",
+            f.verb,
+            f.bytes as f64 / 1e6,
+            f.secs,
+            f.peak_above_kib / 1024.0
+        );
+    }
 }
 
 /// Session churn (rate and server CPU per session) and login latency.

@@ -46,8 +46,56 @@ pub enum Job {
         /// Decides, once, between a commit and an abort that race (see [`Fate`]).
         fate: Arc<Fate>,
     },
-    /// LIST/NLST/MLSD output, or the message file: prepared bytes → client.
+    /// The message file, or part of it: prepared bytes → client.
     Bytes(std::sync::Arc<[u8]>),
+    /// LIST/NLST/MLSD: lines made on the blocking pool as the directory is read, sent in
+    /// chunks (a listing of any size holds its names and two chunks).
+    Listing(Listing),
+}
+
+/// A listing to send: its entries, and how each becomes a line.
+pub struct Listing {
+    pub entries: crate::fs::entry_stream::EntryStream,
+    pub line: Box<dyn FnMut(&crate::fs::listing::EntryInfo, &mut String) + Send>,
+}
+
+/// Output of a listing sent at a time.
+const LISTING_CHUNK: usize = 64 * 1024;
+
+/// Makes the listing's lines on the blocking pool and sends them in chunks as they come.
+async fn listing(
+    job: Listing,
+    data: &mut DataStream,
+    progress: &AtomicU64,
+    stall: Duration,
+) -> Result<u64, DataError> {
+    let (tx, mut rx) = mpsc::channel::<String>(1);
+    tokio::task::spawn_blocking(move || {
+        let Listing { entries, mut line } = job;
+        let mut chunk = String::with_capacity(LISTING_CHUNK + 1024);
+        for e in entries {
+            line(&e, &mut chunk);
+            if chunk.len() >= LISTING_CHUNK {
+                let full = std::mem::replace(&mut chunk, String::with_capacity(LISTING_CHUNK + 1024));
+                // The sending side is gone (client cut, ABOR): stop reading the directory.
+                if tx.blocking_send(full).is_err() {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
+        }
+    });
+    let mut total = 0u64;
+    while let Some(chunk) = rx.recv().await {
+        with_stall(data.raw_fd(), stall, data.write_all(chunk.as_bytes()))
+            .await
+            .map_err(lost)?;
+        total += chunk.len() as u64;
+        progress.store(total, Ordering::Relaxed);
+    }
+    Ok(total)
 }
 
 impl Job {
@@ -150,6 +198,7 @@ pub async fn run(
             };
             upload(plan, ascii, ends, fate, data, &progress, &throttle).await
         }
+        (Job::Listing(job), data) => listing(job, data, &progress, stall).await,
         (Job::Bytes(bytes), data) => {
             with_stall(data.raw_fd(), stall, data.write_all(&bytes))
                 .await

@@ -4,11 +4,13 @@
 
 pub mod attributes;
 pub mod checksum;
+pub mod entry_stream;
 pub mod held_files;
 pub mod listing;
 pub mod listing_section;
 pub mod name_glob;
 pub mod object;
+pub mod packed_names;
 pub mod path;
 pub mod quota;
 pub mod rights;

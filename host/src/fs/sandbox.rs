@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, File, OpenOptions};
 
+use super::entry_stream::EntryStream;
 use super::listing::EntryInfo;
+use super::packed_names::PackedNames;
 use super::{PathError, VirtualPath};
 use crate::protocol::Code;
 
@@ -217,14 +219,21 @@ impl Sandbox {
     /// Entries of a directory, sorted by name. Symlinks are shown as what they point to;
     /// entries that cannot be resolved inside the sandbox (escaping or dangling) are hidden.
     pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
+        Ok(self.list_stream(p)?.collect())
+    }
+
+    /// As [`Sandbox::list`], read as it is consumed: the names now (sorted), each entry's
+    /// metadata when its turn comes.
+    pub fn list_stream(&self, p: &VirtualPath) -> Result<EntryStream, FsError> {
         let dir = self
             .root
             .open_dir(p.relative())
             .map_err(|e| self.unseen(p, e.into()))?;
-        let mut out = Vec::new();
+        let mut names = PackedNames::default();
         for entry in dir.entries()? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
             if super::temp_name::is_temp_name(&name) {
                 continue;
             }
@@ -232,12 +241,13 @@ impl Sandbox {
                 tracing::debug!(name = ?name, "not listed: the name holds a line break");
                 continue;
             }
-            if let Ok(md) = dir.metadata(&name) {
-                out.push(info(name, &md));
+            if !names.push(&name) {
+                tracing::warn!(folder = %p, "listing cut: its names pass 4 GiB");
+                break;
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        names.sort();
+        Ok(EntryStream::dir(dir, names))
     }
 
     pub fn mkdir(&self, p: &VirtualPath) -> Result<(), FsError> {
@@ -464,7 +474,7 @@ impl Sandbox {
     }
 }
 
-fn info(name: String, md: &cap_std::fs::Metadata) -> EntryInfo {
+pub(crate) fn info(name: String, md: &cap_std::fs::Metadata) -> EntryInfo {
     use cap_std::fs::PermissionsExt;
     EntryInfo {
         name,

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::entry_stream::EntryStream;
 use super::listing::EntryInfo;
 use super::object::ObjectMount;
 use super::{FsError, Sandbox, VirtualPath};
@@ -53,6 +54,15 @@ impl Storage {
         match self {
             Storage::Local(s) => s.list(p),
             Storage::Object(o) => o.list(p),
+        }
+    }
+
+    /// As [`Storage::list`], read as it is consumed where the storage can (a local directory;
+    /// a bucket's listing is collected first).
+    pub fn list_stream(&self, p: &VirtualPath) -> Result<EntryStream, FsError> {
+        match self {
+            Storage::Local(s) => s.list_stream(p),
+            Storage::Object(o) => o.list(p).map(EntryStream::known),
         }
     }
 

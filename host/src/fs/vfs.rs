@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::entry_stream::EntryStream;
 use super::listing::EntryInfo;
 use super::quota::Quota;
 pub use super::storage::Readable;
@@ -187,29 +188,43 @@ impl Vfs {
 
     /// Lists a directory: real entries, plus (at the root) mount folders and the message file.
     pub fn list(&self, p: &VirtualPath) -> Result<Vec<EntryInfo>, FsError> {
+        Ok(self.list_stream(p)?.collect())
+    }
+
+    /// As [`Vfs::list`], read as it is consumed (see [`EntryStream`]).
+    pub fn list_stream(&self, p: &VirtualPath) -> Result<EntryStream, FsError> {
         Self::visible(p)?;
         match self.locate(p) {
             Target::Message(_) => Err(FsError::NotADirectory),
             Target::Absent => Err(FsError::NotFound),
-            Target::Virtual(names) => Ok(names
-                .into_iter()
-                .map(|name| {
-                    let modified = self
-                        .stat(&p.join(&name))
-                        .map(|e| e.modified)
-                        .unwrap_or(SystemTime::UNIX_EPOCH);
-                    virtual_folder(name, modified)
-                })
-                .collect()),
+            Target::Virtual(names) => Ok(EntryStream::known(
+                names
+                    .into_iter()
+                    .map(|name| {
+                        let modified = self
+                            .stat(&p.join(&name))
+                            .map(|e| e.modified)
+                            .unwrap_or(SystemTime::UNIX_EPOCH);
+                        virtual_folder(name, modified)
+                    })
+                    .collect(),
+            )),
             Target::Real { mount, rel } => {
-                let mut entries = mount.storage.list(&rel)?;
-                if p.is_root() {
-                    entries.retain(|e| !self.reserved_root_name(&e.name));
-                    entries.extend(self.root_extras());
-                    entries.sort_by(|a, b| a.name.cmp(&b.name));
-                }
-                Ok(entries)
+                let entries = mount.storage.list_stream(&rel)?;
+                Ok(if p.is_root() {
+                    entries.with_root(|n| self.reserved_root_name(n), self.root_extras())
+                } else {
+                    entries
+                })
             }
+        }
+    }
+
+    /// The rights that apply at `p`: its mount's; read-only for what no mount holds.
+    pub fn rights_at(&self, p: &VirtualPath) -> Rights {
+        match self.locate(p) {
+            Target::Real { mount, .. } => mount.rights,
+            Target::Message(_) | Target::Virtual(_) | Target::Absent => Rights::Read,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::access::sessions::LoginGuard;
 use crate::context::{ListenerKind, ServerContext};
 use crate::data::DataPlan;
 use crate::fs::listing::Facts;
-use crate::fs::{FsError, Rights, Target, Vfs, VirtualPath};
+use crate::fs::{FsError, Rights, Vfs, VirtualPath};
 use crate::protocol::command::TransferType;
 use crate::protocol::{Code, Reply};
 use crate::users::auth::Account;
@@ -233,10 +233,7 @@ impl Session {
 
     /// The user's rights at a path: those of the mount that holds it (the message file: r).
     pub fn rights_at(&self, p: &VirtualPath) -> Rights {
-        match self.user().vfs.locate(p) {
-            Target::Real { mount, .. } => mount.rights,
-            Target::Message(_) | Target::Virtual(_) | Target::Absent => Rights::Read,
-        }
+        self.user().vfs.rights_at(p)
     }
 
     /// Runs a blocking filesystem operation on `path`; its error is the command's refusal.

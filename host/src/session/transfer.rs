@@ -158,7 +158,7 @@ impl Session {
         let dir = match job {
             Job::Download { .. } | Job::DownloadObject { .. } => Direction::Download,
             Job::Upload { .. } => Direction::Upload,
-            Job::Bytes(_) => return Throttle::default(),
+            Job::Bytes(_) | Job::Listing(_) => return Throttle::default(),
         };
         let Some(login) = &self.login else {
             return Throttle::default();

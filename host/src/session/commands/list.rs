@@ -3,7 +3,8 @@
 
 use crate::session::refusal::{Handled, Refusal};
 
-use crate::data::transfer::Job;
+use crate::data::transfer::{Job, Listing};
+use crate::fs::entry_stream::EntryStream;
 use crate::fs::listing::{EntryInfo, list_line};
 use crate::fs::name_glob::NameGlob;
 use crate::fs::{FsError, Rights, VirtualPath};
@@ -14,12 +15,11 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let direct = s.cfg.listing.list_files_directly;
     let (path, entries, _, _) = entries(s, arg, direct, "LIST").await?;
     let now = std::time::SystemTime::now();
-    let mut text = String::new();
-    for e in &entries {
-        text.push_str(&list_line(e, now));
-        text.push_str("\r\n");
-    }
-    send_listing(s, path, text.into_bytes(), "LIST").await
+    let line = move |e: &EntryInfo, out: &mut String| {
+        out.push_str(&list_line(e, now));
+        out.push_str("\r\n");
+    };
+    send_listing(s, path, entries, Box::new(line), "LIST").await
 }
 
 /// Resolves and reads the directory to list, with the rights that apply there (with
@@ -32,7 +32,7 @@ pub async fn entries(
     arg: Option<String>,
     files_too: bool,
     verb: &str,
-) -> Result<(VirtualPath, Vec<EntryInfo>, Rights, Option<String>), Refusal> {
+) -> Result<(VirtualPath, EntryStream, Rights, Option<String>), Refusal> {
     let glob = match verb {
         "LIST" | "NLST" => arg.as_deref().and_then(NameGlob::parse),
         _ => None,
@@ -58,12 +58,12 @@ pub async fn entries(
                 if matching.is_empty() {
                     return Err(FsError::NotFound);
                 }
-                return Ok((matching, Some(g.dir_prefix)));
+                return Ok((EntryStream::known(matching), Some(g.dir_prefix)));
             }
             if v.is_dir(&p)? {
-                v.list(&p).map(|e| (e, None))
+                v.list_stream(&p).map(|e| (e, None))
             } else if files_too {
-                v.stat(&p).map(|e| (vec![e], None))
+                v.stat(&p).map(|e| (EntryStream::known(vec![e]), None))
             } else {
                 Err(FsError::NotADirectory)
             }
@@ -71,20 +71,24 @@ pub async fn entries(
         .await;
     match result {
         Ok((entries, prefix)) => Ok((path, entries, rights, prefix)),
-        Err(_) if s.cfg.listing.legacy_always_positive => Ok((path, Vec::new(), rights, None)),
+        Err(_) if s.cfg.listing.legacy_always_positive => {
+            Ok((path, EntryStream::known(Vec::new()), rights, None))
+        }
         Err(e) => Err(Refusal::fs(&path, e)),
     }
 }
 
+/// Sends `entries` over the data connection, each made a line by `line` as it is read.
 pub async fn send_listing(
     s: &mut Session,
     path: VirtualPath,
-    bytes: Vec<u8>,
+    entries: EntryStream,
+    line: Box<dyn FnMut(&EntryInfo, &mut String) + Send>,
     verb: &str,
 ) -> Handled {
     let opening = format!("Opening data connection for {verb} {path}.");
     s.start_transfer(
-        Job::Bytes(bytes.into()),
+        Job::Listing(Listing { entries, line }),
         opening,
         format!("{verb} {path}"),
         "Listing complete".into(),

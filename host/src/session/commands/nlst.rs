@@ -1,5 +1,6 @@
 use crate::session::refusal::Handled;
 
+use crate::fs::listing::EntryInfo;
 use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
@@ -7,11 +8,10 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     // Names from a wildcard keep the directory as typed (`NLST logs/*.txt` → `logs/a.txt`),
     // so an `mget` can RETR each name as it comes.
     let prefix = glob_dir.unwrap_or_default();
-    let mut text = String::new();
-    for e in &entries {
-        text.push_str(&prefix);
-        text.push_str(&e.name);
-        text.push_str("\r\n");
-    }
-    super::list::send_listing(s, path, text.into_bytes(), "NLST").await
+    let line = move |e: &EntryInfo, out: &mut String| {
+        out.push_str(&prefix);
+        out.push_str(&e.name);
+        out.push_str("\r\n");
+    };
+    super::list::send_listing(s, path, entries, Box::new(line), "NLST").await
 }
