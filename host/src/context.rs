@@ -83,9 +83,15 @@ impl ServerContext {
         &self,
         m: &crate::users::file::ResolvedMount,
     ) -> Result<crate::fs::Storage, crate::fs::FsError> {
-        use crate::fs::{FsError, Sandbox, Storage};
+        use crate::fs::{FsError, Storage};
         match &m.object {
-            None => Ok(Storage::Local(std::sync::Arc::new(Sandbox::open(&m.real)?))),
+            // One descriptor per folder for all the sessions that have it (10,000 sessions of
+            // one account hold one, not 10,000), as for shares.
+            None => Ok(Storage::Local(
+                self.share_dirs
+                    .open(&m.real, &crate::fs::VirtualPath::root())?
+                    .0,
+            )),
             Some(loc) => {
                 let rt = tokio::runtime::Handle::try_current()
                     .map_err(|_| FsError::Store("no runtime".into()))?;

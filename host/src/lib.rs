@@ -6,6 +6,7 @@ pub mod acme;
 pub mod admin;
 pub mod admission;
 pub mod bootstrap;
+pub mod fd_limit;
 pub mod cluster;
 pub mod cluster_sync;
 pub mod config;

@@ -32,14 +32,14 @@ fn main() {
             file_mib: 256,
             sessions: 300,
             logins: 100,
-            idle_sessions: 300,
+            idle_sessions: 1000,
         }
     } else {
         Scale {
             file_mib: 1024,
             sessions: 1000,
             logins: 300,
-            idle_sessions: 1000,
+            idle_sessions: 10_000,
         }
     };
     raise_fd_limit();
@@ -130,8 +130,9 @@ async fn run(scale: Scale) {
         srv.stop();
         return;
     }
-    memory_figures(&srv, &scale).await;
+    // The listing first: the idle sessions leave freed memory a listing would reuse.
     listing_figures(&srv, 100_000).await;
+    memory_figures(&srv, &scale).await;
     if std::env::args().any(|a| a == "--memory-only") {
         srv.stop();
         return;
@@ -168,8 +169,8 @@ async fn memory_figures(srv: &server::BenchServer, scale: &Scale) {
         scale.idle_sessions
     );
     let per = sessions::idle_rss(srv, scale.idle_sessions).await;
-    let mem_ok = if per < 16.0 { "ok" } else { "MISSED" };
-    println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 16 KiB: {mem_ok})");
+    let mem_ok = if per < 12.0 { "ok" } else { "MISSED" };
+    println!("  RSS per idle TLS session      {per:>8.1} KiB (target < 12 KiB: {mem_ok})");
 }
 
 /// Peak server memory while one folder of many entries is listed.
@@ -426,8 +427,17 @@ fn raise_fd_limit() {
             rlim_max: 0,
         };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max.min(65_536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            // 10,000 idle sessions take two descriptors each in the server (the control
+            // connection and the home folder) and one here: raise the hard limit too where
+            // allowed (root), as a service's LimitNOFILE would; the server inherits it.
+            let want = libc::rlimit {
+                rlim_cur: 65_536,
+                rlim_max: lim.rlim_max.max(65_536),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+                lim.rlim_cur = lim.rlim_max.min(65_536);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
         }
     }
 }

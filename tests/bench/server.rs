@@ -59,7 +59,7 @@ impl BenchServer {
         more_users: &[(String, String)],
     ) -> BenchServer {
         let config = format!(
-            "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\n\
+            "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\nmax_users = 0\n\
              [explicit]\nlisten = \"{ip}:0\"\nrequire_tls = false\n\
              [passive]\nport_min = {}\nport_max = {}\n{extra}",
             ports.0, ports.1

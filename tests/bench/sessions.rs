@@ -89,8 +89,11 @@ pub async fn login_latency(srv: &BenchServer, n: usize) -> (f64, f64) {
 
 pub async fn idle_rss(srv: &BenchServer, n: usize) -> f64 {
     let tls = ftpsd_e2e::client::tls_config(&srv.cert);
-    // Let allocator caches settle with one session first.
-    drop(FtpClient::connect_explicit_with(srv.explicit, tls.clone()).await);
+    // Let allocator caches settle with one logged-in session first: the first login's
+    // password check (argon2, ~19 MiB that its thread keeps) is not a cost per session.
+    let mut warm = FtpClient::connect_explicit_with(srv.explicit, tls.clone()).await;
+    warm.login("bench", "bench-pass").await;
+    drop(warm);
     let before = srv.rss_kib();
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {

@@ -9,8 +9,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Before the config: `max_users` defaults to a quarter of the limit.
+    let raised = ftpsd::fd_limit::raise();
     let config = load_config(args.config.config.as_deref())?;
     let _log_guards = super::logging::init(&config)?;
+    if let Some((before, after)) = raised {
+        tracing::info!("open-file limit raised from {before} to {after}");
+    }
     let first = ftpsd::bootstrap::prepare(&config).context("preparing the data directory")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
