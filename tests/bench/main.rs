@@ -5,8 +5,8 @@
 mod bandwidth;
 mod ceilings;
 mod cluster;
-mod listing;
 mod ftplib;
+mod listing;
 mod object_storage;
 mod openssl_sessions;
 mod plugins;

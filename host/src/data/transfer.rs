@@ -76,7 +76,8 @@ async fn listing(
         for e in entries {
             line(&e, &mut chunk);
             if chunk.len() >= LISTING_CHUNK {
-                let full = std::mem::replace(&mut chunk, String::with_capacity(LISTING_CHUNK + 1024));
+                let full =
+                    std::mem::replace(&mut chunk, String::with_capacity(LISTING_CHUNK + 1024));
                 // The sending side is gone (client cut, ABOR): stop reading the directory.
                 if tx.blocking_send(full).is_err() {
                     return;

@@ -112,8 +112,10 @@ mod tests {
 
     #[test]
     fn extras_are_merged_by_name_and_hidden_names_left_out() {
-        let s = EntryStream::known(vec![e("a"), e("m"), e("public"), e("z")])
-            .with_root(|n| n == "public", vec![e("public"), e("b"), e("welcome.txt")]);
+        let s = EntryStream::known(vec![e("a"), e("m"), e("public"), e("z")]).with_root(
+            |n| n == "public",
+            vec![e("public"), e("b"), e("welcome.txt")],
+        );
         let names: Vec<String> = s.map(|e| e.name).collect();
         assert_eq!(names, ["a", "b", "m", "public", "welcome.txt", "z"]);
     }
@@ -133,9 +135,6 @@ mod tests {
         let got: Vec<(String, u64)> = EntryStream::dir(dir, names)
             .map(|e| (e.name, e.size))
             .collect();
-        assert_eq!(
-            got,
-            [("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]
-        );
+        assert_eq!(got, [("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
     }
 }

@@ -24,8 +24,9 @@ impl PackedNames {
     /// Sorts by name (byte order, as the listings always were).
     pub fn sort(&mut self) {
         let text = &self.text;
-        self.spans
-            .sort_unstable_by(|a, b| text[a.0 as usize..a.1 as usize].cmp(&text[b.0 as usize..b.1 as usize]));
+        self.spans.sort_unstable_by(|a, b| {
+            text[a.0 as usize..a.1 as usize].cmp(&text[b.0 as usize..b.1 as usize])
+        });
     }
 
     pub fn len(&self) -> usize {
