@@ -50,11 +50,5 @@ fn reset_peak(pid: u32) {
 }
 
 fn peak_kib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    ftpsd_e2e::tools::peak_rss(pid) as f64 / 1024.0
 }

@@ -230,11 +230,7 @@ async fn appe_and_stou(storage: Storage) {
 
 async fn abor_during_download_then_session_goes_on(storage: Storage) {
     // Protected downloads (read path) and plain ones (mapped pages) alike.
-    let srv = TestServer::builder()
-        .storage(storage)
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional_on(storage).await;
     srv.write("alice", "huge.bin", &pattern(64 * 1024 * 1024, 3));
     srv.write("alice", "small", b"still works");
     for protected in [true, false] {
@@ -379,11 +375,7 @@ async fn passive_advertised_address_and_overrides() {
 async fn plain_binary_downloads_are_exact_across_rest_offsets_and_map_windows(storage: Storage) {
     // PROT C binary downloads send mapped pages 8 MiB at a time; offsets that are not
     // page-aligned and files that end mid-page must come out byte for byte.
-    let srv = TestServer::builder()
-        .storage(storage)
-        .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
-        .start()
-        .await;
+    let srv = TestServer::start_tls_optional_on(storage).await;
     let data = pattern((20 << 20) + 77, 11);
     srv.write("alice", "f.bin", &data);
     let mut c = srv.alice().await;

@@ -216,7 +216,13 @@ impl TestServer {
 
     /// A server whose explicit listener does not require TLS: plaintext sessions and PROT C.
     pub async fn start_tls_optional() -> TestServer {
+        Self::start_tls_optional_on(Storage::Local).await
+    }
+
+    /// As [`TestServer::start_tls_optional`], with the homes in `storage`.
+    pub async fn start_tls_optional_on(storage: Storage) -> TestServer {
         Self::builder()
+            .storage(storage)
             .config(|c| c.explicit.as_mut().unwrap().require_tls = false)
             .start()
             .await
