@@ -49,7 +49,7 @@ pub enum Job {
     /// The message file, or part of it: prepared bytes → client.
     Bytes(std::sync::Arc<[u8]>),
     /// LIST/NLST/MLSD: lines made on the blocking pool as the directory is read, sent in
-    /// chunks (a listing of any size holds its names and two chunks).
+    /// chunks (a listing of any size holds its names and one chunk).
     Listing(Listing),
 }
 
@@ -62,39 +62,38 @@ pub struct Listing {
 /// Output of a listing sent at a time.
 const LISTING_CHUNK: usize = 64 * 1024;
 
-/// Makes the listing's lines on the blocking pool and sends them in chunks as they come.
+/// Makes the listing's lines on the blocking pool a chunk at a time and sends each chunk. No
+/// thread waits on the client: a reader that stalls holds the listing's names, not one of the
+/// blocking pool's threads (which every session's file operations share).
 async fn listing(
     job: Listing,
     data: &mut DataStream,
     progress: &AtomicU64,
     stall: Duration,
 ) -> Result<u64, DataError> {
-    let (tx, mut rx) = mpsc::channel::<String>(1);
-    tokio::task::spawn_blocking(move || {
-        let Listing { entries, mut line } = job;
-        let mut chunk = String::with_capacity(LISTING_CHUNK + 1024);
-        for e in entries {
-            line(&e, &mut chunk);
-            if chunk.len() >= LISTING_CHUNK {
-                let full =
-                    std::mem::replace(&mut chunk, String::with_capacity(LISTING_CHUNK + 1024));
-                // The sending side is gone (client cut, ABOR): stop reading the directory.
-                if tx.blocking_send(full).is_err() {
-                    return;
+    let mut job = Some(job);
+    let mut total = 0u64;
+    while let Some(mut this) = job.take() {
+        let (rest, chunk) = tokio::task::spawn_blocking(move || {
+            let mut chunk = String::with_capacity(LISTING_CHUNK + 1024);
+            while chunk.len() < LISTING_CHUNK {
+                match this.entries.next() {
+                    Some(e) => (this.line)(&e, &mut chunk),
+                    None => return (None, chunk),
                 }
             }
-        }
+            (Some(this), chunk)
+        })
+        .await
+        .map_err(|e| local(std::io::Error::other(e.to_string())))?;
         if !chunk.is_empty() {
-            let _ = tx.blocking_send(chunk);
+            with_stall(data.raw_fd(), stall, data.write_all(chunk.as_bytes()))
+                .await
+                .map_err(lost)?;
+            total += chunk.len() as u64;
+            progress.store(total, Ordering::Relaxed);
         }
-    });
-    let mut total = 0u64;
-    while let Some(chunk) = rx.recv().await {
-        with_stall(data.raw_fd(), stall, data.write_all(chunk.as_bytes()))
-            .await
-            .map_err(lost)?;
-        total += chunk.len() as u64;
-        progress.store(total, Ordering::Relaxed);
+        job = rest;
     }
     Ok(total)
 }

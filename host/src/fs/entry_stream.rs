@@ -66,6 +66,31 @@ impl EntryStream {
         self
     }
 
+    /// Keeps only the entries whose names `keep` accepts (a wildcard), before any is read:
+    /// names are matched without reading any metadata.
+    pub fn filter_names(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        match &mut self.source {
+            Source::Dir { names, .. } => names.retain(&keep),
+            Source::Known(it) => {
+                let kept: Vec<EntryInfo> = it.by_ref().filter(|e| keep(&e.name)).collect();
+                *it = kept.into_iter();
+            }
+        }
+        let extras: Vec<EntryInfo> = self.extras.by_ref().filter(|e| keep(&e.name)).collect();
+        self.extras = extras.into_iter().peekable();
+        self
+    }
+
+    /// Whether nothing is left to list (by name: an entry whose metadata cannot be read when
+    /// its turn comes is still left out then).
+    pub fn is_empty(&mut self) -> bool {
+        let source_empty = match &self.source {
+            Source::Dir { names, next, .. } => *next >= names.len(),
+            Source::Known(it) => it.len() == 0,
+        };
+        source_empty && self.peeked.is_none() && self.extras.peek().is_none()
+    }
+
     fn next_from_source(&mut self) -> Option<EntryInfo> {
         match &mut self.source {
             Source::Known(it) => it.next(),
@@ -118,6 +143,18 @@ mod tests {
         );
         let names: Vec<String> = s.map(|e| e.name).collect();
         assert_eq!(names, ["a", "b", "m", "public", "welcome.txt", "z"]);
+    }
+
+    #[test]
+    fn a_wildcard_keeps_matching_names_and_extras_only() {
+        let mut s = EntryStream::known(vec![e("a.txt"), e("b.bin")])
+            .with_root(|_| false, vec![e("c.txt"), e("d")])
+            .filter_names(|n| n.ends_with(".txt"));
+        assert!(!s.is_empty());
+        let names: Vec<String> = s.map(|e| e.name).collect();
+        assert_eq!(names, ["a.txt", "c.txt"]);
+        let mut none = EntryStream::known(vec![e("a")]).filter_names(|_| false);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -50,15 +50,12 @@ pub async fn entries(
             if let Some(g) = glob
                 && matches!(v.stat(&p), Err(FsError::NotFound))
             {
-                let matching: Vec<EntryInfo> = v
-                    .list(&p.parent())?
-                    .into_iter()
-                    .filter(|e| g.matches(&e.name))
-                    .collect();
+                // Matched by name alone: only the matches' metadata is read, as they are sent.
+                let mut matching = v.list_stream(&p.parent())?.filter_names(|n| g.matches(n));
                 if matching.is_empty() {
                     return Err(FsError::NotFound);
                 }
-                return Ok((EntryStream::known(matching), Some(g.dir_prefix)));
+                return Ok((matching, Some(g.dir_prefix)));
             }
             if v.is_dir(&p)? {
                 v.list_stream(&p).map(|e| (e, None))
