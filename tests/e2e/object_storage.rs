@@ -488,6 +488,7 @@ async fn a_gib_file_round_trips_through_curl_and_lftp_with_resumed_downloads() {
     use ftpsd::users::file::{MountEntry, UsersFile};
     use ftpsd_e2e::tools::{peak_rss, run_within, spawn_server, text};
 
+    let _heavy = ftpsd_e2e::heavy_load().await;
     let s3 = S3Server::start(BUCKET).await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("ftpsd.toml");

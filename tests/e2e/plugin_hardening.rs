@@ -236,6 +236,7 @@ fn spinner(n: u64) -> Vec<u8> {
 async fn a_saturated_machine_does_not_make_a_healthy_plugin_fault() {
     // ~10-20 ms of CPU per call against a 60 ms budget, while 12 busy threads compete for
     // the 2 cores: the wall-clock time of a call is several times its CPU time.
+    let _heavy = ftpsd_e2e::heavy_load().await;
     let srv = TestServer::builder()
         .plugin(
             "spin",

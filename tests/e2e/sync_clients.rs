@@ -87,6 +87,11 @@ fn tool(name: &str) -> Command {
 on_both_storages!(rclone_syncs_a_tree_up_and_down_with_default_and_parallel_settings);
 
 async fn rclone_syncs_a_tree_up_and_down_with_default_and_parallel_settings(storage: Storage) {
+    // Through moto this loads the machine for a minute.
+    let _heavy = match storage {
+        Storage::S3 => Some(ftpsd_e2e::heavy_load().await),
+        Storage::Local => None,
+    };
     let srv = TestServer::start_on(storage).await;
     let local = srv.dir.path().join("tree");
     let files = make_tree(&local);

@@ -30,6 +30,14 @@ macro_rules! on_both_storages {
     )*};
 }
 
+/// Held by the tests that load the machine for a minute (a GiB through moto) and by those that
+/// measure how the server copes with a machine saturated on purpose, so the two never overlap:
+/// the latter's margins assume only their own load.
+pub async fn heavy_load() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
+
 /// Every test step is bounded; a hang becomes a failure with a message, never a stuck CI.
 pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(std::time::Duration::from_secs(30), fut)
