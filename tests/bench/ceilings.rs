@@ -31,6 +31,43 @@ pub fn loopback_tcp_mbps(mib: usize) -> f64 {
     mbps(total, t.elapsed())
 }
 
+/// CPU time per GiB of the sending thread of one loopback TCP stream (1 MiB writes from
+/// memory; on loopback the sender's system calls also carry much of the delivery): the floor
+/// for a plain download's server CPU. Best of three.
+pub fn loopback_send_cpu_s_per_gib(mib: usize) -> f64 {
+    (0..3)
+        .map(|_| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let reader = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = vec![0u8; 1 << 20];
+                while s.read(&mut buf).unwrap() > 0 {}
+            });
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let buf = vec![7u8; 1 << 20];
+            let before = thread_cpu_s();
+            for _ in 0..mib {
+                s.write_all(&buf).unwrap();
+            }
+            let spent = thread_cpu_s() - before;
+            drop(s);
+            reader.join().unwrap();
+            spent / (mib as f64 / 1024.0)
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+fn thread_cpu_s() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the struct it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
 /// AES-256-GCM sealing of 16 KiB records (the TLS record size) on one core.
 pub fn aes_gcm_mbps(duration: Duration) -> f64 {
     use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};

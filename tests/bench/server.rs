@@ -58,8 +58,26 @@ impl BenchServer {
         ports: (u16, u16),
         more_users: &[(String, String)],
     ) -> BenchServer {
+        Self::start_configured(ip, dir, "", extra, ports, more_users).await
+    }
+
+    /// As [`BenchServer::start`], with uploads not synced (`[server] sync_uploads = false`):
+    /// what an upload costs without its fsync.
+    pub async fn start_unsynced(dir: &Path, ports: (u16, u16)) -> BenchServer {
+        Self::start_configured("127.0.0.1", dir, "sync_uploads = false\n", "", ports, &[]).await
+    }
+
+    /// `server_lines` go into `[server]`, `extra` after the other sections.
+    async fn start_configured(
+        ip: &str,
+        dir: &Path,
+        server_lines: &str,
+        extra: &str,
+        ports: (u16, u16),
+        more_users: &[(String, String)],
+    ) -> BenchServer {
         let config = format!(
-            "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\nmax_users = 0\n\
+            "[server]\nlog_level = \"warn\"\nidle_timeout_secs = 600\nlogin_failure_delay_ms = 1000\nmax_users = 0\n{server_lines}\
              [explicit]\nlisten = \"{ip}:0\"\nrequire_tls = false\n\
              [passive]\nport_min = {}\nport_max = {}\n{extra}",
             ports.0, ports.1

@@ -331,6 +331,54 @@ async fn resumable_mode_keeps_the_partial_file_for_rest() {
 }
 
 #[tokio::test]
+async fn resumable_mode_keeps_all_of_a_large_partial_upload_written_past_the_page_cache() {
+    // Past 4 MiB a synced upload is written with O_DIRECT a MiB at a time; a cut upload must
+    // still keep every byte that arrived (the unaligned tail included) for its REST.
+    let srv = TestServer::builder()
+        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
+        .start()
+        .await;
+    let home = srv.dir.path().join("r");
+    std::fs::create_dir_all(&home).unwrap();
+    let data = pattern(9_000_000, 12);
+    let cut = 7_000_003;
+    let mut c = srv.login_as("r", "r-pass").await;
+    let (_, mut conn) = c.open_transfer("STOR big.bin").await.unwrap();
+    conn.write_all(&data[..cut]).await.unwrap();
+    drop(conn);
+    assert_eq!(c.read_reply().await.code, 426);
+    let kept = std::fs::read(home.join("big.bin")).unwrap();
+    assert_eq!(kept.len(), cut, "every byte that arrived is kept");
+    assert!(kept == data[..cut], "the kept part is what was sent");
+    c.cmd_ok(&format!("REST {cut}"), 350).await;
+    c.stor("big.bin", &data[cut..]).await;
+    assert_eq!(
+        sha256(&std::fs::read(home.join("big.bin")).unwrap()),
+        sha256(&data)
+    );
+}
+
+#[tokio::test]
+async fn uploads_not_synced_are_stored_whole_in_both_modes() {
+    // `[server] sync_uploads = false`: no early writeback, no O_DIRECT, no fsync; the file
+    // must still be complete and committed the same way.
+    let srv = TestServer::builder()
+        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
+        .config(|c| c.server.sync_uploads = false)
+        .start()
+        .await;
+    let home = srv.dir.path().join("r");
+    std::fs::create_dir_all(&home).unwrap();
+    let data = pattern(6_000_001, 13);
+    let mut c = srv.login_as("r", "r-pass").await;
+    c.stor("big.bin", &data).await;
+    assert!(std::fs::read(home.join("big.bin")).unwrap() == data);
+    c.cmd_ok("REST 3000000", 350).await;
+    c.stor("big.bin", &data[3_000_000..]).await;
+    assert!(std::fs::read(home.join("big.bin")).unwrap() == data);
+}
+
+#[tokio::test]
 async fn server_killed_mid_upload_leaves_the_old_file_and_cleans_up_at_start() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("k.toml"), "[explicit]\nlisten = \"127.0.0.1:0\"\nrequire_session_reuse = true\n[implicit]\nlisten = \"127.0.0.1:0\"\n[passive]\nport_min = 46000\nport_max = 46999\n").unwrap();

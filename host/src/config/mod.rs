@@ -110,6 +110,10 @@ pub struct ServerSection {
     /// 0 = unlimited.
     pub max_connections_per_ip: usize,
     pub log_level: String,
+    /// Upload data reaches the disk (written back while it arrives, fsynced) before 226. Off,
+    /// 226 comes once the kernel has the data, as most FTP servers do: faster on slow disks,
+    /// and a crash or power cut can lose an upload the client was told is complete.
+    pub sync_uploads: bool,
 }
 
 impl Default for ServerSection {
@@ -130,6 +134,7 @@ impl Default for ServerSection {
             max_users: default_max_users(),
             max_connections_per_ip: 0,
             log_level: "info".into(),
+            sync_uploads: true,
         }
     }
 }

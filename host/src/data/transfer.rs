@@ -40,6 +40,8 @@ pub enum Job {
         plan: crate::fs::upload::UploadPlan,
         ascii: bool,
         require_close_notify: bool,
+        /// fsync before the commit (`[server] sync_uploads`).
+        sync: bool,
         /// Most bytes the upload may bring (an upload gate's limit): past it the upload ends
         /// with 552 and nothing of it is kept.
         max_bytes: Option<u64>,
@@ -186,6 +188,7 @@ pub async fn run(
                 plan,
                 ascii,
                 require_close_notify,
+                sync,
                 max_bytes,
                 fate,
             },
@@ -193,6 +196,7 @@ pub async fn run(
         ) => {
             let ends = Ends {
                 require_close_notify,
+                sync,
                 stall,
                 max_bytes,
             };
@@ -329,6 +333,7 @@ enum Chunk {
 /// How an upload's receiving side waits and ends.
 struct Ends {
     require_close_notify: bool,
+    sync: bool,
     stall: Duration,
     max_bytes: Option<u64>,
 }
@@ -344,6 +349,7 @@ async fn upload(
 ) -> Result<u64, DataError> {
     let Ends {
         require_close_notify,
+        sync,
         stall,
         max_bytes,
     } = ends;
@@ -360,6 +366,9 @@ async fn upload(
     // (temp removed, quota released) when the receiving side fails or is aborted.
     let writer = tokio::task::spawn_blocking(move || -> Result<(), DataError> {
         let mut plan = plan;
+        if !sync {
+            plan.without_sync();
+        }
         let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
         let mut pending_cr = false;
         let outcome = (|| -> Result<bool, DataError> {
@@ -379,7 +388,9 @@ async fn upload(
                             ascii::finish_from_wire(&mut converted, &mut pending_cr);
                             plan.write(&converted).map_err(upload_error)?;
                         }
-                        plan.sync().map_err(upload_error)?;
+                        if sync {
+                            plan.sync().map_err(upload_error)?;
+                        }
                         return Ok(true);
                     }
                     Ok(Chunk::Refuse(why)) => return Err(DataError::Quota(why)),

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod checksum;
+pub mod direct_write;
 pub mod entry_stream;
 pub mod held_files;
 pub mod listing;
@@ -21,6 +22,7 @@ pub mod temp_name;
 pub mod upload;
 pub mod vfs;
 pub mod walk;
+pub mod writeback;
 
 pub use path::{PathError, VirtualPath};
 pub use rights::Rights;

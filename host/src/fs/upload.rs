@@ -92,8 +92,15 @@ impl UploadPlan {
         }
     }
 
+    /// `[server] sync_uploads = false`: no early writeback, and no [`UploadPlan::sync`].
+    pub fn without_sync(&mut self) {
+        if let UploadPlan::Local(l) = self {
+            l.without_sync();
+        }
+    }
+
     /// Everything arrived: local data goes to disk (objects are made durable by the commit).
-    pub fn sync(&self) -> Result<(), FsError> {
+    pub fn sync(&mut self) -> Result<(), FsError> {
         match self {
             UploadPlan::Local(l) => l.sync(),
             UploadPlan::Object(_) => Ok(()),
@@ -133,6 +140,11 @@ pub struct LocalUpload {
     reserved: u64,
     /// Committed or abandoned: nothing left for Drop to clean up.
     done: bool,
+    /// Starts writing to disk while the upload still arrives (see `writeback`); None when
+    /// the upload is not synced (`[server] sync_uploads = false`).
+    writeback: Option<super::writeback::Writeback>,
+    /// Large synced uploads bypass the page cache (see `direct_write`).
+    direct: super::direct_write::DirectWrites,
 }
 
 impl LocalUpload {
@@ -219,6 +231,8 @@ impl LocalUpload {
                     },
                     reserved: 0,
                     done: false,
+                    writeback: Some(Default::default()),
+                    direct: Default::default(),
                 })
             };
         let atomic = |file: std::fs::File, temp: VirtualPath, replaced: u64| LocalUpload {
@@ -233,6 +247,8 @@ impl LocalUpload {
             },
             reserved: 0,
             done: false,
+            writeback: Some(Default::default()),
+            direct: Default::default(),
         };
         let plan = match (kind, mode) {
             (UploadKind::Append, _) => in_place(WriteMode::Append, existing, true)?,
@@ -281,13 +297,25 @@ impl LocalUpload {
     /// Writes the next bytes of the upload after reserving them against the mount's quota
     /// (a full quota refuses them: [`FsError::QuotaFull`], and the upload is abandoned).
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), FsError> {
-        use std::io::Write;
         self.reserve(bytes.len() as u64)?;
-        self.file.write_all(bytes).map_err(FsError::Io)
+        let path = self.direct.write(&mut self.file, bytes)?;
+        match &mut self.writeback {
+            Some(w) if path == super::direct_write::Path::Cache => w
+                .after_write(&mut self.file, bytes.len())
+                .map_err(FsError::Io),
+            _ => Ok(()),
+        }
+    }
+
+    /// The upload will not be synced: the kernel writes it back when it likes.
+    pub fn without_sync(&mut self) {
+        self.writeback = None;
+        self.direct.disable();
     }
 
     /// Everything arrived: the data goes to disk before the commit makes it the file.
-    pub fn sync(&self) -> Result<(), FsError> {
+    pub fn sync(&mut self) -> Result<(), FsError> {
+        self.direct.finish(&mut self.file)?;
         self.file.sync_all().map_err(FsError::Io)
     }
 
@@ -312,6 +340,10 @@ impl LocalUpload {
     /// The data is complete and fsynced: make it the file.
     pub fn commit(mut self) -> Result<(), FsError> {
         self.done = true;
+        if let Err(e) = self.direct.finish(&mut self.file) {
+            self.cleanup(false);
+            return Err(FsError::Io(e));
+        }
         match &self.finish {
             Finish::Atomic {
                 temp,
@@ -381,6 +413,9 @@ impl LocalUpload {
                             let _ = self.sandbox.remove_file(target);
                         }
                     }
+                } else {
+                    // Kept for a REST: all that arrived, including what waits for a direct write.
+                    let _ = self.direct.finish(&mut self.file);
                 }
             }
         }

@@ -75,6 +75,7 @@ pub async fn upload(
             plan,
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
+            sync: s.cfg.server.sync_uploads,
             max_bytes: ticket.limits.max_bytes,
             fate: Default::default(),
         },

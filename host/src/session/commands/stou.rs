@@ -51,6 +51,7 @@ pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
             plan,
             ascii,
             require_close_notify: s.cfg.tls.require_close_notify,
+            sync: s.cfg.server.sync_uploads,
             max_bytes: ticket.limits.max_bytes,
             fate: Default::default(),
         },
