@@ -13,6 +13,7 @@ pub mod conn_slots;
 pub mod context;
 pub mod data;
 pub mod fd_limit;
+pub mod malloc_arenas;
 pub mod fs;
 pub mod housekeeping;
 pub mod metrics;

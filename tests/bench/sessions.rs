@@ -25,7 +25,76 @@ fn own_store(base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
 
 /// One session of the churn workload (its own TLS session cache); whether it went through.
 pub async fn one_session(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> bool {
-    let tls = own_store(&tls);
+    session_with(addr, own_store(&tls)).await
+}
+
+/// Counts the TLS 1.3 tickets a client receives: what the server issued to its session.
+#[derive(Debug)]
+struct CountingStore {
+    inner: rustls::client::ClientSessionMemoryCache,
+    tickets: AtomicUsize,
+}
+
+impl rustls::client::ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, n: rustls::pki_types::ServerName<'static>, g: rustls::NamedGroup) {
+        self.inner.set_kx_hint(n, g)
+    }
+    fn kx_hint(&self, n: &rustls::pki_types::ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(n)
+    }
+    fn set_tls12_session(
+        &self,
+        n: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(n, v)
+    }
+    fn tls12_session(
+        &self,
+        n: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(n)
+    }
+    fn remove_tls12_session(&self, n: &rustls::pki_types::ServerName<'static>) {
+        self.inner.remove_tls12_session(n)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        n: rustls::pki_types::ServerName<'static>,
+        v: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets.fetch_add(1, Ordering::Relaxed);
+        self.inner.insert_tls13_ticket(n, v)
+    }
+    fn take_tls13_ticket(
+        &self,
+        n: &rustls::pki_types::ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(n)
+    }
+}
+
+/// Tickets the server issues in one session of the churn workload (counted by the client),
+/// and what sealing one costs (rustls' ticketer, µs, median of 10,000 in this process).
+pub async fn tickets_per_session(srv: &BenchServer) -> (usize, f64) {
+    let store = Arc::new(CountingStore {
+        inner: rustls::client::ClientSessionMemoryCache::new(64),
+        tickets: AtomicUsize::new(0),
+    });
+    let mut cfg = (*ftpsd_e2e::client::tls_config(&srv.cert)).clone();
+    cfg.resumption = rustls::client::Resumption::store(store.clone());
+    assert!(session_with(srv.explicit, Arc::new(cfg)).await, "counted session");
+    let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().expect("ticketer");
+    let plain = [7u8; 180];
+    let t = Instant::now();
+    for _ in 0..10_000 {
+        std::hint::black_box(ticketer.encrypt(&plain));
+    }
+    let seal_us = t.elapsed().as_secs_f64() * 1e6 / 10_000.0;
+    (store.tickets.load(Ordering::Relaxed), seal_us)
+}
+
+async fn session_with(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> bool {
     let work = async move {
         let mut c = FtpClient::connect_explicit_with(addr, tls).await;
         c.login("bench", "bench-pass").await;
