@@ -94,8 +94,13 @@ impl DirectWrites {
         };
         let fill = buf.fill;
         let whole = fill / ALIGN * ALIGN;
+        let direct = buf.direct;
         let data = buf.data();
-        let written = file.write_all(&data[..whole]);
+        let written = if direct {
+            write_direct(file, &data[..whole]).map(drop)
+        } else {
+            file.write_all(&data[..whole])
+        };
         let tail = data[whole..fill].to_vec();
         self.0 = State::Off;
         written?;
@@ -110,6 +115,8 @@ struct AlignedBuf {
     raw: Vec<u8>,
     start: usize,
     fill: usize,
+    /// False once the filesystem refused a direct write: the rest goes through the cache.
+    direct: bool,
 }
 
 impl std::fmt::Debug for AlignedBuf {
@@ -126,6 +133,7 @@ impl AlignedBuf {
             raw,
             start,
             fill: 0,
+            direct: true,
         }
     }
 
@@ -136,18 +144,42 @@ impl AlignedBuf {
     /// Copies `bytes` in, writing each full buffer.
     fn push(&mut self, file: &mut std::fs::File, mut bytes: &[u8]) -> std::io::Result<()> {
         while !bytes.is_empty() {
+            if !self.direct {
+                return file.write_all(bytes);
+            }
             let fill = self.fill;
             let n = (BUFFER - fill).min(bytes.len());
             self.data()[fill..fill + n].copy_from_slice(&bytes[..n]);
             self.fill += n;
             bytes = &bytes[n..];
             if self.fill == BUFFER {
-                file.write_all(self.data())?;
+                self.direct = write_direct(file, self.data())?;
                 self.fill = 0;
             }
         }
         Ok(())
     }
+}
+
+/// Writes `data` with `O_DIRECT` on. A filesystem that took the flag but refuses the write
+/// (`EINVAL`: some FUSE and network filesystems, an unusual block size) gets the rest through
+/// the page cache, with the flag off; returns whether the flag is still on.
+fn write_direct(file: &mut std::fs::File, data: &[u8]) -> std::io::Result<bool> {
+    let mut done = 0;
+    while done < data.len() {
+        match file.write(&data[done..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                set_direct(file, false)?;
+                file.write_all(&data[done..])?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 /// Turns `O_DIRECT` on or off for the open file.
