@@ -83,7 +83,10 @@ pub async fn tickets_per_session(srv: &BenchServer) -> (usize, f64) {
     });
     let mut cfg = (*ftpsd_e2e::client::tls_config(&srv.cert)).clone();
     cfg.resumption = rustls::client::Resumption::store(store.clone());
-    assert!(session_with(srv.explicit, Arc::new(cfg)).await, "counted session");
+    assert!(
+        session_with(srv.explicit, Arc::new(cfg)).await,
+        "counted session"
+    );
     let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().expect("ticketer");
     let plain = [7u8; 180];
     let t = Instant::now();

@@ -31,6 +31,7 @@ mod operator;
 mod plugin_hardening;
 mod plugin_run;
 mod plugins;
+mod power_cut;
 mod proxy_protocol;
 mod ratio;
 mod robustness;

@@ -446,7 +446,9 @@ async fn server_killed_mid_upload_leaves_the_old_file_and_cleans_up_at_start() {
 }
 
 /// Reads the welcome text: the explicit address and, on first start, the admin password.
-fn read_welcome(stdout: std::process::ChildStdout) -> (std::net::SocketAddr, Option<String>) {
+pub(crate) fn read_welcome(
+    stdout: std::process::ChildStdout,
+) -> (std::net::SocketAddr, Option<String>) {
     use std::io::BufRead;
     let mut addr = None;
     let mut pass = None;

@@ -20,6 +20,9 @@ pub enum DataError {
     Refused(String),
     #[error("{0}")]
     Quota(String),
+    /// The disk (not a quota) is full: 452, so a client can tell it from a broken server.
+    #[error("Insufficient storage space: {0}")]
+    NoSpace(String),
 }
 
 impl DataError {
@@ -31,6 +34,7 @@ impl DataError {
             DataError::Local(_) => Code::LOCAL_ERROR,
             DataError::Refused(_) => Code::FILE_UNAVAILABLE,
             DataError::Quota(_) => Code::STORAGE_EXCEEDED,
+            DataError::NoSpace(_) => Code::NO_SPACE,
         }
     }
 }

@@ -407,8 +407,7 @@ async fn upload(
                 crate::fs::FsError::Exists => DataError::Refused(
                     "the file was created by someone else meanwhile; nothing replaced (no overwrite right)".into(),
                 ),
-                e @ crate::fs::FsError::QuotaFull(_) => upload_error(e),
-                e => DataError::Local(e.to_string()),
+                e => upload_error(e),
             }),
             Ok(false) => {
                 plan.abandon(false);
@@ -479,7 +478,7 @@ async fn upload(
     .await;
     drop(full_tx);
     let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
-    if matches!(written, Err(DataError::Quota(_))) {
+    if matches!(written, Err(DataError::Quota(_) | DataError::NoSpace(_))) {
         // The client may still be sending: read the rest (bounded) so that it finishes its
         // upload and reads the 552, instead of failing on a reset connection (curl: "broken
         // pipe"; ftplib then reads the 552 as the answer to its next command). A client that
@@ -489,7 +488,7 @@ async fn upload(
     // A quota or disk error explains a receive error after it; otherwise the receiving side
     // says why the upload ended (the writer only saw it stop).
     match (written, received) {
-        (Err(e @ (DataError::Quota(_) | DataError::Local(_))), _) => Err(e),
+        (Err(e @ (DataError::Quota(_) | DataError::NoSpace(_) | DataError::Local(_))), _) => Err(e),
         (_, Err(r)) => Err(r),
         (Err(w), Ok(())) => Err(w),
         (Ok(()), Ok(())) => Ok(total),
@@ -526,7 +525,30 @@ fn upload_error(e: crate::fs::FsError) -> DataError {
         crate::fs::FsError::QuotaFull(q) => {
             DataError::Quota(format!("Quota exceeded ({q}); upload removed."))
         }
+        crate::fs::FsError::Io(e)
+            if e.kind() == std::io::ErrorKind::StorageFull
+                || e.raw_os_error() == Some(libc::ENOSPC)
+                || e.raw_os_error() == Some(libc::EDQUOT) =>
+        {
+            DataError::NoSpace(e.to_string())
+        }
         crate::fs::FsError::Io(e) => local(e),
         other => DataError::Local(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Code;
+
+    #[test]
+    fn a_full_disk_is_452_and_a_full_quota_552() {
+        let io = |errno| crate::fs::FsError::Io(std::io::Error::from_raw_os_error(errno));
+        assert_eq!(upload_error(io(libc::ENOSPC)).code(), Code::NO_SPACE);
+        assert_eq!(upload_error(io(libc::EDQUOT)).code(), Code::NO_SPACE);
+        assert_eq!(upload_error(io(libc::EIO)).code(), Code::LOCAL_ERROR);
+        let quota = crate::fs::FsError::QuotaFull("1 MB".into());
+        assert_eq!(upload_error(quota).code(), Code::STORAGE_EXCEEDED);
     }
 }

@@ -339,6 +339,20 @@ impl Sandbox {
             .map_err(|e| self.unseen_create(to, e.into()))
     }
 
+    /// Makes the entries of folder `p` durable (fsync of the folder): after a rename or a
+    /// new file, the name is on disk too, not only the data.
+    pub fn sync_dir(&self, p: &VirtualPath) -> Result<(), FsError> {
+        use cap_std::fs::OpenOptionsExt;
+        // Read access: fsync refuses the path-only descriptor `open_dir` gives.
+        let mut o = OpenOptions::new();
+        o.read(true).custom_flags(libc::O_DIRECTORY);
+        let dir = self
+            .root
+            .open_with(p.relative(), &o)
+            .map_err(|e| self.unseen(p, e.into()))?;
+        Ok(dir.sync_all()?)
+    }
+
     /// Makes `to` a second name of `from`, failing with [`FsError::Exists`] if `to` exists:
     /// an atomic "create, never replace" for a drop box's upload commit.
     pub fn link_new(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FsError> {

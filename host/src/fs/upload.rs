@@ -141,7 +141,8 @@ pub struct LocalUpload {
     /// Committed or abandoned: nothing left for Drop to clean up.
     done: bool,
     /// Starts writing to disk while the upload still arrives (see `writeback`); None when
-    /// the upload is not synced (`[server] sync_uploads = false`).
+    /// the upload is not synced (`[server] sync_uploads = false`): then neither its data nor
+    /// its name is fsynced.
     writeback: Option<super::writeback::Writeback>,
     /// Large synced uploads bypass the page cache (see `direct_write`).
     direct: super::direct_write::DirectWrites,
@@ -381,9 +382,20 @@ impl LocalUpload {
                 }
                 release(&self.quota, current.unwrap_or(0));
                 drop(guard);
-                Ok(())
+                self.sync_name(target)
             }
-            Finish::InPlace { .. } => Ok(()),
+            Finish::InPlace { target, .. } => self.sync_name(target),
+        }
+    }
+
+    /// A synced upload's name is made durable with its data: without the folder's fsync, a
+    /// power cut after the 226 could leave the renamed upload only as its temporary (removed
+    /// at the next start) or the old version under the name.
+    fn sync_name(&self, target: &VirtualPath) -> Result<(), FsError> {
+        if self.writeback.is_some() {
+            self.sandbox.sync_dir(&target.parent())
+        } else {
+            Ok(())
         }
     }
 
