@@ -66,12 +66,18 @@ impl DirectWrites {
                 *written += bytes.len() as u64;
                 file.write_all(bytes).map(|()| Path::Cache)
             }
-            State::Cached { .. } => {
-                // Up to an aligned offset through the cache, then direct from there.
+            State::Cached { written } => {
+                // Up to an aligned offset through the cache, then direct from there. A write
+                // too short to reach that offset goes through the cache, and the switch waits
+                // for the next one (direct writes at an unaligned offset fail).
                 use std::io::Seek;
                 let pos = file.stream_position()?;
                 let head = ((ALIGN as u64 - pos % ALIGN as u64) % ALIGN as u64) as usize;
-                let (head, rest) = bytes.split_at(head.min(bytes.len()));
+                if head >= bytes.len() {
+                    *written += bytes.len() as u64;
+                    return file.write_all(bytes).map(|()| Path::Cache);
+                }
+                let (head, rest) = bytes.split_at(head);
                 file.write_all(head)?;
                 if set_direct(file, true).is_err() {
                     self.0 = State::Off;
@@ -79,10 +85,11 @@ impl DirectWrites {
                 }
                 let mut buf = AlignedBuf::new();
                 let pushed = buf.push(file, rest);
+                let path = buf.path();
                 self.0 = State::Direct { buf };
-                pushed.map(|()| Path::Direct)
+                pushed.map(|()| path)
             }
-            State::Direct { buf } => buf.push(file, bytes).map(|()| Path::Direct),
+            State::Direct { buf } => buf.push(file, bytes).map(|()| buf.path()),
         }
     }
 
@@ -135,6 +142,12 @@ impl AlignedBuf {
             fill: 0,
             direct: true,
         }
+    }
+
+    /// Where the bytes go now: through the cache once the filesystem refused a direct write
+    /// (so the caller's early writeback applies to them again).
+    fn path(&self) -> Path {
+        if self.direct { Path::Direct } else { Path::Cache }
     }
 
     fn data(&mut self) -> &mut [u8] {
@@ -232,10 +245,11 @@ mod tests {
             .unwrap();
         file.seek(SeekFrom::End(0)).unwrap();
         let mut d = DirectWrites::default();
-        let mut went_direct = false;
         for c in chunks {
-            went_direct |= d.write(&mut file, c).unwrap() == Path::Direct;
+            d.write(&mut file, c).unwrap();
         }
+        // Direct writes still on: none was refused (an unaligned one would have been).
+        let went_direct = matches!(&d.0, State::Direct { buf } if buf.direct);
         d.finish(&mut file).unwrap();
         // Normal writes again after the finish.
         d.write(&mut file, b"end").unwrap();
@@ -265,6 +279,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = std::fs::File::create(dir.path().join("probe")).unwrap();
         set_direct(&file, true).is_ok()
+    }
+
+    #[test]
+    fn tiny_writes_across_the_switch_after_an_unaligned_start_stay_whole() {
+        // A resumed upload at an odd offset whose writes around 4 MiB are a byte or two: the
+        // switch must wait for an aligned offset (a direct write there fails with EINVAL).
+        let start = pattern(1000, 5);
+        let mut chunks = vec![pattern(AFTER as usize - 2, 6)];
+        chunks.extend((0..10).map(|i| vec![i as u8]));
+        chunks.push(pattern(2_500_001, 7));
+        let (back, went_direct) = round_trip(&start, &chunks);
+        let mut want = start.clone();
+        for c in &chunks {
+            want.extend_from_slice(c);
+        }
+        want.extend_from_slice(b"end");
+        assert!(back == want, "content differs");
+        assert_eq!(went_direct, direct_supported());
     }
 
     #[test]

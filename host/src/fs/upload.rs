@@ -275,7 +275,11 @@ impl LocalUpload {
                     let _ = sandbox.remove_file(&temp);
                     return Err(e);
                 }
-                atomic(file, temp, have - offset)
+                // The copied prefix counts like uploaded bytes: the whole old version is what
+                // the commit frees (a dropped plan removes the temporary).
+                let mut plan = atomic(file, temp, have);
+                plan.reserve(offset)?;
+                plan
             }
             (UploadKind::Resume(offset), UploadMode::Resumable) => {
                 let plan = in_place(WriteMode::Resume(offset), Some(offset), false)?;
@@ -406,7 +410,11 @@ impl LocalUpload {
     }
 
     fn cleanup(&mut self, quota_exceeded: bool) {
-        release(&self.quota, std::mem::take(&mut self.reserved));
+        let reserved = std::mem::take(&mut self.reserved);
+        // What a resumable upload keeps stays on disk, so it stays counted.
+        if quota_exceeded || !self.keeps_partial() {
+            release(&self.quota, reserved);
+        }
         match &self.finish {
             Finish::Atomic { temp, .. } => {
                 let _ = self.sandbox.remove_file(temp);
@@ -552,5 +560,46 @@ mod tests {
             std::fs::read(dir.path().join("a.bin")).unwrap(),
             b"123456789"
         );
+    }
+
+    #[test]
+    fn an_atomic_resume_counts_the_copied_prefix() {
+        let (dir, sandbox, _) = setup(100);
+        std::fs::write(dir.path().join("a.bin"), [1u8; 60]).unwrap();
+        let quota = Arc::new(Quota::new(100, 60));
+        let mut plan = LocalUpload::open(
+            &sandbox,
+            Some(quota.clone()),
+            UploadMode::Atomic,
+            &path("a.bin"),
+            UploadKind::Resume(50),
+            Some(60),
+            true,
+        )
+        .unwrap();
+        plan.write(&[2u8; 5]).unwrap();
+        plan.sync().unwrap();
+        plan.commit().unwrap();
+        assert_eq!(std::fs::metadata(dir.path().join("a.bin")).unwrap().len(), 55);
+        assert_eq!(quota.used(), 55, "the kept 50 bytes and the 5 new ones");
+    }
+
+    #[test]
+    fn a_resumable_upload_cut_short_keeps_its_bytes_counted() {
+        let (dir, sandbox, quota) = setup(100);
+        let mut plan = LocalUpload::open(
+            &sandbox,
+            Some(quota.clone()),
+            UploadMode::Resumable,
+            &path("r.bin"),
+            UploadKind::Store,
+            None,
+            true,
+        )
+        .unwrap();
+        plan.write(b"1234567").unwrap();
+        plan.abandon(false);
+        assert_eq!(std::fs::read(dir.path().join("r.bin")).unwrap(), b"1234567");
+        assert_eq!(quota.used(), 7, "what is kept on disk stays counted");
     }
 }
