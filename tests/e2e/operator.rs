@@ -345,6 +345,8 @@ async fn resumable_mode_keeps_all_of_a_large_partial_upload_written_past_the_pag
     let mut c = srv.login_as("r", "r-pass").await;
     let (_, mut conn) = c.open_transfer("STOR big.bin").await.unwrap();
     conn.write_all(&data[..cut]).await.unwrap();
+    // Everything out of the client's TLS buffer, then cut without close_notify.
+    conn.flush().await.unwrap();
     drop(conn);
     assert_eq!(c.read_reply().await.code, 426);
     let kept = std::fs::read(home.join("big.bin")).unwrap();

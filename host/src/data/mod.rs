@@ -18,6 +18,7 @@ pub mod section;
 pub mod stall;
 pub mod stream;
 pub mod transfer;
+pub mod upload_writer;
 
 use std::net::SocketAddr;
 use std::time::Duration;

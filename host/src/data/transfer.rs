@@ -3,10 +3,10 @@
 //! Plain binary downloads hand mapped page-cache pages to `send` (see `mapped_send`). Other
 //! downloads read the file inline from the page cache (see `file_read`), falling back to the
 //! blocking pool for what is not cached, and send each chunk while it is hot in the cache.
-//! Uploads overlap disk and network: a blocking thread writes the file while the async side
-//! receives, passing a few large buffers back and forth. Buffers are reused, so there is no
-//! allocation per chunk. (`sendfile` was measured too: on loopback it was slower and used more
-//! CPU than this path, so it is not used.)
+//! (`sendfile` was measured too: on loopback it was slower and used more CPU than this path,
+//! so it is not used.) Uploads overlap disk and network: each chunk is written on the blocking
+//! pool while the next is received (see `upload_writer`), with two buffers passed back and
+//! forth and no thread held while the client is slow.
 //! Progress is published for STAT and ABOR.
 
 use std::sync::Arc;
@@ -14,15 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::bandwidth::Throttle;
 use super::stall::with_stall;
 use super::{DataError, DataStream, ascii, mapped_send};
 
 pub const BUFFER: usize = 1024 * 1024;
-/// Buffers in flight per transfer: one being filled, one being drained, one queued.
-const BUFFERS: usize = 3;
 
 /// What flows over the data connection.
 pub enum Job {
@@ -114,34 +111,8 @@ impl Job {
     }
 }
 
-/// Whether an upload commits or is aborted, decided once. The file writer runs on its own
-/// thread and outlives an aborted task, so an ABOR (or a vanished client) that arrives while
-/// the last bytes are written must not answer 426 for a file the writer then commits: the
-/// writer claims the commit, the session claims the abort, and whoever comes second yields.
-#[derive(Debug, Default)]
-pub struct Fate(std::sync::atomic::AtomicU8);
-
-const OPEN: u8 = 0;
-const COMMITTING: u8 = 1;
-const ABORTED: u8 = 2;
-
-impl Fate {
-    /// The writer is about to commit; false if the upload was aborted first.
-    pub fn commit(&self) -> bool {
-        self.0
-            .compare_exchange(OPEN, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-            || self.0.load(Ordering::Acquire) == COMMITTING
-    }
-
-    /// The session aborts the upload; false if the writer is already committing it.
-    pub fn abort(&self) -> bool {
-        self.0
-            .compare_exchange(OPEN, ABORTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-            || self.0.load(Ordering::Acquire) == ABORTED
-    }
-}
+pub use super::upload_writer::Fate;
+use super::upload_writer::{FileWriter, WriterSlot};
 
 fn lost(e: std::io::Error) -> DataError {
     DataError::Lost(e.to_string())
@@ -321,15 +292,6 @@ async fn download_object(
     }
 }
 
-/// From the receiving side to the file writer.
-enum Chunk {
-    Data(Vec<u8>, usize),
-    /// Everything arrived: fsync and commit. Without it, the writer abandons the upload.
-    Commit,
-    /// The upload passed its limit: remove everything it wrote, whatever the upload mode.
-    Refuse(String),
-}
-
 /// How an upload's receiving side waits and ends.
 struct Ends {
     require_close_notify: bool,
@@ -358,82 +320,19 @@ async fn upload(
     } else {
         "the upload was not kept"
     };
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(BUFFERS + 1);
-    // Buffers come back from the writer here; they are made only as the upload needs them.
-    let (free_async_tx, mut free_async_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    let mut made = 0usize;
-    // The writer owns the plan: it commits only on an explicit Commit, and abandons the upload
-    // (temp removed, quota released) when the receiving side fails or is aborted.
-    let writer = tokio::task::spawn_blocking(move || -> Result<(), DataError> {
-        let mut plan = plan;
-        if !sync {
-            plan.without_sync();
-        }
-        let mut converted = Vec::with_capacity(if ascii { BUFFER } else { 0 });
-        let mut pending_cr = false;
-        let outcome = (|| -> Result<bool, DataError> {
-            loop {
-                match full_rx.recv() {
-                    Ok(Chunk::Data(buf, n)) => {
-                        if ascii {
-                            ascii::from_wire(&buf[..n], &mut converted, &mut pending_cr);
-                            plan.write(&converted).map_err(upload_error)?;
-                        } else {
-                            plan.write(&buf[..n]).map_err(upload_error)?;
-                        }
-                        let _ = free_async_tx.blocking_send(buf);
-                    }
-                    Ok(Chunk::Commit) => {
-                        if ascii {
-                            ascii::finish_from_wire(&mut converted, &mut pending_cr);
-                            plan.write(&converted).map_err(upload_error)?;
-                        }
-                        if sync {
-                            plan.sync().map_err(upload_error)?;
-                        }
-                        return Ok(true);
-                    }
-                    Ok(Chunk::Refuse(why)) => return Err(DataError::Quota(why)),
-                    Err(_) => return Ok(false),
-                }
-            }
-        })();
-        match outcome {
-            Ok(true) if !fate.commit() => {
-                plan.abandon(false);
-                Err(DataError::Lost("aborted before it was committed".into()))
-            }
-            Ok(true) => plan.commit().map_err(|e| match e {
-                crate::fs::FsError::Exists => DataError::Refused(
-                    "the file was created by someone else meanwhile; nothing replaced (no overwrite right)".into(),
-                ),
-                e => upload_error(e),
-            }),
-            Ok(false) => {
-                plan.abandon(false);
-                Err(DataError::Lost("upload ended before completion".into()))
-            }
-            Err(e) => {
-                plan.abandon(matches!(e, DataError::Quota(_)));
-                Err(e)
-            }
-        }
-    });
+    // One chunk is written on the blocking pool while the next is received; the slot commits
+    // only when everything arrived, and abandons the upload (temporary removed, quota
+    // released) when the receiving side fails or the transfer is aborted.
+    let mut slot = WriterSlot::new(FileWriter::new(plan, ascii, sync));
+    let mut spare: Option<Vec<u8>> = None;
     let mut total = 0u64;
     let received: Result<(), DataError> = async {
         loop {
-            let mut buf = match free_async_rx.try_recv() {
+            let mut buf = match spare.take() {
                 // The small first buffer is replaced once the upload shows it is not small.
-                Ok(b) if b.len() < BUFFER && total >= FIRST_BUFFER as u64 => vec![0u8; BUFFER],
-                Ok(b) => b,
-                Err(_) if made < BUFFERS => {
-                    made += 1;
-                    vec![0u8; if total == 0 { FIRST_BUFFER } else { BUFFER }]
-                }
-                Err(_) => free_async_rx
-                    .recv()
-                    .await
-                    .ok_or_else(|| local(std::io::Error::other("file writer stopped")))?,
+                Some(b) if b.len() < BUFFER && total >= FIRST_BUFFER as u64 => vec![0u8; BUFFER],
+                Some(b) => b,
+                None => vec![0u8; if total == 0 { FIRST_BUFFER } else { BUFFER }],
             };
             let room = throttle.slice().unwrap_or(buf.len()).min(buf.len());
             // Paid before it is read; what the read did not fill is given back below.
@@ -453,46 +352,46 @@ async fn upload(
                 Err(e) => return Err(lost(e)),
             };
             if n == 0 {
-                let _ = full_tx.send(Chunk::Commit);
                 return Ok(());
             }
             throttle.refund(room - n);
             if let Some(max) = max_bytes
                 && total + n as u64 > max
             {
-                let why = format!(
-                    "Upload refused: it is larger than the {max} bytes a site policy allows for it; nothing was kept."
-                );
-                let _ = full_tx.send(Chunk::Refuse(why.clone()));
                 // What arrived, for the upload-failed event (the cut chunk included).
                 progress.store(total + n as u64, Ordering::Relaxed);
-                return Err(DataError::Quota(why));
+                return Err(DataError::Quota(format!(
+                    "Upload refused: it is larger than the {max} bytes a site policy allows for it; nothing was kept."
+                )));
             }
             total += n as u64;
             progress.store(total, Ordering::Relaxed);
-            if full_tx.send(Chunk::Data(buf, n)).is_err() {
-                return Err(local(std::io::Error::other("file writer stopped")));
-            }
+            // In order, one write in flight: the previous one ends before this one starts.
+            spare = slot.settle().await?;
+            slot.start(buf, n)?;
         }
     }
     .await;
-    drop(full_tx);
-    let written = writer.await.map_err(|e| local(std::io::Error::other(e)))?;
-    if matches!(written, Err(DataError::Quota(_) | DataError::NoSpace(_))) {
+    let outcome = match received {
+        Ok(()) => slot.commit(fate).await,
+        Err(e) => {
+            // A quota or disk error of the write in flight explains a receive error after it.
+            let e = match slot.settle().await {
+                Err(w @ (DataError::Quota(_) | DataError::NoSpace(_) | DataError::Local(_))) => w,
+                _ => e,
+            };
+            slot.abandon(matches!(e, DataError::Quota(_))).await;
+            Err(e)
+        }
+    };
+    if matches!(outcome, Err(DataError::Quota(_) | DataError::NoSpace(_))) {
         // The client may still be sending: read the rest (bounded) so that it finishes its
         // upload and reads the 552, instead of failing on a reset connection (curl: "broken
         // pipe"; ftplib then reads the 552 as the answer to its next command). A client that
         // had finished gets the clean close it waits for.
         drain(data, stall, throttle).await;
     }
-    // A quota or disk error explains a receive error after it; otherwise the receiving side
-    // says why the upload ended (the writer only saw it stop).
-    match (written, received) {
-        (Err(e @ (DataError::Quota(_) | DataError::NoSpace(_) | DataError::Local(_))), _) => Err(e),
-        (_, Err(r)) => Err(r),
-        (Err(w), Ok(())) => Err(w),
-        (Ok(()), Ok(())) => Ok(total),
-    }
+    outcome.map(|()| total)
 }
 
 /// Most read and discarded after a refused upload (quota) before the connection is closed.
@@ -516,39 +415,5 @@ async fn drain(data: &mut DataStream, stall: Duration, throttle: &Throttle) {
             Err(_) => return,
             Ok(n) => left = left.saturating_sub(n as u64),
         }
-    }
-}
-
-/// Why writing an upload failed, as the transfer says it: a full quota removes the upload.
-fn upload_error(e: crate::fs::FsError) -> DataError {
-    match e {
-        crate::fs::FsError::QuotaFull(q) => {
-            DataError::Quota(format!("Quota exceeded ({q}); upload removed."))
-        }
-        crate::fs::FsError::Io(e)
-            if e.kind() == std::io::ErrorKind::StorageFull
-                || e.raw_os_error() == Some(libc::ENOSPC)
-                || e.raw_os_error() == Some(libc::EDQUOT) =>
-        {
-            DataError::NoSpace(e.to_string())
-        }
-        crate::fs::FsError::Io(e) => local(e),
-        other => DataError::Local(other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::Code;
-
-    #[test]
-    fn a_full_disk_is_452_and_a_full_quota_552() {
-        let io = |errno| crate::fs::FsError::Io(std::io::Error::from_raw_os_error(errno));
-        assert_eq!(upload_error(io(libc::ENOSPC)).code(), Code::NO_SPACE);
-        assert_eq!(upload_error(io(libc::EDQUOT)).code(), Code::NO_SPACE);
-        assert_eq!(upload_error(io(libc::EIO)).code(), Code::LOCAL_ERROR);
-        let quota = crate::fs::FsError::QuotaFull("1 MB".into());
-        assert_eq!(upload_error(quota).code(), Code::STORAGE_EXCEEDED);
     }
 }

@@ -147,7 +147,11 @@ impl AlignedBuf {
     /// Where the bytes go now: through the cache once the filesystem refused a direct write
     /// (so the caller's early writeback applies to them again).
     fn path(&self) -> Path {
-        if self.direct { Path::Direct } else { Path::Cache }
+        if self.direct {
+            Path::Direct
+        } else {
+            Path::Cache
+        }
     }
 
     fn data(&mut self) -> &mut [u8] {

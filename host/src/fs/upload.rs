@@ -580,7 +580,10 @@ mod tests {
         plan.write(&[2u8; 5]).unwrap();
         plan.sync().unwrap();
         plan.commit().unwrap();
-        assert_eq!(std::fs::metadata(dir.path().join("a.bin")).unwrap().len(), 55);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("a.bin")).unwrap().len(),
+            55
+        );
         assert_eq!(quota.used(), 55, "the kept 50 bytes and the 5 new ones");
     }
 
