@@ -15,7 +15,6 @@ pub mod data;
 pub mod fd_limit;
 pub mod fs;
 pub mod housekeeping;
-pub mod malloc_arenas;
 pub mod metrics;
 pub mod plugins;
 pub mod protocol;

@@ -11,14 +11,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Before the config: `max_users` defaults to a quarter of the limit.
     let raised = ftpsd::fd_limit::raise();
-    let arenas = ftpsd::malloc_arenas::limit();
     let config = load_config(args.config.config.as_deref())?;
     let _log_guards = super::logging::init(&config)?;
     if let Some((before, after)) = raised {
         tracing::info!("open-file limit raised from {before} to {after}");
-    }
-    if let Some(n) = arenas {
-        tracing::debug!("malloc arenas limited to {n}");
     }
     let first = ftpsd::bootstrap::prepare(&config).context("preparing the data directory")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
