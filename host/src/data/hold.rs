@@ -58,6 +58,20 @@ impl HoldIo {
         self.held.len()
     }
 
+    /// Before each write: the first one tells the TLS version; once the ticketer fired on a
+    /// TLS 1.3 connection, writes are held.
+    fn see_write(&mut self, first: &[u8]) {
+        if self.tls13.is_none() && self.signal.is_some() {
+            self.tls13 = Some(server_hello_is_tls13(first));
+        }
+        if !self.holding
+            && self.tls13 == Some(true)
+            && self.signal.as_ref().is_some_and(|s| s.fired())
+        {
+            self.holding = true;
+        }
+    }
+
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.held.is_empty() && !self.holding {
             let n = std::task::ready!(Pin::new(&mut self.tcp).poll_write(cx, &self.held))?;
@@ -115,21 +129,42 @@ impl AsyncWrite for HoldIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.tls13.is_none() && this.signal.is_some() {
-            this.tls13 = Some(server_hello_is_tls13(buf));
-        }
-        if !this.holding
-            && this.tls13 == Some(true)
-            && this.signal.as_ref().is_some_and(|s| s.fired())
-        {
-            this.holding = true;
-        }
+        this.see_write(buf);
         if this.holding {
             this.held.extend_from_slice(buf);
             return Poll::Ready(Ok(buf.len()));
         }
         std::task::ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.tcp).poll_write(cx, buf)
+    }
+
+    /// rustls hands over every record it has queued at once: a handshake flight (ServerHello,
+    /// ChangeCipherSpec, the encrypted rest) or a run of full records goes out in one writev,
+    /// not one send each (each send on loopback also wakes the client).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let Some(first) = bufs.iter().find(|b| !b.is_empty()) else {
+            return Poll::Ready(Ok(0));
+        };
+        this.see_write(first);
+        if this.holding {
+            let mut n = 0;
+            for b in bufs {
+                this.held.extend_from_slice(b);
+                n += b.len();
+            }
+            return Poll::Ready(Ok(n));
+        }
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -153,6 +188,26 @@ impl AsyncWrite for HoldIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handshake flight is several records; each send on loopback wakes the client, so they
+    /// must leave in one write (the default `poll_write_vectored` takes the first one only).
+    #[tokio::test]
+    async fn a_vectored_write_goes_out_whole() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let ((server, _), mut client) = tokio::try_join!(listener.accept(), client).unwrap();
+        let mut io = HoldIo::new(server, None);
+        assert!(io.is_write_vectored());
+        let parts = [&b"hello"[..], b"", b", ", b"world"];
+        let slices: Vec<io::IoSlice> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+        let n = io.write_vectored(&slices).await.unwrap();
+        assert_eq!(n, 12, "all records in one write");
+        io.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello, world");
+    }
 
     #[test]
     fn tells_tls13_server_hellos_from_tls12_ones() {

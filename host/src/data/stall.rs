@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Bytes the peer acknowledged plus bytes received from it, as the kernel counts them.
@@ -34,6 +35,12 @@ pub async fn with_stall<T>(
     fut: impl Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
     let mut fut = std::pin::pin!(fut);
+    // Most writes complete at once (room in the send buffer): the kernel's counters are read
+    // only when the write has to wait, before the wait starts.
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    if let Poll::Ready(r) = first {
+        return r;
+    }
     let mut seen = wire_bytes(fd);
     loop {
         match tokio::time::timeout(stall, &mut fut).await {

@@ -97,7 +97,12 @@ impl EntryStream {
             Source::Dir { dir, names, next } => loop {
                 let name = names.get(*next)?;
                 *next += 1;
-                if let Ok(md) = dir.metadata(name) {
+                // One statx for the usual entry; only a link is followed (beneath `dir`).
+                let md = match dir.symlink_metadata(name) {
+                    Ok(md) if md.is_symlink() => dir.metadata(name),
+                    other => other,
+                };
+                if let Ok(md) = md {
                     return Some(super::sandbox::info(name.to_string(), &md));
                 }
             },
