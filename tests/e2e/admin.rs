@@ -555,6 +555,12 @@ async fn sighup_reloads_the_certificate_and_the_config_for_new_sessions() {
             && log.contains("config: [explicit] listen changed; restart to apply it"),
         "{log}"
     );
+    // Each changed value is named, with what it was and what it is now.
+    assert!(
+        log.contains("config: server.login_failure_delay_ms: 10 → 20")
+            && log.contains("config: explicit.listen: \"127.0.0.1:0\" → \"127.0.0.1:1\""),
+        "{log}"
+    );
     // New connections get the new certificate (trusting only it works) and banner...
     let (mut after, banner) = FtpClient::connect_raw(addr, &tls.join("cert.pem")).await;
     assert_eq!((banner.code, banner.text.as_str()), (220, "Renewed"));

@@ -361,6 +361,50 @@ async fn resumable_mode_keeps_all_of_a_large_partial_upload_written_past_the_pag
 }
 
 #[tokio::test]
+async fn resumable_mode_keeps_a_cut_append_and_curl_resumes_the_upload_with_appe() {
+    // curl's `-C -` resumes an upload with SIZE and APPE: on a flaky link each attempt must
+    // keep what arrived, or the file never completes.
+    let srv = TestServer::builder()
+        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
+        .start()
+        .await;
+    let home = srv.dir.path().join("r");
+    std::fs::create_dir_all(&home).unwrap();
+    let data = pattern(3_000_000, 14);
+    let mut c = srv.login_as("r", "r-pass").await;
+    c.stor("up.bin", &data[..1_000_001]).await;
+    // An APPE cut without close_notify (the link dropped).
+    let (_, mut conn) = c.open_transfer("APPE up.bin").await.unwrap();
+    conn.write_all(&data[1_000_001..2_000_003]).await.unwrap();
+    conn.flush().await.unwrap();
+    drop(conn);
+    assert_eq!(c.read_reply().await.code, 426);
+    let kept = std::fs::read(home.join("up.bin")).unwrap();
+    assert_eq!(kept.len(), 2_000_003, "the cut append keeps what arrived");
+    assert!(kept == data[..2_000_003]);
+    c.cmd_ok("QUIT", 221).await;
+
+    let src = srv.dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let out = run({
+        let mut cmd = Command::new("curl");
+        cmd.args(["--silent", "--show-error", "--max-time", "30", "--ssl-reqd"])
+            .arg("--cacert")
+            .arg(srv.cert_path())
+            .args(["-u", "r:r-pass", "-C", "-", "-T"])
+            .arg(&src)
+            .arg(format!("ftp://127.0.0.1:{}/up.bin", srv.explicit().port()));
+        cmd
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        sha256(&std::fs::read(home.join("up.bin")).unwrap()),
+        sha256(&data)
+    );
+}
+
+#[tokio::test]
 async fn uploads_not_synced_are_stored_whole_in_both_modes() {
     // `[server] sync_uploads = false`: no early writeback, no O_DIRECT, no fsync; the file
     // must still be complete and committed the same way.

@@ -31,7 +31,7 @@ impl ConfigError {
             path: path.into(),
             line,
             column,
-            message: e.message().trim().to_string(),
+            message: toml_message(text, e),
         }
     }
 
@@ -55,6 +55,40 @@ impl ConfigError {
     }
 }
 
+/// A TOML error's message, naming the key whose value is wrong (`server.sync_uploads: invalid
+/// type: string "yes", expected a boolean`): serde's message says what was expected but not
+/// where, and a line may be far from its table header.
+pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span().and_then(|s| key_at(text, s.start)) {
+        Some(key) if !message.contains(&format!("`{key}`")) => format!("{key}: {message}"),
+        _ => message.to_string(),
+    }
+}
+
+/// The dotted key whose value starts at `offset` (`section.key`, or `key` before any table):
+/// the text before `=` on that line, under the nearest `[table]` or `[[array]]` header above.
+/// None when the offset is not in a value (a header, a key itself, a multi-line value).
+pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[start..offset].split_once('=')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    if key.is_empty() || key.contains(['[', ']', '#']) {
+        return None;
+    }
+    let table = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        let inner = l.strip_prefix("[[").and_then(|r| r.split_once("]]"));
+        let inner = inner.or_else(|| l.strip_prefix('[').and_then(|r| r.split_once(']')));
+        inner.map(|(name, _)| name.trim().to_string())
+    });
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -64,4 +98,52 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .map(|l| l.chars().count() + 1)
         .unwrap_or(1);
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        top: Option<u32>,
+        server: Option<Server>,
+        plugins: Option<Vec<Server>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Server {
+        sync_uploads: Option<bool>,
+        name: Option<String>,
+    }
+
+    fn message(text: &str) -> String {
+        toml_message(text, &toml::from_str::<Doc>(text).unwrap_err())
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key_and_table() {
+        let m = message("top = 1\n[server]\nname = \"x\"\n\nsync_uploads = \"yes\"\n");
+        assert!(m.starts_with("server.sync_uploads: "), "{m}");
+        assert!(m.contains("expected a boolean"), "{m}");
+        let m = message("top = \"x\"\n");
+        assert!(m.starts_with("top: "), "{m}");
+        let m = message("[[plugins]]\nname = 3\n");
+        assert!(m.starts_with("plugins.name: "), "{m}");
+        let m = message("[server]\nsync_uploads = yes\n");
+        assert!(m.starts_with("server.sync_uploads: "), "{m}");
+    }
+
+    #[test]
+    fn an_unknown_key_or_broken_header_is_not_given_a_wrong_name() {
+        let m = message("[server]\nsync_upload = true\n");
+        assert!(m.contains("unknown field `sync_upload`"), "{m}");
+        assert!(!m.starts_with("server."), "{m}");
+        let m = message("[server\n");
+        assert!(!m.contains(": server"), "{m}");
+    }
 }

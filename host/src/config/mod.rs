@@ -6,6 +6,7 @@ pub mod error;
 pub mod greeting;
 pub mod listen;
 pub mod network;
+pub mod value_diff;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub struct Config {
     /// The file this config came from (watched for `[[plugins]]` changes); None if embedded.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The file's values as written, for telling the operator what a reload changed.
+    #[serde(skip)]
+    pub values: Option<std::sync::Arc<toml::Table>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -232,6 +236,7 @@ impl Config {
             log: Default::default(),
             base_dir: PathBuf::from("."),
             source: None,
+            values: None,
         }
     }
 
@@ -256,6 +261,7 @@ impl Config {
             cfg.base_dir = PathBuf::from(".");
         }
         cfg.source = Some(source);
+        cfg.values = text.parse::<toml::Table>().ok().map(std::sync::Arc::new);
         if cfg.explicit.is_none() && cfg.implicit.is_none() {
             // No listener named: the embedded default's (127.0.0.1:2121 and :2990).
             let d = Config::embedded_default();

@@ -252,7 +252,15 @@ impl LocalUpload {
             direct: Default::default(),
         };
         let plan = match (kind, mode) {
-            (UploadKind::Append, _) => in_place(WriteMode::Append, existing, true)?,
+            // A resumable account's cut APPE keeps what arrived, as its cut STOR does: curl's
+            // `-C -` resumes an upload with APPE, and cutting each attempt back would never
+            // let a flaky link finish the file.
+            (UploadKind::Append, UploadMode::Atomic) => {
+                in_place(WriteMode::Append, existing, true)?
+            }
+            (UploadKind::Append, UploadMode::Resumable) => {
+                in_place(WriteMode::Append, existing, false)?
+            }
             (UploadKind::Unique, UploadMode::Atomic) => in_place(WriteMode::CreateNew, None, true)?,
             (UploadKind::Unique, UploadMode::Resumable) => {
                 in_place(WriteMode::CreateNew, None, false)?
@@ -428,6 +436,11 @@ impl LocalUpload {
                     match keep {
                         Some(len) => {
                             let _ = self.file.set_len(*len);
+                            // A synced account's cut-back is durable too: after a power cut
+                            // the file is its old self, not the old length padded or extended.
+                            if self.writeback.is_some() {
+                                let _ = self.file.sync_all();
+                            }
                         }
                         None => {
                             let _ = self.sandbox.remove_file(target);
@@ -604,5 +617,48 @@ mod tests {
         plan.abandon(false);
         assert_eq!(std::fs::read(dir.path().join("r.bin")).unwrap(), b"1234567");
         assert_eq!(quota.used(), 7, "what is kept on disk stays counted");
+    }
+
+    fn append(dir: &tempfile::TempDir, mode: UploadMode, quota: &Arc<Quota>) -> LocalUpload {
+        let sandbox = Arc::new(Sandbox::open(dir.path()).unwrap());
+        std::fs::write(dir.path().join("a.bin"), b"old").unwrap();
+        LocalUpload::open(
+            &sandbox,
+            Some(quota.clone()),
+            mode,
+            &path("a.bin"),
+            UploadKind::Append,
+            Some(3),
+            true,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cut_append_keeps_what_arrived_only_in_resumable_mode() {
+        let (dir, _, quota) = setup(100);
+        let mut plan = append(&dir, UploadMode::Resumable, &quota);
+        assert!(plan.keeps_partial());
+        plan.write(b"-more").unwrap();
+        plan.abandon(false);
+        assert_eq!(
+            std::fs::read(dir.path().join("a.bin")).unwrap(),
+            b"old-more"
+        );
+
+        let mut plan = append(&dir, UploadMode::Atomic, &quota);
+        assert!(!plan.keeps_partial());
+        plan.write(b"-more").unwrap();
+        plan.abandon(false);
+        assert_eq!(std::fs::read(dir.path().join("a.bin")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn an_append_over_quota_is_cut_back_in_resumable_mode_too() {
+        let (dir, _, quota) = setup(100);
+        let mut plan = append(&dir, UploadMode::Resumable, &quota);
+        plan.write(b"-more").unwrap();
+        plan.abandon(true);
+        assert_eq!(std::fs::read(dir.path().join("a.bin")).unwrap(), b"old");
     }
 }

@@ -18,6 +18,12 @@ pub fn apply(ctx: &ServerContext) -> Vec<String> {
         }
     };
     let mut lines = Vec::new();
+    if let (Some(old), Some(new)) = (&ctx.live.load().values, &newer.values) {
+        for change in crate::config::value_diff::changed_values(old, new) {
+            tracing::info!(%change, "config value changed");
+            lines.push(format!("config: {change}"));
+        }
+    }
     let applied = ctx.live.load().live_changes(&newer);
     for s in ctx.config.changes_needing_restart(&newer) {
         tracing::warn!(section = s, "config changed; restart to apply");

@@ -116,7 +116,7 @@ impl UsersFile {
                     .next()
                     .map(|l| l.chars().count() + 1)
                     .unwrap_or(1),
-                message: e.message().trim().to_string(),
+                message: crate::config::error::toml_message(text, &e),
             }
         })?;
         f.path = path.to_path_buf();
