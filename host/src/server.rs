@@ -338,14 +338,14 @@ async fn connection(ctx: Arc<ServerContext>, kind: ListenerKind, tcp: TcpStream,
     };
     let peer = admitted.peer;
     tracing::debug!(%peer, ?kind, "session start");
-    Session::new(
+    Box::new(Session::new(
         ctx,
         kind,
         admitted.stream,
         peer,
         admitted.local,
         admitted.keys,
-    )
+    ))
     .run()
     .await;
     tracing::debug!(%peer, "session end");

@@ -3,6 +3,7 @@
 
 pub mod cluster_sessions;
 pub mod ip_pattern;
+pub mod kill_switch;
 pub mod limits;
 pub mod login_throttle;
 pub mod managed;

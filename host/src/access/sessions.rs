@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use super::kill_switch::KillSwitch;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SessionLimitError {
@@ -20,7 +20,7 @@ pub enum SessionLimitError {
 struct Entry {
     user: String,
     ip: IpAddr,
-    kill: watch::Sender<Option<String>>,
+    kill: Arc<KillSwitch>,
     info: Arc<LiveInfo>,
     /// Whether it holds a cluster lease (see [`super::cluster_sessions`]) to renew.
     leased: bool,
@@ -84,8 +84,8 @@ pub struct LoginGuard {
     registry: Arc<SessionRegistry>,
     /// The cluster lease to give back at the end.
     lease: Option<(Arc<super::cluster_sessions::ClusterSessions>, String)>,
-    /// Becomes `Some(reason)` when the session must end.
-    pub kill: watch::Receiver<Option<String>>,
+    /// Pulled when the session must end.
+    pub kill: Arc<KillSwitch>,
     pub info: Arc<LiveInfo>,
 }
 
@@ -115,7 +115,7 @@ impl SessionRegistry {
         if max_sessions > 0 && count >= max_sessions {
             return Err(SessionLimitError::PerUser(user.into(), max_sessions));
         }
-        let (tx, rx) = watch::channel(None);
+        let kill = Arc::new(KillSwitch::default());
         let info = Arc::new(LiveInfo {
             since_ms: crate::state::now_ms(),
             ..LiveInfo::default()
@@ -125,7 +125,7 @@ impl SessionRegistry {
             Entry {
                 user: key,
                 ip,
-                kill: tx,
+                kill: kill.clone(),
                 info: info.clone(),
                 leased: false,
             },
@@ -136,7 +136,7 @@ impl SessionRegistry {
             id,
             registry: self.clone(),
             lease: None,
-            kill: rx,
+            kill,
             info,
         })
     }
@@ -147,7 +147,7 @@ impl SessionRegistry {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for e in entries.values().filter(|e| e.user == key) {
-            let _ = e.kill.send(Some(reason.to_string()));
+            e.kill.pull(reason);
             n += 1;
         }
         n
@@ -211,7 +211,7 @@ impl SessionRegistry {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(&id) {
             Some(e) => {
-                let _ = e.kill.send(Some(reason.to_string()));
+                e.kill.pull(reason);
                 true
             }
             None => false,
@@ -222,7 +222,7 @@ impl SessionRegistry {
     pub fn kick_all(&self, reason: &str) -> usize {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         for e in entries.values() {
-            let _ = e.kill.send(Some(reason.to_string()));
+            e.kill.pull(reason);
         }
         entries.len()
     }
@@ -308,6 +308,6 @@ mod tests {
         drop(g1);
         let g3 = r.register(r.next_id(), "bob", c, 2, false).unwrap();
         assert_eq!(r.end_user("BOB", "deleted"), 2);
-        assert_eq!(g3.kill.borrow().as_deref(), Some("deleted"));
+        assert_eq!(g3.kill.reason(), Some("deleted"));
     }
 }

@@ -16,6 +16,9 @@ use tokio_rustls::server::TlsStream;
 use crate::protocol::Reply;
 use crate::protocol::command::MAX_LINE;
 
+/// Room kept for reading commands (see `read_line`).
+const LINE_ROOM: usize = 256;
+
 pub enum ControlStream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
@@ -43,7 +46,7 @@ impl ControlConn {
     pub fn new(stream: ControlStream) -> Self {
         ControlConn {
             stream,
-            buf: Vec::with_capacity(1024),
+            buf: Vec::new(),
             discarding: false,
             skip_tls_alert: false,
         }
@@ -95,8 +98,13 @@ impl ControlConn {
                 self.discarding = true;
             }
             // Straight into the line buffer's spare room: no chunk array lives in the session's
-            // future while it waits for the client (which is most of its life).
-            self.buf.reserve(1024);
+            // future while it waits for the client (which is most of its life). The room is
+            // what a command needs (most are under 100 bytes), not a KiB per idle session; a
+            // long line grows it, and it goes back to that once the line is consumed.
+            if self.buf.is_empty() && self.buf.capacity() > LINE_ROOM {
+                self.buf = Vec::new();
+            }
+            self.buf.reserve(LINE_ROOM);
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
             }

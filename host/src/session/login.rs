@@ -17,7 +17,8 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
     let ctx = ctx.clone();
     let account = account.clone();
     tokio::task::spawn_blocking(move || {
-        let mut mounts = Vec::new();
+        // Exactly sized: every session holds its view for its whole life.
+        let mut mounts = Vec::with_capacity(account.mounts.len() + account.shares.len());
         for (i, m) in account.mounts.iter().enumerate() {
             let storage = match ctx.open_storage(m) {
                 Ok(s) => s,
@@ -74,6 +75,7 @@ pub async fn build_vfs(ctx: &Arc<ServerContext>, account: &Account) -> Result<Vf
                 origin: Some(origin),
             });
         }
+        mounts.shrink_to_fit();
         Ok(Vfs { mounts, show_mounts: account.show_mounts, message: ctx.message.clone() })
     })
     .await

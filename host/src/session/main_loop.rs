@@ -3,8 +3,8 @@
 //! once and other commands wait for its end.
 
 use std::io;
+use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio::time::timeout_at;
 
 use super::commands;
@@ -12,11 +12,14 @@ use super::control::Line;
 use super::login;
 use super::refusal::Refusal;
 use super::state::Session;
+use crate::access::kill_switch::KillSwitch;
 use crate::protocol::{Code, Command, Reply, parse_line};
 
 impl Session {
     /// Serves the connection until QUIT, timeout or disconnect. The banner is sent here.
-    pub async fn run(mut self) {
+    /// Boxed: an async fn's by-value argument is stored twice in its future (once as the
+    /// argument, once as the body's local), and every idle session would carry both copies.
+    pub async fn run(mut self: Box<Self>) {
         let banner = crate::config::greeting::lines(&self.cfg.server.banner);
         if self.send(Reply::multi(Code::READY, banner)).await.is_err() {
             return;
@@ -24,11 +27,12 @@ impl Session {
         if let Err(e) = self.serve().await {
             tracing::debug!(peer = %self.link.peer, error = %e, "control connection ended");
         }
-        self.cut_transfer("the session ended").await;
+        // Boxed, as below: what ending takes is not held by every idle session's future.
+        Box::pin(self.cut_transfer("the session ended")).await;
         if self.login.is_none() {
             self.tls.scope.set_owner(None);
         }
-        self.link.control.shutdown().await;
+        Box::pin(self.link.control.shutdown()).await;
     }
 
     async fn serve(&mut self) -> io::Result<()> {
@@ -53,7 +57,7 @@ impl Session {
         Ok(())
     }
 
-    fn kill_signal(&self) -> Option<watch::Receiver<Option<String>>> {
+    fn kill_signal(&self) -> Option<Arc<KillSwitch>> {
         self.login.as_ref().map(|l| l.guard.kill.clone())
     }
 
@@ -75,18 +79,18 @@ impl Session {
         let mut shutdown = self.ctx.shutdown.subscribe();
         tokio::select! {
             _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
-                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, "Server shutting down; closing control connection.")).await;
+                let _ = Box::pin(self.send(Reply::new(Code::SERVICE_CLOSING, "Server shutting down; closing control connection."))).await;
                 Ok(None)
             }
             r = timeout_at(deadline, self.link.control.read_line()) => match r {
                 Ok(r) => r,
                 Err(_) => {
-                    let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("{what}: closing control connection."))).await;
+                    let _ = Box::pin(self.send(Reply::new(Code::SERVICE_CLOSING, format!("{what}: closing control connection.")))).await;
                     Ok(None)
                 }
             },
             reason = ended(&mut kill) => {
-                let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
+                let _ = Box::pin(self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}.")))).await;
                 Ok(None)
             }
         }
@@ -199,16 +203,10 @@ impl Session {
     }
 }
 
-/// Resolves when the session is told to end (users-file reload); never without a login.
-async fn ended(kill: &mut Option<watch::Receiver<Option<String>>>) -> String {
+/// Resolves when the session is told to end (users-file reload, kick); never without a login.
+async fn ended(kill: &mut Option<Arc<KillSwitch>>) -> String {
     match kill {
-        Some(rx) => {
-            let reason = rx.wait_for(Option::is_some).await.map(|r| r.clone());
-            match reason {
-                Ok(r) => r.unwrap_or_default(),
-                Err(_) => std::future::pending().await,
-            }
-        }
+        Some(k) => k.pulled().await,
         None => std::future::pending().await,
     }
 }

@@ -55,7 +55,16 @@ impl Client {
                 scope: crate::tls::scope::ResumptionScope::new(),
             },
         );
-        tokio::spawn(session.run());
+        let fut = Box::new(session).run();
+        // Every connection's task holds this future for its whole life, mostly idle: what
+        // commands and transfers need is boxed while they run, and the session itself is
+        // boxed once (an async fn's by-value argument is stored twice: 3,464 bytes before).
+        assert!(
+            std::mem::size_of_val(&fut) <= 1024,
+            "a session's future grew to {} bytes",
+            std::mem::size_of_val(&fut)
+        );
+        tokio::spawn(fut);
         let mut c = Client {
             io: BufReader::new(client),
             _dir: dir,

@@ -283,6 +283,8 @@ impl UsersFile {
             .ok_or("no root mount: add `home = \"DIR\"` or a [[user.mount]] with at = \"/\"")?;
         let r = out.remove(root);
         out.insert(0, r);
+        // Each session keeps its account's mounts: exactly as many as it has.
+        out.shrink_to_fit();
         Ok(out)
     }
 
