@@ -111,21 +111,20 @@ pub async fn admit(
     let stream = match kind {
         ListenerKind::Explicit => ControlStream::Plain(tcp),
         ListenerKind::Implicit => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(
-                scope.control_config(&ctx.tls.load().control, token),
-            );
-            let accept = acceptor.accept_with(tcp, |c| c.set_resumption_data(&token));
+            let signal = Arc::new(crate::tls::scope::TicketSignal::default());
+            let config = scope.control_config(&ctx.tls.load().control, token, signal.clone());
+            let timeout = ctx.live.load().tls_handshake_timeout();
             let accepted =
-                tokio::time::timeout(ctx.live.load().tls_handshake_timeout(), accept).await;
+                crate::session::control::accept_tls(tcp, config, token, timeout, signal).await;
             scope.control_done();
             match accepted {
-                Ok(Ok(tls)) => ControlStream::Tls(Box::new(tls)),
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
+                Ok(tls) => ControlStream::Tls(Box::new(tls)),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    tracing::info!(%peer, "implicit TLS handshake timed out");
                     return None;
                 }
-                Err(_) => {
-                    tracing::info!(%peer, "implicit TLS handshake timed out");
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "implicit TLS handshake failed");
                     return None;
                 }
             }

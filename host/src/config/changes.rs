@@ -69,6 +69,7 @@ impl Config {
         [
             ("[server] banner", a.banner != b.banner),
             ("[server] login_message", a.login_message != b.login_message),
+            ("[server] sync_uploads", a.sync_uploads != b.sync_uploads),
             (
                 "[admin] metrics_public",
                 self.admin.metrics_public != newer.admin.metrics_public,

@@ -59,18 +59,51 @@ impl ConfigError {
 /// type: string "yes", expected a boolean`): serde's message says what was expected but not
 /// where, and a line may be far from its table header.
 pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim();
+    let message = plain_words(e.message().trim());
+    let bare = e
+        .span()
+        .map(|s| bare_word_at(text, s.start))
+        .unwrap_or_default();
+    let message = if message.contains("must be quoted")
+        && ["yes", "no", "on", "off", "True", "False"].contains(&bare)
+    {
+        format!("{message} (a yes/no setting is written true or false)")
+    } else {
+        message
+    };
     match e.span().and_then(|s| key_at(text, s.start)) {
         Some(key) if !message.contains(&format!("`{key}`")) => format!("{key}: {message}"),
-        _ => message.to_string(),
+        _ => message,
     }
+}
+
+/// serde's names for integer types, in the operator's words.
+fn plain_words(message: &str) -> String {
+    message
+        .replace("expected u8", "expected a whole number from 0 to 255")
+        .replace("expected u16", "expected a whole number from 0 to 65535")
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
+        .replace("expected u64", "expected a whole number of 0 or more")
+        .replace("expected usize", "expected a whole number of 0 or more")
+}
+
+/// The unquoted word that starts at `offset` (`yes` in `sync_uploads = yes`).
+fn bare_word_at(text: &str, offset: usize) -> &str {
+    let rest = &text[boundary(text, offset)..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// The dotted key whose value starts at `offset` (`section.key`, or `key` before any table):
 /// the text before `=` on that line, under the nearest `[table]` or `[[array]]` header above.
 /// None when the offset is not in a value (a header, a key itself, a multi-line value).
 pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let (key, _) = text[start..offset].split_once('=')?;
     let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
@@ -89,8 +122,17 @@ pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// `offset` within `text` and on a character boundary (a span never panics a message).
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = &text[..boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let column = before
         .rsplit('\n')
@@ -136,6 +178,12 @@ mod tests {
         assert!(m.starts_with("plugins.name: "), "{m}");
         let m = message("[server]\nsync_uploads = yes\n");
         assert!(m.starts_with("server.sync_uploads: "), "{m}");
+        assert!(
+            m.ends_with("(a yes/no setting is written true or false)"),
+            "{m}"
+        );
+        let m = message("top = 70000000000\n");
+        assert!(m.contains("a whole number from 0 to 4294967295"), "{m}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl ChunkReader {
 
 impl ChunkReader {
     /// Whether the position is at (or past) the end of the file as it is now.
-    fn at_end(&self) -> io::Result<bool> {
+    pub fn at_end(&self) -> io::Result<bool> {
         use std::io::Seek;
         let len = self.file.metadata()?.len();
         Ok((&*self.file).stream_position()? >= len)

@@ -26,6 +26,20 @@ impl DataStream {
         }
     }
 
+    /// Puts a transfer's last bytes in the TLS layer without sending them, so that they leave
+    /// with the close_notify that `shutdown` adds, in one write (one packet and one wake-up of
+    /// the client fewer). Returns how many bytes were taken: 0 on a plain connection, fewer
+    /// than all when the TLS layer's buffer is full (the rest is then written as usual).
+    pub fn queue_final(&mut self, bytes: &[u8]) -> usize {
+        match self {
+            DataStream::Plain(_) => 0,
+            DataStream::Tls(s) => {
+                use std::io::Write;
+                s.get_mut().1.writer().write(bytes).unwrap_or(0)
+            }
+        }
+    }
+
     /// Lets held session tickets go out with what is written next (see `hold`).
     pub fn release_held(&mut self) {
         if let DataStream::Tls(s) = self {
@@ -46,7 +60,7 @@ pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataEr
     // The client's Finished may wait for our ACK: on an upload the server has nothing to send
     // after the handshake, and a client with Nagle's algorithm (Python's ssl) would hold its
     // first data back until the delayed ACK, ~40 ms per transfer. Acknowledge at once.
-    quick_ack(tls.get_ref().0.tcp());
+    tls.get_ref().0.quick_ack();
     if t.require_reuse {
         // A resumption of keys a control connection received before it logged in counts once
         // that connection has logged in as this session's user (see `tls::scope`).
@@ -81,22 +95,6 @@ pub async fn accept_tls(tcp: TcpStream, t: DataTls) -> Result<DataStream, DataEr
         }
     }
     Ok(DataStream::Tls(Box::new(tls)))
-}
-
-/// Asks the kernel to send any pending ACK now (TCP_QUICKACK).
-fn quick_ack(tcp: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket and a c_int option value of the right size.
-    unsafe {
-        libc::setsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
 }
 
 impl AsyncRead for DataStream {

@@ -86,9 +86,19 @@ async fn listing(
         .await
         .map_err(|e| local(std::io::Error::other(e.to_string())))?;
         if !chunk.is_empty() {
-            with_stall(data.raw_fd(), stall, data.write_all(chunk.as_bytes()))
-                .await
-                .map_err(lost)?;
+            // The last chunk leaves with the close_notify (see `DataStream::queue_final`).
+            let queued = if rest.is_none() {
+                data.queue_final(chunk.as_bytes())
+            } else {
+                0
+            };
+            with_stall(
+                data.raw_fd(),
+                stall,
+                data.write_all(&chunk.as_bytes()[queued..]),
+            )
+            .await
+            .map_err(lost)?;
             total += chunk.len() as u64;
             progress.store(total, Ordering::Relaxed);
         }
@@ -132,6 +142,10 @@ pub async fn run(
     throttle: Throttle,
 ) -> Result<u64, DataError> {
     let is_upload = job.is_upload();
+    if !is_upload {
+        // A download's tickets leave with its first data, in one write (see `hold`).
+        data.release_held();
+    }
     let result = match (job, &mut data) {
         (Job::Download { file, ascii: false }, DataStream::Plain(tcp))
             if !throttle.is_limited() =>
@@ -214,8 +228,9 @@ async fn download(
     throttle: &Throttle,
 ) -> Result<u64, DataError> {
     let mut reader = super::file_read::ChunkReader::new(file);
+    let mut left = reader.remaining().ok();
     // A small file gets a buffer its size (a 64 KiB file is not read through 256 KiB of zeros).
-    let chunk = reader.remaining().map_or(DOWNLOAD_CHUNK as u64, |r| {
+    let chunk = left.map_or(DOWNLOAD_CHUNK as u64, |r| {
         r.clamp(4096, DOWNLOAD_CHUNK as u64)
     });
     let mut buf = vec![0u8; chunk as usize];
@@ -227,13 +242,22 @@ async fn download(
         if n == 0 {
             return Ok(total);
         }
+        left = left.map(|l| l.saturating_sub(n as u64));
+        // The file's last chunk (it did not grow meanwhile) leaves with the close_notify.
+        let last = left == Some(0) && !throttle.is_limited() && reader.at_end().unwrap_or(false);
         let out: &[u8] = if ascii {
             ascii::to_wire(&buf[..n], &mut converted, &mut prev_cr);
             &converted
         } else {
             &buf[..n]
         };
-        send(out, data, progress, stall, throttle, &mut total).await?;
+        let queued = if last { data.queue_final(out) } else { 0 };
+        total += queued as u64;
+        progress.store(total, Ordering::Relaxed);
+        send(&out[queued..], data, progress, stall, throttle, &mut total).await?;
+        if last {
+            return Ok(total);
+        }
     }
 }
 

@@ -187,9 +187,9 @@ fn gone() -> DataError {
 /// full disk is 452.
 pub fn upload_error(e: crate::fs::FsError) -> DataError {
     match e {
-        crate::fs::FsError::QuotaFull(q) => {
-            DataError::Quota(format!("Quota exceeded ({q}); upload removed."))
-        }
+        crate::fs::FsError::QuotaFull(q) => DataError::Quota(format!(
+            "Quota exceeded ({q}); what this upload wrote was removed."
+        )),
         crate::fs::FsError::Io(e)
             if e.kind() == std::io::ErrorKind::StorageFull
                 || e.raw_os_error() == Some(libc::ENOSPC)

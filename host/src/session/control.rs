@@ -13,6 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::data::hold::HoldIo;
+use crate::tls::scope::TicketSignal;
+
 use crate::protocol::Reply;
 use crate::protocol::command::MAX_LINE;
 
@@ -21,7 +24,8 @@ const LINE_ROOM: usize = 256;
 
 pub enum ControlStream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    /// Its tickets are held until the first reply, and leave with it (see `data::hold`).
+    Tls(Box<TlsStream<HoldIo>>),
     /// Only while switching between the two.
     Switching,
     /// An in-memory connection, so session rules have unit tests without sockets (no TLS).
@@ -144,6 +148,27 @@ impl ControlConn {
         self.stream.flush().await
     }
 
+    /// The session's last reply (QUIT's 221): over TLS it is put in the TLS layer unsent, and
+    /// [`ControlConn::shutdown`] sends it with the close_notify in one write (one packet and
+    /// one wake-up of the client fewer). A plain connection sends it now.
+    pub async fn send_last(&mut self, reply: &Reply) -> io::Result<()> {
+        let wire = reply.to_wire();
+        if let ControlStream::Tls(tls) = &mut self.stream {
+            let queued = {
+                use std::io::Write;
+                tls.get_mut().1.writer().write(&wire)
+            };
+            if let Ok(n) = queued {
+                if n < wire.len() {
+                    self.stream.write_all(&wire[n..]).await?;
+                    self.stream.flush().await?;
+                }
+                return Ok(());
+            }
+        }
+        self.send(reply).await
+    }
+
     /// AUTH TLS: handshake on the existing connection. Plaintext the client sent after AUTH is
     /// discarded (it could be injected by a man in the middle, CVE-2011-0411 style).
     pub async fn upgrade(
@@ -151,6 +176,7 @@ impl ControlConn {
         config: Arc<rustls::ServerConfig>,
         token: [u8; 16],
         timeout: Duration,
+        signal: Arc<TicketSignal>,
     ) -> io::Result<()> {
         self.buf.clear();
         let ControlStream::Plain(tcp) =
@@ -158,12 +184,9 @@ impl ControlConn {
         else {
             return Err(io::Error::other("control connection is not plaintext"));
         };
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let accept = acceptor.accept_with(tcp, |conn| conn.set_resumption_data(&token));
-        let tls = tokio::time::timeout(timeout, accept)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-        self.stream = ControlStream::Tls(Box::new(tls));
+        self.stream = ControlStream::Tls(Box::new(
+            accept_tls(tcp, config, token, timeout, signal).await?,
+        ));
         Ok(())
     }
 
@@ -176,8 +199,8 @@ impl ControlConn {
         };
         tls.get_mut().1.send_close_notify();
         tls.flush().await?;
-        let (tcp, _) = tls.into_inner();
-        self.stream = ControlStream::Plain(tcp);
+        let (io, _) = tls.into_inner();
+        self.stream = ControlStream::Plain(io.into_tcp());
         self.skip_tls_alert = true;
         Ok(())
     }
@@ -185,6 +208,29 @@ impl ControlConn {
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
     }
+}
+
+/// The TLS handshake of a control connection (AUTH TLS, or an implicit listener's first
+/// bytes). `config` must fire `signal` when it creates a ticket: a TLS 1.3 connection's tickets
+/// are then held, and leave with the first reply instead of in a packet of their own.
+pub async fn accept_tls(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    token: [u8; 16],
+    timeout: Duration,
+    signal: Arc<TicketSignal>,
+) -> io::Result<TlsStream<HoldIo>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let io = HoldIo::new(tcp, Some(signal));
+    let accept = acceptor.accept_with(io, |conn| conn.set_resumption_data(&token));
+    let mut tls = tokio::time::timeout(timeout, accept)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    tls.get_mut().0.release();
+    if tls.get_ref().0.held() > 0 {
+        tls.get_ref().0.quick_ack();
+    }
+    Ok(tls)
 }
 
 impl AsyncRead for ControlStream {

@@ -181,6 +181,13 @@ impl Session {
         self.link.control.send(&reply).await
     }
 
+    /// The session's last reply, sent with the connection's close (see `ControlConn::send_last`).
+    pub async fn reply_last(&mut self, code: Code, text: &str) -> Handled {
+        let reply = Reply::new(code, text);
+        self.ctx.metrics.reply(reply.code);
+        Ok(self.link.control.send_last(&reply).await?)
+    }
+
     /// Sends a multi-line or prepared reply of a handler's own.
     pub async fn answer(&mut self, reply: Reply) -> Handled {
         Ok(self.send(reply).await?)

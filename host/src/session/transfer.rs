@@ -46,10 +46,11 @@ impl Session {
     }
 
     /// TLS parameters for a data connection under the current PROT level (None for PROT C).
-    /// An upload's tickets are held until it completes (see `data::hold`).
-    pub fn data_tls(&self, upload: bool) -> Option<DataTls> {
+    /// With `hold_tickets` (the transfer is known) its tickets are held: an upload's until it
+    /// completes, a download's until its first data (see `data::hold`).
+    pub fn data_tls(&self, hold_tickets: bool) -> Option<DataTls> {
         (self.tls.prot == Protection::Private).then(|| {
-            let hold = upload.then(Default::default);
+            let hold = hold_tickets.then(Default::default);
             let user = self.login.as_ref().map(|l| l.account.name.clone());
             let tentative = user
                 .filter(|_| self.tls.reuse == crate::tls::SessionReuse::User)
@@ -185,7 +186,7 @@ impl Session {
             ));
         };
         let fate = job.fate();
-        let tls = self.data_tls(job.is_upload());
+        let tls = self.data_tls(true);
         let mut throttle = self.throttle(&job);
         if let Some(rate) = post.limits().max_rate {
             throttle = throttle.with_own_rate(rate);

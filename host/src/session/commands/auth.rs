@@ -21,12 +21,17 @@ pub async fn handle(s: &mut Session, mech: AuthMechanism) -> Handled {
         "Proceed with TLS negotiation.",
     )
     .await?;
+    let signal = std::sync::Arc::new(crate::tls::scope::TicketSignal::default());
     let config = s
         .tls
         .scope
-        .control_config(&s.ctx.tls.load().control, s.tls.token);
+        .control_config(&s.ctx.tls.load().control, s.tls.token, signal.clone());
     let timeout = s.cfg.tls_handshake_timeout();
-    let upgraded = s.link.control.upgrade(config, s.tls.token, timeout).await;
+    let upgraded = s
+        .link
+        .control
+        .upgrade(config, s.tls.token, timeout, signal)
+        .await;
     s.tls.scope.control_done();
     if let Err(e) = upgraded {
         tracing::info!(peer = %s.link.peer, error = %e, "TLS handshake on control connection failed");

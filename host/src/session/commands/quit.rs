@@ -5,5 +5,5 @@ use crate::session::state::Session;
 
 pub async fn handle(s: &mut Session) -> Handled {
     s.quit = true;
-    s.reply(Code::CLOSING, "Goodbye.").await
+    s.reply_last(Code::CLOSING, "Goodbye.").await
 }

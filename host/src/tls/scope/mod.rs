@@ -132,14 +132,16 @@ impl ResumptionScope {
 
     /// `shared` for the control connection: resumes any session, and pins what it stores,
     /// resumes and issues. Call [`ResumptionScope::control_done`] after the handshake.
+    /// `signal` fires when the connection creates a session ticket (`data::hold`).
     pub fn control_config(
         self: &Arc<Self>,
         shared: &Arc<ServerConfig>,
         token: [u8; 16],
+        signal: Arc<TicketSignal>,
     ) -> Arc<ServerConfig> {
         self.pinning.store(true, Ordering::Release);
         lock(&self.tokens).push(token);
-        self.config(shared, Role::Control)
+        self.config_with(shared, Role::Control, Some(signal))
     }
 
     /// The control handshake is over: later entries (data connections) are recent, not pinned.
@@ -200,10 +202,6 @@ impl ResumptionScope {
         for t in tokens {
             mine.push(t);
         }
-    }
-
-    fn config(self: &Arc<Self>, shared: &Arc<ServerConfig>, role: Role) -> Arc<ServerConfig> {
-        self.config_with(shared, role, None)
     }
 
     /// Whether this scope knows a session ID or ticket (for the registry's pending search).
