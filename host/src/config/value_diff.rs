@@ -49,6 +49,10 @@ fn show(v: Option<&Value>) -> String {
     match v {
         None => "(default)".into(),
         Some(Value::Array(a)) if a.iter().any(Value::is_table) => format!("{} entries", a.len()),
+        // A URL's password (redis://:pw@host) is not shown either.
+        Some(Value::String(s)) if s.contains("://") => {
+            Value::String(crate::state::section::redacted(s)).to_string()
+        }
         Some(v) => {
             let s = v.to_string();
             if s.chars().count() > 80 {
@@ -104,5 +108,13 @@ mod tests {
             ]
         );
         assert!(!d.concat().contains("new"));
+        let d = diff(
+            "",
+            "[state]\nbackend = \"redis://:pw-secret@127.0.0.1:6379/0\"\n",
+        );
+        assert_eq!(
+            d,
+            vec!["state.backend: (default) → \"redis://:***@127.0.0.1:6379/0\""]
+        );
     }
 }

@@ -240,7 +240,14 @@ async fn download(
     loop {
         let n = reader.read(&mut buf).await.map_err(local)?;
         if n == 0 {
-            return Ok(total);
+            return match left {
+                // Cut short while it was sent: a 226 would make the client keep a short file
+                // (plain downloads say the same, see `mapped_send`).
+                Some(l) if l > 0 => Err(local(std::io::Error::other(format!(
+                    "the file shrank while it was sent ({l} bytes missing)"
+                )))),
+                _ => Ok(total),
+            };
         }
         left = left.map(|l| l.saturating_sub(n as u64));
         // The file's last chunk (it did not grow meanwhile) leaves with the close_notify.

@@ -148,6 +148,24 @@ impl ControlConn {
         self.stream.flush().await
     }
 
+    /// [`ControlConn::send`], ended with an error once no byte moved for `stall` (the client
+    /// stopped reading its replies; see `data::stall`).
+    pub async fn send_within(&mut self, reply: &Reply, stall: Duration) -> io::Result<()> {
+        match self.raw_fd() {
+            Some(fd) => crate::data::stall::with_stall(fd, stall, self.send(reply)).await,
+            None => self.send(reply).await,
+        }
+    }
+
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match &self.stream {
+            ControlStream::Plain(tcp) => Some(tcp.as_raw_fd()),
+            ControlStream::Tls(tls) => Some(tls.get_ref().0.tcp().as_raw_fd()),
+            _ => None,
+        }
+    }
+
     /// The session's last reply (QUIT's 221): over TLS it is put in the TLS layer unsent, and
     /// [`ControlConn::shutdown`] sends it with the close_notify in one write (one packet and
     /// one wake-up of the client fewer). A plain connection sends it now.

@@ -176,9 +176,31 @@ impl Session {
         }
     }
 
+    /// Sends a reply. A client that stops reading must not keep its session (and its place in
+    /// the limits) forever: a reply that moves no byte for the idle timeout (the login timeout
+    /// before login) ends the session, and so does a kick or a users-file change meanwhile.
     pub async fn send(&mut self, reply: Reply) -> io::Result<()> {
         self.ctx.metrics.reply(reply.code);
-        self.link.control.send(&reply).await
+        let stall = if self.login.is_some() {
+            self.cfg.idle_timeout()
+        } else {
+            self.cfg.login_timeout()
+        };
+        let kill = self.login.as_ref().map(|l| l.guard.kill.clone());
+        let ended = async move {
+            match kill {
+                Some(k) => k.pulled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            // The reply first: the 421 that follows a kick still goes out when it can.
+            biased;
+            sent = self.link.control.send_within(&reply, stall) => sent,
+            reason = ended => Err(io::Error::other(format!(
+                "session ended while the client was not reading its replies: {reason}"
+            ))),
+        }
     }
 
     /// The session's last reply, sent with the connection's close (see `ControlConn::send_last`).

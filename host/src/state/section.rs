@@ -72,7 +72,7 @@ impl StateSection {
                 "backend",
                 format!(
                     "state.backend = \"{}\" is not a Redis URL ({e}); write redis://[:password@]host:port/db",
-                    self.backend
+                    redacted(&self.backend)
                 ),
             ));
         }
