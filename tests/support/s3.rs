@@ -24,20 +24,34 @@ pub struct S3Server {
 impl S3Server {
     /// A fresh server with `bucket` made.
     pub async fn start(bucket: &str) -> S3Server {
-        let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server (cargo xtask test installs moto[server] with pip)");
-        let s = S3Server {
-            port,
-            _process: Process(Some(child)),
-        };
-        until_listening("moto_server", SocketAddr::from(([127, 0, 0, 1], port))).await;
-        s.curl(&["-X", "PUT", &format!("{}/{bucket}", s.endpoint())]);
-        s
+        // A free port can be taken by another test's process before moto binds it (moto then
+        // exits, and what answered the first connect was the other process): the bucket's
+        // creation tells, and a new port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("moto_server (cargo xtask test installs moto[server] with pip)");
+            let s = S3Server {
+                port,
+                _process: Process(Some(child)),
+            };
+            until_listening("moto_server", SocketAddr::from(([127, 0, 0, 1], port))).await;
+            let made = Command::new("curl")
+                .args(["-sS", "--fail", "--max-time", "30"])
+                .args(SIGNED)
+                .args(["-X", "PUT", &format!("{}/{bucket}", s.endpoint())])
+                .output()
+                .expect("curl");
+            if made.status.success() {
+                return s;
+            }
+            eprintln!("moto_server on port {port} did not make the bucket: {made:?}; another port");
+        }
+        panic!("moto_server did not start on any of 5 ports");
     }
 
     pub fn endpoint(&self) -> String {
