@@ -303,14 +303,22 @@ async fn rest_stor_counts_against_the_quota() {
     );
 }
 
-#[tokio::test]
-async fn resumable_mode_keeps_the_partial_file_for_rest() {
-    let srv = TestServer::builder()
+/// A server whose user `r` (password `r-pass`) has a resumable home; the home's path.
+async fn resumable_account(
+    builder: ftpsd_e2e::TestServerBuilder,
+) -> (TestServer, std::path::PathBuf) {
+    let srv = builder
         .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
         .start()
         .await;
     let home = srv.dir.path().join("r");
     std::fs::create_dir_all(&home).unwrap();
+    (srv, home)
+}
+
+#[tokio::test]
+async fn resumable_mode_keeps_the_partial_file_for_rest() {
+    let (srv, home) = resumable_account(TestServer::builder()).await;
     let data = pattern(400_000, 10);
     let mut c = srv.login_as("r", "r-pass").await;
     let (_, mut conn) = c.open_transfer("STOR big.bin").await.unwrap();
@@ -334,12 +342,7 @@ async fn resumable_mode_keeps_the_partial_file_for_rest() {
 async fn resumable_mode_keeps_all_of_a_large_partial_upload_written_past_the_page_cache() {
     // Past 4 MiB a synced upload is written with O_DIRECT a MiB at a time; a cut upload must
     // still keep every byte that arrived (the unaligned tail included) for its REST.
-    let srv = TestServer::builder()
-        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
-        .start()
-        .await;
-    let home = srv.dir.path().join("r");
-    std::fs::create_dir_all(&home).unwrap();
+    let (srv, home) = resumable_account(TestServer::builder()).await;
     let data = pattern(9_000_000, 12);
     let cut = 7_000_003;
     let mut c = srv.login_as("r", "r-pass").await;
@@ -364,12 +367,7 @@ async fn resumable_mode_keeps_all_of_a_large_partial_upload_written_past_the_pag
 async fn resumable_mode_keeps_a_cut_append_and_curl_resumes_the_upload_with_appe() {
     // curl's `-C -` resumes an upload with SIZE and APPE: on a flaky link each attempt must
     // keep what arrived, or the file never completes.
-    let srv = TestServer::builder()
-        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
-        .start()
-        .await;
-    let home = srv.dir.path().join("r");
-    std::fs::create_dir_all(&home).unwrap();
+    let (srv, home) = resumable_account(TestServer::builder()).await;
     let data = pattern(3_000_000, 14);
     let mut c = srv.login_as("r", "r-pass").await;
     c.stor("up.bin", &data[..1_000_001]).await;
@@ -408,13 +406,8 @@ async fn resumable_mode_keeps_a_cut_append_and_curl_resumes_the_upload_with_appe
 async fn uploads_not_synced_are_stored_whole_in_both_modes() {
     // `[server] sync_uploads = false`: no early writeback, no O_DIRECT, no fsync; the file
     // must still be complete and committed the same way.
-    let srv = TestServer::builder()
-        .users_toml(&(user_block("r", "") + &mount("r", "/", "rw", "mode = \"resumable\"")))
-        .config(|c| c.server.sync_uploads = false)
-        .start()
-        .await;
-    let home = srv.dir.path().join("r");
-    std::fs::create_dir_all(&home).unwrap();
+    let builder = TestServer::builder().config(|c| c.server.sync_uploads = false);
+    let (srv, home) = resumable_account(builder).await;
     let data = pattern(6_000_001, 13);
     let mut c = srv.login_as("r", "r-pass").await;
     c.stor("big.bin", &data).await;

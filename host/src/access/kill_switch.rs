@@ -23,6 +23,14 @@ impl KillSwitch {
         self.reason.get().map(String::as_str)
     }
 
+    /// [`KillSwitch::pulled`] of a session's switch; never without one (not logged in).
+    pub async fn pulled_or_never(switch: Option<&KillSwitch>) -> String {
+        match switch {
+            Some(k) => k.pulled().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Resolves with the reason once the switch is pulled (at once if it already was).
     pub async fn pulled(&self) -> String {
         loop {

@@ -75,7 +75,7 @@ impl Session {
                 what = format!("Login timeout ({} s)", self.cfg.login_timeout().as_secs());
             }
         }
-        let mut kill = self.kill_signal();
+        let kill = self.kill_signal();
         let mut shutdown = self.ctx.shutdown.subscribe();
         tokio::select! {
             _ = async { let _ = shutdown.wait_for(|down| *down).await; } => {
@@ -89,7 +89,7 @@ impl Session {
                     Ok(None)
                 }
             },
-            reason = ended(&mut kill) => {
+            reason = KillSwitch::pulled_or_never(kill.as_deref()) => {
                 let _ = Box::pin(self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}.")))).await;
                 Ok(None)
             }
@@ -99,7 +99,7 @@ impl Session {
     /// While a transfer runs: ABOR and STAT act at once; QUIT and any other command wait for
     /// the transfer's final reply (RFC 959 order), holding at most one line.
     async fn serve_during_transfer(&mut self, held: &mut Option<Line>) -> io::Result<()> {
-        let mut kill = self.kill_signal();
+        let kill = self.kill_signal();
         let Some(t) = self.transfer.as_mut() else {
             return Ok(());
         };
@@ -109,7 +109,7 @@ impl Session {
         }
         tokio::select! {
             finished = t.finish() => self.transfer_done(finished).await,
-            reason = ended(&mut kill) => {
+            reason = KillSwitch::pulled_or_never(kill.as_deref()) => {
                 self.cut_transfer("session ended by the server").await;
                 let _ = self.send(Reply::new(Code::SERVICE_CLOSING, format!("Session ended by the server: {reason}."))).await;
                 self.quit = true;
@@ -200,13 +200,5 @@ impl Session {
             self.link.control.is_tls(),
             std::sync::atomic::Ordering::Relaxed,
         );
-    }
-}
-
-/// Resolves when the session is told to end (users-file reload, kick); never without a login.
-async fn ended(kill: &mut Option<Arc<KillSwitch>>) -> String {
-    match kill {
-        Some(k) => k.pulled().await,
-        None => std::future::pending().await,
     }
 }

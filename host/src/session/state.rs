@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::control::{ControlConn, ControlStream};
 use super::refusal::{Handled, Refusal};
 use super::running::RunningTransfer;
+use crate::access::kill_switch::KillSwitch;
 use crate::access::sessions::LoginGuard;
 use crate::context::{ListenerKind, ServerContext};
 use crate::data::DataPlan;
@@ -187,12 +188,7 @@ impl Session {
             self.cfg.login_timeout()
         };
         let kill = self.login.as_ref().map(|l| l.guard.kill.clone());
-        let ended = async move {
-            match kill {
-                Some(k) => k.pulled().await,
-                None => std::future::pending().await,
-            }
-        };
+        let ended = async move { KillSwitch::pulled_or_never(kill.as_deref()).await };
         tokio::select! {
             // The reply first: the 421 that follows a kick still goes out when it can.
             biased;
