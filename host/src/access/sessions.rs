@@ -72,7 +72,7 @@ pub struct TransferView {
 
 #[derive(Default)]
 pub struct SessionRegistry {
-    entries: Mutex<HashMap<u64, Entry>>,
+    entries: Mutex<Entries>,
     next: AtomicU64,
     /// Told when a session logs in or ends (the cluster's listing is republished).
     pub changed: tokio::sync::Notify,
@@ -87,6 +87,49 @@ pub struct LoginGuard {
     /// Pulled when the session must end.
     pub kill: Arc<KillSwitch>,
     pub info: Arc<LiveInfo>,
+}
+
+/// The sessions, and how many each user has in all and from each address, so a login's limit
+/// checks cost the same with ten sessions as with ten thousand.
+#[derive(Default)]
+struct Entries {
+    by_id: HashMap<u64, Entry>,
+    per_user: HashMap<String, u32>,
+    per_user_ip: HashMap<(String, IpAddr), u32>,
+}
+
+impl Entries {
+    fn insert(&mut self, id: u64, entry: Entry) {
+        *self.per_user.entry(entry.user.clone()).or_default() += 1;
+        *self
+            .per_user_ip
+            .entry((entry.user.clone(), entry.ip))
+            .or_default() += 1;
+        self.by_id.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(e) = self.by_id.remove(&id) else {
+            return;
+        };
+        let key = (e.user, e.ip);
+        if let Some(n) = self.per_user_ip.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_user_ip.remove(&key);
+            }
+        }
+        if let Some(n) = self.per_user.get_mut(&key.0) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_user.remove(&key.0);
+            }
+        }
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.by_id.values()
+    }
 }
 
 impl SessionRegistry {
@@ -107,8 +150,8 @@ impl SessionRegistry {
         let key = user.to_ascii_lowercase();
         let ip = crate::config::network::canonical(ip);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = entries.values().filter(|e| e.user == key);
-        let (count, same_ip) = mine.fold((0u32, false), |(n, same), e| (n + 1, same || e.ip == ip));
+        let count = entries.per_user.get(&key).copied().unwrap_or(0);
+        let same_ip = no_double_login && entries.per_user_ip.contains_key(&(key.clone(), ip));
         if no_double_login && same_ip {
             return Err(SessionLimitError::DoubleLogin(user.into()));
         }
@@ -156,9 +199,8 @@ impl SessionRegistry {
     /// Names of users with at least one session (for reloads).
     pub fn logged_in_users(&self) -> Vec<String> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<String> = entries.values().map(|e| e.user.clone()).collect();
+        let mut v: Vec<String> = entries.per_user.keys().cloned().collect();
         v.sort();
-        v.dedup();
         v
     }
 
@@ -166,6 +208,7 @@ impl SessionRegistry {
     pub fn list(&self) -> Vec<SessionView> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<SessionView> = entries
+            .by_id
             .iter()
             .map(|(id, e)| {
                 let transfer = e
@@ -209,7 +252,7 @@ impl SessionRegistry {
     /// Ends one session; false if there is no such session.
     pub fn kick(&self, id: u64, reason: &str) -> bool {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&id) {
+        match entries.by_id.get(&id) {
             Some(e) => {
                 e.kill.pull(reason);
                 true
@@ -224,11 +267,15 @@ impl SessionRegistry {
         for e in entries.values() {
             e.kill.pull(reason);
         }
-        entries.len()
+        entries.by_id.len()
     }
 
     pub fn count(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .len()
     }
 }
 
@@ -244,6 +291,7 @@ impl LoginGuard {
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_id
             .get_mut(&self.id)
         {
             e.leased = true;
@@ -257,7 +305,7 @@ impl SessionRegistry {
     pub fn leased(&self) -> std::collections::BTreeMap<String, Vec<(u64, IpAddr)>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: std::collections::BTreeMap<String, Vec<(u64, IpAddr)>> = Default::default();
-        for (id, e) in entries.iter().filter(|(_, e)| e.leased) {
+        for (id, e) in entries.by_id.iter().filter(|(_, e)| e.leased) {
             out.entry(e.user.clone()).or_default().push((*id, e.ip));
         }
         out
@@ -270,7 +318,7 @@ impl Drop for LoginGuard {
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+            .remove(self.id);
         self.registry.changed.notify_one();
         if let Some((cluster, user)) = self.lease.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
@@ -309,5 +357,24 @@ mod tests {
         let g3 = r.register(r.next_id(), "bob", c, 2, false).unwrap();
         assert_eq!(r.end_user("BOB", "deleted"), 2);
         assert_eq!(g3.kill.reason(), Some("deleted"));
+    }
+
+    /// The per-user and per-address counts follow logouts: an address that logged out may log
+    /// in again under no-double-login, and a user with no session left is not listed.
+    #[test]
+    fn counts_follow_logouts() {
+        let r = Arc::new(SessionRegistry::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let g1 = r.register(r.next_id(), "bob", a, 2, true).unwrap();
+        let g2 = r.register(r.next_id(), "bob", b, 2, true).unwrap();
+        drop(g1);
+        let g3 = r.register(r.next_id(), "bob", a, 2, true).unwrap();
+        assert!(r.register(r.next_id(), "bob", a, 0, true).is_err());
+        assert_eq!(r.logged_in_users(), vec!["bob".to_string()]);
+        drop((g2, g3));
+        assert!(r.logged_in_users().is_empty());
+        assert_eq!(r.count(), 0);
+        let _g = r.register(r.next_id(), "bob", a, 1, true).unwrap();
     }
 }
