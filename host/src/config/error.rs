@@ -50,7 +50,7 @@ impl ConfigError {
         ConfigError::Invalid {
             path: path.into(),
             line,
-            message,
+            message: clipped(message),
         }
     }
 }
@@ -59,7 +59,21 @@ impl ConfigError {
 /// type: string "yes", expected a boolean`): serde's message says what was expected but not
 /// where, and a line may be far from its table header.
 pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    clipped(full_toml_message(text, e))
+}
+
+fn full_toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = plain_words(e.message().trim());
+    if let Some(name) = e.span().and_then(|s| name_at_line_start(text, s.start)) {
+        // The error is about a key or header itself, not its value.
+        return if message.starts_with("duplicate key") {
+            format!("{name}: set twice (keep one of the two)")
+        } else if message.contains(&format!("`{name}`")) {
+            message
+        } else {
+            format!("{name}: {message}")
+        };
+    }
     let bare = e
         .span()
         .map(|s| bare_word_at(text, s.start))
@@ -75,6 +89,65 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
         Some(key) if !message.contains(&format!("`{key}`")) => format!("{key}: {message}"),
         _ => message,
     }
+}
+
+/// Messages are cut to a screenful: a bad value is echoed in its message, and a 300 KB value
+/// must not bury the line that says which key it is.
+pub(crate) fn clipped(message: String) -> String {
+    const KEEP: usize = 200;
+    if message.chars().count() <= 2 * KEEP + 40 {
+        return message;
+    }
+    let head: String = message.chars().take(KEEP).collect();
+    let tail: Vec<char> = message.chars().rev().take(KEEP).collect();
+    let tail: String = tail.into_iter().rev().collect();
+    let left_out = message.chars().count() - 2 * KEEP;
+    format!("{head}… ({left_out} characters left out) …{tail}")
+}
+
+/// The dotted name of what starts at `offset` when that is the start of a line's key or
+/// header (`server.log_level` for a second `log_level =` under `[server]`, `server.banner` for
+/// `[server."banner"]`). None for an offset inside a value.
+fn name_at_line_start(text: &str, offset: usize) -> Option<String> {
+    let offset = boundary(text, offset);
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    if !text[start..offset].trim().is_empty() {
+        return None;
+    }
+    let line = text[offset..].lines().next().unwrap_or("");
+    if let Some(header) = header_name(line) {
+        return Some(header);
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = unquoted(key);
+    if key.is_empty() || key.contains(['[', ']', '#']) {
+        return None;
+    }
+    Some(match table_above(text, start) {
+        Some(t) => format!("{t}.{key}"),
+        None => key,
+    })
+}
+
+/// `server.banner` for `[server."banner"]` or `[[ server . banner ]]`.
+fn header_name(line: &str) -> Option<String> {
+    let l = line.trim();
+    let inner = l.strip_prefix("[[").and_then(|r| r.split_once("]]"));
+    let inner = inner.or_else(|| l.strip_prefix('[').and_then(|r| r.split_once(']')));
+    inner.map(|(name, _)| unquoted(name))
+}
+
+/// A dotted key without its quotes and spaces (`"a" . b` is `a.b`).
+fn unquoted(key: &str) -> String {
+    key.split('.')
+        .map(|part| part.trim().trim_matches(|c| c == '"' || c == '\''))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The `[table]` or `[[array]]` a line at `start` belongs to.
+fn table_above(text: &str, start: usize) -> Option<String> {
+    text[..start].lines().rev().find_map(header_name)
 }
 
 /// serde's names for integer types, in the operator's words.
@@ -106,19 +179,13 @@ pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
     let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let (key, _) = text[start..offset].split_once('=')?;
-    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    let key = unquoted(key);
     if key.is_empty() || key.contains(['[', ']', '#']) {
         return None;
     }
-    let table = text[..start].lines().rev().find_map(|l| {
-        let l = l.trim();
-        let inner = l.strip_prefix("[[").and_then(|r| r.split_once("]]"));
-        let inner = inner.or_else(|| l.strip_prefix('[').and_then(|r| r.split_once(']')));
-        inner.map(|(name, _)| name.trim().to_string())
-    });
-    Some(match table {
+    Some(match table_above(text, start) {
         Some(t) => format!("{t}.{key}"),
-        None => key.to_string(),
+        None => key,
     })
 }
 
@@ -131,7 +198,20 @@ fn boundary(text: &str, offset: usize) -> usize {
     o
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The text of a file that must be UTF-8, or the line and column of its first byte that is not.
+pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
+        line_col(&before, good)
+    })
+}
+
+/// What a file that is not UTF-8 is told.
+pub(crate) const NOT_UTF8: &str =
+    "this byte is not UTF-8 text (save the file as UTF-8; other encodings are not read)";
+
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let column = before
@@ -190,8 +270,39 @@ mod tests {
     fn an_unknown_key_or_broken_header_is_not_given_a_wrong_name() {
         let m = message("[server]\nsync_upload = true\n");
         assert!(m.contains("unknown field `sync_upload`"), "{m}");
-        assert!(!m.starts_with("server."), "{m}");
         let m = message("[server\n");
         assert!(!m.contains(": server"), "{m}");
+    }
+
+    #[test]
+    fn a_key_set_twice_or_a_header_of_the_wrong_type_is_named() {
+        let m = message("[server]\nname = \"a\"\n\n  name = \"b\"\n");
+        assert_eq!(m, "server.name: set twice (keep one of the two)");
+        let m = message("[server.\"name\"]\nx = 1\n");
+        assert!(m.starts_with("server.name: invalid type: map"), "{m}");
+        let m = message("[server]\nname = { a = 1 }\n");
+        assert!(m.starts_with("server.name: invalid type: map"), "{m}");
+        let m = message("[server]\nsync_upload = true\n");
+        assert!(m.starts_with("server.sync_upload: unknown field `sync_upload`"), "{m}");
+    }
+
+    #[test]
+    fn a_huge_value_is_clipped_in_its_message() {
+        let m = message(&format!("[server]\nsync_uploads = \"{}\"\n", "x".repeat(300_000)));
+        assert!(m.len() < 600, "{} bytes", m.len());
+        assert!(m.starts_with("server.sync_uploads: "), "{m}");
+        assert!(m.ends_with("expected a boolean"), "{m}");
+        assert!(m.contains("characters left out"), "{m}");
+        assert_eq!(clipped("short".into()), "short");
+        let m = clipped("é".repeat(1000));
+        assert!(m.starts_with('é') && m.ends_with('é'), "{m}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_placed() {
+        assert_eq!(utf8_text(b"a = 1\n".to_vec()).unwrap(), "a = 1\n");
+        assert_eq!(utf8_text(b"a = 1\nb = \"caf\xe9\"\n".to_vec()), Err((2, 9)));
+        assert_eq!(utf8_text([&"é\n".as_bytes()[..], b"\xff"].concat()), Err((2, 1)));
+        assert_eq!(utf8_text(b"\xc3".to_vec()), Err((1, 1)));
     }
 }

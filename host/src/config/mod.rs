@@ -241,9 +241,15 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.into(),
             source,
+        })?;
+        let text = error::utf8_text(bytes).map_err(|(line, column)| ConfigError::Syntax {
+            path: path.into(),
+            line,
+            column,
+            message: error::NOT_UTF8.into(),
         })?;
         Self::parse(&text, path)
     }
@@ -322,6 +328,22 @@ impl Config {
                     self.passive.port_min, self.passive.port_max
                 ),
             ));
+        }
+        for (key, text) in [
+            ("banner", &self.server.banner),
+            ("login_message", &self.server.login_message),
+        ] {
+            if text.len() > greeting::MAX_BYTES {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "server.{key} is {} bytes long; at most {} (clients refuse a longer \
+                         greeting)",
+                        text.len(),
+                        greeting::MAX_BYTES
+                    ),
+                ));
+            }
         }
         if let Some((key, m)) = self.state.problem() {
             return Err(invalid(key, m));
@@ -609,6 +631,28 @@ mod tests {
         let missing = text.replace("welcome.txt", "gone.txt");
         let e = Config::parse(&missing, &path).unwrap_err().to_string();
         assert!(e.contains(":3:") && e.contains("gone.txt"), "{e}");
+    }
+
+    #[test]
+    fn a_greeting_too_long_for_clients_is_refused() {
+        let e = parse(&format!("[server]\nbanner = \"{}\"\n", "x".repeat(1_000_000)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2: server.banner is 1000000 bytes long; at most 8192"), "{e}");
+        let e = parse(&format!("[server]\n\nlogin_message = \"{}\"\n", "x".repeat(9000)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":3: server.login_message is 9000 bytes"), "{e}");
+        assert!(parse(&format!("[server]\nbanner = \"{}\"\n", "x".repeat(8192))).is_ok());
+    }
+
+    #[test]
+    fn a_config_that_is_not_utf8_is_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ftpsd.toml");
+        std::fs::write(&path, b"[server]\nbanner = \"caf\xe9\"\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("ftpsd.toml:2:14: this byte is not UTF-8 text"), "{e}");
     }
 
     #[test]

@@ -94,8 +94,15 @@ impl UsersFile {
 
     /// The file's text as it is on disk; a missing file is empty (first start).
     pub fn read_text(path: &Path) -> Result<String, UsersFileError> {
-        match std::fs::read_to_string(path) {
-            Ok(t) => Ok(t),
+        match std::fs::read(path) {
+            Ok(bytes) => crate::config::error::utf8_text(bytes).map_err(|(line, column)| {
+                UsersFileError::Syntax {
+                    path: path.into(),
+                    line,
+                    column,
+                    message: crate::config::error::NOT_UTF8.into(),
+                }
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
             Err(source) => Err(UsersFileError::Read {
                 path: path.into(),
@@ -106,16 +113,12 @@ impl UsersFile {
 
     pub fn parse(text: &str, path: &Path) -> Result<UsersFile, UsersFileError> {
         let mut f: UsersFile = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start.min(text.len())).unwrap_or(0);
-            let before = &text[..offset];
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            let (line, column) = crate::config::error::line_col(text, offset);
             UsersFileError::Syntax {
                 path: path.into(),
-                line: before.matches('\n').count() + 1,
-                column: before
-                    .rsplit('\n')
-                    .next()
-                    .map(|l| l.chars().count() + 1)
-                    .unwrap_or(1),
+                line,
+                column,
                 message: crate::config::error::toml_message(text, &e),
             }
         })?;
