@@ -575,7 +575,11 @@ async fn sighup_reloads_the_certificate_and_the_config_for_new_sessions() {
     drop(after);
     // A broken config file changes nothing.
     std::fs::write(&cfg, "[server\nbanner = 1\n").unwrap();
-    sighup_and_wait_for("config file rejected, nothing changed").await;
+    sighup_and_wait_for("config file rejected; the config in force stays").await;
+    // Said once per reload, not once per part of the config that was looked at.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches("rejected").count(), 1, "{log}");
+    assert!(!log.contains("[[plugins]] not applied"), "{log}");
     let (_c, banner) = FtpClient::connect_raw(addr, &tls.join("cert.pem")).await;
     assert_eq!((banner.code, banner.text.as_str()), (220, "Renewed"));
     assert!(server.stop().await.success());

@@ -45,8 +45,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `[[plugins]]` list is applied whenever it changes).
 async fn reload(server: &ftpsd::Server) {
     tracing::info!("SIGHUP: reloading");
+    // Each error was logged where it arose, at error level; the summary repeats the rest.
     for l in ftpsd::reconfigure::everything(&server.ctx).await {
-        tracing::info!("reload: {l}");
+        if !l.starts_with("error:") {
+            tracing::info!("reload: {l}");
+        }
     }
 }
 

@@ -19,9 +19,22 @@ use crate::plugins::swap::{self, CONFIG_ENTRY};
 /// first (new settings, added and removed plugins, as the config watcher would), the users
 /// file, every plugin from its file, then the rest of the config (it may name other
 /// certificate files or a new minimum TLS version), then the certificates.
+///
+/// A config file that does not parse is reported once, and neither its `[[plugins]]` nor the
+/// rest of it is looked at again; the users file, plugin files and certificates still reload.
 pub async fn everything(ctx: &Arc<ServerContext>) -> Vec<String> {
     let mut lines = Vec::new();
-    if ctx.config.source.is_some() {
+    let config_error = match ctx.config.source.clone() {
+        Some(path) => tokio::task::spawn_blocking(move || crate::Config::load(&path).err())
+            .await
+            .unwrap_or(None),
+        None => None,
+    };
+    if let Some(e) = &config_error {
+        tracing::error!(error = %e, "config file rejected; the config in force stays");
+        lines.push(format!("error: config file rejected, nothing changed: {e}"));
+    }
+    if ctx.config.source.is_some() && config_error.is_none() {
         let before = reload_count(ctx);
         plugin_list(ctx).await;
         for (n, r) in &reloads_since(ctx, before) {
@@ -45,7 +58,9 @@ pub async fn everything(ctx: &Arc<ServerContext>) -> Vec<String> {
         Err(e) => lines.push(format!("error: {e}")),
     }
     lines.extend(plugins(ctx).await);
-    lines.extend(config::apply(ctx));
+    if config_error.is_none() {
+        lines.extend(config::apply(ctx));
+    }
     lines.push(certificates::reload(ctx));
     lines
 }
