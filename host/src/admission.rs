@@ -31,6 +31,9 @@ pub async fn admit(
     peer: SocketAddr,
 ) -> Option<Admitted> {
     let _ = tcp.set_nodelay(true);
+    // Urgent data stays in the stream: clients send ABOR (or the Telnet Synch before it) as
+    // TCP urgent data, and the kernel would otherwise take that byte out of the command line.
+    let _ = socket2::SockRef::from(&tcp).set_out_of_band_inline(true);
     let local = match tcp.local_addr() {
         Ok(a) => a,
         Err(_) => return None,

@@ -448,6 +448,50 @@ async fn downloads_of_a_file_not_in_memory_are_exact() {
     }
 }
 
+/// Python's plain `ftplib.FTP.abort()` sends `ABOR\r\n` with MSG_OOB, which makes its last
+/// byte urgent; without SO_OOBINLINE the kernel takes that `\n` out of the stream, the server
+/// never sees a whole ABOR line, and the transfer runs on until the data timeout.
+#[tokio::test]
+async fn python_ftplib_abort_with_urgent_data_ends_uploads_and_downloads_at_once() {
+    let srv = TestServer::start_tls_optional_on(Storage::Local).await;
+    srv.write("alice", "huge.bin", &pattern(64 * 1024 * 1024, 3));
+    let script = format!(
+        "import ftplib\n\
+         f = ftplib.FTP(timeout=10)\n\
+         f.connect('127.0.0.1', {port})\n\
+         f.login('alice', 'alice-pass')\n\
+         conn = f.transfercmd('STOR cut.bin')\n\
+         conn.sendall(b'x' * 1000000)\n\
+         print('upload', f.abort()[:3], f.getline()[:3])\n\
+         conn.close()\n\
+         conn = f.transfercmd('RETR huge.bin')\n\
+         got = 0\n\
+         while got < 1000000: got += len(conn.recv(65536))\n\
+         print('download', f.abort()[:3], f.getline()[:3])\n\
+         conn.close()\n\
+         print('then', f.sendcmd('NOOP')[:3], f.size('huge.bin'))\n\
+         f.quit()\n",
+        port = srv.explicit().port()
+    );
+    let out = ftpsd_e2e::tools::run_within(
+        {
+            let mut c = std::process::Command::new("python3");
+            c.arg("-c").arg(script);
+            c
+        },
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", ftpsd_e2e::tools::text(&out));
+    assert_eq!(
+        said,
+        "upload 426 226\ndownload 426 226\nthen 200 67108864\n",
+        "{}",
+        ftpsd_e2e::tools::text(&out)
+    );
+}
+
 #[tokio::test]
 async fn in_clear_an_early_data_connection_does_not_hold_up_the_control_connection() {
     // PROT C: a client that connects (or even sends its upload) before the command is not

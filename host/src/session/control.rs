@@ -109,8 +109,40 @@ impl ControlConn {
                 self.buf = Vec::new();
             }
             self.buf.reserve(LINE_ROOM);
+            let before = self.buf.len();
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
+            }
+            if !self.buf[before..].contains(&b'\n') {
+                self.read_past_urgent_mark();
+            }
+        }
+    }
+
+    /// Clients send ABOR's last byte (Python's ftplib) or the Telnet Synch before it (lftp) as
+    /// TCP urgent data, which stays in the stream (SO_OOBINLINE) but ends a read at its mark.
+    /// tokio takes a short read for a drained socket and, readiness being edge-triggered, the
+    /// rest of the line would wait for the client's next packet, which never comes while it
+    /// waits for the ABOR reply. So a plain connection whose read did not end a line is read
+    /// again at once, without waiting, until it has a line end or nothing more is there.
+    fn read_past_urgent_mark(&mut self) {
+        let ControlStream::Plain(tcp) = &self.stream else {
+            return;
+        };
+        let socket = socket2::SockRef::from(tcp);
+        while self.buf.len() < MAX_LINE {
+            self.buf.reserve(LINE_ROOM);
+            let before = self.buf.len();
+            match socket.recv_with_flags(self.buf.spare_capacity_mut(), libc::MSG_DONTWAIT) {
+                Ok(n) if n > 0 => {
+                    // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+                    unsafe { self.buf.set_len(before + n) };
+                    if self.buf[before..].contains(&b'\n') {
+                        return;
+                    }
+                }
+                // End of stream, nothing waiting, or an error: the next read says which.
+                _ => return,
             }
         }
     }
