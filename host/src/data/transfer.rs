@@ -61,9 +61,10 @@ pub struct Listing {
 /// Output of a listing sent at a time.
 const LISTING_CHUNK: usize = 64 * 1024;
 
-/// Makes the listing's lines on the blocking pool a chunk at a time and sends each chunk. No
-/// thread waits on the client: a reader that stalls holds the listing's names, not one of the
-/// blocking pool's threads (which every session's file operations share).
+/// Makes the listing's lines on the blocking pool a chunk at a time (in place when they are
+/// all in memory) and sends each chunk. No thread waits on the client: a reader that stalls
+/// holds the listing's names, not one of the blocking pool's threads (which every session's
+/// file operations share).
 async fn listing(
     job: Listing,
     data: &mut DataStream,
@@ -72,19 +73,14 @@ async fn listing(
 ) -> Result<u64, DataError> {
     let mut job = Some(job);
     let mut total = 0u64;
-    while let Some(mut this) = job.take() {
-        let (rest, chunk) = tokio::task::spawn_blocking(move || {
-            let mut chunk = String::with_capacity(LISTING_CHUNK + 1024);
-            while chunk.len() < LISTING_CHUNK {
-                match this.entries.next() {
-                    Some(e) => (this.line)(&e, &mut chunk),
-                    None => return (None, chunk),
-                }
-            }
-            (Some(this), chunk)
-        })
-        .await
-        .map_err(|e| local(std::io::Error::other(e.to_string())))?;
+    while let Some(this) = job.take() {
+        let (rest, chunk) = if this.entries.in_memory() {
+            next_chunk(this)
+        } else {
+            tokio::task::spawn_blocking(move || next_chunk(this))
+                .await
+                .map_err(|e| local(std::io::Error::other(e.to_string())))?
+        };
         if !chunk.is_empty() {
             // The last chunk leaves with the close_notify (see `DataStream::queue_final`).
             let queued = if rest.is_none() {
@@ -105,6 +101,19 @@ async fn listing(
         job = rest;
     }
     Ok(total)
+}
+
+/// The listing's next chunk of lines, and the listing if anything is left. Reads metadata
+/// from the disk unless the entries are in memory (a small folder, object storage).
+fn next_chunk(mut this: Listing) -> (Option<Listing>, String) {
+    let mut chunk = String::with_capacity(LISTING_CHUNK + 1024);
+    while chunk.len() < LISTING_CHUNK {
+        match this.entries.next() {
+            Some(e) => (this.line)(&e, &mut chunk),
+            None => return (None, chunk),
+        }
+    }
+    (Some(this), chunk)
 }
 
 impl Job {

@@ -81,6 +81,27 @@ impl EntryStream {
         self
     }
 
+    /// Reads every remaining entry's metadata now when at most `most` are left, so a small
+    /// folder's listing is made without another trip to the blocking pool (see
+    /// `data::transfer::listing`); a large one is still read as it is sent.
+    pub fn read_ahead_if_small(mut self, most: usize) -> Self {
+        if let Source::Dir { names, next, .. } = &self.source
+            && names.len().saturating_sub(*next) <= most
+        {
+            let mut entries = Vec::with_capacity(names.len() - *next);
+            while let Some(e) = self.next_from_source() {
+                entries.push(e);
+            }
+            self.source = Source::Known(entries.into_iter());
+        }
+        self
+    }
+
+    /// Whether every entry is in memory: making lines then touches no disk.
+    pub fn in_memory(&self) -> bool {
+        matches!(self.source, Source::Known(_))
+    }
+
     /// Whether nothing is left to list (by name: an entry whose metadata cannot be read when
     /// its turn comes is still left out then).
     pub fn is_empty(&mut self) -> bool {
@@ -178,5 +199,32 @@ mod tests {
             .map(|e| (e.name, e.size))
             .collect();
         assert_eq!(got, [("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+    }
+
+    #[test]
+    fn a_small_directory_is_read_ahead_whole_and_a_large_one_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in ["b", "a", "c"] {
+            std::fs::write(tmp.path().join(n), n).unwrap();
+        }
+        let open = || {
+            let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+            let mut names = PackedNames::default();
+            for n in ["c", "a", "gone", "b"] {
+                names.push(n);
+            }
+            names.sort();
+            EntryStream::dir(dir, names)
+        };
+        let large = open().read_ahead_if_small(3);
+        assert!(!large.in_memory());
+        let small = open().read_ahead_if_small(4);
+        assert!(small.in_memory());
+        // Read ahead, then the files change: the listing is what was read.
+        std::fs::remove_file(tmp.path().join("b")).unwrap();
+        let got: Vec<String> = small.map(|e| e.name).collect();
+        assert_eq!(got, ["a", "b", "c"]);
+        let got: Vec<String> = large.map(|e| e.name).collect();
+        assert_eq!(got, ["a", "c"]);
     }
 }

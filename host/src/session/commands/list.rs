@@ -11,6 +11,9 @@ use crate::fs::{FsError, Rights, VirtualPath};
 use crate::session::running::Post;
 use crate::session::state::Session;
 
+/// Entries a folder may have to be read whole when the listing is opened.
+const READ_AHEAD: usize = 512;
+
 pub async fn handle(s: &mut Session, arg: Option<String>) -> Handled {
     let direct = s.cfg.listing.list_files_directly;
     let (path, entries, _, _) = entries(s, arg, direct, "LIST").await?;
@@ -51,14 +54,20 @@ pub async fn entries(
                 && matches!(v.stat(&p), Err(FsError::NotFound))
             {
                 // Matched by name alone: only the matches' metadata is read, as they are sent.
-                let mut matching = v.list_stream(&p.parent())?.filter_names(|n| g.matches(n));
+                let mut matching = v
+                    .list_stream(&p.parent())?
+                    .filter_names(|n| g.matches(n))
+                    .read_ahead_if_small(READ_AHEAD);
                 if matching.is_empty() {
                     return Err(FsError::NotFound);
                 }
                 return Ok((matching, Some(g.dir_prefix)));
             }
             if v.is_dir(&p)? {
-                v.list_stream(&p).map(|e| (e, None))
+                // A folder that fits in a chunk or so is read whole here, in the same trip
+                // to the blocking pool; its lines are then made without another.
+                v.list_stream(&p)
+                    .map(|e| (e.read_ahead_if_small(READ_AHEAD), None))
             } else if files_too {
                 v.stat(&p).map(|e| (EntryStream::known(vec![e]), None))
             } else {
