@@ -64,9 +64,11 @@ pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
 
 fn full_toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = plain_words(e.message().trim());
-    if let Some(name) = e.span().and_then(|s| name_at_line_start(text, s.start)) {
+    if let Some((name, header)) = e.span().and_then(|s| name_at_line_start(text, s.start)) {
         // The error is about a key or header itself, not its value.
-        return if message.starts_with("duplicate key") {
+        return if message.starts_with("duplicate key") && header {
+            format!("{name}: table defined twice (merge the two [{name}] sections)")
+        } else if message.starts_with("duplicate key") {
             format!("{name}: set twice (keep one of the two)")
         } else if message.contains(&format!("`{name}`")) {
             message
@@ -105,18 +107,19 @@ pub(crate) fn clipped(message: String) -> String {
     format!("{head}… ({left_out} characters left out) …{tail}")
 }
 
-/// The dotted name of what starts at `offset` when that is the start of a line's key or
-/// header (`server.log_level` for a second `log_level =` under `[server]`, `server.banner` for
-/// `[server."banner"]`). None for an offset inside a value.
-fn name_at_line_start(text: &str, offset: usize) -> Option<String> {
+/// The dotted name of what starts at `offset` when that is a line's key or is in a header
+/// (`server.log_level` for a second `log_level =` under `[server]`, `server.banner` for
+/// `[server."banner"]`), and whether it is a header. None for an offset inside a value.
+fn name_at_line_start(text: &str, offset: usize) -> Option<(String, bool)> {
     let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    if !text[start..offset].trim().is_empty() {
-        return None;
+    let line = text[start..].lines().next().unwrap_or("");
+    let before = text[start..offset].trim();
+    if line.trim_start().starts_with('[') && before.chars().all(|c| c == '[') {
+        return header_name(line).map(|h| (h, true));
     }
-    let line = text[offset..].lines().next().unwrap_or("");
-    if let Some(header) = header_name(line) {
-        return Some(header);
+    if !before.is_empty() {
+        return None;
     }
     let (key, _) = line.split_once('=')?;
     let key = unquoted(key);
@@ -124,8 +127,8 @@ fn name_at_line_start(text: &str, offset: usize) -> Option<String> {
         return None;
     }
     Some(match table_above(text, start) {
-        Some(t) => format!("{t}.{key}"),
-        None => key,
+        Some(t) => (format!("{t}.{key}"), false),
+        None => (key, false),
     })
 }
 
@@ -278,17 +281,30 @@ mod tests {
     fn a_key_set_twice_or_a_header_of_the_wrong_type_is_named() {
         let m = message("[server]\nname = \"a\"\n\n  name = \"b\"\n");
         assert_eq!(m, "server.name: set twice (keep one of the two)");
+        let m = message("[server]\nname = \"a\"\n[server]\nsync_uploads = true\n");
+        assert_eq!(
+            m,
+            "server: table defined twice (merge the two [server] sections)"
+        );
+        let m = message("[server]\n[server.\"name\"]\nx = 1\n");
+        assert!(m.starts_with("server.name: "), "{m}");
         let m = message("[server.\"name\"]\nx = 1\n");
         assert!(m.starts_with("server.name: invalid type: map"), "{m}");
         let m = message("[server]\nname = { a = 1 }\n");
         assert!(m.starts_with("server.name: invalid type: map"), "{m}");
         let m = message("[server]\nsync_upload = true\n");
-        assert!(m.starts_with("server.sync_upload: unknown field `sync_upload`"), "{m}");
+        assert!(
+            m.starts_with("server.sync_upload: unknown field `sync_upload`"),
+            "{m}"
+        );
     }
 
     #[test]
     fn a_huge_value_is_clipped_in_its_message() {
-        let m = message(&format!("[server]\nsync_uploads = \"{}\"\n", "x".repeat(300_000)));
+        let m = message(&format!(
+            "[server]\nsync_uploads = \"{}\"\n",
+            "x".repeat(300_000)
+        ));
         assert!(m.len() < 600, "{} bytes", m.len());
         assert!(m.starts_with("server.sync_uploads: "), "{m}");
         assert!(m.ends_with("expected a boolean"), "{m}");
@@ -302,7 +318,10 @@ mod tests {
     fn bytes_that_are_not_utf8_are_placed() {
         assert_eq!(utf8_text(b"a = 1\n".to_vec()).unwrap(), "a = 1\n");
         assert_eq!(utf8_text(b"a = 1\nb = \"caf\xe9\"\n".to_vec()), Err((2, 9)));
-        assert_eq!(utf8_text([&"é\n".as_bytes()[..], b"\xff"].concat()), Err((2, 1)));
+        assert_eq!(
+            utf8_text([&"é\n".as_bytes()[..], b"\xff"].concat()),
+            Err((2, 1))
+        );
         assert_eq!(utf8_text(b"\xc3".to_vec()), Err((1, 1)));
     }
 }

@@ -3,6 +3,9 @@
 
 mod changes;
 pub mod error;
+
+/// A year, in seconds: the most any duration setting may be.
+const YEAR_SECS: u64 = 365 * 24 * 3600;
 pub mod greeting;
 pub mod listen;
 pub mod network;
@@ -308,12 +311,20 @@ impl Config {
     /// `login_message`, so sessions never read files for them.
     fn read_greetings(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
         if let Some(f) = &self.server.banner_file {
-            self.server.banner = greeting::read(&self.resolve(f))
-                .map_err(|m| ConfigError::invalid(path, text, "banner_file", m))?;
+            self.server.banner = greeting::read(&self.resolve(f)).map_err(|m| {
+                ConfigError::invalid(
+                    path,
+                    text,
+                    "banner_file",
+                    format!("server.banner_file: {m}"),
+                )
+            })?;
         }
         if let Some(f) = &self.server.login_message_file {
-            self.server.login_message = greeting::read(&self.resolve(f))
-                .map_err(|m| ConfigError::invalid(path, text, "login_message_file", m))?;
+            self.server.login_message = greeting::read(&self.resolve(f)).map_err(|m| {
+                let m = format!("server.login_message_file: {m}");
+                ConfigError::invalid(path, text, "login_message_file", m)
+            })?;
         }
         Ok(())
     }
@@ -328,6 +339,47 @@ impl Config {
                     self.passive.port_min, self.passive.port_max
                 ),
             ));
+        }
+        // Each is added to an Instant or made a timer; past a year it is a typo, and near
+        // u64::MAX the sum would overflow on the first connection.
+        let server = &self.server;
+        let durations = [
+            ("server", "idle_timeout_secs", server.idle_timeout_secs, 1),
+            ("server", "login_timeout_secs", server.login_timeout_secs, 1),
+            (
+                "server",
+                "tls_handshake_timeout_secs",
+                server.tls_handshake_timeout_secs,
+                1,
+            ),
+            ("server", "data_timeout_secs", server.data_timeout_secs, 1),
+            (
+                "server",
+                "shutdown_grace_secs",
+                server.shutdown_grace_secs,
+                1,
+            ),
+            (
+                "server",
+                "login_failure_delay_ms",
+                server.login_failure_delay_ms,
+                1000,
+            ),
+            ("state", "timeout_ms", self.state.timeout_ms, 1000),
+            ("s3", "timeout_secs", self.s3.timeout_secs, 1),
+        ];
+        let acme = self
+            .acme
+            .as_ref()
+            .map(|a| ("acme", "retry_secs", a.retry_secs, 1));
+        for (section, key, value, per_sec) in durations.into_iter().chain(acme) {
+            let most = YEAR_SECS * per_sec;
+            if value > most {
+                return Err(invalid(
+                    key,
+                    format!("{section}.{key} = {value} is more than a year; at most {most}"),
+                ));
+            }
         }
         for (key, text) in [
             ("banner", &self.server.banner),
@@ -447,7 +499,7 @@ impl Config {
             return Err(invalid(
                 "log_level",
                 format!(
-                    "'{}' is not a log level (error, warn, info, debug, trace)",
+                    "server.log_level: '{}' is not a log level (error, warn, info, debug, trace)",
                     self.server.log_level
                 ),
             ));
@@ -634,14 +686,42 @@ mod tests {
     }
 
     #[test]
+    fn durations_past_a_year_are_refused_by_name() {
+        let e = parse("[server]\nlogin_timeout_secs = 18446744073709551615\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2: server.login_timeout_secs = 18446744073709551615 is more"),
+            "{e}"
+        );
+        let e = parse("[server]\n\nlogin_failure_delay_ms = 31536000001\n").unwrap_err();
+        assert!(
+            e.to_string().contains(":3: server.login_failure_delay_ms"),
+            "{e}"
+        );
+        assert!(parse("[server]\nidle_timeout_secs = 31536000\n").is_ok());
+        let e = parse("[state]\ntimeout_ms = 99999999999999\n").unwrap_err();
+        assert!(e.to_string().contains("state.timeout_ms"), "{e}");
+    }
+
+    #[test]
     fn a_greeting_too_long_for_clients_is_refused() {
-        let e = parse(&format!("[server]\nbanner = \"{}\"\n", "x".repeat(1_000_000)))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains(":2: server.banner is 1000000 bytes long; at most 8192"), "{e}");
-        let e = parse(&format!("[server]\n\nlogin_message = \"{}\"\n", "x".repeat(9000)))
-            .unwrap_err()
-            .to_string();
+        let e = parse(&format!(
+            "[server]\nbanner = \"{}\"\n",
+            "x".repeat(1_000_000)
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(":2: server.banner is 1000000 bytes long; at most 8192"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "[server]\n\nlogin_message = \"{}\"\n",
+            "x".repeat(9000)
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains(":3: server.login_message is 9000 bytes"), "{e}");
         assert!(parse(&format!("[server]\nbanner = \"{}\"\n", "x".repeat(8192))).is_ok());
     }
@@ -652,7 +732,10 @@ mod tests {
         let path = dir.path().join("ftpsd.toml");
         std::fs::write(&path, b"[server]\nbanner = \"caf\xe9\"\n").unwrap();
         let e = Config::load(&path).unwrap_err().to_string();
-        assert!(e.contains("ftpsd.toml:2:14: this byte is not UTF-8 text"), "{e}");
+        assert!(
+            e.contains("ftpsd.toml:2:14: this byte is not UTF-8 text"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct ControlConn {
     discarding: bool,
     /// After CCC the client may still send its TLS close_notify record; it is skipped.
     skip_tls_alert: bool,
+    /// A plain read happened since the socket was last found empty (see
+    /// `read_past_urgent_mark`).
+    maybe_more: bool,
 }
 
 impl ControlConn {
@@ -53,6 +56,7 @@ impl ControlConn {
             buf: Vec::new(),
             discarding: false,
             skip_tls_alert: false,
+            maybe_more: false,
         }
     }
 
@@ -109,41 +113,44 @@ impl ControlConn {
                 self.buf = Vec::new();
             }
             self.buf.reserve(LINE_ROOM);
-            let before = self.buf.len();
+            match self.read_past_urgent_mark() {
+                Some(0) => return Ok(None),
+                Some(_) => continue,
+                None => {}
+            }
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
             }
-            if !self.buf[before..].contains(&b'\n') {
-                self.read_past_urgent_mark();
-            }
+            self.maybe_more = matches!(self.stream, ControlStream::Plain(_));
         }
     }
 
     /// Clients send ABOR's last byte (Python's ftplib) or the Telnet Synch before it (lftp) as
     /// TCP urgent data, which stays in the stream (SO_OOBINLINE) but ends a read at its mark.
-    /// tokio takes a short read for a drained socket and, readiness being edge-triggered, the
-    /// rest of the line would wait for the client's next packet, which never comes while it
-    /// waits for the ABOR reply. So a plain connection whose read did not end a line is read
-    /// again at once, without waiting, until it has a line end or nothing more is there.
-    fn read_past_urgent_mark(&mut self) {
+    /// tokio takes a short read for a drained socket and, readiness being edge-triggered, what
+    /// follows the mark would wait for the client's next packet, which never comes while the
+    /// client waits for a reply. So after a read, a plain connection is read again without
+    /// waiting until nothing is there: Some(bytes read), 0 at end of stream; None when nothing
+    /// was waiting (then waiting for readiness is right).
+    fn read_past_urgent_mark(&mut self) -> Option<usize> {
+        if !std::mem::take(&mut self.maybe_more) {
+            return None;
+        }
         let ControlStream::Plain(tcp) = &self.stream else {
-            return;
+            return None;
         };
-        let socket = socket2::SockRef::from(tcp);
-        while self.buf.len() < MAX_LINE {
-            self.buf.reserve(LINE_ROOM);
-            let before = self.buf.len();
-            match socket.recv_with_flags(self.buf.spare_capacity_mut(), libc::MSG_DONTWAIT) {
-                Ok(n) if n > 0 => {
-                    // SAFETY: recv initialised the first `n` bytes of the spare capacity.
-                    unsafe { self.buf.set_len(before + n) };
-                    if self.buf[before..].contains(&b'\n') {
-                        return;
-                    }
-                }
-                // End of stream, nothing waiting, or an error: the next read says which.
-                _ => return,
+        let before = self.buf.len();
+        let got = socket2::SockRef::from(tcp)
+            .recv_with_flags(self.buf.spare_capacity_mut(), libc::MSG_DONTWAIT);
+        match got {
+            Ok(n) => {
+                // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+                unsafe { self.buf.set_len(before + n) };
+                self.maybe_more = n > 0;
+                Some(n)
             }
+            // Nothing waiting, or an error the next read reports.
+            Err(_) => None,
         }
     }
 
@@ -333,6 +340,56 @@ impl AsyncWrite for ControlStream {
             #[cfg(test)]
             ControlStream::Memory(s) => Pin::new(s).poll_shutdown(cx),
             ControlStream::Switching => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's urgent byte in the middle of a command, right after a whole one, all in one
+    /// segment: the read stops at the urgent mark, and the second command must still be read
+    /// at once, not when the client next sends something (it is waiting for the reply).
+    #[tokio::test]
+    async fn a_command_after_the_urgent_mark_is_read_without_more_packets() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        socket2::SockRef::from(&server)
+            .set_out_of_band_inline(true)
+            .unwrap();
+        let c = socket2::SockRef::from(&client);
+        let mut conn = ControlConn::new(ControlStream::Plain(server));
+        // First a command as usual, so the connection is in its steady state.
+        c.send(b"USER x\r\n").unwrap();
+        let line = conn.read_line().await.unwrap();
+        assert!(matches!(line, Some(Line::Complete(l)) if l == b"USER x\r\n"));
+        let cork = |on: libc::c_int| {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setsockopt on an open socket with an int-sized option value.
+            let r = unsafe {
+                libc::setsockopt(
+                    client.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_CORK,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0);
+        };
+        cork(1);
+        c.send(b"NOOP\r\nSY").unwrap();
+        c.send_with_flags(b"S", libc::MSG_OOB).unwrap();
+        c.send(b"T\r\n").unwrap();
+        cork(0);
+        for want in [&b"NOOP\r\n"[..], b"SYST\r\n"] {
+            let line = tokio::time::timeout(Duration::from_secs(5), conn.read_line())
+                .await
+                .expect("the line is read without the client sending more")
+                .unwrap();
+            assert!(matches!(line, Some(Line::Complete(l)) if l == want));
         }
     }
 }
