@@ -136,9 +136,19 @@ pub async fn send_file(
                 if got == 0 {
                     return Err(shrank());
                 }
-                with_stall(tcp.as_raw_fd(), stall, tcp.write_all(&cold[..got]))
-                    .await
-                    .map_err(SendError::Socket)?;
+                // Written as the socket takes it, counted as it goes: an ABOR meanwhile
+                // reports what the client was sent, not what was sent before this chunk.
+                let mut written = 0;
+                while written < got {
+                    let n = with_stall(tcp.as_raw_fd(), stall, tcp.write(&cold[written..got]))
+                        .await
+                        .map_err(SendError::Socket)?;
+                    if n == 0 {
+                        return Err(SendError::Socket(io::ErrorKind::WriteZero.into()));
+                    }
+                    written += n;
+                    progress.store(total + written as u64, Ordering::Relaxed);
+                }
                 got
             };
             at += sent;
