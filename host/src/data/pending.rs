@@ -106,7 +106,8 @@ impl PendingPassive {
             AtomicI32::new(-1),
         ]);
         let task_fds = fds.clone();
-        let task = tokio::spawn(async move {
+        // In the caller's span: what the early handshake logs names the session.
+        let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let waiting = prepare(
                 acceptor,
                 early,
@@ -144,7 +145,7 @@ impl PendingPassive {
                     waiting.await
                 }
             }
-        });
+        }));
         PendingPassive {
             slot,
             phase: phase_rx,

@@ -81,7 +81,7 @@ impl RunningTransfer {
         let secs = self.started.elapsed().as_secs_f64();
         match result {
             Ok(Ok(bytes)) => {
-                tracing::info!(what = %self.what, bytes, secs, "transfer complete");
+                tracing::debug!(what = %self.what, bytes, secs, "transfer complete");
                 Finished {
                     reply: Reply::new(
                         Code::TRANSFER_COMPLETE,
@@ -91,7 +91,7 @@ impl RunningTransfer {
                 }
             }
             Ok(Err(e)) => {
-                tracing::info!(what = %self.what, error = %e, "transfer failed");
+                // Logged by the session with its user and peer (`transfer_log`).
                 Finished {
                     reply: Reply::new(e.code(), e.to_string()),
                     bytes: None,

@@ -150,6 +150,15 @@ impl Session {
             anonymous = self.login.as_ref().is_some_and(|l| l.account.anonymous),
             "transfer"
         );
+        if f.bytes.is_none() {
+            tracing::info!(
+                user,
+                peer = %self.link.peer,
+                what = %t.what,
+                error = %f.reply.lines.join(" "),
+                "transfer failed"
+            );
+        }
     }
 
     /// The bandwidth limits a file transfer of this session moves under (listings are not
@@ -200,10 +209,16 @@ impl Session {
         self.reply(Code::OPENING_DATA, opening).await?;
         let progress = Arc::new(AtomicU64::new(0));
         let p = progress.clone();
-        let handle = tokio::spawn(async move {
-            let stream = connection.connected().await?;
-            run(job, stream, p, timeout, throttle).await
-        });
+        // What the data connection logs (a refused handshake, say) names whose it is.
+        let user = self.login.as_ref().map_or("-", |l| l.account.name.as_str());
+        let span = tracing::warn_span!("data", user, peer = %self.link.peer);
+        let handle = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let stream = connection.connected().await?;
+                run(job, stream, p, timeout, throttle).await
+            },
+            span,
+        ));
         self.note_transfer(Some(crate::access::sessions::LiveTransfer {
             what: what.clone(),
             started: Instant::now(),

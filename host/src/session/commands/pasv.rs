@@ -90,12 +90,12 @@ pub async fn open_listener(s: &mut Session) -> Result<u16, Refusal> {
                 s.link.peer.ip(),
                 s.ctx.proxy_protocol.clone(),
             );
-            s.data = Some(DataPlan::Passive(PendingPassive::start(
-                acceptor,
-                early,
-                s.cfg.data_timeout(),
-                Some(slot),
-            )));
+            let user = s.login.as_ref().map_or("-", |l| l.account.name.as_str());
+            let span = tracing::warn_span!("data", user, peer = %s.link.peer);
+            let pending = span.in_scope(|| {
+                PendingPassive::start(acceptor, early, s.cfg.data_timeout(), Some(slot))
+            });
+            s.data = Some(DataPlan::Passive(pending));
             Ok(port)
         }
         Err(e) => {
