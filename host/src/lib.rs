@@ -15,6 +15,7 @@ pub mod data;
 pub mod fd_limit;
 pub mod fs;
 pub mod housekeeping;
+pub mod memory_trim;
 pub mod metrics;
 pub mod plugins;
 pub mod protocol;

@@ -175,5 +175,18 @@ pub async fn idle_rss(srv: &BenchServer, n: usize) -> f64 {
     }
     let after = srv.rss_kib();
     drop(clients);
+    // The server gives free heap back once the crowd has gone (sampled every 5 s).
+    let ended = std::time::Instant::now();
+    let mut left = srv.rss_kib();
+    while left - before > (after - before) / 4.0 && ended.elapsed().as_secs() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        left = srv.rss_kib();
+    }
+    println!(
+        "  RSS after they ended          {:>8.1} MB above before ({:.1} MB at the peak; {:.0} s later)",
+        (left - before) / 1024.0,
+        (after - before) / 1024.0,
+        ended.elapsed().as_secs_f64()
+    );
     (after - before) / n as f64
 }
