@@ -19,15 +19,22 @@ pub fn due(peak: usize, now: usize) -> bool {
     peak >= MIN_PEAK && now.saturating_mul(2) < peak
 }
 
-/// Samples the connection count for the server's life (the task ends with the runtime).
-pub fn spawn(ctx: Arc<ServerContext>) {
+/// Samples the connection count for the server's life. It holds the context weakly, so a
+/// stopped server is released (its state store, listeners) even while this task still runs.
+pub fn spawn(ctx: &Arc<ServerContext>) {
+    let ctx = Arc::downgrade(ctx);
     tokio::spawn(async move {
         let mut peak = 0;
         let mut tick = tokio::time::interval(SAMPLE);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let Some(ctx) = ctx.upgrade() else { return };
+            if *ctx.shutdown.borrow() {
+                return;
+            }
             let now = ctx.limits.current();
+            drop(ctx);
             peak = peak.max(now);
             if due(peak, now) {
                 let _ = tokio::task::spawn_blocking(give_back).await;

@@ -161,7 +161,7 @@ impl Server {
             }
         };
         crate::housekeeping::scan_quotas_in_background(ctx.clone());
-        crate::memory_trim::spawn(ctx.clone());
+        crate::memory_trim::spawn(&ctx);
         let users_watcher = match crate::reconfigure::watch::users(ctx.clone(), users_path.clone())
         {
             Ok(w) => Some(w),
