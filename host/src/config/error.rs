@@ -122,13 +122,19 @@ fn name_at_line_start(text: &str, offset: usize) -> Option<(String, bool)> {
         return None;
     }
     let (key, _) = line.split_once('=')?;
+    qualified(text, start, key).map(|k| (k, false))
+}
+
+/// `key` (the text before a line's `=`, at `start`) under the table it belongs to; None when
+/// it is no key (empty, or part of a header or comment).
+fn qualified(text: &str, start: usize, key: &str) -> Option<String> {
     let key = unquoted(key);
     if key.is_empty() || key.contains(['[', ']', '#']) {
         return None;
     }
     Some(match table_above(text, start) {
-        Some(t) => (format!("{t}.{key}"), false),
-        None => (key, false),
+        Some(t) => format!("{t}.{key}"),
+        None => key,
     })
 }
 
@@ -182,14 +188,7 @@ pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
     let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let (key, _) = text[start..offset].split_once('=')?;
-    let key = unquoted(key);
-    if key.is_empty() || key.contains(['[', ']', '#']) {
-        return None;
-    }
-    Some(match table_above(text, start) {
-        Some(t) => format!("{t}.{key}"),
-        None => key,
-    })
+    qualified(text, start, key)
 }
 
 /// `offset` within `text` and on a character boundary (a span never panics a message).
@@ -205,8 +204,10 @@ fn boundary(text: &str, offset: usize) -> usize {
 pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
-        let before = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
-        line_col(&before, good)
+        line_col(
+            std::str::from_utf8(&e.as_bytes()[..good]).unwrap_or_default(),
+            good,
+        )
     })
 }
 
