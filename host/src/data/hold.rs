@@ -107,7 +107,17 @@ impl HoldIo {
             }
             self.held.drain(..n);
         }
+        self.let_go_of_held_storage();
         Poll::Ready(Ok(()))
+    }
+
+    /// Held bytes are a control connection's tickets or a data connection's first flight, sent
+    /// once; keeping their ~1.6 KiB of capacity would cost every idle TLS session that much for
+    /// its whole life.
+    fn let_go_of_held_storage(&mut self) {
+        if self.held.is_empty() && self.held.capacity() > 0 {
+            self.held = Vec::new();
+        }
     }
 }
 
@@ -194,6 +204,7 @@ impl AsyncWrite for HoldIo {
             }
             let past = n - this.held.len();
             this.held.clear();
+            this.let_go_of_held_storage();
             return Poll::Ready(Ok(past));
         }
         Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs)
@@ -243,6 +254,28 @@ mod tests {
         let mut got = Vec::new();
         client.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"hello, world");
+    }
+
+    /// Every idle TLS control connection once held its tickets: the storage must not stay.
+    #[tokio::test]
+    async fn held_bytes_leave_with_the_next_write_and_their_storage_with_them() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let ((server, _), mut client) = tokio::try_join!(listener.accept(), client).unwrap();
+        let mut io = HoldIo::new(server, None);
+        io.holding = true;
+        io.write_all(&[9u8; 1500]).await.unwrap();
+        io.flush().await.unwrap();
+        assert_eq!(io.held(), 1500, "held while holding, even across a flush");
+        io.release();
+        io.write_all(b"220 reply").await.unwrap();
+        assert_eq!((io.held(), io.held.capacity()), (0, 0));
+        io.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), 1509);
+        assert!(got.ends_with(b"220 reply"));
     }
 
     #[test]
