@@ -18,6 +18,9 @@ use crate::users::{Authenticator, UsersFile, UsersFileError};
 pub enum StartError {
     #[error(transparent)]
     Tls(#[from] TlsFileError),
+    /// The certificate or key named by the config, told with its file and line.
+    #[error("{0}")]
+    TlsFiles(String),
     #[error(transparent)]
     Users(#[from] UsersFileError),
     #[error(transparent)]
@@ -102,7 +105,8 @@ impl Server {
             .ticket_key_path()
             .map(|f| crate::tls::shared_tickets::load(&f))
             .transpose()?;
-        let tls = TlsConfigs::from_files_with(&cert, &key, config.tls.min_version, ticketer)?;
+        let tls = TlsConfigs::from_files_with(&cert, &key, config.tls.min_version, ticketer)
+            .map_err(|e| StartError::TlsFiles(config.tls_files_error(&e)))?;
         let users = UsersFile::load(&config.users_file())?;
         crate::housekeeping::clean_upload_leftovers(&users).await;
         let auth = Authenticator::new(

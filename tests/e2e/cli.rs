@@ -143,6 +143,25 @@ async fn cert_generate_writes_a_usable_pair() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not belong to the certificate"), "{err}");
+    // Told as the config's error: file, line and key.
+    assert!(err.contains("bad.toml:5: tls.key: "), "{err}");
+    std::fs::write(
+        dir.path().join("missing.toml"),
+        cfg.replace("tls/cert.pem", "nowhere.pem"),
+    )
+    .unwrap();
+    let out = run({
+        let mut c = ftpsd(dir.path());
+        c.args(["check-config", "--config", "missing.toml"]);
+        c
+    })
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing.toml:4: tls.cert: cannot read") && err.contains("nowhere.pem"),
+        "{err}"
+    );
     std::fs::write(dir.path().join("garbage.pem"), "not a pem").unwrap();
     std::fs::write(
         dir.path().join("bad2.toml"),

@@ -327,3 +327,71 @@ async fn a_client_that_stops_reading_its_replies_is_ended_after_the_idle_timeout
     let mut again = srv.alice().await;
     again.cmd_ok("NOOP", 200).await;
 }
+
+/// Clients that send without pause and never a whole line (4 of them, more than the server's
+/// worker threads on a small machine) get their share of the server and no more: a new client
+/// is greeted meanwhile, and the login timeout still ends each of them. (A plain control
+/// connection is read again at once after each read, for urgent data; that re-read once
+/// looped without ever giving its thread back while bytes kept coming.)
+#[tokio::test]
+async fn floods_without_a_line_neither_stall_others_nor_outlive_the_login_timeout() {
+    let (_dir, server, _, _) = ftpsd_e2e::tools::binary_with("login_timeout_secs = 2\n", "").await;
+    let addr = server.ftp;
+    let (flowing, started) = std::sync::mpsc::channel();
+    let floods: Vec<_> = (0..4)
+        .map(|_| {
+            let flowing = flowing.clone();
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+                let mut banner = [0u8; 512];
+                let _ = s.read(&mut banner).unwrap();
+                let chunk = vec![b'A'; 256 * 1024];
+                let mut sent = 0u64;
+                while s.write_all(&chunk).is_ok() {
+                    sent += chunk.len() as u64;
+                    if sent == 1 << 20 {
+                        let _ = flowing.send(());
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    // The newcomer knocks once every flood has 1 MiB in.
+    ftpsd_e2e::bounded(
+        "the floods under way",
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..4 {
+                started.recv().unwrap();
+            }
+        }),
+    )
+    .await
+    .unwrap();
+    let greeted = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b"\r\n") {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the banner");
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    })
+    .await
+    .expect("a new client greeted within 5 s while 4 clients flood");
+    assert!(greeted.starts_with(b"220"), "{greeted:?}");
+    for f in floods {
+        let sent = ftpsd_e2e::bounded(
+            "the login timeout ends a flooding client",
+            tokio::task::spawn_blocking(move || f.join().unwrap()),
+        )
+        .await
+        .unwrap();
+        assert!(sent > 0);
+    }
+    server.stop().await;
+}

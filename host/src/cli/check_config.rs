@@ -16,7 +16,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cert.display()
         );
     } else {
-        ftpsd::tls::TlsConfigs::from_files(&cert, &key, config.tls.min_version)?;
+        ftpsd::tls::TlsConfigs::from_files(&cert, &key, config.tls.min_version)
+            .map_err(|e| anyhow::anyhow!(config.tls_files_error(&e)))?;
         println!("certificate: {} ok", cert.display());
     }
     if config.state.is_shared() {

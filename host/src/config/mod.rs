@@ -614,6 +614,26 @@ impl Config {
         }
     }
 
+    /// A certificate or key that cannot be used, told as a config error when the config names
+    /// the files (`ftpsd.toml:12: tls.key: cannot read …`), so the operator sees which line to
+    /// fix; a generated or ACME certificate's error is told as it is.
+    pub fn tls_files_error(&self, e: &crate::tls::TlsFileError) -> String {
+        let (Some(_), Some(key), Some(source)) = (&self.tls.cert, &self.tls.key, &self.source)
+        else {
+            return e.to_string();
+        };
+        let which = if e.path() == self.resolve(key) {
+            "key"
+        } else {
+            "cert"
+        };
+        let text = std::fs::read_to_string(source).unwrap_or_default();
+        let message = format!(
+            "tls.{which}: {e} (fix the path in [tls] or the file; without tls.cert and tls.key the server makes a self-signed certificate)"
+        );
+        ConfigError::invalid(source, &text, which, message).to_string()
+    }
+
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.server.idle_timeout_secs)
     }

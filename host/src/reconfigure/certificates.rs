@@ -15,6 +15,7 @@ pub fn reload(ctx: &ServerContext) -> String {
             format!("certificate: {} reloaded", cert.display())
         }
         Err(e) => {
+            let e = live.tls_files_error(&e);
             tracing::error!(error = %e, "certificate reload failed; the old one stays");
             format!("error: certificate kept: {e}")
         }

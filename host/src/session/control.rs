@@ -115,7 +115,13 @@ impl ControlConn {
             self.buf.reserve(LINE_ROOM);
             match self.read_past_urgent_mark() {
                 Some(0) => return Ok(None),
-                Some(_) => continue,
+                Some(_) => {
+                    // These reads bypass tokio, so they must count against the task's budget
+                    // themselves: a client sending without pause would otherwise keep this
+                    // worker thread (and the session's timeouts) from ever running anything else.
+                    tokio::task::coop::consume_budget().await;
+                    continue;
+                }
                 None => {}
             }
             if self.stream.read_buf(&mut self.buf).await? == 0 {

@@ -30,6 +30,19 @@ pub enum TlsFileError {
     },
 }
 
+impl TlsFileError {
+    /// The file at fault (for a pair that does not match: the key).
+    pub fn path(&self) -> &Path {
+        match self {
+            TlsFileError::Read { path, .. }
+            | TlsFileError::NoCertificate { path }
+            | TlsFileError::NoKey { path }
+            | TlsFileError::Broken { path, .. } => path,
+            TlsFileError::Pair { key, .. } => key,
+        }
+    }
+}
+
 pub fn load_pair(
     cert: &Path,
     key: &Path,
