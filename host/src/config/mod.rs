@@ -6,6 +6,8 @@ pub mod error;
 
 /// A year, in seconds: the most any duration setting may be.
 const YEAR_SECS: u64 = 365 * 24 * 3600;
+/// `[login] max_concurrent_checks` at most.
+const MAX_CONCURRENT_CHECKS: usize = 256;
 pub mod greeting;
 pub mod listen;
 pub mod network;
@@ -381,6 +383,17 @@ impl Config {
                 ));
             }
         }
+        // Each running check is a thread holding argon2's ~19 MiB: thousands would not start.
+        if self.login.max_concurrent_checks > MAX_CONCURRENT_CHECKS {
+            return Err(invalid(
+                "max_concurrent_checks",
+                format!(
+                    "login.max_concurrent_checks = {} is more than {MAX_CONCURRENT_CHECKS} (each \
+                     running password check is a thread holding ~19 MiB); 0 = one per core",
+                    self.login.max_concurrent_checks
+                ),
+            ));
+        }
         for (key, text) in [
             ("banner", &self.server.banner),
             ("login_message", &self.server.login_message),
@@ -722,6 +735,18 @@ mod tests {
         assert!(parse("[server]\nidle_timeout_secs = 31536000\n").is_ok());
         let e = parse("[state]\ntimeout_ms = 99999999999999\n").unwrap_err();
         assert!(e.to_string().contains("state.timeout_ms"), "{e}");
+    }
+
+    #[test]
+    fn password_check_threads_are_bounded() {
+        let e = parse("[login]\nmax_concurrent_checks = 3000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":2: login.max_concurrent_checks = 3000 is more than 256"),
+            "{e}"
+        );
+        assert!(parse("[login]\nmax_concurrent_checks = 256\n").is_ok());
     }
 
     #[test]
