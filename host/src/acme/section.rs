@@ -124,7 +124,7 @@ impl AcmeSection {
         if self.renew_before_days == 0 || self.renew_before_days > 365 {
             return Some((
                 "renew_before_days",
-                "acme.renew_before_days must be 1..=365".into(),
+                "acme.renew_before_days must be from 1 to 365".into(),
             ));
         }
         if self.retry_secs == 0 {

@@ -337,7 +337,7 @@ impl Config {
             return Err(invalid(
                 "port_min",
                 format!(
-                    "passive.port_min ({}) must be 1..=passive.port_max ({})",
+                    "passive.port_min ({}) must be from 1 to passive.port_max ({})",
                     self.passive.port_min, self.passive.port_max
                 ),
             ));
@@ -424,7 +424,7 @@ impl Config {
         {
             return Err(invalid(
                 "header_timeout_secs",
-                "proxy_protocol.header_timeout_secs must be 1..=300".into(),
+                "proxy_protocol.header_timeout_secs must be from 1 to 300".into(),
             ));
         }
         if let (Some(e), Some(i)) = (&self.explicit, &self.implicit)

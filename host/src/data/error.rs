@@ -7,7 +7,7 @@ pub enum DataError {
     #[error("Can't open data connection: {0}")]
     Open(String),
     #[error(
-        "Data connection must resume the TLS session of the control connection (session reuse required): the client must offer it (Python ftplib: use the session-reuse subclass), or the server set require_session_reuse = \"off\"."
+        "Data connection must resume this client's TLS session (session reuse required): the client must offer it (Python ftplib: use the session-reuse subclass), or the server's operator must set require_session_reuse = \"off\" in [explicit] or [implicit]."
     )]
     ReuseRequired,
     #[error("TLS handshake on the data connection failed: {0}")]

@@ -100,7 +100,10 @@ impl StateSection {
             ));
         }
         if self.timeout_ms == 0 || self.timeout_ms > 60_000 {
-            return Some(("timeout_ms", "state.timeout_ms must be 1..=60000".into()));
+            return Some((
+                "timeout_ms",
+                "state.timeout_ms must be from 1 to 60000".into(),
+            ));
         }
         if let Some(node) = &self.node
             && !crate::cluster::valid_node_name(node)

@@ -113,14 +113,20 @@ impl S3Section {
         if !(1..=16).contains(&self.upload_concurrency) {
             return Some((
                 "upload_concurrency",
-                "s3.upload_concurrency must be 1..=16".into(),
+                "s3.upload_concurrency must be from 1 to 16".into(),
             ));
         }
         if !(1..=4096).contains(&self.max_uploads) {
-            return Some(("max_uploads", "s3.max_uploads must be 1..=4096".into()));
+            return Some((
+                "max_uploads",
+                "s3.max_uploads must be from 1 to 4096".into(),
+            ));
         }
         if !(1..=3600).contains(&self.timeout_secs) {
-            return Some(("timeout_secs", "s3.timeout_secs must be 1..=3600".into()));
+            return Some((
+                "timeout_secs",
+                "s3.timeout_secs must be from 1 to 3600".into(),
+            ));
         }
         if self.max_rename_mb > 5 * 1024 {
             return Some((
