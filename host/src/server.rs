@@ -11,16 +11,14 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 pub use crate::context::{ContextParts, ListenerKind, ServerContext};
 use crate::session::Session;
-use crate::tls::{TlsConfigs, TlsFileError};
+use crate::tls::TlsConfigs;
 use crate::users::{Authenticator, UsersFile, UsersFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(transparent)]
-    Tls(#[from] TlsFileError),
-    /// The certificate or key named by the config, told with its file and line.
+    /// The certificate or key, told as the config's error when the config names them.
     #[error("{0}")]
-    TlsFiles(String),
+    Tls(String),
     #[error(transparent)]
     Users(#[from] UsersFileError),
     #[error(transparent)]
@@ -106,7 +104,7 @@ impl Server {
             .map(|f| crate::tls::shared_tickets::load(&f))
             .transpose()?;
         let tls = TlsConfigs::from_files_with(&cert, &key, config.tls.min_version, ticketer)
-            .map_err(|e| StartError::TlsFiles(config.tls_files_error(&e)))?;
+            .map_err(|e| StartError::Tls(config.tls_files_error(&e)))?;
         let users = UsersFile::load(&config.users_file())?;
         crate::housekeeping::clean_upload_leftovers(&users).await;
         let auth = Authenticator::new(
